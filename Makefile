@@ -1,0 +1,35 @@
+# dpn: the two commands a newcomer needs are `make demo` and `make test`.
+# Both set everything up themselves (scripts/setup.sh: .venv with the torch
+# wheel that provides libtorch, .cargo/config.toml pointing cargo at it).
+
+CARGO ?= cargo
+DPN := target/release/dpn
+
+.PHONY: setup build demo test lint unit generated clean-venv
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(CARGO) build --release --locked
+
+demo: build
+	@bash scripts/demo.sh $(DPN)
+
+# Everything CI checks: formatting, lints, and the whole test suite (unit,
+# CLI, and the parity tests that run timm in .venv).
+test: setup lint unit
+
+lint: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+unit: setup
+	$(CARGO) test --locked
+
+# Regenerate completions/ and man/ from the clap definitions.
+generated: setup
+	DPN_UPDATE_GENERATED=1 $(CARGO) test --locked --test generated
+
+clean-venv:
+	rm -rf .venv .cargo/config.toml

@@ -1,0 +1,82 @@
+//! The command line: global options and the list of subcommands.
+//!
+//! A subcommand is one file under `commands/` holding its `Args` and its
+//! `run`; adding one is that file plus one variant here.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+use crate::commands;
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  failure (I/O, libtorch, network)
+  2  usage error (bad option or value, unknown model)
+  3  invalid input file (malformed model index, corrupt or wrong weights, bad image)
+
+Environment:
+  DPN_MODEL_INDEX  a model-index YAML file whose models add to or replace the built-in ones
+  DPN_CACHE_DIR    where weights are cached (default: $XDG_CACHE_HOME/dpn or ~/.cache/dpn)
+  NO_COLOR         when set and not empty, no colour (same as --color never)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dpn",
+    version,
+    about = "Dual Path Network (DPN) image classifiers on libtorch",
+    long_about = "Dual Path Network (DPN) image classifiers on libtorch.\n\n\
+        Results go to stdout in the format asked for; progress, logs and errors go to stderr.",
+    after_help = EXIT_CODES_HELP,
+    disable_version_flag = true,
+    arg_required_else_help = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    /// Print the version, the libtorch it runs on and whether CUDA is usable
+    #[arg(short = 'V', long, action = ArgAction::SetTrue)]
+    pub version: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print nothing on stderr but errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more on stderr (repeat for more)
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// When to colour stderr and tables
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Model-index YAML file whose models add to or replace the built-in ones
+    #[arg(long, global = true, env = "DPN_MODEL_INDEX", value_name = "FILE")]
+    pub model_index: Option<PathBuf>,
+
+    /// Directory for cached weights
+    #[arg(long, global = true, env = "DPN_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the registry's models: architecture, published figures, preprocessing, cache state
+    Info(commands::info::InfoArgs),
+}

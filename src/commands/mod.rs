@@ -1,0 +1,23 @@
+//! One module per subcommand; each exposes `Args` (clap) and `run`.
+
+pub mod info;
+
+use anyhow::Result;
+
+use crate::cache::Cache;
+use crate::cli::Command;
+use crate::registry::Registry;
+use crate::ui::Ui;
+
+/// What every subcommand may read: the registry, the cache and the UI settings.
+pub struct Context {
+    pub registry: Registry,
+    pub cache: Cache,
+    pub ui: Ui,
+}
+
+pub fn run(command: Command, ctx: &Context) -> Result<()> {
+    match command {
+        Command::Info(args) => info::run(args, ctx),
+    }
+}

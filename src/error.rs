@@ -1,0 +1,58 @@
+//! Exit codes and the error kinds that select them.
+//!
+//! Every failure travels as an `anyhow::Error`; a [`Coded`] error somewhere in
+//! its chain decides the process exit code, anything else exits with
+//! [`Exit::Failure`]. `main` prints the whole chain on one stderr line.
+
+use std::fmt;
+
+/// Documented process exit codes (README, "Exit codes"; `dpn --help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything worked.
+    Success = 0,
+    /// A runtime failure: I/O, libtorch, the network.
+    Failure = 1,
+    /// The command line is wrong: bad flag, unknown model name, bad value.
+    Usage = 2,
+    /// An input file is invalid: malformed model index, corrupt or wrong weights, bad image.
+    BadInput = 3,
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// An error that carries its exit code.
+#[derive(Debug)]
+pub struct Coded {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl fmt::Display for Coded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Coded {}
+
+/// A mistake on the command line (exit code 2).
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    Coded { exit: Exit::Usage, message: message.into() }.into()
+}
+
+/// An input file that cannot be used (exit code 3).
+pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
+    Coded { exit: Exit::BadInput, message: message.into() }.into()
+}
+
+/// The exit code for an error: the first [`Coded`] in its chain, else 1.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<Coded>())
+        .map_or(Exit::Failure.code(), |c| c.exit.code())
+}

@@ -1,0 +1,18 @@
+//! dpn: Dual Path Network image classifiers on libtorch.
+//!
+//! Data flows one way: [`cli`] parses the command line, [`commands`] runs one
+//! subcommand, which reads the [`registry`] (model specs from
+//! `model-index.yaml`), works out a network's shape ([`arch`]), finds weights
+//! ([`cache`], [`weights`]) and renders results through [`output`].
+
+pub mod arch;
+pub mod cache;
+pub mod cli;
+pub mod commands;
+pub mod docs;
+pub mod error;
+pub mod output;
+pub mod registry;
+pub mod runtime;
+pub mod ui;
+pub mod weights;

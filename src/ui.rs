@@ -1,0 +1,75 @@
+//! What goes to stderr, and whether it is coloured.
+//!
+//! Colour is used only when asked (`--color always`) or when the stream is a
+//! terminal and neither `--color never` nor `NO_COLOR` says otherwise.
+
+use std::io::IsTerminal;
+
+use crate::cli::{ColorChoice, GlobalArgs};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Ui {
+    pub quiet: bool,
+    pub verbose: u8,
+    pub stderr_color: bool,
+    pub stdout_color: bool,
+    /// Progress bars only make sense for a person watching a terminal.
+    pub progress: bool,
+}
+
+impl Ui {
+    pub fn from_args(args: &GlobalArgs) -> Ui {
+        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = |tty: bool| match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => tty && !no_color_env,
+        };
+        let stderr_tty = std::io::stderr().is_terminal();
+        Ui {
+            quiet: args.quiet,
+            verbose: args.verbose,
+            stderr_color: color(stderr_tty),
+            stdout_color: color(std::io::stdout().is_terminal()),
+            progress: stderr_tty && !args.quiet,
+        }
+    }
+
+    /// Before the command line is understood (a usage error), assume a plain terminal.
+    pub fn fallback() -> Ui {
+        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let stderr_tty = std::io::stderr().is_terminal();
+        Ui { quiet: false, verbose: 0, stderr_color: stderr_tty && !no_color_env, stdout_color: false, progress: false }
+    }
+
+    pub fn info(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    pub fn debug(&self, msg: impl AsRef<str>) {
+        if self.verbose > 0 && !self.quiet {
+            eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{} {}", self.paint("dpn: warning:", "33"), msg.as_ref());
+        }
+    }
+
+    /// Errors are printed even with `--quiet`: a script needs to know why.
+    pub fn error(&self, msg: impl AsRef<str>) {
+        eprintln!("{} {}", self.paint("dpn: error:", "31"), msg.as_ref());
+    }
+
+    fn paint(&self, s: &str, sgr: &str) -> String {
+        if self.stderr_color {
+            format!("\x1b[1;{sgr}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
