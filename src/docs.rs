@@ -31,7 +31,9 @@ pub fn completions() -> Vec<(String, Vec<u8>)> {
 
 /// `(file name, contents)` of `dpn.1` and one `dpn-<sub>.1` per subcommand.
 pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    let cmd = Cli::command();
+    let mut cmd = Cli::command();
+    // Building propagates the global options into each subcommand's page.
+    cmd.build();
     let mut pages = Vec::new();
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut buf)?;
@@ -39,7 +41,7 @@ pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("dpn-{}", sub.get_name());
         let sub = sub.clone().name(name.clone()).bin_name(format!("dpn {}", sub.get_name()));
-        let sub = sub.version(env!("CARGO_PKG_VERSION"));
+        let sub = sub.version(env!("CARGO_PKG_VERSION")).disable_version_flag(true);
         let mut buf = Vec::new();
         clap_mangen::Man::new(sub).render(&mut buf)?;
         pages.push((format!("{name}.1"), buf));
