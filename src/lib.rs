@@ -9,6 +9,7 @@ pub mod arch;
 pub mod cache;
 pub mod cli;
 pub mod commands;
+pub mod counts;
 pub mod docs;
 pub mod error;
 pub mod output;
