@@ -21,6 +21,24 @@ fn main() {
     println!("cargo:rustc-link-arg=-ltorch");
     println!("cargo:rustc-link-arg=-Wl,--as-needed");
     println!("cargo:rustc-env=DPN_LIBTORCH_VERSION={}", libtorch_version(Path::new(&lib_dir)));
+    build_cuda_memory_shim(Path::new(&lib_dir));
+}
+
+/// `csrc/cuda_memory.cpp`: the CUDA allocator's peak statistics for
+/// `dpn profile`, through c10's device-generic interface (no CUDA headers).
+fn build_cuda_memory_shim(lib_dir: &Path) {
+    println!("cargo:rerun-if-changed=csrc/cuda_memory.cpp");
+    let include = lib_dir.parent().unwrap_or(lib_dir).join("include");
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .include(&include)
+        .flag("-std=c++17")
+        .define("_GLIBCXX_USE_CXX11_ABI", "1")
+        .file("csrc/cuda_memory.cpp")
+        .compile("dpn_cuda_memory");
+    println!("cargo:rustc-link-lib=dylib=c10");
 }
 
 /// The wheel's `torch/version.py` (one level above `lib/`) names the exact build,

@@ -53,10 +53,33 @@ impl Cache {
         self.weights_dir().join(format!("{stem}.safetensors"))
     }
 
+    /// Provenance of the downloaded file (URL, SHA-256, size, date), beside it
+    /// as `<file>.provenance.json`.
+    pub fn provenance_path(&self, spec: &ModelSpec) -> Option<PathBuf> {
+        self.source_path(spec).map(|p| with_suffix(&p, ".provenance.json"))
+    }
+
+    /// Where an unfinished download grows (`<file>.part`); the next fetch resumes it.
+    pub fn partial_path(&self, spec: &ModelSpec) -> Option<PathBuf> {
+        self.source_path(spec).map(|p| with_suffix(&p, ".part"))
+    }
+
+    /// The lock file that serializes processes fetching the same file.
+    pub fn lock_path(&self, spec: &ModelSpec) -> Option<PathBuf> {
+        self.source_path(spec).map(|p| with_suffix(&p, ".lock"))
+    }
+
     /// The best cached weights for a model: converted first, else the download.
     pub fn cached_weights(&self, spec: &ModelSpec) -> Option<PathBuf> {
         std::iter::once(self.converted_path(spec))
             .chain(self.source_path(spec))
             .find(|p| p.is_file())
     }
+}
+
+/// `path` with `suffix` appended to its file name (`a.pth` -> `a.pth.part`).
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
 }

@@ -15,10 +15,15 @@ Exit codes:
   1  failure (I/O, libtorch, network)
   2  usage error (bad option or value, unknown model)
   3  invalid input file (malformed model index, corrupt or wrong weights, bad image)
+  4  verification failed (a weights file's SHA-256 does not match the prefix in its name)
+  5  download failed (HTTP error such as 404 or 403, timeout, unreachable server)
+  6  weights not cached (run `dpn fetch MODEL`, or pass --weights FILE)
 
 Environment:
   DPN_MODEL_INDEX  a model-index YAML file whose models add to or replace the built-in ones
   DPN_CACHE_DIR    where weights are cached (default: $XDG_CACHE_HOME/dpn or ~/.cache/dpn)
+  DPN_MIRROR       base URL or directory that `dpn fetch` takes weight files from
+  DPN_OFFLINE      when 1, `dpn fetch` never touches the network
   NO_COLOR         when set and not empty, no colour (same as --color never)";
 
 #[derive(Debug, Parser)]
@@ -79,4 +84,10 @@ pub enum ColorChoice {
 pub enum Command {
     /// Show the registry's models: architecture, published figures, preprocessing, cache state
     Info(commands::info::InfoArgs),
+    /// Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated
+    Convert(commands::convert::ConvertArgs),
+    /// Parameters, MACs, file size, peak memory and speed of models, beside the published figures
+    Profile(commands::profile::ProfileArgs),
+    /// Download, verify and convert pretrained weights into the cache; list, verify or clean it
+    Fetch(commands::fetch::FetchArgs),
 }

@@ -17,6 +17,14 @@ pub enum Exit {
     Usage = 2,
     /// An input file is invalid: malformed model index, corrupt or wrong weights, bad image.
     BadInput = 3,
+    /// A file fails its digest check: a download whose SHA-256 does not match
+    /// the prefix in its name, or a cached file that no longer verifies.
+    Verification = 4,
+    /// A download failed: HTTP error (404, 403, ...), timeout, unreachable server.
+    Network = 5,
+    /// The weights a command needs are not in the cache (and `--offline` or
+    /// no explicit file forbids getting them).
+    NotCached = 6,
 }
 
 impl Exit {
@@ -48,6 +56,21 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
 /// An input file that cannot be used (exit code 3).
 pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
     Coded { exit: Exit::BadInput, message: message.into() }.into()
+}
+
+/// A file that fails its digest check (exit code 4).
+pub fn verification(message: impl Into<String>) -> anyhow::Error {
+    Coded { exit: Exit::Verification, message: message.into() }.into()
+}
+
+/// A download that failed (exit code 5).
+pub fn network(message: impl Into<String>) -> anyhow::Error {
+    Coded { exit: Exit::Network, message: message.into() }.into()
+}
+
+/// Weights that are not in the cache (exit code 6).
+pub fn not_cached(message: impl Into<String>) -> anyhow::Error {
+    Coded { exit: Exit::NotCached, message: message.into() }.into()
 }
 
 /// The exit code for an error: the first [`Coded`] in its chain, else 1.

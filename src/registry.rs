@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::error;
@@ -209,12 +209,6 @@ impl Registry {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Registry { models })
-    }
-
-    /// The registry as the environment asks for it: `DPN_MODEL_INDEX` unless
-    /// the command line named a file.
-    pub fn from_cli(model_index: Option<&Path>) -> Result<Registry> {
-        Registry::load(model_index)
     }
 
     pub fn models(&self) -> &[ModelSpec] {
@@ -615,15 +609,4 @@ mod raw {
             .map(|h| h.to_ascii_lowercase());
         Ok(WeightsSpec { url: url.to_string(), file_name, sha256_prefix })
     }
-}
-
-/// The user's model-index file: the flag wins over `DPN_MODEL_INDEX`.
-pub fn user_index_path(flag: Option<&Path>) -> Option<PathBuf> {
-    flag.map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("DPN_MODEL_INDEX").filter(|v| !v.is_empty()).map(PathBuf::from))
-}
-
-/// Parse a model index from text, for tests and tools.
-pub fn parse_index_text(text: &str, name: &str) -> Result<usize> {
-    raw::parse(text, name).map(|i| i.models.len()).context("parsing model index")
 }

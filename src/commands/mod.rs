@@ -1,6 +1,9 @@
 //! One module per subcommand; each exposes `Args` (clap) and `run`.
 
+pub mod fetch;
+pub mod convert;
 pub mod info;
+pub mod profile;
 
 use anyhow::Result;
 
@@ -19,5 +22,8 @@ pub struct Context {
 pub fn run(command: Command, ctx: &Context) -> Result<()> {
     match command {
         Command::Info(args) => info::run(args, ctx),
+        Command::Convert(args) => convert::run(args, ctx),
+        Command::Profile(args) => profile::run(args, ctx),
+        Command::Fetch(args) => fetch::run(args, ctx),
     }
 }

@@ -1,0 +1,292 @@
+//! `dpn profile`: what a model costs — parameters, MACs, file size, memory,
+//! latency and throughput — beside the figures published with it.
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use tch::{nn, Device, Kind, Tensor};
+
+use super::Context;
+use crate::arch::Plan;
+use crate::convert;
+use crate::counts::{self, MIN_IMAGE_SIZE};
+use crate::error;
+use crate::model::device::{self, Precision, RunOptions};
+use crate::model::Dpn;
+use crate::output::{self, Cell, Column, Format, Table};
+use crate::registry::ModelSpec;
+use crate::weights::DType;
+use crate::memory;
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+MACs follow fvcore's convention (timm's benchmark tables): convolution multiply-adds without \
+bias, 2 per BatchNorm output element, 1 per element entering the global average pool. They are \
+computed from the architecture for any --img-size, without running the model. The published \
+FLOPs (seed_flops) use an unknown convention (about 1.29 x the convolution MACs) and are shown \
+beside them as published.
+
+Timing builds each model with random weights, runs --warmup batches, then times --iters \
+batches; --iters 0 skips the run. Peak memory is the CUDA allocator's peak on a GPU and the \
+growth of the peak resident set on the CPU.")]
+pub struct ProfileArgs {
+    /// Models to profile (default: all, as with --all)
+    #[arg(value_name = "MODEL", conflicts_with = "all")]
+    pub models: Vec<String>,
+
+    /// Profile every model in the registry
+    #[arg(long)]
+    pub all: bool,
+
+    /// Input side in pixels (default: each model's registry image size)
+    #[arg(long, value_name = "N")]
+    pub img_size: Option<usize>,
+
+    /// Images per timed batch
+    #[arg(short, long, default_value_t = 1, value_name = "N")]
+    pub batch_size: usize,
+
+    /// auto, cpu, cuda or cuda:N
+    #[arg(short, long, default_value = "auto", value_name = "DEVICE")]
+    pub device: String,
+
+    /// Compute precision: f32, bf16 or f16 (f16 on CUDA only)
+    #[arg(long, default_value = "f32", value_name = "DTYPE")]
+    pub dtype: String,
+
+    /// Run in channels-last (NHWC) memory format
+    #[arg(long)]
+    pub channels_last: bool,
+
+    /// Untimed batches before timing
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub warmup: usize,
+
+    /// Timed batches (0: analytic figures only)
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub iters: usize,
+
+    /// MACs and activations per stage (stem, conv2..conv5, head) instead of the summary
+    #[arg(long)]
+    pub by_stage: bool,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// What one timed run measured.
+struct Timing {
+    median_ms: f64,
+    p90_ms: f64,
+    images_per_s: f64,
+    peak_bytes: Option<u64>,
+}
+
+pub fn run(args: ProfileArgs, ctx: &Context) -> Result<()> {
+    let specs: Vec<&ModelSpec> = if args.models.is_empty() {
+        ctx.registry.models().iter().collect()
+    } else {
+        args.models.iter().map(|n| ctx.registry.get(n)).collect::<Result<_>>()?
+    };
+    if let Some(size) = args.img_size {
+        check_img_size(size)?;
+    }
+    if args.batch_size == 0 {
+        return Err(error::usage("--batch-size must be at least 1"));
+    }
+    let table = if args.by_stage {
+        by_stage(&args, &specs)
+    } else {
+        let precision: Precision = args.dtype.parse()?;
+        let opts = if args.iters > 0 {
+            Some(RunOptions::new(device::parse_device(&args.device)?, precision, args.channels_last)?)
+        } else {
+            None
+        };
+        summary(&args, &specs, opts, ctx)?
+    };
+    let mut out = std::io::stdout().lock();
+    table.write(args.format, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn check_img_size(size: usize) -> Result<()> {
+    if size < MIN_IMAGE_SIZE {
+        return Err(error::usage(format!(
+            "--img-size {size} is too small: DPNs downsample by 32, so the input must be at least {MIN_IMAGE_SIZE} px"
+        )));
+    }
+    Ok(())
+}
+
+fn img_size(args: &ProfileArgs, spec: &ModelSpec) -> usize {
+    args.img_size.unwrap_or(spec.preprocess.image_size)
+}
+
+fn by_stage(args: &ProfileArgs, specs: &[&ModelSpec]) -> Table {
+    let col = |key, header, right_align| Column { key, header, right_align };
+    let mut t = Table::new(vec![
+        col("model", "Model", false),
+        col("img_size", "Size", true),
+        col("stage", "Stage", false),
+        col("conv_macs", "Conv MACs", true),
+        col("bn_macs", "BN MACs", true),
+        col("pool_macs", "Pool MACs", true),
+        col("macs", "MACs", true),
+        col("activations", "Activations", true),
+    ]);
+    for spec in specs {
+        let size = img_size(args, spec);
+        let prof = counts::profile(&Plan::new(&spec.arch), size, size);
+        let total = prof.total();
+        let rows = prof.stages.iter().map(|(s, c)| (s.name(), *c)).chain([("total".to_string(), total)]);
+        for (stage, c) in rows {
+            t.push(vec![
+                Cell::plain(spec.name.as_str()),
+                Cell::plain(size),
+                Cell::plain(stage),
+                Cell::new(c.conv_macs, output::si(c.conv_macs)),
+                Cell::new(c.bn_macs, output::si(c.bn_macs)),
+                Cell::new(c.pool_macs, output::si(c.pool_macs)),
+                Cell::new(c.total_macs(), output::si(c.total_macs())),
+                Cell::new(c.activations, output::si(c.activations)),
+            ]);
+        }
+    }
+    t
+}
+
+fn summary(args: &ProfileArgs, specs: &[&ModelSpec], opts: Option<RunOptions>, ctx: &Context) -> Result<Table> {
+    let col = |key, header, right_align| Column { key, header, right_align };
+    let mut t = Table::new(vec![
+        col("model", "Model", false),
+        col("img_size", "Size", true),
+        col("params", "Params", true),
+        col("buffers", "Buffers", true),
+        col("macs", "MACs", true),
+        col("conv_macs", "Conv MACs", true),
+        col("bn_macs", "BN MACs", true),
+        col("pool_macs", "Pool MACs", true),
+        col("activations", "Acts", true),
+        col("seed_flops", "FLOPs (pub.)", true),
+        col("seed_params", "Params (pub.)", true),
+        col("seed_file_size", "File (pub.)", true),
+        col("file_size", "File", true),
+        col("file_size_source", "File from", false),
+        col("device", "Device", false),
+        col("dtype", "Dtype", false),
+        col("layout", "Layout", false),
+        col("batch_size", "Batch", true),
+        col("latency_ms_median", "Median ms", true),
+        col("latency_ms_p90", "p90 ms", true),
+        col("images_per_s", "img/s", true),
+        col("peak_memory_bytes", "Peak mem", true),
+    ]);
+    for spec in specs {
+        let size = img_size(args, spec);
+        let plan = Plan::new(&spec.arch);
+        let c = counts::profile(&plan, size, size).total();
+        let (file_size, file_source) = match ctx.cache.cached_weights(spec) {
+            Some(path) => {
+                let len = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?.len();
+                (len, "cache")
+            }
+            None => (convert::safetensors_size(&spec.arch, DType::F32)?, "f32 safetensors"),
+        };
+        let timing = match &opts {
+            Some(o) => {
+                ctx.ui.info(format!(
+                    "profiling {} ({} px, batch {}, {}, {}{})",
+                    spec.name,
+                    size,
+                    args.batch_size,
+                    device::device_name(o.device),
+                    o.precision,
+                    if o.channels_last { ", channels-last" } else { "" }
+                ));
+                Some(time_model(spec, size, args, o)?)
+            }
+            None => None,
+        };
+        let md = &spec.metadata;
+        let ms = |v: f64| format!("{v:.2}");
+        t.push(vec![
+            Cell::plain(spec.name.as_str()),
+            Cell::plain(size),
+            Cell::new(plan.parameter_count(), output::thousands(plan.parameter_count())),
+            Cell::new(plan.buffer_count(), output::thousands(plan.buffer_count())),
+            Cell::new(c.total_macs(), output::si(c.total_macs())),
+            Cell::new(c.conv_macs, output::si(c.conv_macs)),
+            Cell::new(c.bn_macs, output::si(c.bn_macs)),
+            Cell::new(c.pool_macs, output::si(c.pool_macs)),
+            Cell::new(c.activations, output::si(c.activations)),
+            Cell::opt(md.flops, output::si),
+            Cell::opt(md.parameters, output::si),
+            Cell::opt(md.file_size, output::bytes),
+            Cell::new(file_size, output::bytes(file_size)),
+            Cell::plain(file_source),
+            opts.map_or_else(Cell::missing, |o| Cell::plain(device::device_name(o.device))),
+            opts.map_or_else(Cell::missing, |o| Cell::plain(o.precision.to_string())),
+            opts.map_or_else(Cell::missing, |o| Cell::plain(if o.channels_last { "nhwc" } else { "nchw" })),
+            Cell::plain(args.batch_size),
+            Cell::opt(timing.as_ref().map(|t| t.median_ms), ms),
+            Cell::opt(timing.as_ref().map(|t| t.p90_ms), ms),
+            Cell::opt(timing.as_ref().map(|t| t.images_per_s), |v| format!("{v:.1}")),
+            Cell::opt(timing.as_ref().and_then(|t| t.peak_bytes), output::bytes),
+        ]);
+    }
+    Ok(t)
+}
+
+fn time_model(spec: &ModelSpec, size: usize, args: &ProfileArgs, opts: &RunOptions) -> Result<Timing> {
+    let peak = memory::PeakMeter::start(opts.device);
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let model = Dpn::new(&vs.root(), &spec.arch);
+    device::prepare_model(&mut vs, opts);
+    let shape = [args.batch_size as i64, spec.arch.in_chans as i64, size as i64, size as i64];
+    let xs = device::prepare_input(&Tensor::randn(shape, (Kind::Float, Device::Cpu)), opts);
+    let sync = || {
+        if let Device::Cuda(i) = opts.device {
+            tch::Cuda::synchronize(i as i64);
+        }
+    };
+    let run = || -> Result<()> {
+        let out = device::infer(&model, &xs, opts);
+        sync();
+        // Reading one value makes a failed kernel surface here, not later.
+        let _ = out.f_double_value(&[0, 0]).context("running the model")?;
+        Ok(())
+    };
+    for _ in 0..args.warmup {
+        run()?;
+    }
+    let mut times = Vec::with_capacity(args.iters);
+    for _ in 0..args.iters {
+        let t0 = Instant::now();
+        run()?;
+        times.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    let peak_bytes = peak.finish();
+    times.sort_by(f64::total_cmp);
+    let quantile = |q: f64| {
+        // Nearest-rank on the sorted sample: p90 of 10 runs is the 9th.
+        let rank = ((q * times.len() as f64).ceil() as usize).clamp(1, times.len());
+        times[rank - 1]
+    };
+    let median = if times.len() % 2 == 1 {
+        times[times.len() / 2]
+    } else {
+        (times[times.len() / 2 - 1] + times[times.len() / 2]) / 2.0
+    };
+    Ok(Timing {
+        median_ms: median,
+        p90_ms: quantile(0.9),
+        images_per_s: args.batch_size as f64 / (median / 1e3),
+        peak_bytes,
+    })
+}
+

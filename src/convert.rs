@@ -1,0 +1,259 @@
+//! Turning any supported weights file into the safetensors file every dpn
+//! subcommand loads: timm's names, validated against the architecture,
+//! `num_batches_tracked` present (so timm loads it with `strict=True`), and
+//! provenance in the metadata. Used by `dpn convert` and by `dpn fetch`.
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
+
+use crate::error;
+use crate::model::{parameter_shapes, LoadReport, ParamShape};
+use crate::registry::{ArchSpec, ModelSpec, Registry};
+use crate::weights::{self, DType, RawTensor, StateDict};
+
+/// Metadata keys written into converted files.
+pub mod meta {
+    pub const FORMAT: &str = "format";
+    pub const MODEL: &str = "dpn.model";
+    pub const NUM_CLASSES: &str = "dpn.num_classes";
+    pub const SOURCE_FILE: &str = "dpn.source_file";
+    pub const SOURCE_SHA256: &str = "dpn.source_sha256";
+    pub const VERSION: &str = "dpn.version";
+}
+
+/// What a conversion did, for the caller to report.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    pub model: String,
+    pub num_classes: usize,
+    pub tensors: usize,
+    pub dtype: DType,
+    pub source_sha256: String,
+    pub bytes: u64,
+    /// `num_batches_tracked` buffers the source lacked and that were added as 0.
+    pub added_nbt: usize,
+}
+
+/// Parses `--dtype` for weights: f32, f16 or bf16.
+pub fn parse_dtype(s: &str) -> Result<DType> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "f32" | "fp32" | "float32" => Ok(DType::F32),
+        "f16" | "fp16" | "float16" | "half" => Ok(DType::F16),
+        "bf16" | "bfloat16" => Ok(DType::BF16),
+        _ => Err(error::usage(format!("invalid --dtype `{s}`: expected f32, f16 or bf16"))),
+    }
+}
+
+/// Hex SHA-256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn is_nbt(name: &str) -> bool {
+    name.ends_with("num_batches_tracked")
+}
+
+/// Compares a state dict's names and shapes with an architecture's.
+pub fn compare(expected: &[ParamShape], found: &[(String, Vec<i64>)]) -> LoadReport {
+    let mut report = LoadReport::default();
+    for p in expected {
+        match found.iter().find(|(k, _)| *k == p.name) {
+            None => report.missing.push(p.name.clone()),
+            Some((_, shape)) if *shape != p.shape && !(is_nbt(&p.name) && shape.iter().product::<i64>() == 1) => {
+                report.mismatched.push((p.name.clone(), p.shape.clone(), shape.clone()))
+            }
+            Some(_) => {}
+        }
+    }
+    for (k, _) in found {
+        if !expected.iter().any(|p| p.name == *k) {
+            report.unexpected.push(k.clone());
+        }
+    }
+    report
+}
+
+fn shapes(sd: &StateDict) -> Vec<(String, Vec<i64>)> {
+    sd.tensors.iter().map(|(k, t)| (k.clone(), t.shape.iter().map(|&d| d as i64).collect())).collect()
+}
+
+/// The class count a state dict's classifier implies, if it has one.
+fn classifier_classes(sd: &StateDict) -> Option<usize> {
+    sd.get("classifier.weight").and_then(|t| t.shape.first().copied()).filter(|&n| n > 0)
+}
+
+/// `arch` with the class count of the file, so that a checkpoint fine-tuned
+/// to another number of classes still fits its architecture.
+fn with_classes(arch: &ArchSpec, sd: &StateDict) -> ArchSpec {
+    let mut a = arch.clone();
+    if let Some(n) = classifier_classes(sd) {
+        a.num_classes = n;
+    }
+    a
+}
+
+/// The registry model a state dict fits, named or inferred from the shapes.
+pub fn choose_model<'r>(
+    registry: &'r Registry,
+    sd: &StateDict,
+    model: Option<&str>,
+    file: &Path,
+) -> Result<(&'r ModelSpec, ArchSpec)> {
+    let found = shapes(sd);
+    if let Some(name) = model {
+        let spec = registry.get(name)?;
+        let arch = with_classes(&spec.arch, sd);
+        let report = compare(&parameter_shapes(&arch), &found);
+        if !report.is_strict_ok() {
+            return Err(error::bad_input(format!(
+                "weights file {} does not fit model `{name}`: {}",
+                file.display(),
+                report.summary()
+            )));
+        }
+        return Ok((spec, arch));
+    }
+    let mut scored: Vec<(usize, &ModelSpec, ArchSpec, LoadReport)> = registry
+        .models()
+        .iter()
+        .map(|spec| {
+            let arch = with_classes(&spec.arch, sd);
+            let report = compare(&parameter_shapes(&arch), &found);
+            let problems = report.missing.iter().filter(|m| !is_nbt(m)).count()
+                + report.unexpected.len()
+                + report.mismatched.len();
+            (problems, spec, arch, report)
+        })
+        .collect();
+    scored.sort_by_key(|(p, ..)| *p);
+    match scored.first() {
+        Some((0, spec, arch, _)) => Ok((*spec, arch.clone())),
+        Some((_, spec, _, report)) => Err(error::bad_input(format!(
+            "weights file {} matches no known model; closest is `{}`: {}; pass --model NAME if it is that model",
+            file.display(),
+            spec.name,
+            report.summary()
+        ))),
+        None => Err(error::usage("the registry holds no models")),
+    }
+}
+
+/// Reads `input` (any supported format), validates it against its model and
+/// writes `output` atomically as safetensors in timm's names.
+pub fn convert_file(
+    registry: &Registry,
+    input: &Path,
+    output: &Path,
+    model: Option<&str>,
+    dtype: DType,
+) -> Result<Converted> {
+    if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
+        if a == b {
+            return Err(error::usage(format!(
+                "the output {} is the input file; choose another output path",
+                output.display()
+            )));
+        }
+    }
+    let sd = weights::read_any(input)?;
+    let (spec, arch) = choose_model(registry, &sd, model, input)?;
+    let expected = parameter_shapes(&arch);
+
+    // timm's order; absent num_batches_tracked buffers become 0, as
+    // PyTorch >= 0.4.1 initializes them.
+    let mut added_nbt = 0;
+    let mut tensors = Vec::with_capacity(expected.len());
+    for p in &expected {
+        let t = match sd.get(&p.name) {
+            Some(t) if is_nbt(&p.name) => RawTensor { dtype: DType::I64, shape: vec![], data: nbt_bytes(t) },
+            Some(t) => t.cast(dtype),
+            None => {
+                added_nbt += 1;
+                RawTensor { dtype: DType::I64, shape: vec![], data: 0i64.to_le_bytes().to_vec() }
+            }
+        };
+        tensors.push((p.name.clone(), t));
+    }
+    let source_sha256 = sha256_file(input)?;
+    let mut out = StateDict { tensors, metadata: Default::default() };
+    let source_name = input.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    for (k, v) in [
+        (meta::FORMAT, "pt".to_string()),
+        (meta::MODEL, spec.name.clone()),
+        (meta::NUM_CLASSES, arch.num_classes.to_string()),
+        (meta::SOURCE_FILE, source_name),
+        (meta::SOURCE_SHA256, source_sha256.clone()),
+        (meta::VERSION, env!("CARGO_PKG_VERSION").to_string()),
+    ] {
+        out.metadata.insert(k.to_string(), v);
+    }
+    weights::write_safetensors(output, &out)?;
+    let bytes = std::fs::metadata(output).map(|m| m.len()).unwrap_or(0);
+    Ok(Converted {
+        model: spec.name.clone(),
+        num_classes: arch.num_classes,
+        tensors: out.tensors.len(),
+        dtype,
+        source_sha256,
+        bytes,
+        added_nbt,
+    })
+}
+
+/// A `num_batches_tracked` value of any integer width as an i64 scalar.
+fn nbt_bytes(t: &RawTensor) -> Vec<u8> {
+    let v: i64 = match (t.dtype, t.data.as_slice()) {
+        (DType::I64, d) if d.len() >= 8 => i64::from_le_bytes(d[..8].try_into().unwrap_or([0; 8])),
+        (DType::I32, d) if d.len() >= 4 => i32::from_le_bytes(d[..4].try_into().unwrap_or([0; 4])) as i64,
+        _ => 0,
+    };
+    v.to_le_bytes().to_vec()
+}
+
+/// The exact size of the safetensors file of a model's state dict in `dtype`
+/// (buffers as converted files hold them), without metadata. Laid out by the
+/// safetensors crate's own header code, so it equals what writing the file
+/// produces, without allocating the tensors.
+pub fn safetensors_size(arch: &ArchSpec, dtype: DType) -> Result<u64> {
+    use safetensors::tensor::{Metadata, TensorInfo};
+    use safetensors::Dtype;
+    let float = match dtype {
+        DType::F16 => Dtype::F16,
+        DType::BF16 => Dtype::BF16,
+        _ => Dtype::F32,
+    };
+    let mut entries: Vec<(String, Dtype, Vec<usize>)> = parameter_shapes(arch)
+        .into_iter()
+        .map(|p| {
+            let dt = if is_nbt(&p.name) { Dtype::I64 } else { float };
+            (p.name, dt, p.shape.iter().map(|&d| d as usize).collect())
+        })
+        .collect();
+    // The crate's order: descending dtype, then name.
+    entries.sort_by(|(ln, ld, _), (rn, rd, _)| rd.cmp(ld).then(ln.cmp(rn)));
+    let mut offset = 0usize;
+    let infos: Vec<(String, TensorInfo)> = entries
+        .into_iter()
+        .map(|(name, dtype, shape)| {
+            let n = shape.iter().product::<usize>() * dtype.bitsize() / 8;
+            let info = TensorInfo { dtype, shape, data_offsets: (offset, offset + n) };
+            offset += n;
+            (name, info)
+        })
+        .collect();
+    let header = serde_json::to_string(&Metadata::new(None, infos)?)?;
+    Ok((8 + header.len().next_multiple_of(8) + offset) as u64)
+}

@@ -1,0 +1,358 @@
+//! Downloads with resume, retries and a progress bar.
+//!
+//! HTTP goes through ureq (rustls): redirects are followed (release files
+//! redirect to a CDN), proxy variables (`HTTPS_PROXY`, `HTTP_PROXY`,
+//! `ALL_PROXY`, `NO_PROXY`) are honoured, connect and read time out after
+//! `--timeout`. An unfinished download stays in `<file>.part`; the next try
+//! asks for the rest with `Range: bytes=N-`, and starts over when the server
+//! answers with the whole file instead. `file://` URLs and plain paths are
+//! copied the same way, without a network.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::error;
+use crate::ui::Ui;
+
+/// True for `file://` URLs and plain paths: nothing to download.
+pub fn is_local(url: &str) -> bool {
+    url.starts_with("file://") || !url.contains("://")
+}
+
+/// The path a local URL names.
+pub fn local_path(url: &str) -> PathBuf {
+    let p = url.strip_prefix("file://").unwrap_or(url);
+    // `file://localhost/x` names `/x`.
+    PathBuf::from(p.strip_prefix("localhost").unwrap_or(p))
+}
+
+/// A failed attempt: worth retrying or not.
+enum Failure {
+    Transient(String),
+    Permanent(anyhow::Error),
+}
+
+pub struct Client {
+    agent: ureq::Agent,
+    timeout: Duration,
+    retries: u32,
+}
+
+impl Client {
+    pub fn new(timeout: Duration, retries: u32) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .timeout_connect(Some(timeout))
+            .timeout_recv_response(Some(timeout))
+            .timeout_per_read(Some(timeout))
+            .http_status_as_error(false)
+            .max_redirects(10)
+            .user_agent(format!("dpn/{}", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Client {
+            agent,
+            timeout,
+            retries,
+        }
+    }
+
+    pub fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+
+    /// Downloads `url` into `part`, continuing what `part` already holds.
+    /// `headers` go with every request (an `Authorization` one is dropped on
+    /// redirects). Failures carry exit code 5.
+    pub fn download(
+        &self,
+        url: &str,
+        part: &Path,
+        headers: &[(String, String)],
+        progress: bool,
+        ui: &Ui,
+        label: &str,
+    ) -> Result<u64> {
+        let bar = progress_bar(progress, label);
+        let result = self.download_with(url, part, headers, &bar, ui);
+        bar.finish_and_clear();
+        result
+    }
+
+    fn download_with(
+        &self,
+        url: &str,
+        part: &Path,
+        headers: &[(String, String)],
+        bar: &ProgressBar,
+        ui: &Ui,
+    ) -> Result<u64> {
+        let mut attempt = 0;
+        loop {
+            let once = if is_local(url) {
+                copy_local(&local_path(url), part, bar)
+            } else {
+                self.get_once(url, part, headers, bar, ui)
+            };
+            match once {
+                Ok(n) => return Ok(n),
+                Err(Failure::Permanent(e)) => return Err(e),
+                Err(Failure::Transient(msg)) if attempt < self.retries => {
+                    attempt += 1;
+                    let wait = backoff(attempt);
+                    ui.warn(format!(
+                        "{msg}; retrying in {:.1} s ({attempt}/{})",
+                        wait.as_secs_f64(),
+                        self.retries
+                    ));
+                    std::thread::sleep(wait);
+                }
+                Err(Failure::Transient(msg)) => {
+                    let tries = if self.retries > 0 {
+                        format!(" (after {} retries)", self.retries)
+                    } else {
+                        String::new()
+                    };
+                    return Err(error::network(format!("{msg}{tries}")));
+                }
+            }
+        }
+    }
+
+    fn get_once(
+        &self,
+        url: &str,
+        part: &Path,
+        headers: &[(String, String)],
+        bar: &ProgressBar,
+        ui: &Ui,
+    ) -> Result<u64, Failure> {
+        let offset = fs::metadata(part).map(|m| m.len()).unwrap_or(0);
+        let mut req = self.agent.get(url);
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if offset > 0 {
+            req = req.header("Range", format!("bytes={offset}-"));
+            ui.debug(format!("resuming {url} at byte {offset}"));
+        }
+        let resp = req.call().map_err(|e| self.classify(e, url))?;
+        let status = resp.status().as_u16();
+        let start = match status {
+            206 if offset > 0 => {
+                let range_start = resp
+                    .headers()
+                    .get("content-range")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("bytes "))
+                    .and_then(|v| v.split('-').next())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                if range_start != Some(offset) {
+                    truncate(part).map_err(Failure::Permanent)?;
+                    return Err(Failure::Transient(format!(
+                        "{url}: the server sent an unexpected range; starting over"
+                    )));
+                }
+                ui.info(format!(
+                    "resuming download at {}",
+                    indicatif::HumanBytes(offset)
+                ));
+                offset
+            }
+            200..=299 => {
+                if offset > 0 {
+                    ui.info(format!(
+                        "{url}: the server ignores range requests; starting over"
+                    ));
+                }
+                0
+            }
+            416 if offset > 0 => {
+                // Our partial file is no prefix of the server's: start again.
+                truncate(part).map_err(Failure::Permanent)?;
+                return Err(Failure::Transient(format!(
+                    "{url}: the server refused to resume (HTTP 416); starting over"
+                )));
+            }
+            404 | 410 => {
+                return Err(Failure::Permanent(error::network(format!(
+                    "{url} does not exist (HTTP {status}); check the registry's URL or the mirror"
+                ))))
+            }
+            401 | 403 => {
+                return Err(Failure::Permanent(error::network(format!(
+                    "access to {url} denied (HTTP {status}); the file may need a token or be gone"
+                ))))
+            }
+            408 | 425 | 429 | 500..=599 => {
+                return Err(Failure::Transient(format!(
+                    "{url}: HTTP {status} from the server"
+                )))
+            }
+            _ => {
+                return Err(Failure::Permanent(error::network(format!(
+                    "{url}: unexpected HTTP status {status}"
+                ))))
+            }
+        };
+        let total = resp.body().content_length().map(|n| n + start);
+        let mut body = resp.into_body();
+        let mut file = if start == 0 {
+            File::create(part)
+        } else {
+            OpenOptions::new().append(true).open(part)
+        }
+        .with_context(|| format!("cannot write {}", part.display()))
+        .map_err(Failure::Permanent)?;
+        if let Some(t) = total {
+            bar.set_length(t);
+        }
+        bar.set_position(start);
+        let mut reader = body.as_reader();
+        let mut got = start;
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = file.sync_all();
+                    return Err(Failure::Transient(format!(
+                        "{url}: connection lost after {got} bytes: {}",
+                        self.describe_io(&e)
+                    )));
+                }
+            };
+            file.write_all(&buf[..n])
+                .with_context(|| format!("cannot write {}", part.display()))
+                .map_err(Failure::Permanent)?;
+            got += n as u64;
+            bar.set_position(got);
+        }
+        file.sync_all()
+            .with_context(|| format!("cannot write {}", part.display()))
+            .map_err(Failure::Permanent)?;
+        if let Some(t) = total {
+            if got != t {
+                return Err(Failure::Transient(format!(
+                    "{url}: download cut short at {got} of {t} bytes"
+                )));
+            }
+        }
+        Ok(got)
+    }
+
+    fn classify(&self, e: ureq::Error, url: &str) -> Failure {
+        let secs = self.timeout.as_secs_f64();
+        match e {
+            ureq::Error::Timeout(t) => Failure::Transient(format!(
+                "{url}: timed out after {secs} s ({t}; see --timeout)"
+            )),
+            ureq::Error::Io(io) => Failure::Transient(format!("{url}: {}", self.describe_io(&io))),
+            ureq::Error::ConnectionFailed => Failure::Transient(format!("{url}: cannot connect")),
+            ureq::Error::HostNotFound => Failure::Permanent(error::network(format!(
+                "{url}: host not found (no network? use --mirror or --offline)"
+            ))),
+            ureq::Error::TooManyRedirects => {
+                Failure::Permanent(error::network(format!("{url}: too many redirects")))
+            }
+            ureq::Error::Protocol(p) => {
+                Failure::Transient(format!("{url}: HTTP protocol error: {p}"))
+            }
+            other => Failure::Permanent(error::network(format!("{url}: {other}"))),
+        }
+    }
+
+    fn describe_io(&self, e: &std::io::Error) -> String {
+        let inner = e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>());
+        match inner {
+            Some(ureq::Error::Timeout(_)) => {
+                format!(
+                    "timed out after {} s without data (see --timeout)",
+                    self.timeout.as_secs_f64()
+                )
+            }
+            Some(other) => other.to_string(),
+            None if e.kind() == std::io::ErrorKind::TimedOut
+                || e.kind() == std::io::ErrorKind::WouldBlock =>
+            {
+                format!(
+                    "timed out after {} s without data (see --timeout)",
+                    self.timeout.as_secs_f64()
+                )
+            }
+            None => e.to_string(),
+        }
+    }
+}
+
+/// Copies a local file (a `file://` mirror) into `part`; same result as a download.
+fn copy_local(src: &Path, part: &Path, bar: &ProgressBar) -> Result<u64, Failure> {
+    let mut from = match File::open(src) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Failure::Permanent(error::network(format!(
+                "{} does not exist (mirror directory lacks the file)",
+                src.display()
+            ))))
+        }
+        Err(e) => {
+            return Err(Failure::Permanent(
+                anyhow::Error::new(e).context(format!("cannot read {}", src.display())),
+            ))
+        }
+    };
+    let mut run = || -> Result<u64> {
+        let len = from.metadata()?.len();
+        bar.set_length(len);
+        let mut to =
+            File::create(part).with_context(|| format!("cannot write {}", part.display()))?;
+        from.seek(SeekFrom::Start(0))?;
+        let n = std::io::copy(&mut bar.wrap_read(&mut from), &mut to)
+            .with_context(|| format!("cannot copy {} to {}", src.display(), part.display()))?;
+        to.sync_all()?;
+        Ok(n)
+    };
+    run().map_err(Failure::Permanent)
+}
+
+fn truncate(part: &Path) -> Result<()> {
+    match fs::remove_file(part) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", part.display())),
+    }
+}
+
+/// 0.5 s, 1 s, 2 s, ... capped at 8 s, plus up to 0.25 s of jitter so that
+/// many clients do not retry in step.
+fn backoff(attempt: u32) -> Duration {
+    let base = 500u64
+        .saturating_mul(1 << attempt.saturating_sub(1).min(4))
+        .min(8000);
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::from(d.subsec_nanos()) % 250)
+        .unwrap_or(0);
+    Duration::from_millis(base + jitter)
+}
+
+fn progress_bar(enabled: bool, label: &str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{msg} [{bar:30.cyan/blue}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(label.to_string());
+    bar
+}

@@ -1,0 +1,501 @@
+//! Getting pretrained weights into the cache, and finding them there.
+//!
+//! * [`fetch_url`]: the registry's URL (or the same file name under a
+//!   `--mirror`), downloaded with resume ([`http`]), checked against the
+//!   SHA-256 prefix in its name, moved into place atomically, recorded in a
+//!   provenance file beside it and converted once to safetensors.
+//! * [`hf::fetch`]: `model.safetensors` of the model's hub id, in the cache
+//!   layout of Python's huggingface_hub.
+//! * [`resolve_weights`]: the file a command that runs a model should load.
+//!
+//! Processes fetching the same file take turns on a file lock ([`lock`]), so
+//! an array job downloads once; every file appears under its final name only
+//! by a rename, so no process ever reads a partial file.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::cache::{with_suffix, Cache};
+use crate::error;
+use crate::registry::ModelSpec;
+use crate::ui::Ui;
+
+pub mod hf;
+pub mod http;
+pub mod lock;
+
+/// How `dpn fetch` may get files.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Download again even when a verified file is cached.
+    pub force: bool,
+    /// Never touch the network (local mirrors are still read).
+    pub offline: bool,
+    /// Base URL or directory holding the same file names as the registry URLs.
+    pub mirror: Option<String>,
+    /// Connect and read timeout.
+    pub timeout: Duration,
+    /// Retries after a transient failure (timeout, connection lost, 5xx, 429).
+    pub retries: u32,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            force: false,
+            offline: false,
+            mirror: None,
+            timeout: Duration::from_secs(30),
+            retries: 3,
+            progress: false,
+        }
+    }
+}
+
+/// What a fetch left in the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub model: String,
+    /// The verified file as downloaded.
+    pub path: PathBuf,
+    /// The safetensors file runs load from (the download itself when it is
+    /// safetensors already).
+    pub converted: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    /// False when the cache already held the verified file.
+    pub downloaded: bool,
+}
+
+/// What `<file>.provenance.json` records about a download.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provenance {
+    pub model: String,
+    pub file_name: String,
+    /// Where the bytes came from (the mirror's URL when one was used).
+    pub url: Option<String>,
+    /// The URL the registry names.
+    pub registry_url: Option<String>,
+    pub sha256: String,
+    pub size: u64,
+    /// RFC 3339, UTC.
+    pub fetched_at: String,
+    pub dpn_version: String,
+}
+
+impl Provenance {
+    pub fn read(path: &Path) -> Option<Provenance> {
+        serde_json::from_slice(&fs::read(path).ok()?).ok()
+    }
+}
+
+/// The weights a command should load for `spec`: the explicit file when one
+/// is given, else the converted safetensors in the cache, else the
+/// downloaded source file, else `model.safetensors` of the model's hub id in
+/// the Hugging Face cache. Missing everywhere: an error (exit code 6) naming
+/// the `dpn fetch` command that gets it.
+pub fn resolve_weights(
+    cache: &Cache,
+    spec: &ModelSpec,
+    explicit: Option<&Path>,
+) -> Result<PathBuf> {
+    if let Some(path) = explicit {
+        if path.is_file() {
+            return Ok(path.to_path_buf());
+        }
+        return Err(error::usage(format!(
+            "weights file {} does not exist",
+            path.display()
+        )));
+    }
+    let local = std::iter::once(cache.converted_path(spec)).chain(cache.source_path(spec));
+    if let Some(found) = local.into_iter().find(|p| p.is_file()) {
+        return Ok(found);
+    }
+    if let Some(found) = spec
+        .hub_id
+        .as_deref()
+        .and_then(|id| hf::cached_file(&hf::hub_cache_dir(), id))
+    {
+        return Ok(found);
+    }
+    let how = match (&spec.weights, &spec.hub_id) {
+        (Some(_), _) => format!("run `dpn fetch {}` (or pass --weights FILE)", spec.name),
+        (None, Some(_)) => format!(
+            "run `dpn fetch --source hf {}` (or pass --weights FILE)",
+            spec.name
+        ),
+        (None, None) => "the registry names no weights for it; pass --weights FILE".to_string(),
+    };
+    Err(error::not_cached(format!(
+        "no weights for {} in {}; {how}",
+        spec.name,
+        cache.weights_dir().display()
+    )))
+}
+
+/// The URL a file comes from: the registry's, or `file_name` under the mirror.
+pub fn source_url(spec_url: &str, file_name: &str, mirror: Option<&str>) -> String {
+    match mirror {
+        Some(base) => format!("{}/{file_name}", base.trim_end_matches('/')),
+        None => spec_url.to_string(),
+    }
+}
+
+/// Downloads (or finds) the registry's weights file for `spec`, verifies and
+/// converts it. See the module documentation.
+pub fn fetch_url(cache: &Cache, spec: &ModelSpec, opts: &Options, ui: &Ui) -> Result<Fetched> {
+    let w = spec.weights.as_ref().ok_or_else(|| {
+        let hint = if spec.hub_id.is_some() {
+            "; try `--source hf`"
+        } else {
+            ""
+        };
+        error::usage(format!(
+            "model `{}` has no weights URL in the registry{hint}",
+            spec.name
+        ))
+    })?;
+    let (dest, part, prov_path, lock_path) = match (
+        cache.source_path(spec),
+        cache.partial_path(spec),
+        cache.provenance_path(spec),
+        cache.lock_path(spec),
+    ) {
+        (Some(d), Some(p), Some(v), Some(l)) => (d, p, v, l),
+        _ => unreachable!("a spec with weights has cache paths"),
+    };
+    let converted = cache.converted_path(spec);
+    let url = source_url(&w.url, &w.file_name, opts.mirror.as_deref());
+    let needs_network = !http::is_local(&url);
+    if opts.offline && needs_network {
+        if opts.force {
+            return Err(error::usage(
+                "--force needs the network, but --offline (or DPN_OFFLINE) forbids it",
+            ));
+        }
+        if !dest.is_file() {
+            return Err(error::not_cached(format!(
+                "offline: {} is not cached (looked for {}); run `dpn fetch {}` where the network is \
+                 reachable, or use --mirror DIR",
+                spec.name,
+                dest.display(),
+                spec.name
+            )));
+        }
+    }
+    fs::create_dir_all(cache.weights_dir()).with_context(|| {
+        format!(
+            "cannot create cache directory {}",
+            cache.weights_dir().display()
+        )
+    })?;
+    let _lock = lock::Lock::acquire(&lock_path, true, ui, &w.file_name)?;
+
+    let expected = w.sha256_prefix.as_deref().map(str::to_ascii_lowercase);
+    if !opts.force {
+        if let Some((sha256, size)) = verified_cached(&dest, &prov_path, expected.as_deref(), ui)? {
+            if Provenance::read(&prov_path).map(|p| p.sha256).as_ref() != Some(&sha256) {
+                write_provenance(&prov_path, spec, &w.file_name, None, &w.url, &sha256, size)?;
+            }
+            let conv = ensure_converted(&dest, &converted, spec, &sha256, false, ui)?;
+            ui.debug(format!(
+                "{}: verified file already in the cache: {}",
+                spec.name,
+                dest.display()
+            ));
+            return Ok(Fetched {
+                model: spec.name.clone(),
+                path: dest,
+                converted: conv,
+                sha256,
+                size,
+                downloaded: false,
+            });
+        }
+        if opts.offline && needs_network {
+            return Err(error::not_cached(format!(
+                "offline: {} is not cached in verified form (looked for {})",
+                spec.name,
+                dest.display()
+            )));
+        }
+    } else if part.exists() {
+        fs::remove_file(&part).with_context(|| format!("cannot remove {}", part.display()))?;
+    }
+
+    ui.info(format!("fetching {} from {url}", spec.name));
+    let client = http::Client::new(opts.timeout, opts.retries);
+    client.download(&url, &part, &[], opts.progress, ui, &w.file_name)?;
+    let (sha256, size) = file_sha256(&part)?;
+    if let Some(exp) = &expected {
+        if !sha256.starts_with(exp.as_str()) {
+            let _ = fs::remove_file(&part);
+            return Err(error::verification(format!(
+                "{} from {url} fails its digest check: SHA-256 expected to start with {exp}, got {sha256}; \
+                 the file was removed",
+                w.file_name
+            )));
+        }
+    }
+    commit(&part, &dest)?;
+    write_provenance(
+        &prov_path,
+        spec,
+        &w.file_name,
+        Some(&url),
+        &w.url,
+        &sha256,
+        size,
+    )?;
+    let conv = ensure_converted(&dest, &converted, spec, &sha256, true, ui)?;
+    ui.info(format!(
+        "{}: {} verified (sha256 {sha256})",
+        spec.name,
+        dest.display()
+    ));
+    Ok(Fetched {
+        model: spec.name.clone(),
+        path: dest,
+        converted: conv,
+        sha256,
+        size,
+        downloaded: true,
+    })
+}
+
+/// The cached file's digest and size when it is there and verifies; a file
+/// that does not verify is removed (with its provenance) and `None` returned.
+/// It is hashed every time (a fetch is no hot path): its digest must start
+/// with the prefix in its name, or, for a name without one, equal what the
+/// provenance recorded at download.
+fn verified_cached(
+    dest: &Path,
+    prov_path: &Path,
+    expected: Option<&str>,
+    ui: &Ui,
+) -> Result<Option<(String, u64)>> {
+    if !dest.is_file() {
+        return Ok(None);
+    }
+    let recorded = Provenance::read(prov_path).map(|p| p.sha256);
+    let ok = |sha: &str| match (expected, &recorded) {
+        (Some(e), _) => sha.starts_with(e),
+        (None, Some(r)) => sha == r,
+        (None, None) => true,
+    };
+    let (sha, size) = file_sha256(dest)?;
+    if ok(&sha) {
+        return Ok(Some((sha, size)));
+    }
+    let want = expected
+        .map(|e| format!("{e}..."))
+        .or(recorded)
+        .unwrap_or_default();
+    ui.warn(format!(
+        "cached {} fails its digest check (expected {want}, got {sha}); downloading it again",
+        dest.display()
+    ));
+    fs::remove_file(dest).with_context(|| format!("cannot remove {}", dest.display()))?;
+    let _ = fs::remove_file(prov_path);
+    Ok(None)
+}
+
+/// Converts `source` to safetensors at `converted` unless a conversion of
+/// these very bytes is there already (or `force`). A source that is
+/// safetensors itself is its own conversion.
+fn ensure_converted(
+    source: &Path,
+    converted: &Path,
+    spec: &ModelSpec,
+    sha256: &str,
+    force: bool,
+    ui: &Ui,
+) -> Result<PathBuf> {
+    if source == converted || (!force && converted_from(converted).as_deref() == Some(sha256)) {
+        return Ok(converted.to_path_buf());
+    }
+    ui.debug(format!(
+        "{}: converting {} to {}",
+        spec.name,
+        source.display(),
+        converted.display()
+    ));
+    let mut sd = crate::weights::read_any(source)?;
+    let file_name = source
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    for (k, v) in [
+        ("format", "pt".to_string()),
+        ("model", spec.name.clone()),
+        ("source_file", file_name),
+        ("source_sha256", sha256.to_string()),
+        ("dpn_version", env!("CARGO_PKG_VERSION").to_string()),
+    ] {
+        sd.metadata.insert(k.to_string(), v);
+    }
+    crate::weights::write_safetensors(converted, &sd)
+        .with_context(|| format!("cannot convert {} to safetensors", source.display()))?;
+    Ok(converted.to_path_buf())
+}
+
+/// The `source_sha256` a converted file records in its safetensors header,
+/// read without loading the tensors.
+pub fn converted_from(path: &Path) -> Option<String> {
+    let mut f = fs::File::open(path).ok()?;
+    let mut len = [0u8; 8];
+    f.read_exact(&mut len).ok()?;
+    let len = u64::from_le_bytes(len);
+    if len > 100_000_000 {
+        return None;
+    }
+    let mut header = vec![0u8; len as usize];
+    f.read_exact(&mut header).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    v.get("__metadata__")?
+        .get("source_sha256")?
+        .as_str()
+        .map(str::to_string)
+}
+
+fn write_provenance(
+    path: &Path,
+    spec: &ModelSpec,
+    file_name: &str,
+    url: Option<&str>,
+    registry_url: &str,
+    sha256: &str,
+    size: u64,
+) -> Result<()> {
+    let p = Provenance {
+        model: spec.name.clone(),
+        file_name: file_name.to_string(),
+        url: url.map(str::to_string),
+        registry_url: Some(registry_url.to_string()),
+        sha256: sha256.to_string(),
+        size,
+        fetched_at: now_rfc3339(),
+        dpn_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let mut text = serde_json::to_vec_pretty(&p)?;
+    text.push(b'\n');
+    write_atomic(path, &text)
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it into place.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = with_suffix(path, &format!(".tmp-{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Moves a complete download into place: fsync, rename, fsync the directory.
+pub(crate) fn commit(part: &Path, dest: &Path) -> Result<()> {
+    fs::File::open(part)
+        .and_then(|f| f.sync_all())
+        .and_then(|_| fs::rename(part, dest))
+        .with_context(|| format!("cannot move {} to {}", part.display(), dest.display()))?;
+    #[cfg(unix)]
+    if let Some(dir) = dest.parent() {
+        let _ = fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
+/// Lower-case hex SHA-256 of a file, and its size.
+pub fn file_sha256(path: &Path) -> Result<(String, u64)> {
+    let mut f = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((hex(&hasher.finalize()), size))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The current time as RFC 3339 UTC, e.g. `2026-11-28T09:14:03Z`.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_795_857_243), "2026-11-28T09:14:03Z");
+    }
+
+    #[test]
+    fn mirror_urls() {
+        assert_eq!(
+            source_url("https://x/a/f.pth", "f.pth", None),
+            "https://x/a/f.pth"
+        );
+        assert_eq!(
+            source_url("https://x/a/f.pth", "f.pth", Some("file:///m/")),
+            "file:///m/f.pth"
+        );
+        assert_eq!(
+            source_url("https://x/a/f.pth", "f.pth", Some("/m")),
+            "/m/f.pth"
+        );
+    }
+}

@@ -1,0 +1,556 @@
+//! The DPN network on libtorch, built from an [`ArchSpec`] through [`Plan`].
+//!
+//! Variable names in the [`nn::VarStore`] are exactly timm's state-dict keys
+//! (REFERENCE.md, "Architecture"), BatchNorm buffers included, so a timm
+//! checkpoint loads with [`load_state_dict`] and [`state_dict`] writes one
+//! back. The computation follows timm's order: BatchNorm, activation, then a
+//! bias-free convolution; concatenations put the residual path first. Which
+//! activation follows which BatchNorm is [`Activations`]: by default exactly
+//! timm 1.0.x's (ReLU inside the blocks, the architecture's activation in the
+//! stem and in `conv5_bn_ac`; no ELU, whatever the constructor's
+//! `fc_act_layer` says).
+//!
+//! Mixed precision works like autocast without needing it: the parameters
+//! stay in their own dtype (normally f32) and every convolution casts its
+//! weight to the dtype of its input, so feeding a bf16 or f16 input runs the
+//! convolutions in that dtype while BatchNorm keeps f32 statistics (see
+//! [`device`] for the inference helper).
+
+pub mod device;
+mod state;
+
+use tch::nn::{self, Init};
+use tch::{Kind, Tensor};
+
+use crate::arch::{BlockKind, BlockPlan, Plan};
+use crate::registry::{Activation, ArchSpec};
+
+pub use state::{
+    infer_arch, load_state_dict, parameter_shapes, state_dict, LoadReport, ParamShape,
+};
+
+/// Every BatchNorm's epsilon (REFERENCE.md).
+pub const BN_EPS: f64 = 1e-3;
+/// Every BatchNorm's momentum, in PyTorch's convention.
+pub const BN_MOMENTUM: f64 = 0.1;
+
+/// PyTorch's default convolution initialization: uniform in +-1/sqrt(fan_in)
+/// (`kaiming_uniform_(a=sqrt(5))`), used for weights and biases alike.
+fn conv_init(fan_in: i64) -> Init {
+    let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
+    Init::Uniform {
+        lo: -bound,
+        up: bound,
+    }
+}
+
+/// A convolution, bias optional; the weight is cast to the input's dtype.
+#[derive(Debug)]
+struct Conv {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    stride: i64,
+    padding: i64,
+    groups: i64,
+}
+
+impl Conv {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        p: &nn::Path,
+        name: &str,
+        cin: i64,
+        cout: i64,
+        k: i64,
+        stride: i64,
+        groups: i64,
+        bias: bool,
+    ) -> Conv {
+        let fan_in = cin / groups * k * k;
+        let path = p.sub(name);
+        let weight = path.var("weight", &[cout, cin / groups, k, k], conv_init(fan_in));
+        let bias = bias.then(|| path.var("bias", &[cout], conv_init(fan_in)));
+        // timm's static "same-ish" padding: ((stride - 1) + (k - 1)) / 2, which is
+        // k / 2 for every convolution a DPN has.
+        Conv {
+            weight,
+            bias,
+            stride,
+            padding: ((stride - 1) + (k - 1)) / 2,
+            groups,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        let kind = xs.kind();
+        let cast = |t: &Tensor| {
+            if t.kind() == kind {
+                t.shallow_clone()
+            } else {
+                t.to_kind(kind)
+            }
+        };
+        let w = cast(&self.weight);
+        let b = self.bias.as_ref().map(cast);
+        xs.conv2d(
+            &w,
+            b.as_ref(),
+            [self.stride, self.stride],
+            [self.padding, self.padding],
+            [1, 1],
+            self.groups,
+        )
+    }
+}
+
+/// BatchNorm2d with PyTorch's buffers, `num_batches_tracked` included.
+#[derive(Debug)]
+struct BatchNorm {
+    weight: Tensor,
+    bias: Tensor,
+    running_mean: Tensor,
+    running_var: Tensor,
+    num_batches_tracked: Tensor,
+}
+
+impl BatchNorm {
+    fn new(p: &nn::Path, c: i64) -> BatchNorm {
+        BatchNorm {
+            weight: p.var("weight", &[c], Init::Const(1.0)),
+            bias: p.var("bias", &[c], Init::Const(0.0)),
+            running_mean: p.zeros_no_train("running_mean", &[c]),
+            running_var: p.ones_no_train("running_var", &[c]),
+            num_batches_tracked: p.add(
+                "num_batches_tracked",
+                Tensor::zeros([], (Kind::Int64, p.device())),
+                false,
+            ),
+        }
+    }
+
+    /// Train mode normalizes with the batch's statistics and updates the
+    /// running ones (unbiased variance, momentum 0.1) and the batch counter.
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        if train {
+            tch::no_grad(|| {
+                let _ = self.num_batches_tracked.shallow_clone().g_add_scalar_(1);
+            });
+        }
+        xs.batch_norm(
+            Some(&self.weight),
+            Some(&self.bias),
+            Some(&self.running_mean),
+            Some(&self.running_var),
+            train,
+            BN_MOMENTUM,
+            BN_EPS,
+            true,
+        )
+    }
+}
+
+/// An activation after a BatchNorm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    Relu,
+    Silu,
+    /// ELU with alpha 1.
+    Elu,
+}
+
+impl Act {
+    fn apply(self, xs: &Tensor) -> Tensor {
+        match self {
+            Act::Relu => xs.relu(),
+            Act::Silu => xs.silu(),
+            Act::Elu => xs.elu(),
+        }
+    }
+}
+
+impl From<Activation> for Act {
+    fn from(a: Activation) -> Act {
+        match a {
+            Activation::Relu => Act::Relu,
+            Activation::Silu => Act::Silu,
+        }
+    }
+}
+
+/// Which activation follows which BatchNorm.
+///
+/// timm 1.0.x (the pinned reference, [`Activations::timm`]) applies the
+/// architecture's activation only in the stem (`conv1_1`) and in
+/// `conv5_bn_ac`; every BatchNorm inside the dual-path blocks is followed by
+/// ReLU (its `BnActConv2d`/`CatBnAct` are built with the default
+/// `BatchNormAct2d`), and `conv5_bn_ac` does *not* use the `fc_act_layer='elu'`
+/// the constructor names (`get_norm_act_layer` keeps the act already bound).
+/// timm before 1.0 and the original pytorch-dpn-pretrained port ended in ELU
+/// ([`Activations::elu_head`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activations {
+    pub stem: Act,
+    pub blocks: Act,
+    pub head: Act,
+}
+
+impl Activations {
+    /// Exactly what timm 1.0.29 computes for `arch`.
+    pub fn timm(arch: &ArchSpec) -> Activations {
+        let a = Act::from(arch.activation);
+        Activations {
+            stem: a,
+            blocks: Act::Relu,
+            head: a,
+        }
+    }
+
+    /// As [`Activations::timm`], but `conv5_bn_ac` followed by ELU (alpha 1),
+    /// as timm < 1.0 and pytorch-dpn-pretrained compute it.
+    pub fn elu_head(arch: &ArchSpec) -> Activations {
+        Activations {
+            head: Act::Elu,
+            ..Activations::timm(arch)
+        }
+    }
+}
+
+/// BatchNorm then activation (timm's `BatchNormAct2d`), variables `<p>.bn.*`.
+#[derive(Debug)]
+struct BnAct {
+    bn: BatchNorm,
+    act: Act,
+}
+
+impl BnAct {
+    fn new(p: &nn::Path, c: i64, act: Act) -> BnAct {
+        BnAct {
+            bn: BatchNorm::new(&p.sub("bn"), c),
+            act,
+        }
+    }
+
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.act.apply(&self.bn.forward_t(xs, train))
+    }
+}
+
+/// BatchNorm, activation, bias-free convolution: `<p>.bn.*`, `<p>.conv.weight`.
+#[derive(Debug)]
+struct BnActConv {
+    bn_act: BnAct,
+    conv: Conv,
+}
+
+impl BnActConv {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        p: &nn::Path,
+        cin: i64,
+        cout: i64,
+        k: i64,
+        stride: i64,
+        groups: i64,
+        act: Act,
+    ) -> BnActConv {
+        BnActConv {
+            bn_act: BnAct::new(p, cin, act),
+            conv: Conv::new(p, "conv", cin, cout, k, stride, groups, false),
+        }
+    }
+
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.conv.forward(&self.bn_act.forward_t(xs, train))
+    }
+}
+
+/// The last stage of a block's main path.
+#[derive(Debug)]
+enum Tail {
+    /// `c1x1_c`: BN-act-conv to bw + inc channels, split.
+    Joint(BnActConv),
+    /// b-variant: `c1x1_c` is BN-act only, then `c1x1_c1` (bw) and `c1x1_c2` (inc).
+    Split { bn_act: BnAct, c1: Conv, c2: Conv },
+}
+
+/// What flows between blocks: one tensor (after the stem) or (resid, dense).
+enum Flow {
+    Single(Tensor),
+    Pair(Tensor, Tensor),
+}
+
+impl Flow {
+    fn joined(&self) -> Tensor {
+        match self {
+            Flow::Single(x) => x.shallow_clone(),
+            Flow::Pair(r, d) => Tensor::cat(&[r, d], 1),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct DualPathBlock {
+    /// `c1x1_w_s1` (proj) or `c1x1_w_s2` (down); none for normal blocks.
+    proj: Option<BnActConv>,
+    c1x1_a: BnActConv,
+    c3x3_b: BnActConv,
+    tail: Tail,
+    bw: i64,
+}
+
+impl DualPathBlock {
+    fn new(p: &nn::Path, plan: &BlockPlan, act: Act) -> DualPathBlock {
+        let (cin, r, bw, inc) = (
+            plan.in_chs as i64,
+            plan.r as i64,
+            plan.bw as i64,
+            plan.inc as i64,
+        );
+        let groups = plan.groups as i64;
+        let stride = plan.stride as i64;
+        let proj = match plan.kind {
+            BlockKind::Proj => Some(BnActConv::new(
+                &p.sub("c1x1_w_s1"),
+                cin,
+                bw + 2 * inc,
+                1,
+                1,
+                1,
+                act,
+            )),
+            BlockKind::Down => Some(BnActConv::new(
+                &p.sub("c1x1_w_s2"),
+                cin,
+                bw + 2 * inc,
+                1,
+                2,
+                1,
+                act,
+            )),
+            BlockKind::Normal => None,
+        };
+        let c1x1_a = BnActConv::new(&p.sub("c1x1_a"), cin, r, 1, 1, 1, act);
+        let c3x3_b = BnActConv::new(&p.sub("c3x3_b"), r, r, 3, stride, groups, act);
+        let tail = if plan.b {
+            Tail::Split {
+                bn_act: BnAct::new(&p.sub("c1x1_c"), r, act),
+                c1: Conv::new(p, "c1x1_c1", r, bw, 1, 1, 1, false),
+                c2: Conv::new(p, "c1x1_c2", r, inc, 1, 1, 1, false),
+            }
+        } else {
+            Tail::Joint(BnActConv::new(&p.sub("c1x1_c"), r, bw + inc, 1, 1, 1, act))
+        };
+        DualPathBlock {
+            proj,
+            c1x1_a,
+            c3x3_b,
+            tail,
+            bw,
+        }
+    }
+
+    fn forward_t(&self, x: &Flow, train: bool) -> Flow {
+        let x_in = x.joined();
+        let (x_s1, x_s2) = match (&self.proj, x) {
+            (Some(proj), _) => {
+                let x_s = proj.forward_t(&x_in, train);
+                let c = x_s.size()[1];
+                (
+                    x_s.narrow(1, 0, self.bw),
+                    x_s.narrow(1, self.bw, c - self.bw),
+                )
+            }
+            (None, Flow::Pair(r, d)) => (r.shallow_clone(), d.shallow_clone()),
+            (None, Flow::Single(_)) => unreachable!("a normal block always follows another block"),
+        };
+        let h = self.c1x1_a.forward_t(&x_in, train);
+        let h = self.c3x3_b.forward_t(&h, train);
+        let (out1, out2) = match &self.tail {
+            Tail::Joint(c) => {
+                let h = c.forward_t(&h, train);
+                let c = h.size()[1];
+                (h.narrow(1, 0, self.bw), h.narrow(1, self.bw, c - self.bw))
+            }
+            Tail::Split { bn_act, c1, c2 } => {
+                let h = bn_act.forward_t(&h, train);
+                (c1.forward(&h), c2.forward(&h))
+            }
+        };
+        Flow::Pair(x_s1 + out1, Tensor::cat(&[x_s2, out2], 1))
+    }
+}
+
+/// A Dual Path Network (timm's `DPN`), variables named as timm's state dict.
+#[derive(Debug)]
+pub struct Dpn {
+    stem: Conv,
+    stem_bn_act: BnAct,
+    blocks: Vec<DualPathBlock>,
+    conv5_bn_ac: BnAct,
+    classifier: Conv,
+    num_features: usize,
+    num_classes: usize,
+    activations: Activations,
+}
+
+impl Dpn {
+    /// Builds the network under `vs` (normally the VarStore's root, so that
+    /// names are `features.*` and `classifier.*`), freshly initialized as
+    /// PyTorch initializes it (convs uniform +-1/sqrt(fan_in), BatchNorm 1/0).
+    pub fn new(vs: &nn::Path, arch: &ArchSpec) -> Dpn {
+        Dpn::with_activations(vs, arch, Activations::timm(arch))
+    }
+
+    /// As [`Dpn::new`], with other activations (same variables).
+    pub fn with_activations(vs: &nn::Path, arch: &ArchSpec, acts: Activations) -> Dpn {
+        let plan = Plan::new(arch);
+        let f = vs.sub("features");
+        let stem_p = f.sub("conv1_1");
+        let k = plan.stem_kernel as i64;
+        let stem = Conv::new(
+            &stem_p,
+            "conv",
+            plan.in_chans as i64,
+            plan.stem_out as i64,
+            k,
+            2,
+            1,
+            false,
+        );
+        let stem_bn_act = BnAct::new(&stem_p, plan.stem_out as i64, acts.stem);
+        let blocks = plan
+            .blocks()
+            .map(|b| DualPathBlock::new(&f.sub(&b.name), b, acts.blocks))
+            .collect();
+        let conv5_bn_ac = BnAct::new(&f.sub("conv5_bn_ac"), plan.num_features as i64, acts.head);
+        let classifier = Self::make_classifier(vs, plan.num_features, plan.num_classes);
+        Dpn {
+            stem,
+            stem_bn_act,
+            blocks,
+            conv5_bn_ac,
+            classifier,
+            num_features: plan.num_features,
+            num_classes: plan.num_classes,
+            activations: acts,
+        }
+    }
+
+    fn make_classifier(vs: &nn::Path, num_features: usize, num_classes: usize) -> Conv {
+        Conv::new(
+            vs,
+            "classifier",
+            num_features as i64,
+            num_classes as i64,
+            1,
+            1,
+            1,
+            true,
+        )
+    }
+
+    /// Channels of the pooled embedding ([`Dpn::forward_features`]).
+    pub fn num_features(&self) -> usize {
+        self.num_features
+    }
+
+    pub fn num_classes(&self) -> usize {
+        self.num_classes
+    }
+
+    pub fn activations(&self) -> Activations {
+        self.activations
+    }
+
+    /// Switches activations in place (they hold no variables).
+    pub fn set_activations(&mut self, acts: Activations) {
+        self.stem_bn_act.act = acts.stem;
+        for b in &mut self.blocks {
+            for c in [&mut b.c1x1_a, &mut b.c3x3_b]
+                .into_iter()
+                .chain(b.proj.as_mut())
+            {
+                c.bn_act.act = acts.blocks;
+            }
+            match &mut b.tail {
+                Tail::Joint(c) => c.bn_act.act = acts.blocks,
+                Tail::Split { bn_act, .. } => bn_act.act = acts.blocks,
+            }
+        }
+        self.conv5_bn_ac.act = acts.head;
+        self.activations = acts;
+    }
+
+    /// The feature map after `conv5_bn_ac` (BN + ELU), before pooling:
+    /// `[N, num_features, H/32, W/32]`.
+    pub fn forward_feature_map(&self, xs: &Tensor, train: bool) -> Tensor {
+        let x = self.stem_bn_act.forward_t(&self.stem.forward(xs), train);
+        let x = x.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+        let mut flow = Flow::Single(x);
+        for block in &self.blocks {
+            flow = block.forward_t(&flow, train);
+        }
+        self.conv5_bn_ac.forward_t(&flow.joined(), train)
+    }
+
+    /// Pooled pre-logit embeddings `[N, num_features]`.
+    pub fn forward_features(&self, xs: &Tensor, train: bool) -> Tensor {
+        pool(&self.forward_feature_map(xs, train)).flatten(1, -1)
+    }
+
+    /// Logits `[N, num_classes]`.
+    pub fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let pooled = pool(&self.forward_feature_map(xs, train));
+        self.classifier.forward(&pooled).flatten(1, -1)
+    }
+
+    /// Replaces the classifier with a freshly initialized one for
+    /// `num_classes` classes. `vs` must be the path [`Dpn::new`] was given:
+    /// the variables `classifier.weight` / `classifier.bias` keep their names
+    /// (their data is replaced in place, so the VarStore, its trainable list
+    /// and optimizers built afterwards all see the new tensors). Build any
+    /// optimizer after calling this.
+    pub fn reset_classifier(&mut self, vs: &nn::Path, num_classes: usize) {
+        let fresh = nn::VarStore::new(vs.device());
+        let new = Self::make_classifier(&fresh.root(), self.num_features, num_classes);
+        let p = vs.sub("classifier");
+        match (p.get("weight"), p.get("bias")) {
+            (Some(mut w), Some(mut b)) => {
+                tch::no_grad(|| {
+                    w.set_data(&new.weight.detach().to_kind(w.kind()));
+                    b.set_data(
+                        &new.bias
+                            .as_ref()
+                            .expect("classifier has a bias")
+                            .detach()
+                            .to_kind(b.kind()),
+                    );
+                });
+                self.classifier.weight = w;
+                self.classifier.bias = Some(b);
+            }
+            _ => self.classifier = Self::make_classifier(vs, self.num_features, num_classes),
+        }
+        self.num_classes = num_classes;
+    }
+}
+
+/// Global average pooling to `[N, C, 1, 1]`.
+fn pool(xs: &Tensor) -> Tensor {
+    xs.adaptive_avg_pool2d([1, 1])
+}
+
+impl nn::ModuleT for Dpn {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        Dpn::forward_t(self, xs, train)
+    }
+}
+
+/// Learnable parameters of a VarStore, as PyTorch counts them (`numel` of
+/// every trainable variable).
+pub fn trainable_parameter_count(vs: &nn::VarStore) -> u64 {
+    vs.trainable_variables()
+        .iter()
+        .map(|t| t.numel() as u64)
+        .sum()
+}

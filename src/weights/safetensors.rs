@@ -1,0 +1,200 @@
+//! safetensors files: read through a memory map, write atomically.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context;
+use safetensors::tensor::{Dtype, View};
+use safetensors::SafeTensors;
+
+use super::{DType, RawTensor, StateDict};
+
+type R<T> = Result<T, String>;
+
+fn bad(name: impl std::fmt::Display, msg: String) -> anyhow::Error {
+    crate::error::bad_input(format!("weights file {name}: {msg}"))
+}
+
+fn from_st(d: Dtype) -> R<DType> {
+    Ok(match d {
+        Dtype::F32 => DType::F32,
+        Dtype::F16 => DType::F16,
+        Dtype::BF16 => DType::BF16,
+        Dtype::F64 => DType::F64,
+        Dtype::I64 => DType::I64,
+        Dtype::I32 => DType::I32,
+        Dtype::I16 => DType::I16,
+        Dtype::I8 => DType::I8,
+        Dtype::U8 => DType::U8,
+        Dtype::BOOL => DType::Bool,
+        other => return Err(format!("unsupported tensor dtype {other}")),
+    })
+}
+
+fn to_st(d: DType) -> Dtype {
+    match d {
+        DType::F32 => Dtype::F32,
+        DType::F16 => Dtype::F16,
+        DType::BF16 => Dtype::BF16,
+        DType::F64 => Dtype::F64,
+        DType::I64 => Dtype::I64,
+        DType::I32 => Dtype::I32,
+        DType::I16 => Dtype::I16,
+        DType::I8 => Dtype::I8,
+        DType::U8 => Dtype::U8,
+        DType::Bool => Dtype::BOOL,
+    }
+}
+
+/// Reads a safetensors file; tensors in file (data offset) order, metadata
+/// from the header's `__metadata__`.
+pub fn read_safetensors(path: impl AsRef<Path>) -> anyhow::Result<StateDict> {
+    let path = path.as_ref();
+    let file =
+        File::open(path).with_context(|| format!("cannot open weights file {}", path.display()))?;
+    let len = file
+        .metadata()
+        .with_context(|| format!("cannot read weights file {}", path.display()))?
+        .len();
+    if len == 0 {
+        return Err(bad(path.display(), "the file is empty".into()));
+    }
+    // SAFETY: read-only map used only within this call; the file is assumed
+    // not to be truncated concurrently (as for every mmap-based reader).
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .with_context(|| format!("cannot read weights file {}", path.display()))?;
+    parse(&map).map_err(|m| bad(path.display(), m))
+}
+
+/// [`read_safetensors`] on bytes in memory (errors name "weights data").
+pub fn read_safetensors_bytes(bytes: &[u8]) -> anyhow::Result<StateDict> {
+    parse(bytes).map_err(|m| bad("data", m))
+}
+
+fn parse(bytes: &[u8]) -> R<StateDict> {
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| format!("not a valid safetensors file ({e})"))?;
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| format!("not a valid safetensors file ({e})"))?;
+    let metadata: BTreeMap<String, String> = header
+        .metadata()
+        .as_ref()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let mut tensors = Vec::with_capacity(st.len());
+    for name in header.offset_keys() {
+        let view = st
+            .tensor(&name)
+            .map_err(|e| format!("tensor '{name}': {e}"))?;
+        let dtype = from_st(view.dtype()).map_err(|e| format!("tensor '{name}': {e}"))?;
+        let t = RawTensor {
+            dtype,
+            shape: view.shape().to_vec(),
+            data: view.data().to_vec(),
+        };
+        t.check_len().map_err(|e| format!("tensor '{name}': {e}"))?;
+        tensors.push((name, t));
+    }
+    Ok(StateDict { tensors, metadata })
+}
+
+struct TensorRef<'a>(&'a RawTensor);
+
+impl View for TensorRef<'_> {
+    fn dtype(&self) -> Dtype {
+        to_st(self.0.dtype)
+    }
+    fn shape(&self) -> &[usize] {
+        &self.0.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.0.data)
+    }
+    fn data_len(&self) -> usize {
+        self.0.data.len()
+    }
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Removes the temporary file unless disarmed.
+struct TempGuard(Option<PathBuf>);
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// Writes `sd` (with its metadata) as a safetensors file, atomically: the
+/// bytes go to a temporary file in the target directory, which is fsynced
+/// and renamed over `path`; on any error the temporary file is removed and
+/// `path` is untouched. Tensors are laid out as the safetensors crate
+/// orders them (by dtype alignment, then name).
+pub fn write_safetensors(path: &Path, sd: &StateDict) -> anyhow::Result<()> {
+    let mut seen = HashSet::new();
+    for (name, t) in &sd.tensors {
+        if !seen.insert(name.as_str()) {
+            anyhow::bail!(
+                "cannot write {}: two tensors are named '{name}'",
+                path.display()
+            );
+        }
+        t.check_len().map_err(|e| {
+            anyhow::anyhow!("cannot write {}: tensor '{name}': {e}", path.display())
+        })?;
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("cannot write {}: not a file name", path.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(file_name);
+    tmp_name.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = dir.join(tmp_name);
+
+    // create_new: never clobber an existing file of that name.
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let mut guard = TempGuard(Some(tmp.clone()));
+
+    let metadata: Option<HashMap<String, String>> = if sd.metadata.is_empty() {
+        None
+    } else {
+        Some(
+            sd.metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
+    };
+    let views = sd.tensors.iter().map(|(k, t)| (k.as_str(), TensorRef(t)));
+    safetensors::serialize_to_file(views, metadata, &tmp)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot write {}: fsync failed", path.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    guard.0 = None;
+    // Persist the rename itself (best effort: not every platform can open a
+    // directory for syncing).
+    if let Ok(d) = File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}

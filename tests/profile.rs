@@ -1,0 +1,134 @@
+//! `dpn profile`: analytic counts against fvcore, the measured run, bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use dpn::registry::Registry;
+use dpn::weights::{DType, RawTensor, StateDict};
+
+fn python() -> PathBuf {
+    std::env::var_os("DPN_TEST_PYTHON")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
+}
+
+fn dpn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dpn"))
+        .args(args)
+        .env("DPN_CACHE_DIR", std::env::temp_dir().join("dpn-test-empty-cache"))
+        .env_remove("DPN_MODEL_INDEX")
+        .output()
+        .unwrap()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn macs_equal_fvcore_at_288() {
+    let reg = Registry::load(None).unwrap();
+    let names = reg.names();
+    let out = Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/profile_fvcore.py"))
+        .arg("288")
+        .args(&names)
+        .output()
+        .expect("run the fvcore reference");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let fv: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    let v = json(&dpn(&["profile", "--all", "--iters", "0", "--img-size", "288", "--format", "json"]));
+    for row in v.as_array().unwrap() {
+        let name = row["model"].as_str().unwrap();
+        let r = &fv[name];
+        assert_eq!(row["conv_macs"], r["conv"], "{name} conv");
+        assert_eq!(row["bn_macs"], r["batch_norm"], "{name} batch_norm");
+        assert_eq!(row["pool_macs"], r["adaptive_avg_pool2d"], "{name} pool");
+        assert_eq!(row["macs"], r["total"], "{name} total");
+        assert_eq!(row["img_size"], 288);
+    }
+    assert_eq!(v.as_array().unwrap().len(), names.len());
+}
+
+#[test]
+fn by_stage_sums_to_the_total() {
+    let v = json(&dpn(&["profile", "dpn92", "--by-stage", "--format", "json"]));
+    let rows = v.as_array().unwrap();
+    let stages: Vec<&str> = rows.iter().map(|r| r["stage"].as_str().unwrap()).collect();
+    assert_eq!(stages, ["stem", "conv2", "conv3", "conv4", "conv5", "head", "total"]);
+    let sum: u64 = rows[..6].iter().map(|r| r["macs"].as_u64().unwrap()).sum();
+    assert_eq!(sum, rows[6]["macs"].as_u64().unwrap());
+    assert_eq!(sum, 6_543_386_752, "REFERENCE's dpn92 total at 224 px");
+}
+
+#[test]
+fn measured_run_reports_speed_and_memory() {
+    let v = json(&dpn(&[
+        "profile", "dpn48b", "--device", "cpu", "--img-size", "64", "--batch-size", "2", "--warmup", "1", "--iters",
+        "3", "--format", "json",
+    ]));
+    let r = &v[0];
+    assert_eq!(r["device"], "cpu");
+    assert_eq!(r["dtype"], "fp32");
+    assert_eq!(r["layout"], "nchw");
+    assert_eq!(r["params"], 9_126_226);
+    let median = r["latency_ms_median"].as_f64().unwrap();
+    let p90 = r["latency_ms_p90"].as_f64().unwrap();
+    assert!(median > 0.0 && p90 >= median, "{r}");
+    let ips = r["images_per_s"].as_f64().unwrap();
+    assert!((ips - 2.0 / (median / 1e3)).abs() < 1e-6 * ips, "{r}");
+    assert!(r["peak_memory_bytes"].as_u64().is_some(), "{r}");
+
+    let v = json(&dpn(&[
+        "profile", "dpn48b", "--device", "cpu", "--img-size", "64", "--dtype", "bf16", "--channels-last", "--warmup",
+        "0", "--iters", "1", "--format", "json",
+    ]));
+    assert_eq!(v[0]["dtype"], "bf16");
+    assert_eq!(v[0]["layout"], "nhwc");
+    assert!(v[0]["images_per_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn file_size_is_exact_when_nothing_is_cached() {
+    // What profile reports for an uncached model must equal a real file's size.
+    let reg = Registry::load(None).unwrap();
+    let arch = &reg.get("dpn48b").unwrap().arch;
+    let tensors = dpn::model::parameter_shapes(arch)
+        .into_iter()
+        .map(|p| {
+            let nbt = p.name.ends_with("num_batches_tracked");
+            let dtype = if nbt { DType::I64 } else { DType::F32 };
+            let n: i64 = p.shape.iter().product();
+            let t = RawTensor { dtype, shape: p.shape.iter().map(|&d| d as usize).collect(), data: vec![0; n as usize * dtype.size()] };
+            (p.name, t)
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    dpn::weights::write_safetensors(&path, &StateDict { tensors, metadata: Default::default() }).unwrap();
+    let real = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(dpn::convert::safetensors_size(arch, DType::F32).unwrap(), real);
+    let v = json(&dpn(&["profile", "dpn48b", "--iters", "0", "--format", "json"]));
+    assert_eq!(v[0]["file_size"].as_u64().unwrap(), real);
+    assert_eq!(v[0]["file_size_source"], "f32 safetensors");
+}
+
+fn assert_usage_error(o: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains(needle), "`{needle}` not in: {err}");
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn bad_input_is_a_clear_usage_error() {
+    assert_usage_error(&dpn(&["profile", "dpn68", "--img-size", "16", "--iters", "0"]), "at least 32 px");
+    assert_usage_error(&dpn(&["profile", "dpn68", "--batch-size", "0"]), "--batch-size must be at least 1");
+    assert_usage_error(&dpn(&["profile", "dpn68", "--device", "cpu", "--dtype", "f16"]), "only supported on CUDA");
+    assert_usage_error(&dpn(&["profile", "dpn68", "--dtype", "f8"]), "f8");
+    assert_usage_error(&dpn(&["profile", "dpn68", "--device", "tpu"]), "invalid device `tpu`");
+}
