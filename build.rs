@@ -12,7 +12,9 @@ fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     println!("cargo:rerun-if-changed=model-index.yaml");
     let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
-        println!("cargo:warning=DEP_TCH_LIBTORCH_LIB is not set; libtorch will not be on the rpath");
+        println!(
+            "cargo:warning=DEP_TCH_LIBTORCH_LIB is not set; libtorch will not be on the rpath"
+        );
         println!("cargo:rustc-env=DPN_LIBTORCH_VERSION=unknown");
         return;
     };
@@ -20,7 +22,10 @@ fn main() {
     println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
     println!("cargo:rustc-link-arg=-ltorch");
     println!("cargo:rustc-link-arg=-Wl,--as-needed");
-    println!("cargo:rustc-env=DPN_LIBTORCH_VERSION={}", libtorch_version(Path::new(&lib_dir)));
+    println!(
+        "cargo:rustc-env=DPN_LIBTORCH_VERSION={}",
+        libtorch_version(Path::new(&lib_dir))
+    );
     build_cuda_memory_shim(Path::new(&lib_dir));
 }
 
@@ -48,7 +53,10 @@ fn libtorch_version(lib_dir: &Path) -> String {
     if let Ok(text) = std::fs::read_to_string(root.join("version.py")) {
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("__version__") {
-                let v = rest.trim_start_matches([' ', '=']).trim().trim_matches(['\'', '"']);
+                let v = rest
+                    .trim_start_matches([' ', '='])
+                    .trim()
+                    .trim_matches(['\'', '"']);
                 if !v.is_empty() {
                     return v.to_string();
                 }

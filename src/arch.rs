@@ -94,7 +94,12 @@ impl Plan {
                 in_chs = block.out_chs();
                 blocks.push(block);
             }
-            stages.push(StagePlan { index, bw, r, blocks });
+            stages.push(StagePlan {
+                index,
+                bw,
+                r,
+                blocks,
+            });
         }
         Plan {
             in_chans: spec.in_chans,
@@ -113,7 +118,8 @@ impl Plan {
     /// Learnable parameters, counted as PyTorch's `numel` over `parameters()`:
     /// conv weights, BatchNorm weight and bias, classifier weight and bias.
     pub fn parameter_count(&self) -> u64 {
-        let conv = |cin: usize, cout: usize, k: usize, groups: usize| (cin / groups * cout * k * k) as u64;
+        let conv =
+            |cin: usize, cout: usize, k: usize, groups: usize| (cin / groups * cout * k * k) as u64;
         let bn = |c: usize| 2 * c as u64;
         let mut n = conv(self.in_chans, self.stem_out, self.stem_kernel, 1) + bn(self.stem_out);
         for b in self.blocks() {

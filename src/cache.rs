@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 use crate::registry::ModelSpec;
 
 pub fn default_cache_dir() -> PathBuf {
-    let from_env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let from_env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(dir) = from_env("XDG_CACHE_HOME").filter(|p| p.is_absolute()) {
         return dir.join("dpn");
     }
@@ -40,7 +44,9 @@ impl Cache {
 
     /// The downloaded file, under the name its URL gives it.
     pub fn source_path(&self, spec: &ModelSpec) -> Option<PathBuf> {
-        spec.weights.as_ref().map(|w| self.weights_dir().join(&w.file_name))
+        spec.weights
+            .as_ref()
+            .map(|w| self.weights_dir().join(&w.file_name))
     }
 
     /// The converted safetensors file that runs load from.
@@ -48,7 +54,13 @@ impl Cache {
         let stem = spec
             .weights
             .as_ref()
-            .map(|w| w.file_name.split('.').next().unwrap_or(&w.file_name).to_string())
+            .map(|w| {
+                w.file_name
+                    .split('.')
+                    .next()
+                    .unwrap_or(&w.file_name)
+                    .to_string()
+            })
             .unwrap_or_else(|| spec.name.clone());
         self.weights_dir().join(format!("{stem}.safetensors"))
     }
@@ -56,7 +68,8 @@ impl Cache {
     /// Provenance of the downloaded file (URL, SHA-256, size, date), beside it
     /// as `<file>.provenance.json`.
     pub fn provenance_path(&self, spec: &ModelSpec) -> Option<PathBuf> {
-        self.source_path(spec).map(|p| with_suffix(&p, ".provenance.json"))
+        self.source_path(spec)
+            .map(|p| with_suffix(&p, ".provenance.json"))
     }
 
     /// Where an unfinished download grows (`<file>.part`); the next fetch resumes it.

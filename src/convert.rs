@@ -43,17 +43,22 @@ pub fn parse_dtype(s: &str) -> Result<DType> {
         "f32" | "fp32" | "float32" => Ok(DType::F32),
         "f16" | "fp16" | "float16" | "half" => Ok(DType::F16),
         "bf16" | "bfloat16" => Ok(DType::BF16),
-        _ => Err(error::usage(format!("invalid --dtype `{s}`: expected f32, f16 or bf16"))),
+        _ => Err(error::usage(format!(
+            "invalid --dtype `{s}`: expected f32, f16 or bf16"
+        ))),
     }
 }
 
 /// Hex SHA-256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut f =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        let n = f
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         if n == 0 {
             break;
         }
@@ -72,8 +77,13 @@ pub fn compare(expected: &[ParamShape], found: &[(String, Vec<i64>)]) -> LoadRep
     for p in expected {
         match found.iter().find(|(k, _)| *k == p.name) {
             None => report.missing.push(p.name.clone()),
-            Some((_, shape)) if *shape != p.shape && !(is_nbt(&p.name) && shape.iter().product::<i64>() == 1) => {
-                report.mismatched.push((p.name.clone(), p.shape.clone(), shape.clone()))
+            Some((_, shape))
+                if *shape != p.shape
+                    && !(is_nbt(&p.name) && shape.iter().product::<i64>() == 1) =>
+            {
+                report
+                    .mismatched
+                    .push((p.name.clone(), p.shape.clone(), shape.clone()))
             }
             Some(_) => {}
         }
@@ -86,21 +96,23 @@ pub fn compare(expected: &[ParamShape], found: &[(String, Vec<i64>)]) -> LoadRep
     report
 }
 
-fn shapes(sd: &StateDict) -> Vec<(String, Vec<i64>)> {
-    sd.tensors.iter().map(|(k, t)| (k.clone(), t.shape.iter().map(|&d| d as i64).collect())).collect()
+pub fn shapes(sd: &StateDict) -> Vec<(String, Vec<i64>)> {
+    sd.tensors
+        .iter()
+        .map(|(k, t)| (k.clone(), t.shape.iter().map(|&d| d as i64).collect()))
+        .collect()
 }
 
-/// The class count a state dict's classifier implies, if it has one.
-fn classifier_classes(sd: &StateDict) -> Option<usize> {
-    sd.get("classifier.weight").and_then(|t| t.shape.first().copied()).filter(|&n| n > 0)
-}
-
-/// `arch` with the class count of the file, so that a checkpoint fine-tuned
-/// to another number of classes still fits its architecture.
-fn with_classes(arch: &ArchSpec, sd: &StateDict) -> ArchSpec {
+/// `arch` with the class count of the file's classifier, so that a
+/// checkpoint fine-tuned to another number of classes still fits.
+fn with_classes(arch: &ArchSpec, found: &[(String, Vec<i64>)]) -> ArchSpec {
     let mut a = arch.clone();
-    if let Some(n) = classifier_classes(sd) {
-        a.num_classes = n;
+    let classes = found
+        .iter()
+        .find(|(k, _)| k == "classifier.weight")
+        .and_then(|(_, s)| s.first().copied());
+    if let Some(n) = classes.filter(|&n| n > 0) {
+        a.num_classes = n as usize;
     }
     a
 }
@@ -108,15 +120,14 @@ fn with_classes(arch: &ArchSpec, sd: &StateDict) -> ArchSpec {
 /// The registry model a state dict fits, named or inferred from the shapes.
 pub fn choose_model<'r>(
     registry: &'r Registry,
-    sd: &StateDict,
+    found: &[(String, Vec<i64>)],
     model: Option<&str>,
     file: &Path,
 ) -> Result<(&'r ModelSpec, ArchSpec)> {
-    let found = shapes(sd);
     if let Some(name) = model {
         let spec = registry.get(name)?;
-        let arch = with_classes(&spec.arch, sd);
-        let report = compare(&parameter_shapes(&arch), &found);
+        let arch = with_classes(&spec.arch, found);
+        let report = compare(&parameter_shapes(&arch), found);
         if !report.is_strict_ok() {
             return Err(error::bad_input(format!(
                 "weights file {} does not fit model `{name}`: {}",
@@ -130,8 +141,8 @@ pub fn choose_model<'r>(
         .models()
         .iter()
         .map(|spec| {
-            let arch = with_classes(&spec.arch, sd);
-            let report = compare(&parameter_shapes(&arch), &found);
+            let arch = with_classes(&spec.arch, found);
+            let report = compare(&parameter_shapes(&arch), found);
             let problems = report.missing.iter().filter(|m| !is_nbt(m)).count()
                 + report.unexpected.len()
                 + report.mismatched.len();
@@ -169,7 +180,7 @@ pub fn convert_file(
         }
     }
     let sd = weights::read_any(input)?;
-    let (spec, arch) = choose_model(registry, &sd, model, input)?;
+    let (spec, arch) = choose_model(registry, &shapes(&sd), model, input)?;
     let expected = parameter_shapes(&arch);
 
     // timm's order; absent num_batches_tracked buffers become 0, as
@@ -178,18 +189,32 @@ pub fn convert_file(
     let mut tensors = Vec::with_capacity(expected.len());
     for p in &expected {
         let t = match sd.get(&p.name) {
-            Some(t) if is_nbt(&p.name) => RawTensor { dtype: DType::I64, shape: vec![], data: nbt_bytes(t) },
+            Some(t) if is_nbt(&p.name) => RawTensor {
+                dtype: DType::I64,
+                shape: vec![],
+                data: nbt_bytes(t),
+            },
             Some(t) => t.cast(dtype),
             None => {
                 added_nbt += 1;
-                RawTensor { dtype: DType::I64, shape: vec![], data: 0i64.to_le_bytes().to_vec() }
+                RawTensor {
+                    dtype: DType::I64,
+                    shape: vec![],
+                    data: 0i64.to_le_bytes().to_vec(),
+                }
             }
         };
         tensors.push((p.name.clone(), t));
     }
     let source_sha256 = sha256_file(input)?;
-    let mut out = StateDict { tensors, metadata: Default::default() };
-    let source_name = input.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let mut out = StateDict {
+        tensors,
+        metadata: Default::default(),
+    };
+    let source_name = input
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     for (k, v) in [
         (meta::FORMAT, "pt".to_string()),
         (meta::MODEL, spec.name.clone()),
@@ -217,7 +242,9 @@ pub fn convert_file(
 fn nbt_bytes(t: &RawTensor) -> Vec<u8> {
     let v: i64 = match (t.dtype, t.data.as_slice()) {
         (DType::I64, d) if d.len() >= 8 => i64::from_le_bytes(d[..8].try_into().unwrap_or([0; 8])),
-        (DType::I32, d) if d.len() >= 4 => i32::from_le_bytes(d[..4].try_into().unwrap_or([0; 4])) as i64,
+        (DType::I32, d) if d.len() >= 4 => {
+            i32::from_le_bytes(d[..4].try_into().unwrap_or([0; 4])) as i64
+        }
         _ => 0,
     };
     v.to_le_bytes().to_vec()
@@ -249,7 +276,11 @@ pub fn safetensors_size(arch: &ArchSpec, dtype: DType) -> Result<u64> {
         .into_iter()
         .map(|(name, dtype, shape)| {
             let n = shape.iter().product::<usize>() * dtype.bitsize() / 8;
-            let info = TensorInfo { dtype, shape, data_offsets: (offset, offset + n) };
+            let info = TensorInfo {
+                dtype,
+                shape,
+                data_offsets: (offset, offset + n),
+            };
             offset += n;
             (name, info)
         })

@@ -92,10 +92,15 @@ pub const MIN_IMAGE_SIZE: usize = 32;
 
 pub fn profile(plan: &Plan, height: usize, width: usize) -> Profile {
     let mut stages = Vec::new();
-    let mut ctr = Counter { c: Counts::default() };
+    let mut ctr = Counter {
+        c: Counts::default(),
+    };
 
     let p = plan.stem_kernel / 2;
-    let mut hw = (out_size(height, plan.stem_kernel, 2, p), out_size(width, plan.stem_kernel, 2, p));
+    let mut hw = (
+        out_size(height, plan.stem_kernel, 2, p),
+        out_size(width, plan.stem_kernel, 2, p),
+    );
     ctr.conv(plan.in_chans, plan.stem_out, plan.stem_kernel, 1, hw);
     ctr.bn(plan.stem_out, hw);
     hw = (out_size(hw.0, 3, 2, 1), out_size(hw.1, 3, 2, 1));
@@ -104,12 +109,24 @@ pub fn profile(plan: &Plan, height: usize, width: usize) -> Profile {
     for stage in &plan.stages {
         for b in &stage.blocks {
             let in_hw = hw;
-            let out_hw = (out_size(in_hw.0, 3, b.stride, 1), out_size(in_hw.1, 3, b.stride, 1));
+            let out_hw = (
+                out_size(in_hw.0, 3, b.stride, 1),
+                out_size(in_hw.1, 3, b.stride, 1),
+            );
             if b.kind != BlockKind::Normal {
                 // The projection's 1x1 conv has no padding; at stride 2 its
                 // output side is the same as the 3x3's with padding 1.
                 ctr.bn(b.in_chs, in_hw);
-                ctr.conv(b.in_chs, b.bw + 2 * b.inc, 1, 1, (out_size(in_hw.0, 1, b.stride, 0), out_size(in_hw.1, 1, b.stride, 0)));
+                ctr.conv(
+                    b.in_chs,
+                    b.bw + 2 * b.inc,
+                    1,
+                    1,
+                    (
+                        out_size(in_hw.0, 1, b.stride, 0),
+                        out_size(in_hw.1, 1, b.stride, 0),
+                    ),
+                );
             }
             ctr.bn(b.in_chs, in_hw);
             ctr.conv(b.in_chs, b.r, 1, 1, in_hw);
@@ -154,7 +171,11 @@ mod tests {
         let reg = Registry::load(None).unwrap();
         for (name, conv, bn, pool) in TABLE {
             let t = profile(&Plan::new(&reg.get(name).unwrap().arch), 224, 224).total();
-            assert_eq!((t.conv_macs, t.bn_macs, t.pool_macs), (conv, bn, pool), "{name}");
+            assert_eq!(
+                (t.conv_macs, t.bn_macs, t.pool_macs),
+                (conv, bn, pool),
+                "{name}"
+            );
         }
         let t = profile(&Plan::new(&reg.get("dpn68b").unwrap().arch), 224, 224).total();
         assert_eq!(t.total_macs(), 2_350_639_936);

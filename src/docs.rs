@@ -6,7 +6,13 @@ use clap_complete::Shell;
 
 use crate::cli::Cli;
 
-pub const SHELLS: [Shell; 5] = [Shell::Bash, Shell::Zsh, Shell::Fish, Shell::Elvish, Shell::PowerShell];
+pub const SHELLS: [Shell; 5] = [
+    Shell::Bash,
+    Shell::Zsh,
+    Shell::Fish,
+    Shell::Elvish,
+    Shell::PowerShell,
+];
 
 /// `(file name, contents)` of the completion script for each shell.
 pub fn completions() -> Vec<(String, Vec<u8>)> {
@@ -40,8 +46,13 @@ pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
     pages.push(("dpn.1".to_string(), buf));
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("dpn-{}", sub.get_name());
-        let sub = sub.clone().name(name.clone()).bin_name(format!("dpn {}", sub.get_name()));
-        let sub = sub.version(env!("CARGO_PKG_VERSION")).disable_version_flag(true);
+        let sub = sub
+            .clone()
+            .name(name.clone())
+            .bin_name(format!("dpn {}", sub.get_name()));
+        let sub = sub
+            .version(env!("CARGO_PKG_VERSION"))
+            .disable_version_flag(true);
         let mut buf = Vec::new();
         clap_mangen::Man::new(sub).render(&mut buf)?;
         pages.push((format!("{name}.1"), buf));

@@ -50,27 +50,47 @@ impl std::error::Error for Coded {}
 
 /// A mistake on the command line (exit code 2).
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
-    Coded { exit: Exit::Usage, message: message.into() }.into()
+    Coded {
+        exit: Exit::Usage,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// An input file that cannot be used (exit code 3).
 pub fn bad_input(message: impl Into<String>) -> anyhow::Error {
-    Coded { exit: Exit::BadInput, message: message.into() }.into()
+    Coded {
+        exit: Exit::BadInput,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// A file that fails its digest check (exit code 4).
 pub fn verification(message: impl Into<String>) -> anyhow::Error {
-    Coded { exit: Exit::Verification, message: message.into() }.into()
+    Coded {
+        exit: Exit::Verification,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// A download that failed (exit code 5).
 pub fn network(message: impl Into<String>) -> anyhow::Error {
-    Coded { exit: Exit::Network, message: message.into() }.into()
+    Coded {
+        exit: Exit::Network,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// Weights that are not in the cache (exit code 6).
 pub fn not_cached(message: impl Into<String>) -> anyhow::Error {
-    Coded { exit: Exit::NotCached, message: message.into() }.into()
+    Coded {
+        exit: Exit::NotCached,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// The exit code for an error: the first [`Coded`] in its chain, else 1.

@@ -1,16 +1,19 @@
 //! A ready-to-run model from a registry spec and a weights file: the one path
 //! every subcommand that runs a network takes.
 
+use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-use tch::{nn, Device};
+use anyhow::{Context, Result};
+use safetensors::SafeTensors;
+use tch::{nn, Device, Tensor};
 
-use crate::convert::choose_model;
+use crate::convert::{choose_model, shapes};
+use crate::error;
 use crate::model::{load_state_dict, Dpn, LoadReport};
 use crate::registry::{ArchSpec, ModelSpec, Registry};
-use crate::weights::{self, to_tch};
+use crate::weights::{self, kind_of, to_tch, Format};
 
 pub struct Loaded {
     pub vs: nn::VarStore,
@@ -25,22 +28,105 @@ pub struct Loaded {
 /// Builds `spec`'s network and loads `path` (any format `dpn convert`
 /// reads) into it strictly, on `device`. A file fine-tuned to another class
 /// count gets a classifier of that size.
-pub fn load_model(registry: &Registry, spec: &ModelSpec, path: &Path, device: Device) -> Result<Loaded> {
+pub fn load_model(
+    registry: &Registry,
+    spec: &ModelSpec,
+    path: &Path,
+    device: Device,
+) -> Result<Loaded> {
     let t0 = Instant::now();
-    let sd = weights::read_any(path)?;
-    let (_, arch) = choose_model(registry, &sd, Some(&spec.name), path)?;
-    let tensors = sd
-        .tensors
-        .iter()
-        .map(|(k, t)| Ok((k.clone(), to_tch(t)?)))
-        .collect::<Result<Vec<_>>>()?;
-    drop(sd);
-    let mut vs = nn::VarStore::new(Device::Cpu);
-    let model = Dpn::new(&vs.root(), &arch);
-    let report = load_state_dict(&mut vs, &tensors, true)?;
-    drop(tensors);
+    let (vs, model, arch, report) = match weights::detect_format(path)? {
+        Format::Safetensors => load_safetensors(registry, spec, path)?,
+        Format::PthZip | Format::PthLegacy => {
+            let sd = weights::read_any(path)?;
+            let (_, arch) = choose_model(registry, &shapes(&sd), Some(&spec.name), path)?;
+            let tensors = sd
+                .tensors
+                .iter()
+                .map(|(k, t)| Ok((k.clone(), to_tch(t)?)))
+                .collect::<Result<Vec<_>>>()?;
+            drop(sd);
+            let mut vs = nn::VarStore::new(Device::Cpu);
+            let model = Dpn::new_for_loading(&vs.root(), &arch);
+            let report = load_state_dict(&mut vs, &tensors, true)?;
+            (vs, model, arch, report)
+        }
+    };
+    let mut vs = vs;
     if device != Device::Cpu {
         vs.set_device(device);
     }
-    Ok(Loaded { vs, model, arch, report, load_time: t0.elapsed() })
+    Ok(Loaded {
+        vs,
+        model,
+        arch,
+        report,
+        load_time: t0.elapsed(),
+    })
+}
+
+/// The fast path: tensors are viewed in place in the memory-mapped file and
+/// copied once, straight into the model's variables.
+fn load_safetensors(
+    registry: &Registry,
+    spec: &ModelSpec,
+    path: &Path,
+) -> Result<(nn::VarStore, Dpn, ArchSpec, LoadReport)> {
+    let file =
+        File::open(path).with_context(|| format!("cannot open weights file {}", path.display()))?;
+    // SAFETY: read-only map, dropped before returning; like every mmap-based
+    // reader we assume the file is not truncated while we read it.
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .with_context(|| format!("cannot read weights file {}", path.display()))?;
+    let st = SafeTensors::deserialize(&map).map_err(|e| {
+        error::bad_input(format!(
+            "weights file {}: not a valid safetensors file ({e})",
+            path.display()
+        ))
+    })?;
+    let found: Vec<(String, Vec<i64>)> = st
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.shape().iter().map(|&d| d as i64).collect()))
+        .collect();
+    let (_, arch) = choose_model(registry, &found, Some(&spec.name), path)?;
+    let mut views = Vec::with_capacity(found.len());
+    for (name, view) in st.iter() {
+        let dtype = weights::safetensors_dtype(view.dtype()).map_err(|e| {
+            error::bad_input(format!(
+                "weights file {}: tensor '{name}': {e}",
+                path.display()
+            ))
+        })?;
+        let size: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        let data = view.data();
+        // from_blob needs element alignment; the safetensors layout gives it
+        // in files written by the safetensors library, but a hand-made file
+        // may not, so fall back to a copy.
+        let t = if (data.as_ptr() as usize) % dtype.size() == 0 {
+            let strides = contiguous_strides(&size);
+            // SAFETY: `data` lives in `map`, which outlives every use of `t`
+            // (the copy into the model below); the length was checked by the
+            // safetensors parser against shape and dtype.
+            unsafe {
+                Tensor::f_from_blob(data.as_ptr(), &size, &strides, kind_of(dtype), Device::Cpu)?
+            }
+        } else {
+            Tensor::f_from_data_size(data, &size, kind_of(dtype))?
+        };
+        views.push((name.to_string(), t));
+    }
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    let model = Dpn::new_for_loading(&vs.root(), &arch);
+    let report = load_state_dict(&mut vs, &views, true)?;
+    drop(views);
+    drop(map);
+    Ok((vs, model, arch, report))
+}
+
+fn contiguous_strides(size: &[i64]) -> Vec<i64> {
+    let mut strides = vec![1i64; size.len()];
+    for i in (0..size.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1] * size[i + 1].max(1);
+    }
+    strides
 }

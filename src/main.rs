@@ -30,8 +30,20 @@ fn main() -> ExitCode {
         return code(Exit::Usage.code());
     };
     let result = Registry::load(cli.global.model_index.as_deref()).and_then(|registry| {
-        let cache = Cache::new(cli.global.cache_dir.clone().unwrap_or_else(default_cache_dir));
-        commands::run(command, &Context { registry, cache, ui })
+        let cache = Cache::new(
+            cli.global
+                .cache_dir
+                .clone()
+                .unwrap_or_else(default_cache_dir),
+        );
+        commands::run(
+            command,
+            &Context {
+                registry,
+                cache,
+                ui,
+            },
+        )
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -46,7 +58,11 @@ fn main() -> ExitCode {
 /// clap prints help/version itself; its usage errors exit 2 like ours.
 fn clap_exit(e: clap::Error) -> ExitCode {
     let _ = e.print();
-    code(if e.use_stderr() { Exit::Usage.code() } else { Exit::Success.code() })
+    code(if e.use_stderr() {
+        Exit::Usage.code()
+    } else {
+        Exit::Success.code()
+    })
 }
 
 /// `dpn info --all | head -1` must not report an error.

@@ -32,7 +32,10 @@ pub struct Cell {
 
 impl Cell {
     pub fn new(value: impl Into<Value>, human: impl Into<String>) -> Cell {
-        Cell { value: value.into(), human: human.into() }
+        Cell {
+            value: value.into(),
+            human: human.into(),
+        }
     }
 
     /// A value shown to people as it is.
@@ -77,7 +80,10 @@ pub struct Table {
 
 impl Table {
     pub fn new(columns: Vec<Column>) -> Table {
-        Table { columns, rows: Vec::new() }
+        Table {
+            columns,
+            rows: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, row: Vec<Cell>) {
@@ -106,8 +112,12 @@ impl Table {
         self.rows
             .iter()
             .map(|row| {
-                let obj: Map<String, Value> =
-                    self.columns.iter().zip(row).map(|(c, cell)| (c.key.to_string(), cell.value.clone())).collect();
+                let obj: Map<String, Value> = self
+                    .columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, cell)| (c.key.to_string(), cell.value.clone()))
+                    .collect();
                 Value::Object(obj)
             })
             .collect()
@@ -135,13 +145,27 @@ impl Table {
                 .iter()
                 .zip(&self.columns)
                 .zip(&widths)
-                .map(|((s, c), w)| if c.right_align { format!("{s:>w$}") } else { format!("{s:<w$}") })
+                .map(|((s, c), w)| {
+                    if c.right_align {
+                        format!("{s:>w$}")
+                    } else {
+                        format!("{s:<w$}")
+                    }
+                })
                 .collect();
             parts.join("  ").trim_end().to_string()
         };
-        writeln!(out, "{}", line(self.columns.iter().map(|c| c.header).collect()))?;
+        writeln!(
+            out,
+            "{}",
+            line(self.columns.iter().map(|c| c.header).collect())
+        )?;
         for row in &self.rows {
-            writeln!(out, "{}", line(row.iter().map(|c| c.human.as_str()).collect()))?;
+            writeln!(
+                out,
+                "{}",
+                line(row.iter().map(|c| c.human.as_str()).collect())
+            )?;
         }
         Ok(())
     }
@@ -150,7 +174,11 @@ impl Table {
         let esc = |s: &str| s.replace('|', "\\|");
         let headers: Vec<String> = self.columns.iter().map(|c| esc(c.header)).collect();
         writeln!(out, "| {} |", headers.join(" | "))?;
-        let rule: Vec<&str> = self.columns.iter().map(|c| if c.right_align { "---:" } else { "---" }).collect();
+        let rule: Vec<&str> = self
+            .columns
+            .iter()
+            .map(|c| if c.right_align { "---:" } else { "---" })
+            .collect();
         writeln!(out, "|{}|", rule.join("|"))?;
         for row in &self.rows {
             let cells: Vec<String> = row.iter().map(|c| esc(&c.human)).collect();
@@ -236,26 +264,48 @@ mod tests {
     #[test]
     fn csv_keeps_exact_values() {
         let mut t = Table::new(vec![
-            Column { key: "a", header: "A", right_align: false },
-            Column { key: "b", header: "B", right_align: true },
+            Column {
+                key: "a",
+                header: "A",
+                right_align: false,
+            },
+            Column {
+                key: "b",
+                header: "B",
+                right_align: true,
+            },
         ]);
         t.push(vec![Cell::plain("x,y"), Cell::new(0.1 + 0.2, "0.3")]);
         t.push(vec![Cell::missing(), Cell::new(12_611_602u64, "12.61M")]);
         let mut out = Vec::new();
         t.write(Format::Csv, &mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "a,b\n\"x,y\",0.30000000000000004\n,12611602\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a,b\n\"x,y\",0.30000000000000004\n,12611602\n"
+        );
     }
 
     #[test]
     fn aligned_table_pads_columns() {
         let mut t = Table::new(vec![
-            Column { key: "a", header: "Name", right_align: false },
-            Column { key: "b", header: "N", right_align: true },
+            Column {
+                key: "a",
+                header: "Name",
+                right_align: false,
+            },
+            Column {
+                key: "b",
+                header: "N",
+                right_align: true,
+            },
         ]);
         t.push(vec![Cell::plain("dpn68"), Cell::new(1, "1")]);
         t.push(vec![Cell::plain("x"), Cell::new(100, "100")]);
         let mut out = Vec::new();
         t.write(Format::Table, &mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "Name     N\ndpn68    1\nx      100\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Name     N\ndpn68    1\nx      100\n"
+        );
     }
 }

@@ -204,8 +204,9 @@ impl Registry {
             .into_iter()
             .map(|(m, source, file)| {
                 let name = m.name.clone();
-                m.into_spec(&normalizations, &papers, source)
-                    .map_err(|e| error::bad_input(format!("model index {file}: model `{name}`: {e}")))
+                m.into_spec(&normalizations, &papers, source).map_err(|e| {
+                    error::bad_input(format!("model index {file}: model `{name}`: {e}"))
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Registry { models })
@@ -438,7 +439,8 @@ mod raw {
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Index> {
-        serde_yaml::from_str(text).map_err(|e| crate::error::bad_input(format!("model index {file}: {e}")))
+        serde_yaml::from_str(text)
+            .map_err(|e| crate::error::bad_input(format!("model index {file}: {e}")))
     }
 
     impl Model {
@@ -451,16 +453,19 @@ mod raw {
             if self.name.trim().is_empty() {
                 bail!("`Name` is empty");
             }
-            let dpn = self
-                .dpn
-                .ok_or_else(|| anyhow!("missing required field `DPN` (architecture and normalization)"))?;
+            let dpn = self.dpn.ok_or_else(|| {
+                anyhow!("missing required field `DPN` (architecture and normalization)")
+            })?;
             let arch = dpn.architecture.validate()?;
             let md = &self.metadata;
             let (normalization, norm) = match dpn.normalization {
                 NormRef::Named(n) => {
                     let found = normalizations.get(&n).ok_or_else(|| {
                         let known: Vec<&str> = normalizations.keys().map(|k| k.as_str()).collect();
-                        anyhow!("DPN.Normalization `{n}` is not defined; known: {}", known.join(", "))
+                        anyhow!(
+                            "DPN.Normalization `{n}` is not defined; known: {}",
+                            known.join(", ")
+                        )
                     })?;
                     (Some(n), found.clone())
                 }
@@ -487,12 +492,13 @@ mod raw {
             if !(32..=4096).contains(&image_size) {
                 bail!("Image Size must be between 32 and 4096, got {image_size}");
             }
-            let interpolation = dpn
-                .interpolation
-                .or(md.interpolation)
-                .ok_or_else(|| anyhow!("missing required field `Interpolation` (in Metadata or DPN)"))?;
-            let opt_u64 = |n: &Option<Num>, what: &str| n.as_ref().map(|n| n.as_u64(what)).transpose();
-            let opt_f64 = |n: &Option<Num>, what: &str| n.as_ref().map(|n| n.as_f64(what)).transpose();
+            let interpolation = dpn.interpolation.or(md.interpolation).ok_or_else(|| {
+                anyhow!("missing required field `Interpolation` (in Metadata or DPN)")
+            })?;
+            let opt_u64 =
+                |n: &Option<Num>, what: &str| n.as_ref().map(|n| n.as_u64(what)).transpose();
+            let opt_f64 =
+                |n: &Option<Num>, what: &str| n.as_ref().map(|n| n.as_f64(what)).transpose();
             let metadata = Metadata {
                 flops: opt_u64(&md.flops, "FLOPs")?,
                 parameters: opt_u64(&md.parameters, "Parameters")?,
@@ -522,7 +528,10 @@ mod raw {
                 })
                 .collect::<Result<Vec<_>>>()?;
             let weights = self.weights.map(|url| weights_spec(&url)).transpose()?;
-            let paper = self.in_collection.as_ref().and_then(|c| papers.get(c).cloned());
+            let paper = self
+                .in_collection
+                .as_ref()
+                .and_then(|c| papers.get(c).cloned());
             Ok(ModelSpec {
                 name: self.name,
                 collection: self.in_collection,
@@ -607,6 +616,10 @@ mod raw {
             .map(|(_, h)| h)
             .filter(|h| h.len() >= 6 && h.chars().all(|c| c.is_ascii_hexdigit()))
             .map(|h| h.to_ascii_lowercase());
-        Ok(WeightsSpec { url: url.to_string(), file_name, sha256_prefix })
+        Ok(WeightsSpec {
+            url: url.to_string(),
+            file_name,
+            sha256_prefix,
+        })
     }
 }

@@ -8,10 +8,20 @@ pub const LIBTORCH_VERSION: &str = env!("DPN_LIBTORCH_VERSION");
 pub fn version_text() -> String {
     let cuda = if tch::Cuda::is_available() {
         let n = tch::Cuda::device_count();
-        let cudnn = if tch::Cuda::cudnn_is_available() { ", cuDNN available" } else { "" };
-        format!("available ({n} device{}{cudnn})", if n == 1 { "" } else { "s" })
+        let cudnn = if tch::Cuda::cudnn_is_available() {
+            ", cuDNN available"
+        } else {
+            ""
+        };
+        format!(
+            "available ({n} device{}{cudnn})",
+            if n == 1 { "" } else { "s" }
+        )
     } else {
         "not available".to_string()
     };
-    format!("dpn {}\nlibtorch {LIBTORCH_VERSION}\nCUDA: {cuda}", env!("CARGO_PKG_VERSION"))
+    format!(
+        "dpn {}\nlibtorch {LIBTORCH_VERSION}\nCUDA: {cuda}",
+        env!("CARGO_PKG_VERSION")
+    )
 }

@@ -9,9 +9,14 @@ fn dpn(args: &[&str]) -> Output {
 
 fn dpn_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_dpn"));
-    cmd.args(args).env_remove("DPN_MODEL_INDEX").env_remove("NO_COLOR");
+    cmd.args(args)
+        .env_remove("DPN_MODEL_INDEX")
+        .env_remove("NO_COLOR");
     // Never read or write the user's real cache from tests.
-    cmd.env("DPN_CACHE_DIR", std::env::temp_dir().join("dpn-test-empty-cache"));
+    cmd.env(
+        "DPN_CACHE_DIR",
+        std::env::temp_dir().join("dpn-test-empty-cache"),
+    );
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -31,9 +36,16 @@ fn assert_one_line_error(o: &Output, code: i32, needles: &[&str]) {
     let err = stderr(o);
     assert_eq!(o.status.code(), Some(code), "stderr: {err}");
     assert!(o.stdout.is_empty(), "stdout should be empty: {}", stdout(o));
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
     assert!(err.starts_with("dpn: error: "), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
     for n in needles {
         assert!(err.contains(n), "`{n}` missing from: {err}");
     }
@@ -42,12 +54,47 @@ fn assert_one_line_error(o: &Output, code: i32, needles: &[&str]) {
 // The seed's figures (shared/seeds/dpn-model-index.md), which `dpn info` must
 // reproduce unchanged: name, params, FLOPs, file size, top-1, top-5.
 const SEED: [(&str, u64, u64, u64, f64, f64); 6] = [
-    ("dpn107", 86_920_000, 23_524_280_296, 348_612_331, 80.16, 94.91),
-    ("dpn131", 79_250_000, 20_586_274_792, 318_016_207, 79.83, 94.71),
+    (
+        "dpn107",
+        86_920_000,
+        23_524_280_296,
+        348_612_331,
+        80.16,
+        94.91,
+    ),
+    (
+        "dpn131",
+        79_250_000,
+        20_586_274_792,
+        318_016_207,
+        79.83,
+        94.71,
+    ),
     ("dpn68", 12_610_000, 2_990_567_880, 50_761_994, 76.31, 92.97),
-    ("dpn68b", 12_610_000, 2_990_567_880, 50_781_025, 79.21, 94.42),
-    ("dpn92", 37_670_000, 8_357_659_624, 151_248_422, 79.99, 94.84),
-    ("dpn98", 61_570_000, 15_003_675_112, 247_021_307, 79.65, 94.61),
+    (
+        "dpn68b",
+        12_610_000,
+        2_990_567_880,
+        50_781_025,
+        79.21,
+        94.42,
+    ),
+    (
+        "dpn92",
+        37_670_000,
+        8_357_659_624,
+        151_248_422,
+        79.99,
+        94.84,
+    ),
+    (
+        "dpn98",
+        61_570_000,
+        15_003_675_112,
+        247_021_307,
+        79.65,
+        94.61,
+    ),
 ];
 
 // REFERENCE.md's exact parameter counts.
@@ -67,9 +114,18 @@ fn csv_lists_seed_figures_and_dpn48b() {
     assert!(o.status.success(), "{}", stderr(&o));
     let mut r = csv::Reader::from_reader(o.stdout.as_slice());
     let headers = r.headers().unwrap().clone();
-    let col = |name: &str| headers.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}"));
+    let col = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
     let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
-    let row = |name: &str| rows.iter().find(|r| &r[col("model")] == name).unwrap_or_else(|| panic!("no row {name}"));
+    let row = |name: &str| {
+        rows.iter()
+            .find(|r| &r[col("model")] == name)
+            .unwrap_or_else(|| panic!("no row {name}"))
+    };
     for (name, params, flops, size, top1, top5) in SEED {
         let r = row(name);
         assert_eq!(r[col("params")].parse::<u64>().unwrap(), params, "{name}");
@@ -84,7 +140,11 @@ fn csv_lists_seed_figures_and_dpn48b() {
     assert_eq!(&r[col("params")], "", "dpn48b has no published figures");
     assert_eq!(&r[col("pretrained")], "false");
     for (name, exact) in EXACT_PARAMS {
-        assert_eq!(row(name)[col("params_exact")].parse::<u64>().unwrap(), exact, "{name}");
+        assert_eq!(
+            row(name)[col("params_exact")].parse::<u64>().unwrap(),
+            exact,
+            "{name}"
+        );
     }
     assert_eq!(rows.len(), 7);
 }
@@ -128,8 +188,16 @@ fn table_and_markdown_are_for_people() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 8, "{out}");
     assert!(lines[0].starts_with("Model"));
-    assert!(out.contains("86.92M") && out.contains("23.52G") && out.contains("332.5 MiB") && out.contains("80.16%"));
-    assert!(!out.contains('\x1b'), "no colour when stdout is not a terminal");
+    assert!(
+        out.contains("86.92M")
+            && out.contains("23.52G")
+            && out.contains("332.5 MiB")
+            && out.contains("80.16%")
+    );
+    assert!(
+        !out.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
 
     let o = dpn(&["info", "--all", "--format", "markdown"]);
     let out = stdout(&o);
@@ -138,7 +206,10 @@ fn table_and_markdown_are_for_people() {
 
     let o = dpn(&["info", "dpn92", "--format", "table"]);
     let out = stdout(&o);
-    assert!(out.contains("params_exact") && out.contains("37,668,392"), "{out}");
+    assert!(
+        out.contains("params_exact") && out.contains("37,668,392"),
+        "{out}"
+    );
     assert!(out.contains("dpn92_extra-b040e4a9b.pth"));
 }
 
@@ -194,7 +265,10 @@ fn custom_model_index_adds_and_overrides() {
     let p = path.to_str().unwrap();
     for o in [
         dpn(&["--model-index", p, "info", "--all", "--format", "json"]),
-        dpn_env(&["info", "--all", "--format", "json"], &[("DPN_MODEL_INDEX", p)]),
+        dpn_env(
+            &["info", "--all", "--format", "json"],
+            &[("DPN_MODEL_INDEX", p)],
+        ),
     ] {
         assert!(o.status.success(), "{}", stderr(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -204,7 +278,10 @@ fn custom_model_index_adds_and_overrides() {
         assert_eq!(tiny["img_size"], 160);
         assert_eq!(tiny["interpolation"], "bilinear");
         let dpn92 = rows.iter().find(|r| r["model"] == "dpn92").unwrap();
-        assert_eq!(dpn92["img_size"], 288, "the user's entry replaces the built-in one");
+        assert_eq!(
+            dpn92["img_size"], 288,
+            "the user's entry replaces the built-in one"
+        );
         assert_eq!(dpn92["params_exact"], 37_668_392);
         assert_eq!(dpn92["top1"], serde_json::Value::Null);
     }
@@ -218,7 +295,11 @@ fn custom_model_index_adds_and_overrides() {
 #[test]
 fn unknown_model_suggests_the_closest() {
     let o = dpn(&["info", "dpn93"]);
-    assert_one_line_error(&o, 2, &["unknown model `dpn93`", "did you mean `dpn92`", "dpn48b"]);
+    assert_one_line_error(
+        &o,
+        2,
+        &["unknown model `dpn93`", "did you mean `dpn92`", "dpn48b"],
+    );
     let o = dpn(&["info", "resnet50"]);
     assert_one_line_error(&o, 2, &["unknown model `resnet50`", "known models: dpn107"]);
 }
@@ -237,14 +318,26 @@ fn malformed_model_index_names_file_and_problem() {
     assert_one_line_error(&o, 3, &["missing.yaml", "K R"]);
 
     let no_dpn = dir.path().join("nodpn.yaml");
-    std::fs::write(&no_dpn, "Models:\n- Name: foo\n  Metadata: {Crop Pct: '0.9'}\n").unwrap();
+    std::fs::write(
+        &no_dpn,
+        "Models:\n- Name: foo\n  Metadata: {Crop Pct: '0.9'}\n",
+    )
+    .unwrap();
     let o = dpn(&["--model-index", no_dpn.to_str().unwrap(), "info"]);
-    assert_one_line_error(&o, 3, &["nodpn.yaml", "model `foo`", "missing required field `DPN`"]);
+    assert_one_line_error(
+        &o,
+        3,
+        &["nodpn.yaml", "model `foo`", "missing required field `DPN`"],
+    );
 
     let bad_groups = dir.path().join("groups.yaml");
     std::fs::write(&bad_groups, CUSTOM.replace("Groups: 16", "Groups: 7")).unwrap();
     let o = dpn(&["--model-index", bad_groups.to_str().unwrap(), "info"]);
-    assert_one_line_error(&o, 3, &["groups.yaml", "dpn-tiny", "Groups (7) must divide"]);
+    assert_one_line_error(
+        &o,
+        3,
+        &["groups.yaml", "dpn-tiny", "Groups (7) must divide"],
+    );
 
     let nope = dir.path().join("does-not-exist.yaml");
     let o = dpn(&["--model-index", nope.to_str().unwrap(), "info"]);
@@ -273,7 +366,11 @@ fn quiet_still_reports_errors() {
 #[test]
 fn color_follows_the_flag() {
     let o = dpn(&["--color", "always", "info", "nope"]);
-    assert!(stderr(&o).contains("\x1b[1;31mdpn: error:"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("\x1b[1;31mdpn: error:"),
+        "{}",
+        stderr(&o)
+    );
     let o = dpn_env(&["info", "nope"], &[("NO_COLOR", "1")]);
     assert!(!stderr(&o).contains('\x1b'));
 }
@@ -283,10 +380,18 @@ fn cached_weights_show_up() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("weights")).unwrap();
     std::fs::write(dir.path().join("weights/dpn68-66bebafa7.safetensors"), b"x").unwrap();
-    let o = dpn_env(&["info", "--all", "--format", "json"], &[("DPN_CACHE_DIR", dir.path().to_str().unwrap())]);
+    let o = dpn_env(
+        &["info", "--all", "--format", "json"],
+        &[("DPN_CACHE_DIR", dir.path().to_str().unwrap())],
+    );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let cached: Vec<&str> =
-        v.as_array().unwrap().iter().filter(|r| r["cached"] == true).map(|r| r["model"].as_str().unwrap()).collect();
+    let cached: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["cached"] == true)
+        .map(|r| r["model"].as_str().unwrap())
+        .collect();
     assert_eq!(cached, ["dpn68"]);
 }
 
@@ -295,7 +400,10 @@ fn version_names_libtorch_and_cuda() {
     let o = dpn(&["--version"]);
     assert!(o.status.success());
     let out = stdout(&o);
-    assert!(out.starts_with(&format!("dpn {}", env!("CARGO_PKG_VERSION"))), "{out}");
+    assert!(
+        out.starts_with(&format!("dpn {}", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
     assert!(out.contains("libtorch 2.11.0"), "{out}");
     assert!(out.contains("CUDA: "), "{out}");
 }

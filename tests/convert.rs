@@ -11,7 +11,9 @@ use dpn::registry::Registry;
 use dpn::weights::{read_any, to_tch};
 use tch::{Device, Kind, Tensor};
 
-const MODELS: [&str; 7] = ["dpn48b", "dpn68", "dpn68b", "dpn92", "dpn98", "dpn131", "dpn107"];
+const MODELS: [&str; 7] = [
+    "dpn48b", "dpn68", "dpn68b", "dpn92", "dpn98", "dpn131", "dpn107",
+];
 const TOLERANCE: f64 = 1e-4;
 
 fn python() -> PathBuf {
@@ -26,8 +28,16 @@ fn script() -> PathBuf {
 }
 
 fn run_python(args: &[&str]) -> Output {
-    let out = Command::new(python()).arg(script()).args(args).output().expect("run python");
-    assert!(out.status.success(), "python {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(python())
+        .arg(script())
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -35,7 +45,10 @@ fn run_python(args: &[&str]) -> Output {
 fn reference() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new().prefix("dpn-convert-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("dpn-convert-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap();
         let mut args = vec!["make", dir.path().to_str().unwrap()];
         args.extend(MODELS);
         run_python(&args);
@@ -45,7 +58,11 @@ fn reference() -> &'static Path {
 }
 
 fn dpn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dpn")).args(args).env_remove("DPN_MODEL_INDEX").output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_dpn"))
+        .args(args)
+        .env_remove("DPN_MODEL_INDEX")
+        .output()
+        .unwrap()
 }
 
 fn io(model: &str) -> (Tensor, Tensor) {
@@ -57,7 +74,12 @@ fn io(model: &str) -> (Tensor, Tensor) {
 fn logits_diff(registry: &Registry, model: &str, weights: &Path) -> f64 {
     let spec = registry.get(model).unwrap();
     let loaded = load_model(registry, spec, weights, Device::Cpu).unwrap();
-    assert!(loaded.report.is_exact(), "{model} {}: {}", weights.display(), loaded.report.summary());
+    assert!(
+        loaded.report.is_exact(),
+        "{model} {}: {}",
+        weights.display(),
+        loaded.report.summary()
+    );
     let (x, want) = io(model);
     let got = tch::no_grad(|| loaded.model.forward_t(&x, false));
     (got - want).abs().max().double_value(&[])
@@ -90,9 +112,17 @@ fn every_model_matches_timm_directly_and_through_convert() {
 
             let converted = out_dir.path().join(format!("{model}-{format}.safetensors"));
             // No --model: the architecture is inferred from the shapes.
-            let o = dpn(&["-q", "convert", source.to_str().unwrap(), converted.to_str().unwrap()]);
+            let o = dpn(&[
+                "-q",
+                "convert",
+                source.to_str().unwrap(),
+                converted.to_str().unwrap(),
+            ]);
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            assert!(o.stdout.is_empty() && o.stderr.is_empty(), "--quiet prints nothing");
+            assert!(
+                o.stdout.is_empty() && o.stderr.is_empty(),
+                "--quiet prints nothing"
+            );
             assert_same_tensors(&source, &converted);
             let via = logits_diff(&registry, model, &converted);
             assert!(via <= TOLERANCE, "{model} {format} converted: {via}");
@@ -102,14 +132,20 @@ fn every_model_matches_timm_directly_and_through_convert() {
             let sd = read_any(&converted).unwrap();
             assert_eq!(sd.metadata["dpn.model"], model);
             assert_eq!(sd.metadata["format"], "pt");
-            assert_eq!(sd.metadata["dpn.source_sha256"], dpn::convert::sha256_file(&source).unwrap());
+            assert_eq!(
+                sd.metadata["dpn.source_sha256"],
+                dpn::convert::sha256_file(&source).unwrap()
+            );
             if format == "legacy" {
                 check_args.extend([converted.display().to_string(), model.to_string()]);
                 check_args.push(dir.join("io.safetensors").display().to_string());
             }
         }
     }
-    eprintln!("max |logits - timm| per model/format: {}", report.join(", "));
+    eprintln!(
+        "max |logits - timm| per model/format: {}",
+        report.join(", ")
+    );
     // timm loads every converted file with strict=True and gives its own logits.
     let args: Vec<&str> = check_args.iter().map(String::as_str).collect();
     let o = run_python(&args);
@@ -129,11 +165,27 @@ fn reconverting_is_bit_identical_and_dtype_casts() {
     let half = dir.path().join("h.safetensors");
     for (i, o) in [&a, &b].iter().enumerate() {
         let input = if i == 0 { src.clone() } else { a.clone() };
-        let out = dpn(&["convert", input.to_str().unwrap(), o.to_str().unwrap(), "--model", "dpn68b"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = dpn(&[
+            "convert",
+            input.to_str().unwrap(),
+            o.to_str().unwrap(),
+            "--model",
+            "dpn68b",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert_same_tensors(&a, &b);
-    let out = dpn(&["convert", a.to_str().unwrap(), half.to_str().unwrap(), "--dtype", "bf16"]);
+    let out = dpn(&[
+        "convert",
+        a.to_str().unwrap(),
+        half.to_str().unwrap(),
+        "--dtype",
+        "bf16",
+    ]);
     assert!(out.status.success());
     let (sa, sh) = (read_any(&a).unwrap(), read_any(&half).unwrap());
     for (name, t) in &sh.tensors {
@@ -145,7 +197,10 @@ fn reconverting_is_bit_identical_and_dtype_casts() {
         assert_eq!(t.dtype, dpn::weights::DType::BF16, "{name}");
         let want = to_tch(orig).unwrap().to_kind(Kind::BFloat16);
         let got = to_tch(t).unwrap();
-        assert!(want.equal(&got), "{name}: bf16 rounding differs from torch's");
+        assert!(
+            want.equal(&got),
+            "{name}: bf16 rounding differs from torch's"
+        );
     }
 }
 
@@ -160,7 +215,10 @@ fn assert_clean_failure(input: &Path, extra: &[&str], code: i32, needles: &[&str
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(code), "{}: {err}", input.display());
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-    assert!(err.starts_with("dpn: error: ") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.starts_with("dpn: error: ") && !err.contains("panicked"),
+        "{err}"
+    );
     for n in needles {
         assert!(err.contains(n), "`{n}` not in: {err}");
     }
@@ -184,7 +242,12 @@ fn bad_files_fail_cleanly() {
     let empty = write("empty.pth", b"");
     assert_clean_failure(&empty, &[], 3, &["empty.pth", "empty"]);
     let magic = write("magic.pth", b"GIF89a this is not a checkpoint at all");
-    assert_clean_failure(&magic, &[], 3, &["magic.pth", "not a PyTorch or safetensors file"]);
+    assert_clean_failure(
+        &magic,
+        &[],
+        3,
+        &["magic.pth", "not a PyTorch or safetensors file"],
+    );
     let truncated = write("truncated.pth", &good[..good.len() / 2]);
     assert_clean_failure(&truncated, &[], 3, &["truncated.pth"]);
     let truncated_legacy = write("truncated_legacy.pth", &legacy[..legacy.len() * 2 / 3]);
@@ -212,11 +275,22 @@ fn bad_files_fail_cleanly() {
     assert!(!d.join("PWNED").exists() && !Path::new("PWNED").exists());
 
     let wrong = d.join("wrong_shape.pth");
-    assert_clean_failure(&wrong, &["--model", "dpn48b"], 3, &["features.conv1_1.conv.weight", "[10, 3, 5, 5]"]);
-    assert_clean_failure(&wrong, &[], 3, &["matches no known model", "closest is `dpn48b`"]);
+    assert_clean_failure(
+        &wrong,
+        &["--model", "dpn48b"],
+        3,
+        &["features.conv1_1.conv.weight", "[10, 3, 5, 5]"],
+    );
+    assert_clean_failure(
+        &wrong,
+        &[],
+        3,
+        &["matches no known model", "closest is `dpn48b`"],
+    );
 
     // A safetensors header that claims a petabyte.
-    let header = br#"{"w":{"dtype":"F32","shape":[250000000000000],"data_offsets":[0,1000000000000000]}}"#;
+    let header =
+        br#"{"w":{"dtype":"F32","shape":[250000000000000],"data_offsets":[0,1000000000000000]}}"#;
     let mut huge = (header.len() as u64).to_le_bytes().to_vec();
     huge.extend_from_slice(header);
     huge.extend_from_slice(&[0; 64]);
@@ -225,6 +299,16 @@ fn bad_files_fail_cleanly() {
 
     let missing = d.join("does-not-exist.pth");
     assert_clean_failure(&missing, &[], 1, &["does-not-exist.pth"]);
-    assert_clean_failure(&reference().join("dpn48b/zip.pth"), &["--dtype", "f8"], 2, &["f8"]);
-    assert_clean_failure(&reference().join("dpn48b/zip.pth"), &["--model", "dpn9000"], 2, &["unknown model"]);
+    assert_clean_failure(
+        &reference().join("dpn48b/zip.pth"),
+        &["--dtype", "f8"],
+        2,
+        &["f8"],
+    );
+    assert_clean_failure(
+        &reference().join("dpn48b/zip.pth"),
+        &["--model", "dpn9000"],
+        2,
+        &["unknown model"],
+    );
 }

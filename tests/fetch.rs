@@ -679,12 +679,12 @@ fn http_errors_timeouts_and_redirects() {
 
     // Transient errors are retried with backoff.
     let (server, env) = served(Behaviour {
-        fail_503: 2,
+        fail_503: 1,
         ..Behaviour::default()
     });
     let o = env.run(&["fetch", "tiny"]);
     assert_ok(&o);
-    assert_eq!(server.gets("/releases/"), 3);
+    assert_eq!(server.gets("/releases/"), 2);
     env.assert_complete();
 }
 
@@ -890,7 +890,7 @@ fn hugging_face_hub_source_and_cache_layout() {
 #[test]
 fn sixteen_processes_download_once() {
     let (server, env) = served(Behaviour {
-        delay: Duration::from_millis(700),
+        delay: Duration::from_millis(400),
         ..Behaviour::default()
     });
     let children: Vec<_> = (0..16)

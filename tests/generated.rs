@@ -23,11 +23,17 @@ fn check(dir: &str, files: Vec<(String, Vec<u8>)>) {
             if update {
                 std::fs::remove_file(dir.join(&name)).unwrap();
             } else {
-                stale.push(format!("{} (no longer generated)", dir.join(&name).display()));
+                stale.push(format!(
+                    "{} (no longer generated)",
+                    dir.join(&name).display()
+                ));
             }
         }
     }
-    assert!(stale.is_empty(), "out of date, run `make generated`: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "out of date, run `make generated`: {stale:?}"
+    );
 }
 
 #[test]

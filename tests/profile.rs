@@ -16,7 +16,10 @@ fn python() -> PathBuf {
 fn dpn(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dpn"))
         .args(args)
-        .env("DPN_CACHE_DIR", std::env::temp_dir().join("dpn-test-empty-cache"))
+        .env(
+            "DPN_CACHE_DIR",
+            std::env::temp_dir().join("dpn-test-empty-cache"),
+        )
         .env_remove("DPN_MODEL_INDEX")
         .output()
         .unwrap()
@@ -37,10 +40,23 @@ fn macs_equal_fvcore_at_288() {
         .args(&names)
         .output()
         .expect("run the fvcore reference");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let fv: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
 
-    let v = json(&dpn(&["profile", "--all", "--iters", "0", "--img-size", "288", "--format", "json"]));
+    let v = json(&dpn(&[
+        "profile",
+        "--all",
+        "--iters",
+        "0",
+        "--img-size",
+        "288",
+        "--format",
+        "json",
+    ]));
     for row in v.as_array().unwrap() {
         let name = row["model"].as_str().unwrap();
         let r = &fv[name];
@@ -55,10 +71,19 @@ fn macs_equal_fvcore_at_288() {
 
 #[test]
 fn by_stage_sums_to_the_total() {
-    let v = json(&dpn(&["profile", "dpn92", "--by-stage", "--format", "json"]));
+    let v = json(&dpn(&[
+        "profile",
+        "dpn92",
+        "--by-stage",
+        "--format",
+        "json",
+    ]));
     let rows = v.as_array().unwrap();
     let stages: Vec<&str> = rows.iter().map(|r| r["stage"].as_str().unwrap()).collect();
-    assert_eq!(stages, ["stem", "conv2", "conv3", "conv4", "conv5", "head", "total"]);
+    assert_eq!(
+        stages,
+        ["stem", "conv2", "conv3", "conv4", "conv5", "head", "total"]
+    );
     let sum: u64 = rows[..6].iter().map(|r| r["macs"].as_u64().unwrap()).sum();
     assert_eq!(sum, rows[6]["macs"].as_u64().unwrap());
     assert_eq!(sum, 6_543_386_752, "REFERENCE's dpn92 total at 224 px");
@@ -67,12 +92,24 @@ fn by_stage_sums_to_the_total() {
 #[test]
 fn measured_run_reports_speed_and_memory() {
     let v = json(&dpn(&[
-        "profile", "dpn48b", "--device", "cpu", "--img-size", "64", "--batch-size", "2", "--warmup", "1", "--iters",
-        "3", "--format", "json",
+        "profile",
+        "dpn48b",
+        "--device",
+        "cpu",
+        "--img-size",
+        "64",
+        "--batch-size",
+        "2",
+        "--warmup",
+        "1",
+        "--iters",
+        "3",
+        "--format",
+        "json",
     ]));
     let r = &v[0];
     assert_eq!(r["device"], "cpu");
-    assert_eq!(r["dtype"], "fp32");
+    assert_eq!(r["dtype"], "f32");
     assert_eq!(r["layout"], "nchw");
     assert_eq!(r["params"], 9_126_226);
     let median = r["latency_ms_median"].as_f64().unwrap();
@@ -83,8 +120,21 @@ fn measured_run_reports_speed_and_memory() {
     assert!(r["peak_memory_bytes"].as_u64().is_some(), "{r}");
 
     let v = json(&dpn(&[
-        "profile", "dpn48b", "--device", "cpu", "--img-size", "64", "--dtype", "bf16", "--channels-last", "--warmup",
-        "0", "--iters", "1", "--format", "json",
+        "profile",
+        "dpn48b",
+        "--device",
+        "cpu",
+        "--img-size",
+        "64",
+        "--dtype",
+        "bf16",
+        "--channels-last",
+        "--warmup",
+        "0",
+        "--iters",
+        "1",
+        "--format",
+        "json",
     ]));
     assert_eq!(v[0]["dtype"], "bf16");
     assert_eq!(v[0]["layout"], "nhwc");
@@ -102,16 +152,32 @@ fn file_size_is_exact_when_nothing_is_cached() {
             let nbt = p.name.ends_with("num_batches_tracked");
             let dtype = if nbt { DType::I64 } else { DType::F32 };
             let n: i64 = p.shape.iter().product();
-            let t = RawTensor { dtype, shape: p.shape.iter().map(|&d| d as usize).collect(), data: vec![0; n as usize * dtype.size()] };
+            let t = RawTensor {
+                dtype,
+                shape: p.shape.iter().map(|&d| d as usize).collect(),
+                data: vec![0; n as usize * dtype.size()],
+            };
             (p.name, t)
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
-    dpn::weights::write_safetensors(&path, &StateDict { tensors, metadata: Default::default() }).unwrap();
+    dpn::weights::write_safetensors(
+        &path,
+        &StateDict {
+            tensors,
+            metadata: Default::default(),
+        },
+    )
+    .unwrap();
     let real = std::fs::metadata(&path).unwrap().len();
-    assert_eq!(dpn::convert::safetensors_size(arch, DType::F32).unwrap(), real);
-    let v = json(&dpn(&["profile", "dpn48b", "--iters", "0", "--format", "json"]));
+    assert_eq!(
+        dpn::convert::safetensors_size(arch, DType::F32).unwrap(),
+        real
+    );
+    let v = json(&dpn(&[
+        "profile", "dpn48b", "--iters", "0", "--format", "json",
+    ]));
     assert_eq!(v[0]["file_size"].as_u64().unwrap(), real);
     assert_eq!(v[0]["file_size_source"], "f32 safetensors");
 }
@@ -126,9 +192,21 @@ fn assert_usage_error(o: &Output, needle: &str) {
 
 #[test]
 fn bad_input_is_a_clear_usage_error() {
-    assert_usage_error(&dpn(&["profile", "dpn68", "--img-size", "16", "--iters", "0"]), "at least 32 px");
-    assert_usage_error(&dpn(&["profile", "dpn68", "--batch-size", "0"]), "--batch-size must be at least 1");
-    assert_usage_error(&dpn(&["profile", "dpn68", "--device", "cpu", "--dtype", "f16"]), "only supported on CUDA");
+    assert_usage_error(
+        &dpn(&["profile", "dpn68", "--img-size", "16", "--iters", "0"]),
+        "at least 32 px",
+    );
+    assert_usage_error(
+        &dpn(&["profile", "dpn68", "--batch-size", "0"]),
+        "--batch-size must be at least 1",
+    );
+    assert_usage_error(
+        &dpn(&["profile", "dpn68", "--device", "cpu", "--dtype", "f16"]),
+        "only supported on CUDA",
+    );
     assert_usage_error(&dpn(&["profile", "dpn68", "--dtype", "f8"]), "f8");
-    assert_usage_error(&dpn(&["profile", "dpn68", "--device", "tpu"]), "invalid device `tpu`");
+    assert_usage_error(
+        &dpn(&["profile", "dpn68", "--device", "tpu"]),
+        "invalid device `tpu`",
+    );
 }

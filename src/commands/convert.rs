@@ -36,9 +36,18 @@ pub struct ConvertArgs {
 
 pub fn run(args: ConvertArgs, ctx: &Context) -> Result<()> {
     let dtype = parse_dtype(&args.dtype)?;
-    let c = convert::convert_file(&ctx.registry, &args.input, &args.output, args.model.as_deref(), dtype)?;
+    let c = convert::convert_file(
+        &ctx.registry,
+        &args.input,
+        &args.output,
+        args.model.as_deref(),
+        dtype,
+    )?;
     if c.added_nbt > 0 {
-        ctx.ui.debug(format!("added {} num_batches_tracked buffers (the source predates them)", c.added_nbt));
+        ctx.ui.debug(format!(
+            "added {} num_batches_tracked buffers (the source predates them)",
+            c.added_nbt
+        ));
     }
     ctx.ui.info(format!(
         "converted {} -> {}: {} ({} classes), {} tensors, {}, {}",

@@ -34,7 +34,11 @@ pub fn run(args: InfoArgs, ctx: &Context) -> Result<()> {
     if args.models.is_empty() {
         summary(ctx, ctx.registry.models().iter()).write(args.format, &mut out)?;
     } else {
-        let specs = args.models.iter().map(|n| ctx.registry.get(n)).collect::<Result<Vec<_>>>()?;
+        let specs = args
+            .models
+            .iter()
+            .map(|n| ctx.registry.get(n))
+            .collect::<Result<Vec<_>>>()?;
         let details: Vec<Value> = specs.iter().map(|s| detail(ctx, s)).collect();
         write_details(&details, args.format, &mut out)?;
     }
@@ -43,7 +47,11 @@ pub fn run(args: InfoArgs, ctx: &Context) -> Result<()> {
 }
 
 fn summary<'a>(ctx: &Context, specs: impl Iterator<Item = &'a ModelSpec>) -> Table {
-    let col = |key, header, right_align| Column { key, header, right_align };
+    let col = |key, header, right_align| Column {
+        key,
+        header,
+        right_align,
+    };
     let mut t = Table::new(vec![
         col("model", "Model", false),
         col("params", "Params", true),
@@ -71,7 +79,10 @@ fn summary<'a>(ctx: &Context, specs: impl Iterator<Item = &'a ModelSpec>) -> Tab
             Cell::opt(md.file_size, output::bytes),
             Cell::opt(result.and_then(|r| r.top1), pct),
             Cell::opt(result.and_then(|r| r.top5), pct),
-            Cell::new(spec.preprocess.crop_pct, spec.preprocess.crop_pct.to_string()),
+            Cell::new(
+                spec.preprocess.crop_pct,
+                spec.preprocess.crop_pct.to_string(),
+            ),
             Cell::plain(spec.preprocess.interpolation.to_string()),
             Cell::plain(spec.preprocess.image_size),
             Cell::plain(spec.weights.is_some()),
@@ -170,7 +181,10 @@ fn write_details(details: &[Value], format: Format, out: &mut dyn Write) -> Resu
             w.write_record(&keys)?;
             for row in &flat {
                 w.write_record(keys.iter().map(|k| {
-                    row.iter().find(|(rk, _)| rk == k).map(|(_, v)| output::csv_field(v)).unwrap_or_default()
+                    row.iter()
+                        .find(|(rk, _)| rk == k)
+                        .map(|(_, v)| output::csv_field(v))
+                        .unwrap_or_default()
                 }))?;
             }
             w.flush()?;
@@ -178,8 +192,16 @@ fn write_details(details: &[Value], format: Format, out: &mut dyn Write) -> Resu
         Format::Table | Format::Markdown => {
             for (i, d) in details.iter().enumerate() {
                 let mut t = Table::new(vec![
-                    Column { key: "key", header: "Key", right_align: false },
-                    Column { key: "value", header: "Value", right_align: false },
+                    Column {
+                        key: "key",
+                        header: "Key",
+                        right_align: false,
+                    },
+                    Column {
+                        key: "value",
+                        header: "Value",
+                        right_align: false,
+                    },
                 ]);
                 for (k, v) in flatten(d) {
                     let human = human_text(&v);
@@ -201,7 +223,13 @@ fn write_details(details: &[Value], format: Format, out: &mut dyn Write) -> Resu
 /// Dotted paths to leaves; lists of scalars stay whole, lists of objects are indexed.
 fn flatten(v: &Value) -> Vec<(String, Value)> {
     fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
-        let key = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+        let key = |k: &str| {
+            if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            }
+        };
         match v {
             Value::Object(map) => {
                 for (k, child) in map {

@@ -1,7 +1,7 @@
 //! One module per subcommand; each exposes `Args` (clap) and `run`.
 
-pub mod fetch;
 pub mod convert;
+pub mod fetch;
 pub mod info;
 pub mod profile;
 

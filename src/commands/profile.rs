@@ -18,7 +18,7 @@ use crate::model::Dpn;
 use crate::output::{self, Cell, Column, Format, Table};
 use crate::registry::ModelSpec;
 use crate::weights::DType;
-use crate::memory;
+use crate::{loader, memory};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -68,6 +68,11 @@ pub struct ProfileArgs {
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub iters: usize,
 
+    /// Time with these weights (any format `dpn convert` reads) instead of random ones,
+    /// and report how long loading them took; needs exactly one MODEL
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<std::path::PathBuf>,
+
     /// MACs and activations per stage (stem, conv2..conv5, head) instead of the summary
     #[arg(long)]
     pub by_stage: bool,
@@ -83,16 +88,24 @@ struct Timing {
     p90_ms: f64,
     images_per_s: f64,
     peak_bytes: Option<u64>,
+    /// Reading --weights and copying them into the model.
+    load_ms: Option<f64>,
 }
 
 pub fn run(args: ProfileArgs, ctx: &Context) -> Result<()> {
     let specs: Vec<&ModelSpec> = if args.models.is_empty() {
         ctx.registry.models().iter().collect()
     } else {
-        args.models.iter().map(|n| ctx.registry.get(n)).collect::<Result<_>>()?
+        args.models
+            .iter()
+            .map(|n| ctx.registry.get(n))
+            .collect::<Result<_>>()?
     };
     if let Some(size) = args.img_size {
         check_img_size(size)?;
+    }
+    if args.weights.is_some() && specs.len() != 1 {
+        return Err(error::usage("--weights needs exactly one MODEL"));
     }
     if args.batch_size == 0 {
         return Err(error::usage("--batch-size must be at least 1"));
@@ -102,7 +115,11 @@ pub fn run(args: ProfileArgs, ctx: &Context) -> Result<()> {
     } else {
         let precision: Precision = args.dtype.parse()?;
         let opts = if args.iters > 0 {
-            Some(RunOptions::new(device::parse_device(&args.device)?, precision, args.channels_last)?)
+            Some(RunOptions::new(
+                device::parse_device(&args.device)?,
+                precision,
+                args.channels_last,
+            )?)
         } else {
             None
         };
@@ -128,7 +145,11 @@ fn img_size(args: &ProfileArgs, spec: &ModelSpec) -> usize {
 }
 
 fn by_stage(args: &ProfileArgs, specs: &[&ModelSpec]) -> Table {
-    let col = |key, header, right_align| Column { key, header, right_align };
+    let col = |key, header, right_align| Column {
+        key,
+        header,
+        right_align,
+    };
     let mut t = Table::new(vec![
         col("model", "Model", false),
         col("img_size", "Size", true),
@@ -143,7 +164,11 @@ fn by_stage(args: &ProfileArgs, specs: &[&ModelSpec]) -> Table {
         let size = img_size(args, spec);
         let prof = counts::profile(&Plan::new(&spec.arch), size, size);
         let total = prof.total();
-        let rows = prof.stages.iter().map(|(s, c)| (s.name(), *c)).chain([("total".to_string(), total)]);
+        let rows = prof
+            .stages
+            .iter()
+            .map(|(s, c)| (s.name(), *c))
+            .chain([("total".to_string(), total)]);
         for (stage, c) in rows {
             t.push(vec![
                 Cell::plain(spec.name.as_str()),
@@ -160,8 +185,17 @@ fn by_stage(args: &ProfileArgs, specs: &[&ModelSpec]) -> Table {
     t
 }
 
-fn summary(args: &ProfileArgs, specs: &[&ModelSpec], opts: Option<RunOptions>, ctx: &Context) -> Result<Table> {
-    let col = |key, header, right_align| Column { key, header, right_align };
+fn summary(
+    args: &ProfileArgs,
+    specs: &[&ModelSpec],
+    opts: Option<RunOptions>,
+    ctx: &Context,
+) -> Result<Table> {
+    let col = |key, header, right_align| Column {
+        key,
+        header,
+        right_align,
+    };
     let mut t = Table::new(vec![
         col("model", "Model", false),
         col("img_size", "Size", true),
@@ -185,6 +219,7 @@ fn summary(args: &ProfileArgs, specs: &[&ModelSpec], opts: Option<RunOptions>, c
         col("latency_ms_p90", "p90 ms", true),
         col("images_per_s", "img/s", true),
         col("peak_memory_bytes", "Peak mem", true),
+        col("load_ms", "Load ms", true),
     ]);
     for spec in specs {
         let size = img_size(args, spec);
@@ -192,10 +227,15 @@ fn summary(args: &ProfileArgs, specs: &[&ModelSpec], opts: Option<RunOptions>, c
         let c = counts::profile(&plan, size, size).total();
         let (file_size, file_source) = match ctx.cache.cached_weights(spec) {
             Some(path) => {
-                let len = std::fs::metadata(&path).with_context(|| format!("reading {}", path.display()))?.len();
+                let len = std::fs::metadata(&path)
+                    .with_context(|| format!("reading {}", path.display()))?
+                    .len();
                 (len, "cache")
             }
-            None => (convert::safetensors_size(&spec.arch, DType::F32)?, "f32 safetensors"),
+            None => (
+                convert::safetensors_size(&spec.arch, DType::F32)?,
+                "f32 safetensors",
+            ),
         };
         let timing = match &opts {
             Some(o) => {
@@ -206,9 +246,13 @@ fn summary(args: &ProfileArgs, specs: &[&ModelSpec], opts: Option<RunOptions>, c
                     args.batch_size,
                     device::device_name(o.device),
                     o.precision,
-                    if o.channels_last { ", channels-last" } else { "" }
+                    if o.channels_last {
+                        ", channels-last"
+                    } else {
+                        ""
+                    }
                 ));
-                Some(time_model(spec, size, args, o)?)
+                Some(time_model(ctx, spec, size, args, o)?)
             }
             None => None,
         };
@@ -217,7 +261,10 @@ fn summary(args: &ProfileArgs, specs: &[&ModelSpec], opts: Option<RunOptions>, c
         t.push(vec![
             Cell::plain(spec.name.as_str()),
             Cell::plain(size),
-            Cell::new(plan.parameter_count(), output::thousands(plan.parameter_count())),
+            Cell::new(
+                plan.parameter_count(),
+                output::thousands(plan.parameter_count()),
+            ),
             Cell::new(plan.buffer_count(), output::thousands(plan.buffer_count())),
             Cell::new(c.total_macs(), output::si(c.total_macs())),
             Cell::new(c.conv_macs, output::si(c.conv_macs)),
@@ -229,25 +276,52 @@ fn summary(args: &ProfileArgs, specs: &[&ModelSpec], opts: Option<RunOptions>, c
             Cell::opt(md.file_size, output::bytes),
             Cell::new(file_size, output::bytes(file_size)),
             Cell::plain(file_source),
-            opts.map_or_else(Cell::missing, |o| Cell::plain(device::device_name(o.device))),
+            opts.map_or_else(Cell::missing, |o| {
+                Cell::plain(device::device_name(o.device))
+            }),
             opts.map_or_else(Cell::missing, |o| Cell::plain(o.precision.to_string())),
-            opts.map_or_else(Cell::missing, |o| Cell::plain(if o.channels_last { "nhwc" } else { "nchw" })),
+            opts.map_or_else(Cell::missing, |o| {
+                Cell::plain(if o.channels_last { "nhwc" } else { "nchw" })
+            }),
             Cell::plain(args.batch_size),
             Cell::opt(timing.as_ref().map(|t| t.median_ms), ms),
             Cell::opt(timing.as_ref().map(|t| t.p90_ms), ms),
-            Cell::opt(timing.as_ref().map(|t| t.images_per_s), |v| format!("{v:.1}")),
+            Cell::opt(timing.as_ref().map(|t| t.images_per_s), |v| {
+                format!("{v:.1}")
+            }),
             Cell::opt(timing.as_ref().and_then(|t| t.peak_bytes), output::bytes),
+            Cell::opt(timing.as_ref().and_then(|t| t.load_ms), ms),
         ]);
     }
     Ok(t)
 }
 
-fn time_model(spec: &ModelSpec, size: usize, args: &ProfileArgs, opts: &RunOptions) -> Result<Timing> {
+fn time_model(
+    ctx: &Context,
+    spec: &ModelSpec,
+    size: usize,
+    args: &ProfileArgs,
+    opts: &RunOptions,
+) -> Result<Timing> {
     let peak = memory::PeakMeter::start(opts.device);
-    let mut vs = nn::VarStore::new(Device::Cpu);
-    let model = Dpn::new(&vs.root(), &spec.arch);
+    let (mut vs, model, load_ms) = match &args.weights {
+        Some(path) => {
+            let l = loader::load_model(&ctx.registry, spec, path, Device::Cpu)?;
+            (l.vs, l.model, Some(l.load_time.as_secs_f64() * 1e3))
+        }
+        None => {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let model = Dpn::new(&vs.root(), &spec.arch);
+            (vs, model, None)
+        }
+    };
     device::prepare_model(&mut vs, opts);
-    let shape = [args.batch_size as i64, spec.arch.in_chans as i64, size as i64, size as i64];
+    let shape = [
+        args.batch_size as i64,
+        spec.arch.in_chans as i64,
+        size as i64,
+        size as i64,
+    ];
     let xs = device::prepare_input(&Tensor::randn(shape, (Kind::Float, Device::Cpu)), opts);
     let sync = || {
         if let Device::Cuda(i) = opts.device {
@@ -287,6 +361,6 @@ fn time_model(spec: &ModelSpec, size: usize, args: &ProfileArgs, opts: &RunOptio
         p90_ms: quantile(0.9),
         images_per_s: args.batch_size as f64 / (median / 1e3),
         peak_bytes,
+        load_ms,
     })
 }
-

@@ -93,9 +93,9 @@ impl Precision {
 
     pub fn name(self) -> &'static str {
         match self {
-            Precision::F32 => "fp32",
+            Precision::F32 => "f32",
             Precision::Bf16 => "bf16",
-            Precision::F16 => "fp16",
+            Precision::F16 => "f16",
         }
     }
 
@@ -103,7 +103,7 @@ impl Precision {
     pub fn check_device(self, device: Device) -> Result<()> {
         if self == Precision::F16 && device == Device::Cpu {
             return Err(error::usage(
-                "fp16 is only supported on CUDA; use --precision bf16 or fp32 on the CPU",
+                "f16 is only supported on CUDA; use --dtype bf16 or f32 on the CPU",
             ));
         }
         Ok(())
@@ -125,7 +125,7 @@ impl FromStr for Precision {
             "bf16" | "bfloat16" => Ok(Precision::Bf16),
             "fp16" | "f16" | "float16" | "half" => Ok(Precision::F16),
             _ => Err(error::usage(format!(
-                "invalid precision `{s}`: expected fp32, bf16 or fp16"
+                "invalid dtype `{s}`: expected f32, bf16 or f16"
             ))),
         }
     }

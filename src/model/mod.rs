@@ -34,9 +34,19 @@ pub const BN_EPS: f64 = 1e-3;
 /// Every BatchNorm's momentum, in PyTorch's convention.
 pub const BN_MOMENTUM: f64 = 0.1;
 
+thread_local! {
+    /// Set while [`Dpn::new_for_loading`] builds a network whose weights are
+    /// about to be overwritten: drawing ~87M uniform numbers for dpn107 is a
+    /// large share of the load time that the weights then discard.
+    static SKIP_RANDOM_INIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// PyTorch's default convolution initialization: uniform in +-1/sqrt(fan_in)
 /// (`kaiming_uniform_(a=sqrt(5))`), used for weights and biases alike.
 fn conv_init(fan_in: i64) -> Init {
+    if SKIP_RANDOM_INIT.with(|s| s.get()) {
+        return Init::Const(0.0);
+    }
     let bound = 1.0 / (fan_in.max(1) as f64).sqrt();
     Init::Uniform {
         lo: -bound,
@@ -394,6 +404,15 @@ pub struct Dpn {
 }
 
 impl Dpn {
+    /// As [`Dpn::new`], but convolutions start at zero instead of random
+    /// values: for a network that [`load_state_dict`] fills right away.
+    pub fn new_for_loading(vs: &nn::Path, arch: &ArchSpec) -> Dpn {
+        SKIP_RANDOM_INIT.with(|s| s.set(true));
+        let model = Dpn::new(vs, arch);
+        SKIP_RANDOM_INIT.with(|s| s.set(false));
+        model
+    }
+
     /// Builds the network under `vs` (normally the VarStore's root, so that
     /// names are `features.*` and `classifier.*`), freshly initialized as
     /// PyTorch initializes it (convs uniform +-1/sqrt(fan_in), BatchNorm 1/0).

@@ -18,7 +18,8 @@ fn bad(name: impl std::fmt::Display, msg: String) -> anyhow::Error {
     crate::error::bad_input(format!("weights file {name}: {msg}"))
 }
 
-fn from_st(d: Dtype) -> R<DType> {
+/// The [`DType`] for a safetensors dtype (error text for the others).
+pub fn from_st(d: Dtype) -> Result<DType, String> {
     Ok(match d {
         Dtype::F32 => DType::F32,
         Dtype::F16 => DType::F16,

@@ -5,7 +5,8 @@ use tch::{Device, Kind, Tensor};
 
 use super::{DType, RawTensor};
 
-fn kind_of(d: DType) -> Kind {
+/// The tch kind of a [`DType`].
+pub fn kind_of(d: DType) -> Kind {
     match d {
         DType::F32 => Kind::Float,
         DType::F16 => Kind::Half,

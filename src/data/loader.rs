@@ -1,0 +1,221 @@
+//! A parallel, bounded, in-order batch loader.
+//!
+//! A background thread cuts the items into batches and, for each, decodes
+//! and transforms the images on its own rayon pool (`workers` threads), then
+//! sends the batch through a bounded channel: at most `prefetch` finished
+//! batches wait for the consumer, so memory stays bounded however many images
+//! there are, and the consumer (running the model) overlaps with the
+//! preparation of the next batches. Batches come out in input order, and the
+//! images inside a batch keep their input order. An image that cannot be read
+//! is left out of its batch and reported in the batch's `failures`; the rest
+//! go on. Dropping the loader stops the thread after the batch it is on.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::Result;
+use rayon::prelude::*;
+use tch::Tensor;
+
+use super::decode::decode_file;
+use super::transform::ImageTransform;
+
+/// One input: an image file and, for training or evaluation, its class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub path: PathBuf,
+    pub label: Option<i64>,
+}
+
+impl Item {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Item {
+            path: path.into(),
+            label: None,
+        }
+    }
+
+    pub fn labeled(path: impl Into<PathBuf>, label: i64) -> Self {
+        Item {
+            path: path.into(),
+            label: Some(label),
+        }
+    }
+}
+
+/// An image that could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Position of the item in the loader's input.
+    pub index: usize,
+    pub path: PathBuf,
+    /// One line, naming the file (an `error::bad_input` message for bad images).
+    pub error: String,
+}
+
+/// Consecutive items, transformed.
+#[derive(Debug)]
+pub struct Batch {
+    /// 0, 1, 2, ... in the order batches come out.
+    pub number: usize,
+    /// `[n, 3, height, width]` f32, `n` = the items that loaded (may be 0).
+    pub images: Tensor,
+    /// For each image in `images`: its position in the input, path and label.
+    pub indices: Vec<usize>,
+    pub paths: Vec<PathBuf>,
+    pub labels: Vec<Option<i64>>,
+    /// The items of this batch that failed, in input order.
+    pub failures: Vec<Failure>,
+}
+
+impl Batch {
+    /// Number of images in the batch.
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    /// The labels as a `[n]` int64 tensor; `None` when some image has no label.
+    pub fn label_tensor(&self) -> Option<Tensor> {
+        let l: Option<Vec<i64>> = self.labels.iter().copied().collect();
+        l.map(|l| Tensor::from_slice(&l))
+    }
+}
+
+/// How the loader runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoaderOptions {
+    pub batch_size: usize,
+    /// Decoding threads (0: as many as the machine has cores).
+    pub workers: usize,
+    /// Finished batches that may wait for the consumer (at least 1).
+    pub prefetch: usize,
+}
+
+impl Default for LoaderOptions {
+    fn default() -> Self {
+        LoaderOptions {
+            batch_size: 32,
+            workers: 0,
+            prefetch: 2,
+        }
+    }
+}
+
+/// An iterator over [`Batch`]es; see the module documentation.
+pub struct BatchLoader {
+    rx: Option<Receiver<Batch>>,
+    thread: Option<JoinHandle<()>>,
+    batches: usize,
+}
+
+impl BatchLoader {
+    /// Starts loading `items` with `transform`. Fails only if the thread pool
+    /// cannot be created.
+    pub fn new(
+        items: Vec<Item>,
+        transform: Arc<dyn ImageTransform>,
+        options: LoaderOptions,
+    ) -> Result<Self> {
+        let batch_size = options.batch_size.max(1);
+        let batches = items.len().div_ceil(batch_size);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(options.workers)
+            .thread_name(|i| format!("dpn-data-{i}"))
+            .build()?;
+        let (tx, rx) = sync_channel::<Batch>(options.prefetch.max(1));
+        let thread = std::thread::Builder::new()
+            .name("dpn-data-loader".into())
+            .spawn(move || {
+                let (h, w) = transform.output_size();
+                let per_image = 3 * h * w;
+                for (number, chunk) in items.chunks(batch_size).enumerate() {
+                    let first = number * batch_size;
+                    let results: Vec<Result<Vec<f32>, String>> = pool.install(|| {
+                        chunk
+                            .par_iter()
+                            .enumerate()
+                            .map(|(i, item)| {
+                                let img = decode_file(&item.path).map_err(|e| format!("{e:#}"))?;
+                                let mut out = vec![0f32; per_image];
+                                transform.apply_into(&img, first + i, &mut out);
+                                Ok(out)
+                            })
+                            .collect()
+                    });
+                    let ok = results.iter().filter(|r| r.is_ok()).count();
+                    let mut data = Vec::with_capacity(ok * per_image);
+                    let mut batch = Batch {
+                        number,
+                        images: Tensor::new(),
+                        indices: Vec::with_capacity(ok),
+                        paths: Vec::with_capacity(ok),
+                        labels: Vec::with_capacity(ok),
+                        failures: Vec::new(),
+                    };
+                    for (i, (item, r)) in chunk.iter().zip(results).enumerate() {
+                        match r {
+                            Ok(v) => {
+                                data.extend_from_slice(&v);
+                                batch.indices.push(first + i);
+                                batch.paths.push(item.path.clone());
+                                batch.labels.push(item.label);
+                            }
+                            Err(error) => batch.failures.push(Failure {
+                                index: first + i,
+                                path: item.path.clone(),
+                                error,
+                            }),
+                        }
+                    }
+                    batch.images =
+                        Tensor::from_slice(&data).view([ok as i64, 3, h as i64, w as i64]);
+                    if tx.send(batch).is_err() {
+                        return; // the consumer is gone
+                    }
+                }
+            })?;
+        Ok(BatchLoader {
+            rx: Some(rx),
+            thread: Some(thread),
+            batches,
+        })
+    }
+
+    /// How many batches the loader yields in all.
+    pub fn num_batches(&self) -> usize {
+        self.batches
+    }
+}
+
+impl Iterator for BatchLoader {
+    type Item = Batch;
+
+    fn next(&mut self) -> Option<Batch> {
+        let batch = self.rx.as_ref()?.recv().ok();
+        if batch.is_none() {
+            self.rx = None;
+            if let Some(t) = self.thread.take() {
+                if let Err(panic) = t.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        }
+        batch
+    }
+}
+
+impl Drop for BatchLoader {
+    fn drop(&mut self) {
+        // Closing the channel makes the thread's next send fail.
+        self.rx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

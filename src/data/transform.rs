@@ -1,0 +1,337 @@
+//! timm's eval and train transforms on [`RgbImage`]s.
+//!
+//! Eval (`timm.data.transforms_imagenet_eval`, crop mode "center"):
+//! `Resize(floor(image_size / crop_pct))` on the shorter side (torchvision:
+//! the longer side becomes `int(scale * long / short)`), `CenterCrop(image_size)`
+//! (offsets `int(round((h - th) / 2))`, Python's round half to even; zero
+//! padding when the image is smaller), `ToTensor` (`x / 255` in f32),
+//! `Normalize` (`(x - mean) / std` in f32).
+//!
+//! Train: timm's `RandomResizedCropAndInterpolation(size, scale=(0.08, 1),
+//! ratio=(3/4, 4/3))` (ten tries of a uniform area fraction and a log-uniform
+//! aspect ratio, else a center crop clamped to the ratio range), then a
+//! horizontal flip with probability 0.5, `ToTensor`, `Normalize`. The random
+//! numbers come from a caller's RNG (same distributions as Python's `random`,
+//! not the same stream); given the same numbers the crop is the same.
+
+use rand::Rng;
+use tch::Tensor;
+
+use super::decode::RgbImage;
+use super::resize::{self, Filter, Window};
+use crate::registry::Preprocess;
+
+/// Python's `round()` for the non-negative halves we meet: ties to even.
+fn py_round(v: f64) -> i64 {
+    v.round_ties_even() as i64
+}
+
+/// The size torchvision's `Resize(size)` (an int) gives a `w x h` image: the
+/// shorter side becomes `size`, the longer `int(size * long / short)`.
+pub fn shorter_side_size(w: usize, h: usize, size: usize) -> (usize, usize) {
+    let (short, long) = if w <= h { (w, h) } else { (h, w) };
+    let new_long = (size as f64 * long as f64 / short as f64) as usize;
+    if w <= h {
+        (size, new_long)
+    } else {
+        (new_long, size)
+    }
+}
+
+/// Where torchvision's `CenterCrop` takes a `cw x ch` crop of a `w x h`
+/// image that is at least that large: (left, top).
+pub fn center_crop_offsets(w: usize, h: usize, cw: usize, ch: usize) -> (usize, usize) {
+    let left = py_round((w - cw) as f64 / 2.0) as usize;
+    let top = py_round((h - ch) as f64 / 2.0) as usize;
+    (left, top)
+}
+
+/// torchvision's `CenterCrop((ch, cw))` on a PIL image, zero padding included.
+pub fn center_crop(img: &RgbImage, cw: usize, ch: usize) -> RgbImage {
+    if cw <= img.width && ch <= img.height {
+        let (left, top) = center_crop_offsets(img.width, img.height, cw, ch);
+        return resize::crop(img, left, top, cw, ch);
+    }
+    // Pad (left/top get the smaller half), then crop as usual.
+    let pl = cw.saturating_sub(img.width) / 2;
+    let pt = ch.saturating_sub(img.height) / 2;
+    let pr = (cw.saturating_sub(img.width) + 1) / 2;
+    let pb = (ch.saturating_sub(img.height) + 1) / 2;
+    let mut padded = RgbImage::new(img.width + pl + pr, img.height + pt + pb);
+    for y in 0..img.height {
+        let dst = ((y + pt) * padded.width + pl) * 3;
+        padded.data[dst..dst + img.width * 3].copy_from_slice(img.row(y));
+    }
+    center_crop(&padded, cw, ch)
+}
+
+/// `ToTensor` + `Normalize` into `out` (CHW, `3 * h * w` floats), computed as
+/// torch computes them in f32.
+pub fn normalize_into(img: &RgbImage, mean: [f32; 3], std: [f32; 3], out: &mut [f32]) {
+    let plane = img.width * img.height;
+    assert_eq!(out.len(), 3 * plane, "output buffer size");
+    let mut lut = [[0f32; 256]; 3];
+    for c in 0..3 {
+        for v in 0..256 {
+            lut[c][v] = (v as f32 / 255.0 - mean[c]) / std[c];
+        }
+    }
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for (i, px) in img.data.chunks_exact(3).enumerate() {
+        r[i] = lut[0][px[0] as usize];
+        g[i] = lut[1][px[1] as usize];
+        b[i] = lut[2][px[2] as usize];
+    }
+}
+
+/// A CHW float buffer as a `[3, h, w]` tensor.
+pub fn chw_tensor(chw: &[f32], h: usize, w: usize) -> Tensor {
+    Tensor::from_slice(chw).view([3, h as i64, w as i64])
+}
+
+/// Something that turns a decoded image into a `3 x height x width` float
+/// tensor: what the [`super::loader`] runs on every image.
+pub trait ImageTransform: Send + Sync {
+    /// (height, width) of every output.
+    fn output_size(&self) -> (usize, usize);
+    /// Transforms `img`, the `index`-th item of a run (random transforms seed
+    /// from it, so results do not depend on thread scheduling), into `out`.
+    fn apply_into(&self, img: &RgbImage, index: usize, out: &mut [f32]);
+}
+
+/// timm's eval transform.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalTransform {
+    pub image_size: usize,
+    pub crop_pct: f64,
+    pub filter: Filter,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl EvalTransform {
+    pub fn from_preprocess(p: &Preprocess) -> Self {
+        EvalTransform {
+            image_size: p.image_size,
+            crop_pct: p.crop_pct,
+            filter: p.interpolation.into(),
+            mean: p.mean.map(|v| v as f32),
+            std: p.std.map(|v| v as f32),
+        }
+    }
+
+    /// `floor(image_size / crop_pct)`: the shorter side after resizing.
+    pub fn scale_size(&self) -> usize {
+        (self.image_size as f64 / self.crop_pct).floor() as usize
+    }
+
+    /// Resize and center crop, in 8 bits (what `ToTensor` receives).
+    pub fn resize_crop(&self, img: &RgbImage) -> RgbImage {
+        let (rw, rh) = shorter_side_size(img.width, img.height, self.scale_size());
+        let s = self.image_size;
+        if s <= rw && s <= rh {
+            // Only the pixels the crop keeps; identical to resizing all of it.
+            let (left, top) = center_crop_offsets(rw, rh, s, s);
+            let full = [0.0, 0.0, img.width as f32, img.height as f32];
+            let win = Window {
+                x: left,
+                y: top,
+                width: s,
+                height: s,
+            };
+            resize::resize_window(img, full, rw, rh, self.filter, win)
+        } else {
+            center_crop(&resize::resize(img, rw, rh, self.filter), s, s)
+        }
+    }
+
+    /// The normalized CHW floats.
+    pub fn apply(&self, img: &RgbImage) -> Vec<f32> {
+        let mut out = vec![0f32; 3 * self.image_size * self.image_size];
+        self.apply_into(img, 0, &mut out);
+        out
+    }
+
+    /// The normalized `[3, image_size, image_size]` tensor.
+    pub fn apply_tensor(&self, img: &RgbImage) -> Tensor {
+        chw_tensor(&self.apply(img), self.image_size, self.image_size)
+    }
+}
+
+impl ImageTransform for EvalTransform {
+    fn output_size(&self) -> (usize, usize) {
+        (self.image_size, self.image_size)
+    }
+
+    fn apply_into(&self, img: &RgbImage, _index: usize, out: &mut [f32]) {
+        normalize_into(&self.resize_crop(img), self.mean, self.std, out);
+    }
+}
+
+/// A crop rectangle in image coordinates (may reach outside the image for
+/// [`resized_crop`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CropParams {
+    pub top: i64,
+    pub left: i64,
+    pub height: usize,
+    pub width: usize,
+}
+
+/// timm's `RandomResizedCropAndInterpolation.get_params` for a `w x h` image.
+pub fn random_resized_crop_params<R: Rng + ?Sized>(
+    w: usize,
+    h: usize,
+    scale: (f64, f64),
+    ratio: (f64, f64),
+    rng: &mut R,
+) -> CropParams {
+    let area = (w * h) as f64;
+    let log_ratio = (ratio.0.ln(), ratio.1.ln());
+    let uniform = |rng: &mut R, a: f64, b: f64| a + (b - a) * rng.random::<f64>();
+    for _ in 0..10 {
+        let target_area = uniform(rng, scale.0, scale.1) * area;
+        let aspect = uniform(rng, log_ratio.0, log_ratio.1).exp();
+        let tw = py_round((target_area * aspect).sqrt());
+        let th = py_round((target_area / aspect).sqrt());
+        if tw <= w as i64 && th <= h as i64 {
+            let top = rng.random_range(0..=(h as i64 - th));
+            let left = rng.random_range(0..=(w as i64 - tw));
+            return CropParams {
+                top,
+                left,
+                height: th as usize,
+                width: tw as usize,
+            };
+        }
+    }
+    center_fallback(w, h, ratio)
+}
+
+/// The fallback of [`random_resized_crop_params`]: the largest centered crop
+/// whose aspect ratio is inside `ratio`.
+pub fn center_fallback(w: usize, h: usize, ratio: (f64, f64)) -> CropParams {
+    let in_ratio = w as f64 / h as f64;
+    let (lo, hi) = (ratio.0.min(ratio.1), ratio.0.max(ratio.1));
+    let (tw, th) = if in_ratio < lo {
+        (w, py_round(w as f64 / lo) as usize)
+    } else if in_ratio > hi {
+        (py_round(h as f64 * hi) as usize, h)
+    } else {
+        (w, h)
+    };
+    CropParams {
+        top: (h as i64 - th as i64).div_euclid(2),
+        left: (w as i64 - tw as i64).div_euclid(2),
+        height: th,
+        width: tw,
+    }
+}
+
+/// torchvision's `resized_crop`: PIL's `crop` (zeros outside the image), then
+/// `resize((size, size), filter)`.
+pub fn resized_crop(
+    img: &RgbImage,
+    c: CropParams,
+    out_w: usize,
+    out_h: usize,
+    filter: Filter,
+) -> RgbImage {
+    let inside = c.top >= 0
+        && c.left >= 0
+        && c.left as usize + c.width <= img.width
+        && c.top as usize + c.height <= img.height;
+    let cropped = if inside {
+        resize::crop(img, c.left as usize, c.top as usize, c.width, c.height)
+    } else {
+        let mut out = RgbImage::new(c.width, c.height);
+        for y in 0..c.height {
+            let sy = c.top + y as i64;
+            if sy < 0 || sy >= img.height as i64 {
+                continue;
+            }
+            for x in 0..c.width {
+                let sx = c.left + x as i64;
+                if sx >= 0 && sx < img.width as i64 {
+                    let s = (sy as usize * img.width + sx as usize) * 3;
+                    let d = (y * c.width + x) * 3;
+                    out.data[d..d + 3].copy_from_slice(&img.data[s..s + 3]);
+                }
+            }
+        }
+        out
+    };
+    resize::resize(&cropped, out_w, out_h, filter)
+}
+
+/// Mirrors `img` left to right in place.
+pub fn hflip(img: &mut RgbImage) {
+    let w = img.width;
+    for row in img.data.chunks_exact_mut(w * 3) {
+        for x in 0..w / 2 {
+            for c in 0..3 {
+                row.swap(x * 3 + c, (w - 1 - x) * 3 + c);
+            }
+        }
+    }
+}
+
+/// timm's train transform: random resized crop, horizontal flip, normalize.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainTransform {
+    pub size: usize,
+    pub scale: (f64, f64),
+    pub ratio: (f64, f64),
+    pub hflip: f64,
+    pub filter: Filter,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+    /// Seeds the per-image RNGs of [`ImageTransform::apply_into`] (mix in the
+    /// epoch for a new draw each epoch).
+    pub seed: u64,
+}
+
+impl TrainTransform {
+    /// timm's defaults: scale (0.08, 1), ratio (3/4, 4/3), flip p = 0.5.
+    pub fn from_preprocess(p: &Preprocess, seed: u64) -> Self {
+        TrainTransform {
+            size: p.image_size,
+            scale: (0.08, 1.0),
+            ratio: (3.0 / 4.0, 4.0 / 3.0),
+            hflip: 0.5,
+            filter: p.interpolation.into(),
+            mean: p.mean.map(|v| v as f32),
+            std: p.std.map(|v| v as f32),
+            seed,
+        }
+    }
+
+    /// Crop, resize and maybe flip `img` with numbers drawn from `rng`.
+    pub fn augment<R: Rng + ?Sized>(&self, img: &RgbImage, rng: &mut R) -> RgbImage {
+        let c = random_resized_crop_params(img.width, img.height, self.scale, self.ratio, rng);
+        let mut out = resized_crop(img, c, self.size, self.size, self.filter);
+        if rng.random::<f64>() < self.hflip {
+            hflip(&mut out);
+        }
+        out
+    }
+
+    /// The RNG for the `index`-th image.
+    pub fn rng_for(&self, index: usize) -> rand_chacha::ChaCha8Rng {
+        use rand::SeedableRng;
+        let mixed = self.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        rand_chacha::ChaCha8Rng::seed_from_u64(mixed)
+    }
+}
+
+impl ImageTransform for TrainTransform {
+    fn output_size(&self) -> (usize, usize) {
+        (self.size, self.size)
+    }
+
+    fn apply_into(&self, img: &RgbImage, index: usize, out: &mut [f32]) {
+        let mut rng = self.rng_for(index);
+        normalize_into(&self.augment(img, &mut rng), self.mean, self.std, out);
+    }
+}
