@@ -117,6 +117,22 @@ fn with_classes(arch: &ArchSpec, found: &[(String, Vec<i64>)]) -> ArchSpec {
     a
 }
 
+/// `spec`'s architecture (with the file's class count) if the state dict
+/// fits it, else a bad-input error naming every problem.
+pub fn fit(spec: &ModelSpec, found: &[(String, Vec<i64>)], file: &Path) -> Result<ArchSpec> {
+    let arch = with_classes(&spec.arch, found);
+    let report = compare(&parameter_shapes(&arch), found);
+    if !report.is_strict_ok() {
+        return Err(error::bad_input(format!(
+            "weights file {} does not fit model `{}`: {}",
+            file.display(),
+            spec.name,
+            report.summary()
+        )));
+    }
+    Ok(arch)
+}
+
 /// The registry model a state dict fits, named or inferred from the shapes.
 pub fn choose_model<'r>(
     registry: &'r Registry,
@@ -126,16 +142,7 @@ pub fn choose_model<'r>(
 ) -> Result<(&'r ModelSpec, ArchSpec)> {
     if let Some(name) = model {
         let spec = registry.get(name)?;
-        let arch = with_classes(&spec.arch, found);
-        let report = compare(&parameter_shapes(&arch), found);
-        if !report.is_strict_ok() {
-            return Err(error::bad_input(format!(
-                "weights file {} does not fit model `{name}`: {}",
-                file.display(),
-                report.summary()
-            )));
-        }
-        return Ok((spec, arch));
+        return Ok((spec, fit(spec, found, file)?));
     }
     let mut scored: Vec<(usize, &ModelSpec, ArchSpec, LoadReport)> = registry
         .models()
@@ -181,7 +188,33 @@ pub fn convert_file(
     }
     let sd = weights::read_any(input)?;
     let (spec, arch) = choose_model(registry, &shapes(&sd), model, input)?;
-    let expected = parameter_shapes(&arch);
+    write_converted(sd, spec, &arch, input, output, dtype, None)
+}
+
+/// As [`convert_file`] for a known model (what `dpn fetch` does after a
+/// download, passing the digest it has just verified).
+pub fn convert_for(
+    spec: &ModelSpec,
+    input: &Path,
+    output: &Path,
+    dtype: DType,
+    source_sha256: Option<String>,
+) -> Result<Converted> {
+    let sd = weights::read_any(input)?;
+    let arch = fit(spec, &shapes(&sd), input)?;
+    write_converted(sd, spec, &arch, input, output, dtype, source_sha256)
+}
+
+fn write_converted(
+    sd: StateDict,
+    spec: &ModelSpec,
+    arch: &ArchSpec,
+    input: &Path,
+    output: &Path,
+    dtype: DType,
+    source_sha256: Option<String>,
+) -> Result<Converted> {
+    let expected = parameter_shapes(arch);
 
     // timm's order; absent num_batches_tracked buffers become 0, as
     // PyTorch >= 0.4.1 initializes them.
@@ -206,7 +239,10 @@ pub fn convert_file(
         };
         tensors.push((p.name.clone(), t));
     }
-    let source_sha256 = sha256_file(input)?;
+    let source_sha256 = match source_sha256 {
+        Some(d) => d,
+        None => sha256_file(input)?,
+    };
     let mut out = StateDict {
         tensors,
         metadata: Default::default(),

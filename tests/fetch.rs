@@ -477,14 +477,27 @@ fn fetch_verifies_converts_and_records_provenance() {
     let converted = env.weights().join(format!("{}.safetensors", env.stem()));
     let st = dpn::weights::read_safetensors(&converted).unwrap();
     let src = dpn::weights::read_any(&env.weights().join(&env.file_name)).unwrap();
-    assert_eq!(st.tensors.len(), 8);
+    assert_eq!(st.tensors.len(), src.tensors.len());
     for (name, t) in &src.tensors {
         assert_eq!(st.get(name), Some(t), "{name}");
     }
-    assert_eq!(st.metadata["model"], "tiny");
-    assert_eq!(st.metadata["source_sha256"], sha.as_str());
-    assert_eq!(st.metadata["source_file"], env.file_name.as_str());
-    assert_eq!(st.metadata["dpn_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(st.metadata["dpn.model"], "tiny");
+    assert_eq!(st.metadata["dpn.source_sha256"], sha.as_str());
+    assert_eq!(st.metadata["dpn.source_file"], env.file_name.as_str());
+    assert_eq!(st.metadata["dpn.version"], env!("CARGO_PKG_VERSION"));
+
+    // The cached model computes what the downloaded file does.
+    let registry = dpn::registry::Registry::load(Some(&env.index)).unwrap();
+    let spec = registry.get("tiny").unwrap();
+    let x = tch::Tensor::randn([2, 3, 64, 64], (tch::Kind::Float, tch::Device::Cpu));
+    let logits = |path: &std::path::Path| {
+        let l = dpn::loader::load_model(&registry, spec, path, tch::Device::Cpu).unwrap();
+        tch::no_grad(|| l.model.forward_t(&x, false))
+    };
+    let cached = logits(&converted);
+    let source = logits(&env.weights().join(&env.file_name));
+    assert_eq!(cached.size(), [2, 10]);
+    assert!(cached.equal(&source), "cached and source logits differ");
 
     // A verified file is not downloaded again; --force does.
     let o = env.run(&["fetch", "tiny", "--format", "csv"]);

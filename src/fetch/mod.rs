@@ -329,22 +329,16 @@ fn ensure_converted(
         source.display(),
         converted.display()
     ));
-    let mut sd = crate::weights::read_any(source)?;
-    let file_name = source
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    for (k, v) in [
-        ("format", "pt".to_string()),
-        ("model", spec.name.clone()),
-        ("source_file", file_name),
-        ("source_sha256", sha256.to_string()),
-        ("dpn_version", env!("CARGO_PKG_VERSION").to_string()),
-    ] {
-        sd.metadata.insert(k.to_string(), v);
-    }
-    crate::weights::write_safetensors(converted, &sd)
-        .with_context(|| format!("cannot convert {} to safetensors", source.display()))?;
+    // The same conversion as `dpn convert`: validated against the
+    // architecture, timm's names, provenance in the metadata.
+    crate::convert::convert_for(
+        spec,
+        source,
+        converted,
+        crate::weights::DType::F32,
+        Some(sha256.to_string()),
+    )
+    .with_context(|| format!("cannot convert {} to safetensors", source.display()))?;
     Ok(converted.to_path_buf())
 }
 
@@ -362,7 +356,7 @@ pub fn converted_from(path: &Path) -> Option<String> {
     f.read_exact(&mut header).ok()?;
     let v: serde_json::Value = serde_json::from_slice(&header).ok()?;
     v.get("__metadata__")?
-        .get("source_sha256")?
+        .get(crate::convert::meta::SOURCE_SHA256)?
         .as_str()
         .map(str::to_string)
 }

@@ -2,29 +2,31 @@
 
     fetch_make_pth.py OUT.pth
 
-A state dict with DPN-like key names (float32 weights, an int64
-num_batches_tracked), about 1.6 MB, so that a download can be cut half-way.
-Seeded: the same bytes every run of one torch version.
+The state dict of timm's DPN in the tests' `tiny` architecture (small, 10
+init features, k_r 64, groups 16, b, k_sec 1-2-2-1, inc_sec 8-16-16-32, SiLU,
+10 classes; 1.3M parameters, about 5 MB) with randomized BatchNorm
+statistics, so that a download can be cut half-way and the converted file
+must load as a real model. Seeded: the same bytes every run of one torch version.
 """
 
-import collections
 import sys
 
 import torch
+from timm.models.dpn import DPN
 
 
 def main():
     out = sys.argv[1]
-    g = torch.Generator().manual_seed(0)
-    sd = collections.OrderedDict()
-    sd["features.conv1_1.conv.weight"] = torch.randn(10, 3, 3, 3, generator=g)
-    for k in ("weight", "bias", "running_mean"):
-        sd[f"features.conv1_1.bn.{k}"] = torch.randn(10, generator=g)
-    sd["features.conv1_1.bn.running_var"] = torch.rand(10, generator=g) + 0.5
-    sd["features.conv1_1.bn.num_batches_tracked"] = torch.tensor(7, dtype=torch.int64)
-    sd["classifier.weight"] = torch.randn(1000, 400, 1, 1, generator=g)
-    sd["classifier.bias"] = torch.randn(1000, generator=g)
-    torch.save(sd, out)
+    torch.manual_seed(0)
+    model = DPN(small=True, num_init_features=10, k_r=64, groups=16, b=True, k_sec=(1, 2, 2, 1),
+                inc_sec=(8, 16, 16, 32), num_classes=10, act_layer="silu")
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 1.5)
+                m.num_batches_tracked.fill_(7)
+    torch.save(model.state_dict(), out)
 
 
 if __name__ == "__main__":
