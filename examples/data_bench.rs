@@ -23,9 +23,15 @@ fn main() -> anyhow::Result<()> {
             _ => files.push(a.into()),
         }
     }
-    anyhow::ensure!(!files.is_empty(), "usage: data_bench [--model NAME] [--seconds S] FILE...");
+    anyhow::ensure!(
+        !files.is_empty(),
+        "usage: data_bench [--model NAME] [--seconds S] FILE..."
+    );
     let registry = Registry::load(None)?;
     let t = EvalTransform::from_preprocess(&registry.get(&model)?.preprocess);
+    // One thread everywhere, as the Python side (torch.set_num_threads(1)):
+    // libtorch's OpenMP workers would otherwise spin on the other cores.
+    tch::set_num_threads(1);
     // One thread: the resize's row parallelism runs inline.
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     pool.install(|| -> anyhow::Result<()> {
@@ -46,20 +52,6 @@ fn main() -> anyhow::Result<()> {
                 transform += t2 - t1;
                 n += 1;
             }
-        }
-        if std::env::var_os("DATA_BENCH_STEPS").is_some() {
-            let img = decode_file(&files[0])?;
-            let k = 200;
-            let t0 = Instant::now();
-            for _ in 0..k { std::hint::black_box(t.resize_crop(&img)); }
-            let t1 = Instant::now();
-            let small = t.resize_crop(&img);
-            let mut buf = vec![0f32; 3 * 224 * 224];
-            for _ in 0..k { dpn::data::transform::normalize_into(&small, t.mean, t.std, &mut buf); }
-            let t2 = Instant::now();
-            for _ in 0..k { let _ = std::hint::black_box(dpn::data::transform::chw_tensor(&buf, 224, 224)); }
-            let t3 = Instant::now();
-            eprintln!("resize_crop {:?} normalize {:?} tensor {:?}", (t1 - t0) / k, (t2 - t1) / k, (t3 - t2) / k);
         }
         let total = (decode + transform).as_secs_f64();
         println!(

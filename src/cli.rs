@@ -18,6 +18,8 @@ Exit codes:
   4  verification failed (a weights file's SHA-256 does not match the prefix in its name)
   5  download failed (HTTP error such as 404 or 403, timeout, unreachable server)
   6  weights not cached (run `dpn fetch MODEL`, or pass --weights FILE)
+  7  some inputs failed (e.g. unreadable images); the rest were processed
+  130  interrupted by SIGINT/SIGTERM after saving (dpn train: resume with --resume)
 
 Environment:
   DPN_MODEL_INDEX  a model-index YAML file whose models add to or replace the built-in ones
@@ -86,8 +88,15 @@ pub enum Command {
     Info(commands::info::InfoArgs),
     /// Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated
     Convert(commands::convert::ConvertArgs),
+    /// Classify images: top-k classes per image, streamed; optional embeddings
+    Predict(commands::predict::PredictArgs),
+    /// Top-1/top-5 and loss on a labelled image set, beside the published figures
+    #[command(visible_alias = "eval")]
+    Evaluate(commands::evaluate::EvaluateArgs),
     /// Parameters, MACs, file size, peak memory and speed of models, beside the published figures
     Profile(commands::profile::ProfileArgs),
     /// Download, verify and convert pretrained weights into the cache; list, verify or clean it
     Fetch(commands::fetch::FetchArgs),
+    /// Train or fine-tune a DPN on an image folder (timm's recipe), with exact resume
+    Train(commands::train::TrainArgs),
 }

@@ -25,6 +25,12 @@ pub enum Exit {
     /// The weights a command needs are not in the cache (and `--offline` or
     /// no explicit file forbids getting them).
     NotCached = 6,
+    /// Some inputs failed (unreadable images); the others were processed
+    /// and their results written.
+    Partial = 7,
+    /// Stopped by SIGINT or SIGTERM after saving a resumable state (`dpn
+    /// train`: a checkpoint to `--resume` from); 128 + SIGINT, as shells report Ctrl-C.
+    Interrupted = 130,
 }
 
 impl Exit {
@@ -98,4 +104,18 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     err.chain()
         .find_map(|e| e.downcast_ref::<Coded>())
         .map_or(Exit::Failure.code(), |c| c.exit.code())
+}
+
+/// Some inputs failed while the rest succeeded (exit code 7).
+pub fn partial(message: impl Into<String>) -> anyhow::Error {
+    Coded { exit: Exit::Partial, message: message.into() }.into()
+}
+
+/// A run stopped by SIGINT/SIGTERM after saving what it needs to go on (exit code 130).
+pub fn interrupted(message: impl Into<String>) -> anyhow::Error {
+    Coded {
+        exit: Exit::Interrupted,
+        message: message.into(),
+    }
+    .into()
 }

@@ -6,7 +6,9 @@
 //! ([`cache`], [`weights`]) and renders results through [`output`].
 
 pub mod arch;
+pub mod atomic;
 pub mod cache;
+pub mod classes;
 pub mod cli;
 pub mod commands;
 pub mod convert;
@@ -14,12 +16,15 @@ pub mod counts;
 pub mod data;
 pub mod docs;
 pub mod error;
+pub mod features;
 pub mod fetch;
+pub mod inputs;
 pub mod loader;
 pub mod memory;
 pub mod model;
 pub mod output;
 pub mod registry;
 pub mod runtime;
+pub mod train;
 pub mod ui;
 pub mod weights;

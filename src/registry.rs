@@ -54,7 +54,7 @@ impl fmt::Display for Activation {
 }
 
 /// Resampling filter for the eval resize, named as timm names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Interpolation {
     Bicubic,

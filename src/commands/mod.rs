@@ -1,9 +1,14 @@
 //! One module per subcommand; each exposes `Args` (clap) and `run`.
 
+pub mod common;
 pub mod convert;
+pub mod evaluate;
 pub mod fetch;
 pub mod info;
+pub mod predict;
+pub mod progress;
 pub mod profile;
+pub mod train;
 
 use anyhow::Result;
 
@@ -24,6 +29,9 @@ pub fn run(command: Command, ctx: &Context) -> Result<()> {
         Command::Info(args) => info::run(args, ctx),
         Command::Convert(args) => convert::run(args, ctx),
         Command::Profile(args) => profile::run(args, ctx),
+        Command::Predict(args) => predict::run(args, ctx),
+        Command::Evaluate(args) => evaluate::run(args, ctx),
         Command::Fetch(args) => fetch::run(args, ctx),
+        Command::Train(args) => train::run(args, ctx),
     }
 }

@@ -517,6 +517,14 @@ impl Dpn {
         pool(&self.forward_feature_map(xs, train)).flatten(1, -1)
     }
 
+    /// Logits from pooled embeddings (`[N, num_features]` to `[N, num_classes]`):
+    /// the classifier alone, so embeddings and logits come from one pass.
+    pub fn classify_features(&self, features: &Tensor) -> Tensor {
+        let n = features.size()[0];
+        let pooled = features.view([n, self.num_features as i64, 1, 1]);
+        self.classifier.forward(&pooled).flatten(1, -1)
+    }
+
     /// Logits `[N, num_classes]`.
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         let pooled = pool(&self.forward_feature_map(xs, train));

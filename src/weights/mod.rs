@@ -31,7 +31,9 @@ pub mod tch_bridge;
 
 pub use self::pth::{read_pth, read_pth_bytes};
 pub use self::safetensors::from_st as safetensors_dtype;
-pub use self::safetensors::{read_safetensors, read_safetensors_bytes, write_safetensors};
+pub use self::safetensors::{
+    read_safetensors, read_safetensors_bytes, safetensors_metadata, write_safetensors,
+};
 pub use self::tch_bridge::{from_tch, kind_of, to_tch};
 
 /// Element type of a tensor.

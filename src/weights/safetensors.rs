@@ -167,12 +167,16 @@ pub fn write_safetensors(path: &Path, sd: &StateDict) -> anyhow::Result<()> {
     let tmp = dir.join(tmp_name);
 
     // create_new: never clobber an existing file of that name.
-    OpenOptions::new()
+    let created = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&tmp)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     let mut guard = TempGuard(Some(tmp.clone()));
+    // The mode the OS gave a new file (0666 less the umask); the safetensors
+    // crate's writer may replace the file with a private (0600) one.
+    let mode = created.metadata().map(|m| m.permissions()).ok();
+    drop(created);
 
     let metadata: Option<HashMap<String, String>> = if sd.metadata.is_empty() {
         None
@@ -187,6 +191,9 @@ pub fn write_safetensors(path: &Path, sd: &StateDict) -> anyhow::Result<()> {
     let views = sd.tensors.iter().map(|(k, t)| (k.as_str(), TensorRef(t)));
     safetensors::serialize_to_file(views, metadata, &tmp)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    if let Some(mode) = mode {
+        let _ = fs::set_permissions(&tmp, mode);
+    }
     File::open(&tmp)
         .and_then(|f| f.sync_all())
         .with_context(|| format!("cannot write {}: fsync failed", path.display()))?;
@@ -198,4 +205,21 @@ pub fn write_safetensors(path: &Path, sd: &StateDict) -> anyhow::Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// The `__metadata__` of a safetensors file, without reading its tensors.
+pub fn safetensors_metadata(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+    let file =
+        File::open(path).with_context(|| format!("cannot open weights file {}", path.display()))?;
+    // SAFETY: read-only map, dropped before returning.
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .with_context(|| format!("cannot read weights file {}", path.display()))?;
+    let (_, header) = SafeTensors::read_metadata(&map[..]).map_err(|e| {
+        bad(path.display(), format!("not a valid safetensors file ({e})"))
+    })?;
+    Ok(header
+        .metadata()
+        .as_ref()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default())
 }

@@ -1,0 +1,169 @@
+//! Options and set-up shared by the subcommands that run a model on images
+//! (predict, evaluate): which model and weights, where and how to run it,
+//! and how to preprocess.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::Context;
+use crate::classes::{Classes, META_CLASS_NAMES};
+use crate::convert::meta;
+use crate::data::EvalTransform;
+use crate::error;
+use crate::loader::{self, Loaded};
+use crate::model::device::{self, Precision, RunOptions};
+use crate::registry::{Interpolation, ModelSpec, Preprocess};
+use crate::weights;
+
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// Model to run (default: the one a --weights file records)
+    #[arg(short, long, value_name = "MODEL")]
+    pub model: Option<String>,
+
+    /// Weights file (any format `dpn convert` reads); default: the cached weights of --model
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Images per batch
+    #[arg(short, long, default_value_t = 32, value_name = "N")]
+    pub batch_size: usize,
+
+    /// auto, cpu, cuda or cuda:N
+    #[arg(short, long, default_value = "auto", value_name = "DEVICE")]
+    pub device: String,
+
+    /// Compute precision: f32, bf16 or f16 (f16 on CUDA only)
+    #[arg(long, default_value = "f32", value_name = "DTYPE")]
+    pub dtype: String,
+
+    /// Run in channels-last (NHWC) memory format
+    #[arg(long)]
+    pub channels_last: bool,
+
+    /// Image decoding threads (default: one per core)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub workers: usize,
+
+    /// Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PreprocessArgs {
+    /// Input size (default: the model's)
+    #[arg(long, value_name = "N")]
+    pub img_size: Option<usize>,
+
+    /// Center-crop fraction (default: the model's)
+    #[arg(long, value_name = "F")]
+    pub crop_pct: Option<f64>,
+
+    /// Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model's)
+    #[arg(long, value_enum, value_name = "FILTER")]
+    pub interpolation: Option<Interpolation>,
+}
+
+impl PreprocessArgs {
+    pub fn apply(&self, base: &Preprocess) -> Result<Preprocess> {
+        let mut p = base.clone();
+        if let Some(n) = self.img_size {
+            if n < crate::counts::MIN_IMAGE_SIZE {
+                return Err(error::usage(format!("--img-size {n} is too small: the network needs at least 32 px")));
+            }
+            p.image_size = n;
+        }
+        if let Some(c) = self.crop_pct {
+            if !(c > 0.0 && c <= 1.0) {
+                return Err(error::usage(format!("--crop-pct {c} must be in (0, 1]")));
+            }
+            p.crop_pct = c;
+        }
+        if let Some(i) = self.interpolation {
+            p.interpolation = i;
+        }
+        Ok(p)
+    }
+}
+
+/// A model ready to run on images.
+pub struct Prepared<'a> {
+    pub spec: &'a ModelSpec,
+    pub weights: PathBuf,
+    pub loaded: Loaded,
+    pub opts: RunOptions,
+    pub preprocess: Preprocess,
+    pub transform: Arc<EvalTransform>,
+    /// Names for the model's outputs.
+    pub classes: Classes,
+}
+
+/// Resolves the model and its weights, loads it onto the device and builds
+/// the eval transform. `labels` overrides the class names.
+pub fn prepare<'a>(
+    ctx: &'a Context,
+    model: &ModelArgs,
+    run: &RunArgs,
+    pre: &PreprocessArgs,
+    labels: Option<&std::path::Path>,
+) -> Result<Prepared<'a>> {
+    if run.batch_size == 0 {
+        return Err(error::usage("--batch-size must be at least 1"));
+    }
+    let precision: Precision = run.dtype.parse()?;
+    let opts = RunOptions::new(device::parse_device(&run.device)?, precision, run.channels_last)?;
+    let recorded = model.weights.as_deref().and_then(|w| weights_metadata(w).get(meta::MODEL).cloned());
+    let name = match (&model.model, recorded) {
+        (Some(n), _) => n.clone(),
+        (None, Some(n)) => n,
+        (None, None) => {
+            return Err(error::usage(
+                "which model? pass -m MODEL (see `dpn info`), or --weights FILE converted by dpn",
+            ))
+        }
+    };
+    let spec = ctx.registry.get(&name)?;
+    let weights_path = crate::fetch::resolve_weights(&ctx.cache, spec, model.weights.as_deref())?;
+    ctx.ui.debug(format!("loading {} from {}", spec.name, weights_path.display()));
+    let mut loaded = loader::load_model(&ctx.registry, spec, &weights_path, opts.device)?;
+    device::prepare_model(&mut loaded.vs, &opts);
+    let preprocess = pre.apply(&spec.preprocess)?;
+    let transform = Arc::new(EvalTransform::from_preprocess(&preprocess));
+    let num_classes = loaded.arch.num_classes;
+    let classes = match labels {
+        Some(path) => Classes::from_file(path)?,
+        None => weights_metadata(&weights_path)
+            .get(META_CLASS_NAMES)
+            .and_then(|j| Classes::from_metadata(j))
+            .unwrap_or_else(|| {
+                if num_classes == 1000 {
+                    Classes::imagenet()
+                } else {
+                    Classes::from_names((0..num_classes).map(|i| i.to_string()))
+                }
+            }),
+    };
+    if classes.len() != num_classes {
+        return Err(error::usage(format!(
+            "{} class names for a model with {num_classes} outputs; the labels must match the model",
+            classes.len()
+        )));
+    }
+    Ok(Prepared { spec, weights: weights_path, loaded, opts, preprocess, transform, classes })
+}
+
+/// A safetensors file's metadata (empty for other formats or on any error:
+/// it only refines defaults).
+pub fn weights_metadata(path: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    match weights::detect_format(path) {
+        Ok(weights::Format::Safetensors) => weights::safetensors_metadata(path).unwrap_or_default(),
+        _ => Default::default(),
+    }
+}

@@ -1,0 +1,277 @@
+//! `dpn predict`: top-k classes for images, streamed as they are classified.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use serde_json::json;
+use tch::Kind;
+
+use super::common::{self, ModelArgs, PreprocessArgs, RunArgs};
+use super::Context;
+use crate::classes::Classes;
+use crate::data::{BatchLoader, Item, LoaderOptions};
+use crate::error;
+use crate::features::FeatureWriter;
+use crate::inputs::{self, Shard};
+use crate::model::device;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PredictFormat {
+    /// A block per image, for people
+    Table,
+    /// One row per image and rank
+    Csv,
+    /// A JSON array, one object per image (streamed)
+    Json,
+    /// One JSON object per line per image
+    Jsonl,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+PATH may be an image file (any name: the format is read from the content), a directory (walked \
+recursively for .jpg/.jpeg/.png/.webp/.bmp/.tif/.tiff/.gif files, sorted), or `-` for one path \
+per line on stdin. Results are written as each batch finishes. An image that cannot be read is \
+reported on its own row and on stderr, the others go on, and the exit code is 7.")]
+pub struct PredictArgs {
+    /// Images, directories, or - for paths on stdin
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    /// Classes per image
+    #[arg(short = 'k', long, default_value_t = 5, value_name = "K")]
+    pub top_k: usize,
+
+    /// Class names, one per line (`name` or `synset<TAB>name`); default: the
+    /// weights' own, else ImageNet-1k's
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+
+    /// Also write pooled pre-logit embeddings (.safetensors or .npy) keyed by path
+    #[arg(long, value_name = "FILE")]
+    pub features: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub preprocess: PreprocessArgs,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = PredictFormat::Table)]
+    pub format: PredictFormat,
+}
+
+pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
+    if args.top_k == 0 {
+        return Err(error::usage("--top-k must be at least 1"));
+    }
+    let shard = Shard::resolve(args.run.shard.as_deref())?;
+    let paths = shard.take(inputs::collect_paths(&args.paths)?);
+    if paths.is_empty() {
+        return Err(error::usage("no images to classify (directories are searched for image file extensions)"));
+    }
+    let mut features = args.features.as_deref().map(FeatureWriter::create).transpose()?;
+    let p = common::prepare(ctx, &args.model, &args.run, &args.preprocess, args.labels.as_deref())?;
+    let k = args.top_k.min(p.classes.len());
+    let total = paths.len();
+    let loader = BatchLoader::new(
+        paths.into_iter().map(Item::new).collect(),
+        p.transform.clone(),
+        LoaderOptions { batch_size: args.run.batch_size, workers: args.run.workers, prefetch: 2 },
+    )?;
+    let bar = super::progress::bar(&ctx.ui, total as u64, "images");
+    let stdout = std::io::stdout();
+    let mut sink = Sink::new(args.format, stdout.lock(), &p.classes);
+    sink.begin()?;
+    let mut failed = 0usize;
+    for batch in loader {
+        // Rows in input order: failures sit where their image would have been.
+        let mut rows: Vec<(usize, PathBuf, Option<Vec<(usize, f64)>>, Option<String>)> = Vec::new();
+        if !batch.is_empty() {
+            let xs = device::prepare_input(&batch.images, &p.opts);
+            let (logits, feats) = tch::no_grad(|| {
+                if features.is_some() {
+                    let f = p.loaded.model.forward_features(&xs, false);
+                    let l = p.loaded.model.classify_features(&f);
+                    (l, Some(f.to_kind(Kind::Float).to_device(tch::Device::Cpu)))
+                } else {
+                    (p.loaded.model.forward_t(&xs, false), None)
+                }
+            });
+            let probs = logits.to_kind(Kind::Float).softmax(-1, Kind::Float).to_device(tch::Device::Cpu);
+            let (top_p, top_i) = probs.topk(k as i64, -1, true, true);
+            let top_p: Vec<f32> = Vec::<f32>::try_from(top_p.flatten(0, -1))?;
+            let top_i: Vec<i64> = Vec::<i64>::try_from(top_i.flatten(0, -1))?;
+            for (row, (&index, path)) in batch.indices.iter().zip(&batch.paths).enumerate() {
+                let top = (0..k).map(|j| (top_i[row * k + j] as usize, top_p[row * k + j] as f64)).collect();
+                rows.push((index, path.clone(), Some(top), None));
+                if let (Some(w), Some(f)) = (features.as_mut(), feats.as_ref()) {
+                    let v: Vec<f32> = Vec::<f32>::try_from(f.get(row as i64))?;
+                    w.push(path, &v)?;
+                }
+            }
+        }
+        for f in &batch.failures {
+            failed += 1;
+            bar.suspend(|| ctx.ui.warn(&f.error));
+            rows.push((f.index, f.path.clone(), None, Some(f.error.clone())));
+        }
+        rows.sort_by_key(|r| r.0);
+        for (_, path, top, err) in rows {
+            match (top, err) {
+                (Some(top), _) => sink.result(&path, &top)?,
+                (None, Some(e)) => sink.failure(&path, &e)?,
+                _ => {}
+            }
+        }
+        sink.flush()?;
+        bar.inc((batch.indices.len() + batch.failures.len()) as u64);
+    }
+    bar.finish_and_clear();
+    sink.end()?;
+    if let Some(w) = features {
+        let n = w.len();
+        let out = w.finish()?;
+        ctx.ui.info(format!("wrote {n} embeddings to {}", out.display()));
+    }
+    if failed > 0 {
+        return Err(error::partial(format!("{failed} of {total} images could not be read (reported above)")));
+    }
+    Ok(())
+}
+
+/// Writes results in the chosen format as they come.
+struct Sink<'c, W: Write> {
+    format: PredictFormat,
+    out: W,
+    classes: &'c Classes,
+    first: bool,
+}
+
+impl<'c, W: Write> Sink<'c, W> {
+    fn new(format: PredictFormat, out: W, classes: &'c Classes) -> Self {
+        Sink { format, out, classes, first: true }
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        match self.format {
+            PredictFormat::Json => writeln!(self.out, "[")?,
+            PredictFormat::Csv => {
+                self.csv_row(["path", "rank", "class_index", "synset", "class_name", "probability", "error"])?
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn object(&self, path: &Path, top: Option<&[(usize, f64)]>, err: Option<&str>) -> serde_json::Value {
+        match (top, err) {
+            (Some(top), _) => json!({
+                "path": path.display().to_string(),
+                "top": top.iter().enumerate().map(|(r, &(i, p))| {
+                    let c = self.classes.get(i);
+                    json!({
+                        "rank": r + 1,
+                        "class_index": i,
+                        "synset": c.map(|c| c.synset.as_str()).filter(|s| !s.is_empty()),
+                        "class_name": c.map(|c| c.name.as_str()),
+                        "probability": p,
+                    })
+                }).collect::<Vec<_>>(),
+            }),
+            (None, e) => json!({"path": path.display().to_string(), "error": e}),
+        }
+    }
+
+    fn json_line(&mut self, v: serde_json::Value) -> Result<()> {
+        match self.format {
+            PredictFormat::Json => {
+                if !self.first {
+                    writeln!(self.out, ",")?;
+                }
+                write!(self.out, "  {}", serde_json::to_string(&v)?)?;
+            }
+            _ => writeln!(self.out, "{}", serde_json::to_string(&v)?)?,
+        }
+        self.first = false;
+        Ok(())
+    }
+
+    fn result(&mut self, path: &Path, top: &[(usize, f64)]) -> Result<()> {
+        match self.format {
+            PredictFormat::Json | PredictFormat::Jsonl => self.json_line(self.object(path, Some(top), None)),
+            PredictFormat::Csv => {
+                for (r, &(i, p)) in top.iter().enumerate() {
+                    let c = self.classes.get(i);
+                    self.csv_row([
+                        path.display().to_string(),
+                        (r + 1).to_string(),
+                        i.to_string(),
+                        c.map(|c| c.synset.clone()).unwrap_or_default(),
+                        c.map(|c| c.name.clone()).unwrap_or_default(),
+                        p.to_string(),
+                        String::new(),
+                    ])?;
+                }
+                Ok(())
+            }
+            PredictFormat::Table => {
+                writeln!(self.out, "{}", path.display())?;
+                for (r, &(i, p)) in top.iter().enumerate() {
+                    let c = self.classes.get(i);
+                    let name = c.map(|c| c.name.as_str()).unwrap_or("");
+                    let synset = c.map(|c| c.synset.as_str()).unwrap_or("");
+                    writeln!(self.out, "  {:>2}  {:>6.2}%  {:>4}  {:<9}  {}", r + 1, p * 100.0, i, synset, name)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn failure(&mut self, path: &Path, err: &str) -> Result<()> {
+        match self.format {
+            PredictFormat::Json | PredictFormat::Jsonl => self.json_line(self.object(path, None, Some(err))),
+            PredictFormat::Csv => {
+                let p = path.display().to_string();
+                self.csv_row([p.as_str(), "", "", "", "", "", err])
+            }
+            PredictFormat::Table => Ok(writeln!(self.out, "{}\n  error: {err}", path.display())?),
+        }
+    }
+
+    /// One CSV record, quoted as the csv crate quotes.
+    fn csv_row<I, T>(&mut self, fields: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        w.write_record(fields)?;
+        let line = w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?;
+        self.out.write_all(&line)?;
+        Ok(())
+    }
+
+    /// Hands what is buffered to stdout, so a reader sees each batch at once.
+    fn flush(&mut self) -> Result<()> {
+        Ok(self.out.flush()?)
+    }
+
+    fn end(&mut self) -> Result<()> {
+        self.flush()?;
+        if self.format == PredictFormat::Json {
+            if !self.first {
+                writeln!(self.out)?;
+            }
+            writeln!(self.out, "]")?;
+        }
+        self.out.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,557 @@
+//! `dpn train`: train or fine-tune a DPN on an image folder, timm's way.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+
+use super::Context;
+use crate::error;
+use crate::fetch;
+use crate::output::{Cell, Column, Format, Table};
+use crate::registry::ModelSpec;
+use crate::train::checkpoint::{self, EpochMetrics};
+use crate::train::config::TrainConfig;
+use crate::train::sched::SchedKind;
+use crate::train::trainer::{self, Env};
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+DATA is an ImageFolder: DATA/<class>/<image>, classes in sorted order. Training uses timm's \
+augmentation (RandomResizedCrop with --scale/--ratio, horizontal flip with --hflip, the model's \
+normalization), validation timm's eval transform (resize to img-size / crop-pct, center crop). \
+Images that cannot be read are skipped and counted (--strict stops instead); the last \
+incomplete batch of an epoch is dropped.
+
+The optimizer is SGD with momentum (torch.optim.SGD; weight decay on convolution weights only, \
+not on BatchNorm parameters and biases), the loss cross-entropy with label smoothing, the \
+learning rate set per update (timm's schedulers with --sched-on-updates: epochs count as \
+epochs x batches per epoch). Default --lr: the registry's training LR scaled by --batch-size \
+over the registry's batch size, or 0.1 x batch / 256 (timm's --lr-base) without one.
+
+OUTPUT receives metrics.csv (one row per epoch), steps.csv (one row per update) and \
+checkpoints: last and best (by validation top-1) are links into checkpoints/, each a folder \
+with model.safetensors (timm's names: loads into timm strictly and into every dpn \
+subcommand), optimizer.safetensors and state.json. A checkpoint is written whole before the \
+links move, so a kill at any moment leaves the previous one intact.
+
+SIGINT or SIGTERM (Ctrl-C, a batch scheduler's warning) saves a checkpoint at the next step \
+and exits with code 130; a second signal stops at once. `--resume OUTPUT` continues exactly \
+where the run stopped: on the CPU the resumed run computes the same updates, bit for bit, \
+as an uninterrupted one with the same settings. A resumed run keeps its checkpoint's \
+settings; only --epochs, --workers, --device, --output and the data paths may change. A NaN \
+or infinite loss stops the run with an error, leaving the last good checkpoint.")]
+pub struct TrainArgs {
+    /// Training images: an ImageFolder (DIR/<class>/<image>)
+    #[arg(long, value_name = "DIR", required_unless_present = "resume")]
+    pub data: Option<PathBuf>,
+
+    /// Validation images, an ImageFolder with the training data's classes (or a subset)
+    #[arg(long, value_name = "DIR", conflicts_with = "val_split")]
+    pub val_data: Option<PathBuf>,
+
+    /// Hold out this fraction of each class of --data for validation (seeded by --seed)
+    #[arg(long, value_name = "F")]
+    pub val_split: Option<f64>,
+
+    /// Model to train (see `dpn info`)
+    #[arg(short, long, value_name = "MODEL", required_unless_present = "resume")]
+    pub model: Option<String>,
+
+    /// Start from the model's pretrained weights in the cache (`dpn fetch MODEL`)
+    #[arg(long, conflicts_with = "weights")]
+    pub pretrained: bool,
+
+    /// Start from these weights (any format `dpn convert` reads)
+    #[arg(long, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+
+    /// Classes of the classifier [default: the number of class folders in --data];
+    /// a classifier of another size in the starting weights is replaced
+    #[arg(long, value_name = "N")]
+    pub num_classes: Option<usize>,
+
+    /// Epochs to train [default: 10]
+    #[arg(long, value_name = "N")]
+    pub epochs: Option<u64>,
+
+    /// Images per batch [default: 64]
+    #[arg(short, long, value_name = "N")]
+    pub batch_size: Option<usize>,
+
+    /// Peak learning rate [default: the registry's, scaled by batch size]
+    #[arg(long, value_name = "LR")]
+    pub lr: Option<f64>,
+
+    /// SGD momentum [default: 0.9]
+    #[arg(long, value_name = "M")]
+    pub momentum: Option<f64>,
+
+    /// Nesterov momentum (timm's `--opt sgd`); plain momentum without it (`--opt momentum`)
+    #[arg(long)]
+    pub nesterov: bool,
+
+    /// Weight decay of convolution weights (none on BatchNorm and biases) [default: 1e-4]
+    #[arg(long, value_name = "WD")]
+    pub weight_decay: Option<f64>,
+
+    /// Learning-rate schedule [default: cosine]
+    #[arg(long, value_enum, value_name = "SCHED")]
+    pub sched: Option<SchedKind>,
+
+    /// Epochs of linear warmup from --warmup-lr [default: 0]
+    #[arg(long, value_name = "N")]
+    pub warmup_epochs: Option<u64>,
+
+    /// Learning rate the warmup starts from [default: 1e-5]
+    #[arg(long, value_name = "LR")]
+    pub warmup_lr: Option<f64>,
+
+    /// Cosine's final learning rate [default: 0]
+    #[arg(long, value_name = "LR")]
+    pub min_lr: Option<f64>,
+
+    /// Step schedule: epochs between decays [default: 90]
+    #[arg(long, value_name = "N")]
+    pub decay_epochs: Option<u64>,
+
+    /// Step schedule: factor of each decay [default: 0.1]
+    #[arg(long, value_name = "F")]
+    pub decay_rate: Option<f64>,
+
+    /// Label smoothing of the cross-entropy loss [default: 0.1]
+    #[arg(long, value_name = "F")]
+    pub label_smoothing: Option<f64>,
+
+    /// Input side in pixels [default: the model's, 224]
+    #[arg(long, value_name = "N")]
+    pub img_size: Option<usize>,
+
+    /// RandomResizedCrop's area range [default: 0.08 1.0]
+    #[arg(long, num_args = 2, value_names = ["MIN", "MAX"])]
+    pub scale: Option<Vec<f64>>,
+
+    /// RandomResizedCrop's aspect-ratio range [default: 0.75 1.3333]
+    #[arg(long, num_args = 2, value_names = ["MIN", "MAX"])]
+    pub ratio: Option<Vec<f64>>,
+
+    /// Probability of a horizontal flip [default: 0.5]
+    #[arg(long, value_name = "P")]
+    pub hflip: Option<f64>,
+
+    /// Validation crop fraction [default: the model's]
+    #[arg(long, value_name = "F")]
+    pub crop_pct: Option<f64>,
+
+    /// Mixed precision: bf16 (the default when given alone) or f16 (with loss scaling; CUDA only)
+    #[arg(long, value_name = "DTYPE", num_args = 0..=1, default_missing_value = "bf16")]
+    pub amp: Option<String>,
+
+    /// Train in channels-last (NHWC) memory format
+    #[arg(long)]
+    pub channels_last: bool,
+
+    /// auto, cpu, cuda or cuda:N [default: auto]
+    #[arg(short, long, value_name = "DEVICE")]
+    pub device: Option<String>,
+
+    /// Seed of initialization, data order, augmentation and --val-split [default: 42]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Image decoding threads [default: 2]
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Stop at the first unreadable image instead of skipping it
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Where metrics and checkpoints go [default: output/train/<model>-<UTC time>;
+    /// with --resume, the run's own folder]
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// Continue a run: its output folder, a checkpoint folder, or a file in one
+    #[arg(long, value_name = "DIR_OR_CKPT")]
+    pub resume: Option<PathBuf>,
+
+    /// Format of the per-epoch summary printed at the end
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// timm's `--lr-base` and `--lr-base-size`, for models the registry gives no LR.
+const LR_BASE: f64 = 0.1;
+const LR_BASE_SIZE: f64 = 256.0;
+
+/// The default peak LR: the registry's scaled linearly by batch size.
+pub fn default_lr(spec: &ModelSpec, batch_size: usize) -> f64 {
+    match (spec.metadata.lr, spec.metadata.batch_size) {
+        (Some(lr), Some(b)) if b > 0 => lr * batch_size as f64 / b as f64,
+        _ => LR_BASE * batch_size as f64 / LR_BASE_SIZE,
+    }
+}
+
+fn pair(v: &Option<Vec<f64>>, default: (f64, f64)) -> (f64, f64) {
+    match v.as_deref() {
+        Some([a, b]) => (*a, *b),
+        _ => default,
+    }
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The settings of a new run.
+fn new_config(args: &TrainArgs, ctx: &Context) -> Result<TrainConfig> {
+    let model = args.model.clone().expect("clap requires --model");
+    let spec = ctx.registry.get(&model)?;
+    let data = args.data.clone().expect("clap requires --data");
+    let batch_size = args.batch_size.unwrap_or(64);
+    let init = if args.pretrained || args.weights.is_some() {
+        let path = fetch::resolve_weights(&ctx.cache, spec, args.weights.as_deref())?;
+        absolute(&path).display().to_string()
+    } else {
+        "scratch".to_string()
+    };
+    Ok(TrainConfig {
+        model,
+        data: absolute(&data),
+        val_data: args.val_data.as_deref().map(absolute),
+        val_split: args.val_split,
+        num_classes: args.num_classes.unwrap_or(0),
+        init,
+        epochs: args.epochs.unwrap_or(10),
+        batch_size,
+        lr: args.lr.unwrap_or_else(|| default_lr(spec, batch_size)),
+        momentum: args.momentum.unwrap_or(0.9),
+        nesterov: args.nesterov,
+        weight_decay: args.weight_decay.unwrap_or(1e-4),
+        sched: args.sched.unwrap_or(SchedKind::Cosine),
+        warmup_epochs: args.warmup_epochs.unwrap_or(0),
+        warmup_lr: args.warmup_lr.unwrap_or(1e-5),
+        min_lr: args.min_lr.unwrap_or(0.0),
+        decay_epochs: args.decay_epochs.unwrap_or(90),
+        decay_rate: args.decay_rate.unwrap_or(0.1),
+        label_smoothing: args.label_smoothing.unwrap_or(0.1),
+        img_size: args.img_size.unwrap_or(spec.preprocess.image_size),
+        scale: pair(&args.scale, (0.08, 1.0)),
+        ratio: pair(&args.ratio, (3.0 / 4.0, 4.0 / 3.0)),
+        hflip: args.hflip.unwrap_or(0.5),
+        crop_pct: args.crop_pct.unwrap_or(spec.preprocess.crop_pct),
+        amp: args.amp.clone().unwrap_or_else(|| "f32".into()),
+        channels_last: args.channels_last,
+        device: args.device.clone().unwrap_or_else(|| "auto".into()),
+        seed: args.seed.unwrap_or(42),
+        workers: args.workers.unwrap_or(2),
+        strict: args.strict,
+    })
+}
+
+/// The checkpoint's settings, with the few that may change taken from the
+/// command line; any other setting given must equal the checkpoint's.
+fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> {
+    let mut cfg = saved.clone();
+    if let Some(m) = &args.model {
+        if *m != saved.model {
+            return Err(error::bad_input(format!(
+                "the checkpoint to resume is of model {}, not {m}",
+                saved.model
+            )));
+        }
+    }
+    if args.pretrained || args.weights.is_some() {
+        return Err(error::usage(
+            "--resume continues from its checkpoint's weights; drop --pretrained/--weights",
+        ));
+    }
+    if let Some(d) = &args.data {
+        cfg.data = absolute(d);
+    }
+    if let Some(d) = &args.val_data {
+        cfg.val_data = Some(absolute(d));
+    }
+    if let Some(e) = args.epochs {
+        cfg.epochs = e;
+    }
+    if let Some(w) = args.workers {
+        cfg.workers = w;
+    }
+    if let Some(d) = &args.device {
+        cfg.device = d.clone();
+    }
+    cfg.strict = args.strict || saved.strict;
+    let mut fixed: Vec<String> = Vec::new();
+    let mut check = |name: &str, given: Option<String>, kept: String| {
+        if let Some(g) = given {
+            if g != kept {
+                fixed.push(format!("--{name} {g} (the checkpoint has {kept})"));
+            }
+        }
+    };
+    let s = |v: &dyn ToString| v.to_string();
+    check(
+        "val-split",
+        args.val_split.map(|v| s(&v)),
+        format!("{:?}", saved.val_split.unwrap_or(0.0)),
+    );
+    check(
+        "num-classes",
+        args.num_classes.map(|v| s(&v)),
+        s(&saved.num_classes),
+    );
+    check(
+        "batch-size",
+        args.batch_size.map(|v| s(&v)),
+        s(&saved.batch_size),
+    );
+    check("lr", args.lr.map(|v| s(&v)), s(&saved.lr));
+    check("momentum", args.momentum.map(|v| s(&v)), s(&saved.momentum));
+    check(
+        "weight-decay",
+        args.weight_decay.map(|v| s(&v)),
+        s(&saved.weight_decay),
+    );
+    check("sched", args.sched.map(|v| s(&v)), s(&saved.sched));
+    check(
+        "warmup-epochs",
+        args.warmup_epochs.map(|v| s(&v)),
+        s(&saved.warmup_epochs),
+    );
+    check(
+        "warmup-lr",
+        args.warmup_lr.map(|v| s(&v)),
+        s(&saved.warmup_lr),
+    );
+    check("min-lr", args.min_lr.map(|v| s(&v)), s(&saved.min_lr));
+    check(
+        "decay-epochs",
+        args.decay_epochs.map(|v| s(&v)),
+        s(&saved.decay_epochs),
+    );
+    check(
+        "decay-rate",
+        args.decay_rate.map(|v| s(&v)),
+        s(&saved.decay_rate),
+    );
+    check(
+        "label-smoothing",
+        args.label_smoothing.map(|v| s(&v)),
+        s(&saved.label_smoothing),
+    );
+    check("img-size", args.img_size.map(|v| s(&v)), s(&saved.img_size));
+    check("hflip", args.hflip.map(|v| s(&v)), s(&saved.hflip));
+    check("crop-pct", args.crop_pct.map(|v| s(&v)), s(&saved.crop_pct));
+    check("amp", args.amp.clone(), saved.amp.clone());
+    check("seed", args.seed.map(|v| s(&v)), s(&saved.seed));
+    if args.nesterov && !saved.nesterov {
+        fixed.push("--nesterov (the checkpoint has plain momentum)".into());
+    }
+    if args.channels_last && !saved.channels_last {
+        fixed.push("--channels-last (the checkpoint ran NCHW)".into());
+    }
+    if args.scale.is_some() && pair(&args.scale, saved.scale) != saved.scale {
+        fixed.push("--scale".into());
+    }
+    if args.ratio.is_some() && pair(&args.ratio, saved.ratio) != saved.ratio {
+        fixed.push("--ratio".into());
+    }
+    if !fixed.is_empty() {
+        return Err(error::usage(format!(
+            "--resume keeps the checkpoint's settings; cannot change {}",
+            fixed.join(", ")
+        )));
+    }
+    Ok(cfg)
+}
+
+fn check_config(cfg: &TrainConfig) -> Result<()> {
+    let bad = |m: String| Err(error::usage(m));
+    if cfg.batch_size < 2 {
+        return bad(format!(
+            "--batch-size {} is too small: BatchNorm needs at least 2 images per batch",
+            cfg.batch_size
+        ));
+    }
+    if cfg.epochs == 0 {
+        return bad("--epochs must be at least 1".into());
+    }
+    if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
+        return bad(format!("--lr {} must be positive", cfg.lr));
+    }
+    if !(0.0..1.0).contains(&cfg.momentum) {
+        return bad(format!("--momentum {} must be in [0, 1)", cfg.momentum));
+    }
+    if !(cfg.weight_decay >= 0.0) {
+        return bad(format!("--weight-decay {} must be >= 0", cfg.weight_decay));
+    }
+    if !(0.0..1.0).contains(&cfg.label_smoothing) {
+        return bad(format!(
+            "--label-smoothing {} must be in [0, 1)",
+            cfg.label_smoothing
+        ));
+    }
+    if let Some(f) = cfg.val_split {
+        if !(0.0..1.0).contains(&f) {
+            return bad(format!("--val-split {f} must be in [0, 1)"));
+        }
+    }
+    if cfg.img_size < crate::counts::MIN_IMAGE_SIZE {
+        return bad(format!(
+            "--img-size {} is too small: DPNs downsample by 32, so at least {} px",
+            cfg.img_size,
+            crate::counts::MIN_IMAGE_SIZE
+        ));
+    }
+    let (s0, s1) = cfg.scale;
+    if !(s0 > 0.0 && s0 <= s1 && s1 <= 1.0) {
+        return bad(format!("--scale {s0} {s1}: need 0 < MIN <= MAX <= 1"));
+    }
+    let (r0, r1) = cfg.ratio;
+    if !(r0 > 0.0 && r0 <= r1) {
+        return bad(format!("--ratio {r0} {r1}: need 0 < MIN <= MAX"));
+    }
+    if !(0.0..=1.0).contains(&cfg.hflip) {
+        return bad(format!("--hflip {} must be in [0, 1]", cfg.hflip));
+    }
+    if !(cfg.crop_pct > 0.0 && cfg.crop_pct <= 1.0) {
+        return bad(format!("--crop-pct {} must be in (0, 1]", cfg.crop_pct));
+    }
+    let _: crate::model::device::Precision = cfg.amp.parse()?;
+    Ok(())
+}
+
+fn default_output(model: &str) -> PathBuf {
+    let stamp: String = fetch::now_rfc3339()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .map(|c| if c == 'T' { '-' } else { c })
+        .collect();
+    PathBuf::from("output/train").join(format!("{model}-{stamp}"))
+}
+
+pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
+    let (cfg, output, resume) = match &args.resume {
+        Some(path) => {
+            let dir = checkpoint::resolve(path)?;
+            let loaded = checkpoint::load(&dir)?;
+            let cfg = resumed_config(&args, &loaded.state.config)?;
+            let canon = absolute(&dir);
+            let output = match &args.output {
+                Some(o) => o.clone(),
+                None => match canon.parent() {
+                    Some(p)
+                        if p.file_name()
+                            .is_some_and(|n| n == checkpoint::CHECKPOINTS_DIR) =>
+                    {
+                        p.parent().unwrap_or(Path::new(".")).to_path_buf()
+                    }
+                    _ => {
+                        return Err(error::usage(format!(
+                            "{} is not inside a dpn train output folder; pass --output DIR",
+                            dir.display()
+                        )))
+                    }
+                },
+            };
+            ctx.ui.info(format!(
+                "resuming {} from {} (epoch {}, step {})",
+                cfg.model,
+                canon.display(),
+                loaded.state.epoch,
+                loaded.state.step_in_epoch
+            ));
+            (cfg, output, Some(loaded))
+        }
+        None => {
+            let cfg = new_config(&args, ctx)?;
+            let output = args
+                .output
+                .clone()
+                .unwrap_or_else(|| default_output(&cfg.model));
+            if output.join(checkpoint::LAST).exists() {
+                return Err(error::usage(format!(
+                    "{} already holds a training run; continue it with --resume {0} or choose another --output",
+                    output.display()
+                )));
+            }
+            (cfg, output, None)
+        }
+    };
+    check_config(&cfg)?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal ends the process at once (exit code 130).
+        signal_hook::flag::register_conditional_shutdown(
+            sig,
+            error::Exit::Interrupted.code(),
+            stop.clone(),
+        )
+        .context("installing signal handlers")?;
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
+    ctx.ui.info(format!("writing to {}", output.display()));
+    let outcome = trainer::train(
+        cfg,
+        &output,
+        resume,
+        &Env {
+            registry: &ctx.registry,
+            ui: &ctx.ui,
+            stop,
+        },
+    )?;
+    ctx.ui.info(format!(
+        "last checkpoint: {}{}",
+        outcome.last.display(),
+        outcome
+            .best
+            .as_ref()
+            .map(|b| format!(", best: {}", b.display()))
+            .unwrap_or_default()
+    ));
+    let mut out = std::io::stdout().lock();
+    summary(&outcome.history).write(args.format, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn summary(history: &[EpochMetrics]) -> Table {
+    let col = |key, header, right_align| Column {
+        key,
+        header,
+        right_align,
+    };
+    let mut t = Table::new(vec![
+        col("epoch", "Epoch", true),
+        col("lr", "LR", true),
+        col("train_loss", "Train loss", true),
+        col("val_loss", "Val loss", true),
+        col("top1", "Top-1", true),
+        col("top5", "Top-5", true),
+        col("images_per_s", "img/s", true),
+        col("seconds", "Seconds", true),
+        col("skipped", "Skipped", true),
+    ]);
+    let pct = |v: f64| format!("{v:.2}%");
+    for m in history {
+        t.push(vec![
+            Cell::plain(m.epoch),
+            Cell::new(m.lr, format!("{:.5}", m.lr)),
+            Cell::new(m.train_loss, format!("{:.4}", m.train_loss)),
+            Cell::opt(m.val_loss, |v| format!("{v:.4}")),
+            Cell::opt(m.top1, pct),
+            Cell::opt(m.top5, pct),
+            Cell::new(m.images_per_s, format!("{:.1}", m.images_per_s)),
+            Cell::new(m.seconds, format!("{:.1}", m.seconds)),
+            Cell::plain(m.skipped),
+        ]);
+    }
+    t
+}

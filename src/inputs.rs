@@ -1,0 +1,227 @@
+//! What a run reads: image paths from the command line, directory trees or
+//! stdin; labelled ImageFolder trees and label files; and the deterministic
+//! slice of them that this shard of a job array takes.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use walkdir::WalkDir;
+
+use crate::classes::Classes;
+use crate::data::loader::Item;
+use crate::error;
+
+/// File extensions a directory walk picks up (case-insensitive). Files named
+/// explicitly are read whatever their name: the decoder sniffs the content.
+pub const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif", "jfif"];
+
+pub fn is_image_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// Image files below `dir`, sorted by path so every run sees the same order.
+pub fn walk_images(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in WalkDir::new(dir).follow_links(true) {
+        let entry = entry.with_context(|| format!("cannot read directory {}", dir.display()))?;
+        if entry.file_type().is_file() && is_image_name(entry.path()) {
+            out.push(entry.into_path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `predict`'s PATH arguments: files, directories (walked), `-` (one path per
+/// line on stdin).
+pub fn collect_paths(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for arg in args {
+        if arg.as_os_str() == "-" {
+            for line in std::io::stdin().lock().lines() {
+                let line = line.context("reading paths from stdin")?;
+                let line = line.trim();
+                if !line.is_empty() {
+                    out.push(PathBuf::from(line));
+                }
+            }
+        } else if arg.is_dir() {
+            out.extend(walk_images(arg)?);
+        } else if arg.exists() {
+            out.push(arg.clone());
+        } else {
+            return Err(error::usage(format!("{}: no such file or directory", arg.display())));
+        }
+    }
+    Ok(out)
+}
+
+/// A labelled data set and the names of its classes.
+#[derive(Debug)]
+pub struct Labelled {
+    pub items: Vec<Item>,
+    pub classes: Classes,
+    /// Whether labels are ImageNet-1k indices (folders named by synset id).
+    pub imagenet: bool,
+}
+
+/// An ImageFolder tree: `<class>/<image>`. Folders named by ImageNet synset ids
+/// map to ImageNet class indices; any other tree uses sorted folder order.
+pub fn image_folder(root: &Path) -> Result<Labelled> {
+    let rd = std::fs::read_dir(root).map_err(|e| error::usage(format!("cannot read data folder {}: {e}", root.display())))?;
+    let mut folders: Vec<(String, PathBuf)> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .map(|e| (e.file_name().to_string_lossy().to_string(), e.path()))
+        .collect();
+    folders.sort();
+    if folders.is_empty() {
+        return Err(error::bad_input(format!(
+            "data folder {} has no class folders; expected <class>/<image> (an ImageFolder tree)",
+            root.display()
+        )));
+    }
+    let imagenet = Classes::imagenet();
+    let all_synsets = folders.iter().all(|(n, _)| imagenet.synset_index(n).is_some());
+    let mut items = Vec::new();
+    for (i, (name, dir)) in folders.iter().enumerate() {
+        let label = if all_synsets { imagenet.synset_index(name).unwrap_or(i) } else { i };
+        for p in walk_images(dir)? {
+            items.push(Item::labeled(p, label as i64));
+        }
+    }
+    if items.is_empty() {
+        return Err(error::bad_input(format!("data folder {} holds no images", root.display())));
+    }
+    let classes = if all_synsets { imagenet } else { Classes::from_names(folders.into_iter().map(|(n, _)| n)) };
+    Ok(Labelled { items, classes, imagenet: all_synsets })
+}
+
+/// Images listed in a labels file, relative paths resolved against `root`.
+/// Either CSV `path,label` (a header row is allowed) or whitespace-separated
+/// `path label` lines (Caffe's ILSVRC2012 `val.txt`); a label is a class
+/// index or an ImageNet synset id.
+pub fn labels_file(path: &Path, root: &Path) -> Result<Labelled> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read labels file {}", path.display()))?;
+    let imagenet = Classes::imagenet();
+    let mut items = Vec::new();
+    let mut any_synset = false;
+    let mut max_label = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (file, label) = match line.split_once(',') {
+            Some((f, l)) => (f.trim(), l.trim()),
+            None => match line.rsplit_once(char::is_whitespace) {
+                Some((f, l)) => (f.trim(), l.trim()),
+                None => return Err(error::bad_input(format!("labels file {} line {}: expected `path,label`", path.display(), n + 1))),
+            },
+        };
+        let label = match label.parse::<usize>() {
+            Ok(i) => i,
+            Err(_) => match imagenet.synset_index(label) {
+                Some(i) => {
+                    any_synset = true;
+                    i
+                }
+                None if n == 0 => continue, // a header row
+                None => {
+                    return Err(error::bad_input(format!(
+                        "labels file {} line {}: label `{label}` is neither a class index nor an ImageNet synset id",
+                        path.display(),
+                        n + 1
+                    )))
+                }
+            },
+        };
+        max_label = max_label.max(label);
+        let p = Path::new(file);
+        items.push(Item::labeled(if p.is_absolute() { p.to_path_buf() } else { root.join(p) }, label as i64));
+    }
+    if items.is_empty() {
+        return Err(error::bad_input(format!("labels file {} lists no images", path.display())));
+    }
+    let is_imagenet = any_synset || max_label < 1000;
+    let classes = if is_imagenet {
+        imagenet
+    } else {
+        Classes::from_names((0..=max_label).map(|i| i.to_string()))
+    };
+    Ok(Labelled { items, classes, imagenet: is_imagenet })
+}
+
+/// This process's share of a job array: shard `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// `I/N` from the command line, else the job launcher's variables
+    /// (Slurm arrays, then torchrun-style RANK/WORLD_SIZE), else the whole set.
+    pub fn resolve(flag: Option<&str>) -> Result<Shard> {
+        if let Some(s) = flag {
+            return Shard::parse(s);
+        }
+        let var = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<usize>().ok());
+        if let (Some(id), Some(count)) = (var("SLURM_ARRAY_TASK_ID"), var("SLURM_ARRAY_TASK_COUNT")) {
+            // Arrays may start at 1 (--array=1-8): count from the minimum.
+            let min = var("SLURM_ARRAY_TASK_MIN").unwrap_or(0);
+            return Shard::new(id.saturating_sub(min), count, "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT");
+        }
+        if let (Some(rank), Some(world)) = (var("RANK"), var("WORLD_SIZE")) {
+            return Shard::new(rank, world, "RANK/WORLD_SIZE");
+        }
+        Ok(Shard::WHOLE)
+    }
+
+    pub fn parse(s: &str) -> Result<Shard> {
+        let bad = || error::usage(format!("invalid --shard `{s}`: expected I/N with 0 <= I < N, e.g. 0/4"));
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (i, n) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        Shard::new(i, n, "--shard")
+    }
+
+    fn new(index: usize, count: usize, from: &str) -> Result<Shard> {
+        if count == 0 || index >= count {
+            return Err(error::usage(format!("shard {index}/{count} from {from} is out of range: need 0 <= I < N")));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Round-robin over the sorted inputs: shards differ in size by at most
+    /// one item, and the union of all shards is the whole set, each item once.
+    pub fn take<T>(&self, items: Vec<T>) -> Vec<T> {
+        if self.count == 1 {
+            return items;
+        }
+        items.into_iter().enumerate().filter(|(i, _)| i % self.count == self.index).map(|(_, t)| t).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_inputs() {
+        let all: Vec<usize> = (0..10).collect();
+        let mut seen = Vec::new();
+        for i in 0..4 {
+            seen.extend(Shard::parse(&format!("{i}/4")).unwrap().take(all.clone()));
+        }
+        seen.sort();
+        assert_eq!(seen, all);
+        assert!(Shard::parse("4/4").is_err());
+        assert!(Shard::parse("x").is_err());
+        assert!(Shard::parse("1/0").is_err());
+    }
+}

@@ -1,0 +1,368 @@
+//! Training checkpoints: written whole or not at all.
+//!
+//! Layout under the output folder:
+//!
+//! ```text
+//! checkpoints/<name>/model.safetensors      weights, timm's names (any dpn subcommand, timm strict)
+//! checkpoints/<name>/optimizer.safetensors  SGD momentum buffers (momentum_buffer.<param>)
+//! checkpoints/<name>/state.json             epoch, step, RNG state, arguments, classes, history
+//! last -> checkpoints/<name>                the newest checkpoint (relative symlink)
+//! best -> checkpoints/<name>                the best by validation top-1
+//! ```
+//!
+//! A checkpoint is written into a temporary folder (`checkpoints/.tmp-*`),
+//! every file fsynced, then the folder is renamed to its name, and only then
+//! do the `last` / `best` links move, each by renaming a new symlink over the
+//! old one (atomic on POSIX). A process killed at any moment therefore
+//! leaves `last` pointing at a complete checkpoint, the previous one until
+//! the new one is whole. Checkpoints that no link names are deleted after
+//! the links move; leftovers of a killed run are removed by the next.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Tensor};
+
+use super::config::TrainConfig;
+use crate::convert::meta;
+use crate::error;
+use crate::model::state_dict;
+use crate::weights::{self, from_tch, StateDict};
+
+/// `format` of state.json.
+pub const FORMAT: &str = "dpn-train-checkpoint";
+pub const FORMAT_VERSION: u32 = 1;
+/// Metadata key of model.safetensors holding the class names (a JSON list
+/// of strings, in class-index order): the key `dpn predict` reads.
+pub const META_CLASSES: &str = "dpn.class_names";
+pub const MODEL_FILE: &str = "model.safetensors";
+pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+pub const STATE_FILE: &str = "state.json";
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
+pub const LAST: &str = "last";
+pub const BEST: &str = "best";
+
+/// Set to a file path, makes the next checkpoint write stop after its
+/// weights file is written, create that file and sleep (tests kill the
+/// process there to check that the previous checkpoint survives).
+pub const TEST_PAUSE_ENV: &str = "DPN_TRAIN_TEST_PAUSE_IN_CHECKPOINT";
+
+/// One row of metrics.csv.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    pub epoch: u64,
+    /// The learning rate of the epoch's last update.
+    pub lr: f64,
+    pub train_loss: f64,
+    pub val_loss: Option<f64>,
+    pub top1: Option<f64>,
+    pub top5: Option<f64>,
+    /// Training images per second (forward, backward, update and loading).
+    pub images_per_s: f64,
+    /// Wall time of the epoch, validation included.
+    pub seconds: f64,
+    /// Training images that could not be read and were skipped.
+    pub skipped: u64,
+}
+
+/// Running sums of the epoch in progress (so that an interrupted epoch's
+/// row comes out as the uninterrupted one's, timings aside).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Partial {
+    pub loss_sum: f64,
+    pub batches: u64,
+    pub images: u64,
+    pub train_seconds: f64,
+    pub skipped: u64,
+}
+
+/// state.json.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainState {
+    pub format: String,
+    pub format_version: u32,
+    pub dpn_version: String,
+    pub model: String,
+    pub num_classes: usize,
+    pub classes: Vec<String>,
+    /// Epochs completed.
+    pub epoch: u64,
+    /// Batches done in epoch `epoch` (0-based), which is in progress when > 0.
+    pub step_in_epoch: u64,
+    /// Optimizer updates done in all.
+    pub update: u64,
+    /// The RNG state. Data order and augmentation are pure functions of
+    /// (seed, epoch, image index) and the network's initialization of
+    /// `torch_seed`, so with epoch and step this is all of it.
+    pub seed: u64,
+    pub torch_seed: i64,
+    /// fp16 loss scale (1 without fp16).
+    pub loss_scale: f64,
+    pub loss_scale_good_steps: u64,
+    pub partial: Partial,
+    pub best_top1: Option<f64>,
+    pub best_epoch: Option<u64>,
+    pub history: Vec<EpochMetrics>,
+    pub config: TrainConfig,
+    /// Why this checkpoint was written: "epoch", "interrupted".
+    pub reason: String,
+}
+
+impl TrainState {
+    /// A short name for the checkpoint folder.
+    pub fn dir_name(&self) -> String {
+        if self.step_in_epoch == 0 {
+            format!("epoch-{:04}", self.epoch)
+        } else {
+            format!("epoch-{:04}-step-{:06}", self.epoch, self.step_in_epoch)
+        }
+    }
+}
+
+/// A checkpoint read back.
+pub struct Loaded {
+    pub dir: PathBuf,
+    pub state: TrainState,
+    /// Momentum buffers, on the CPU.
+    pub optimizer: Vec<(String, Tensor)>,
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Writes `text` to `path` atomically (temporary file, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    write_synced(&tmp, bytes)?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// The model's weights as a safetensors state dict with dpn's metadata.
+pub fn model_state_dict(vs: &nn::VarStore, model: &str, classes: &[String]) -> Result<StateDict> {
+    let mut sd = StateDict::default();
+    for (name, t) in state_dict(vs) {
+        sd.tensors.push((name, from_tch(&t)?));
+    }
+    for (k, v) in [
+        (meta::FORMAT, "pt".to_string()),
+        (meta::MODEL, model.to_string()),
+        (meta::NUM_CLASSES, classes.len().to_string()),
+        (meta::VERSION, env!("CARGO_PKG_VERSION").to_string()),
+        (META_CLASSES, serde_json::to_string(classes)?),
+    ] {
+        sd.metadata.insert(k.to_string(), v);
+    }
+    Ok(sd)
+}
+
+/// Writes a checkpoint of `state` under `output` and points `last` (and
+/// `best` when `is_best`) at it; returns its folder.
+pub fn save(
+    output: &Path,
+    vs: &nn::VarStore,
+    optimizer: &[(String, Tensor)],
+    state: &TrainState,
+    is_best: bool,
+) -> Result<PathBuf> {
+    let root = output.join(CHECKPOINTS_DIR);
+    fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+    let tmp = root.join(format!(".tmp-{}-{}", std::process::id(), state.dir_name()));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
+    }
+    fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+
+    let sd = model_state_dict(vs, &state.model, &state.classes)?;
+    weights::write_safetensors(&tmp.join(MODEL_FILE), &sd)?;
+    if let Some(marker) = std::env::var_os(TEST_PAUSE_ENV) {
+        let _ = fs::write(&marker, b"paused\n");
+        std::thread::sleep(std::time::Duration::from_secs(120));
+    }
+    let mut opt = StateDict::default();
+    for (name, t) in optimizer {
+        opt.tensors.push((name.clone(), from_tch(t)?));
+    }
+    opt.metadata.insert("format".into(), "dpn-sgd".into());
+    weights::write_safetensors(&tmp.join(OPTIMIZER_FILE), &opt)?;
+    write_synced(
+        &tmp.join(STATE_FILE),
+        serde_json::to_string_pretty(state)?.as_bytes(),
+    )?;
+    sync_dir(&tmp);
+
+    // A unique final name (an interrupted run resumed and interrupted again
+    // at the same step would reuse one).
+    let base = state.dir_name();
+    let mut name = base.clone();
+    let mut n = 1;
+    while root.join(&name).exists() {
+        name = format!("{base}.{n}");
+        n += 1;
+    }
+    let dir = root.join(&name);
+    fs::rename(&tmp, &dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    sync_dir(&root);
+
+    let target = Path::new(CHECKPOINTS_DIR).join(&name);
+    point(output, LAST, &target)?;
+    if is_best {
+        point(output, BEST, &target)?;
+    }
+    sync_dir(output);
+    prune(output);
+    Ok(dir)
+}
+
+/// Atomically makes `output/link` a symlink to `target` (relative to `output`).
+fn point(output: &Path, link: &str, target: &Path) -> Result<()> {
+    let tmp = output.join(format!(".{link}.tmp-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(target, &tmp)
+        .with_context(|| format!("cannot create the link {}", tmp.display()))?;
+    #[cfg(not(unix))]
+    anyhow::bail!("checkpoint links need a Unix file system");
+    let dest = output.join(link);
+    if dest.is_dir() && !dest.is_symlink() {
+        return Err(error::usage(format!(
+            "{} is a folder, not the link dpn train keeps there; move it away",
+            dest.display()
+        )));
+    }
+    fs::rename(&tmp, &dest).with_context(|| format!("cannot update {}", dest.display()))?;
+    Ok(())
+}
+
+/// Removes checkpoint folders that neither `last` nor `best` names, and
+/// temporary folders of processes that are gone.
+fn prune(output: &Path) {
+    let root = output.join(CHECKPOINTS_DIR);
+    let keep: Vec<PathBuf> = [LAST, BEST]
+        .iter()
+        .filter_map(|l| fs::canonicalize(output.join(l)).ok())
+        .collect();
+    let Ok(entries) = fs::read_dir(&root) else {
+        return;
+    };
+    let own_tmp = format!(".tmp-{}-", std::process::id());
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".tmp-") {
+            // Another live process's write in progress is not ours to remove;
+            // ours are done by now. Stale ones are removed by clean_stale.
+            if name.starts_with(&own_tmp) {
+                let _ = fs::remove_dir_all(&path);
+            }
+            continue;
+        }
+        let canon = fs::canonicalize(&path).unwrap_or(path.clone());
+        if !keep.contains(&canon) && path.join(STATE_FILE).is_file() {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// Removes temporary checkpoint folders left by killed runs.
+pub fn clean_stale(output: &Path) {
+    let root = output.join(CHECKPOINTS_DIR);
+    let Ok(entries) = fs::read_dir(&root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(".tmp-") {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+    for link in [LAST, BEST] {
+        let prefix = format!(".{link}.tmp-");
+        if let Ok(entries) = fs::read_dir(output) {
+            for e in entries.flatten() {
+                if e.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+}
+
+/// The checkpoint folder `--resume PATH` names: a checkpoint folder, a file
+/// in one, or a training output folder (its `last`).
+pub fn resolve(path: &Path) -> Result<PathBuf> {
+    if path.is_file() {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        if dir.join(STATE_FILE).is_file() {
+            return Ok(dir.to_path_buf());
+        }
+        return Err(error::bad_input(format!(
+            "--resume {}: no {STATE_FILE} beside it; pass a checkpoint folder or a dpn train output folder",
+            path.display()
+        )));
+    }
+    if path.join(STATE_FILE).is_file() {
+        return Ok(path.to_path_buf());
+    }
+    if path.join(LAST).join(STATE_FILE).is_file() {
+        return Ok(path.join(LAST));
+    }
+    if !path.exists() {
+        return Err(error::usage(format!(
+            "--resume {}: no such file or folder",
+            path.display()
+        )));
+    }
+    Err(error::bad_input(format!(
+        "--resume {}: not a dpn train checkpoint (no {STATE_FILE}, no {LAST}/{STATE_FILE})",
+        path.display()
+    )))
+}
+
+/// Reads state.json and the optimizer state of checkpoint folder `dir`.
+pub fn load(dir: &Path) -> Result<Loaded> {
+    let state_path = dir.join(STATE_FILE);
+    let text = fs::read_to_string(&state_path)
+        .with_context(|| format!("cannot read {}", state_path.display()))?;
+    let state: TrainState = serde_json::from_str(&text).map_err(|e| {
+        error::bad_input(format!(
+            "checkpoint {}: invalid {STATE_FILE}: {e}",
+            dir.display()
+        ))
+    })?;
+    if state.format != FORMAT || state.format_version != FORMAT_VERSION {
+        return Err(error::bad_input(format!(
+            "checkpoint {}: {STATE_FILE} is format {} v{}, expected {FORMAT} v{FORMAT_VERSION}",
+            dir.display(),
+            state.format,
+            state.format_version
+        )));
+    }
+    let opt_path = dir.join(OPTIMIZER_FILE);
+    let optimizer = Tensor::read_safetensors(&opt_path).map_err(|e| {
+        error::bad_input(format!(
+            "checkpoint {}: cannot read {OPTIMIZER_FILE}: {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(Loaded {
+        dir: dir.to_path_buf(),
+        state,
+        optimizer,
+    })
+}

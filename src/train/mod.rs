@@ -1,0 +1,22 @@
+//! Training DPNs: `dpn train`'s machinery, written to match timm's training
+//! loop step for step.
+//!
+//! * [`optim`]: SGD with momentum as `torch.optim.SGD`, weight decay off for
+//!   BatchNorm parameters and biases (timm's `param_groups_weight_decay`);
+//!   label-smoothing cross-entropy;
+//! * [`sched`]: timm's cosine and step schedules with warmup, per update;
+//! * [`dataset`]: ImageFolder scanning, validation splits, epoch order;
+//! * [`checkpoint`]: atomic checkpoints (weights in timm's names, optimizer
+//!   state, RNG state, settings, history) and `--resume`;
+//! * [`trainer`]: the loop, with metrics, progress, signals and NaN checks.
+//!
+//! `tests/train_math.rs` compares [`trainer::train_step`] with timm and
+//! torch over ten steps; `tests/train_cli.rs` and `tests/train_digits.rs`
+//! run `dpn train` on real images.
+
+pub mod checkpoint;
+pub mod config;
+pub mod dataset;
+pub mod optim;
+pub mod sched;
+pub mod trainer;
