@@ -170,7 +170,7 @@ impl Taps {
             // C's (int) cast truncates toward zero.
             let xmin = ((center - support + 0.5) as i64).max(0);
             let xmax = ((center + support + 0.5) as i64).min(in_size as i64);
-            let n = (xmax - xmin).max(0) as usize;
+            let n = ((xmax - xmin).max(0) as usize).min(ksize);
             let mut sum = 0.0;
             for (x, slot) in w.iter_mut().enumerate().take(n) {
                 let v = filter.eval(((x as i64 + xmin) as f64 - center + 0.5) * inv);

@@ -55,8 +55,8 @@ pub fn center_crop(img: &RgbImage, cw: usize, ch: usize) -> RgbImage {
     // Pad (left/top get the smaller half), then crop as usual.
     let pl = cw.saturating_sub(img.width) / 2;
     let pt = ch.saturating_sub(img.height) / 2;
-    let pr = (cw.saturating_sub(img.width) + 1) / 2;
-    let pb = (ch.saturating_sub(img.height) + 1) / 2;
+    let pr = cw.saturating_sub(img.width).div_ceil(2);
+    let pb = ch.saturating_sub(img.height).div_ceil(2);
     let mut padded = RgbImage::new(img.width + pl + pr, img.height + pt + pb);
     for y in 0..img.height {
         let dst = ((y + pt) * padded.width + pl) * 3;
@@ -70,12 +70,8 @@ pub fn center_crop(img: &RgbImage, cw: usize, ch: usize) -> RgbImage {
 pub fn normalize_into(img: &RgbImage, mean: [f32; 3], std: [f32; 3], out: &mut [f32]) {
     let plane = img.width * img.height;
     assert_eq!(out.len(), 3 * plane, "output buffer size");
-    let mut lut = [[0f32; 256]; 3];
-    for c in 0..3 {
-        for v in 0..256 {
-            lut[c][v] = (v as f32 / 255.0 - mean[c]) / std[c];
-        }
-    }
+    let lut: [[f32; 256]; 3] =
+        std::array::from_fn(|c| std::array::from_fn(|v| (v as f32 / 255.0 - mean[c]) / std[c]));
     let (r, rest) = out.split_at_mut(plane);
     let (g, b) = rest.split_at_mut(plane);
     for (i, px) in img.data.chunks_exact(3).enumerate() {
