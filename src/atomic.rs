@@ -17,14 +17,19 @@ pub fn tempfile_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
         use std::os::unix::fs::PermissionsExt;
         b.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    b.tempfile_in(parent(path)).with_context(|| format!("cannot create a temporary file beside {}", path.display()))
+    b.tempfile_in(parent(path))
+        .with_context(|| format!("cannot create a temporary file beside {}", path.display()))
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut t = tempfile_beside(path)?;
-    t.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    t.as_file().sync_all().with_context(|| format!("cannot write {}", path.display()))?;
-    t.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    t.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    t.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    t.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

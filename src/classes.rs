@@ -35,8 +35,14 @@ impl Classes {
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| match l.split_once('\t') {
-                Some((synset, name)) => Class { synset: synset.trim().to_string(), name: name.trim().to_string() },
-                None => Class { synset: String::new(), name: l.trim().to_string() },
+                Some((synset, name)) => Class {
+                    synset: synset.trim().to_string(),
+                    name: name.trim().to_string(),
+                },
+                None => Class {
+                    synset: String::new(),
+                    name: l.trim().to_string(),
+                },
             })
             .collect();
         Classes { classes }
@@ -44,15 +50,27 @@ impl Classes {
 
     /// Names without synsets, e.g. an ImageFolder's folder names.
     pub fn from_names(names: impl IntoIterator<Item = String>) -> Classes {
-        Classes { classes: names.into_iter().map(|name| Class { synset: String::new(), name }).collect() }
+        Classes {
+            classes: names
+                .into_iter()
+                .map(|name| Class {
+                    synset: String::new(),
+                    name,
+                })
+                .collect(),
+        }
     }
 
     /// A `--labels` file: one class per line, either `name` or `synset<TAB>name`.
     pub fn from_file(path: &Path) -> Result<Classes> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read labels file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read labels file {}", path.display()))?;
         let c = Classes::parse_tsv(&text);
         if c.classes.is_empty() {
-            return Err(error::bad_input(format!("labels file {} lists no classes", path.display())));
+            return Err(error::bad_input(format!(
+                "labels file {} lists no classes",
+                path.display()
+            )));
         }
         Ok(c)
     }
@@ -77,7 +95,9 @@ impl Classes {
 
     /// The ImageNet index of a synset id (`n01440764` -> 0).
     pub fn synset_index(&self, synset: &str) -> Option<usize> {
-        self.classes.iter().position(|c| !c.synset.is_empty() && c.synset == synset)
+        self.classes
+            .iter()
+            .position(|c| !c.synset.is_empty() && c.synset == synset)
     }
 }
 
@@ -94,6 +114,9 @@ mod tests {
         assert_eq!(c.synset_index("n15075141"), Some(999));
         let mut sorted: Vec<&str> = c.classes.iter().map(|c| c.synset.as_str()).collect();
         sorted.sort();
-        assert!(sorted.iter().zip(&c.classes).all(|(s, c)| *s == c.synset), "index order is sorted synset order");
+        assert!(
+            sorted.iter().zip(&c.classes).all(|(s, c)| *s == c.synset),
+            "index order is sorted synset order"
+        );
     }
 }

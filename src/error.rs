@@ -108,7 +108,11 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 
 /// Some inputs failed while the rest succeeded (exit code 7).
 pub fn partial(message: impl Into<String>) -> anyhow::Error {
-    Coded { exit: Exit::Partial, message: message.into() }.into()
+    Coded {
+        exit: Exit::Partial,
+        message: message.into(),
+    }
+    .into()
 }
 
 /// A run stopped by SIGINT/SIGTERM after saving what it needs to go on (exit code 130).

@@ -31,7 +31,11 @@ impl FeatureWriter {
     /// `.safetensors` (a `features` tensor, paths in the metadata) or `.npy`
     /// (paths in `<FILE>.paths.txt`, one per line, same order).
     pub fn create(path: &Path) -> Result<FeatureWriter> {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let kind = match ext.as_str() {
             "safetensors" => Kind::Safetensors,
             "npy" => Kind::Npy,
@@ -46,14 +50,22 @@ impl FeatureWriter {
             .prefix(".dpn-features-")
             .tempfile_in(parent(path))
             .with_context(|| format!("cannot create a temporary file beside {}", path.display()))?;
-        Ok(FeatureWriter { path: path.to_path_buf(), kind, rows: BufWriter::new(rows), paths: Vec::new(), dim: None })
+        Ok(FeatureWriter {
+            path: path.to_path_buf(),
+            kind,
+            rows: BufWriter::new(rows),
+            paths: Vec::new(),
+            dim: None,
+        })
     }
 
     /// One image's embedding.
     pub fn push(&mut self, path: &Path, row: &[f32]) -> Result<()> {
         match self.dim {
             None => self.dim = Some(row.len()),
-            Some(d) if d != row.len() => anyhow::bail!("feature rows of different lengths ({d} and {})", row.len()),
+            Some(d) if d != row.len() => {
+                anyhow::bail!("feature rows of different lengths ({d} and {})", row.len())
+            }
             _ => {}
         }
         for v in row {
@@ -92,7 +104,9 @@ impl FeatureWriter {
                     w.write_all(&header)?;
                 }
                 Kind::Npy => {
-                    let dict = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, {dim}), }}");
+                    let dict = format!(
+                        "{{'descr': '<f4', 'fortran_order': False, 'shape': ({n}, {dim}), }}"
+                    );
                     // Magic, version 1.0, header length; the header is padded
                     // with spaces and ends in a newline at a 64-byte boundary.
                     let total = (10 + dict.len() + 1).next_multiple_of(64);
@@ -115,9 +129,11 @@ impl FeatureWriter {
                 writeln!(t, "{p}")?;
             }
             t.as_file().sync_all()?;
-            t.persist(&side).with_context(|| format!("cannot write {}", side.display()))?;
+            t.persist(&side)
+                .with_context(|| format!("cannot write {}", side.display()))?;
         }
-        out.persist(&self.path).with_context(|| format!("cannot write {}", self.path.display()))?;
+        out.persist(&self.path)
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
         Ok(self.path)
     }
 }
@@ -131,7 +147,9 @@ pub fn sidecar(path: &Path) -> PathBuf {
 
 impl std::fmt::Debug for FeatureWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FeatureWriter").field("path", &self.path).field("rows", &self.paths.len()).finish()
+        f.debug_struct("FeatureWriter")
+            .field("path", &self.path)
+            .field("rows", &self.paths.len())
+            .finish()
     }
 }
-

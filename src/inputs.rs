@@ -14,7 +14,9 @@ use crate::error;
 
 /// File extensions a directory walk picks up (case-insensitive). Files named
 /// explicitly are read whatever their name: the decoder sniffs the content.
-pub const IMAGE_EXTENSIONS: [&str; 9] = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif", "jfif"];
+pub const IMAGE_EXTENSIONS: [&str; 9] = [
+    "jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif", "jfif",
+];
 
 pub fn is_image_name(path: &Path) -> bool {
     path.extension()
@@ -53,7 +55,10 @@ pub fn collect_paths(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
         } else if arg.exists() {
             out.push(arg.clone());
         } else {
-            return Err(error::usage(format!("{}: no such file or directory", arg.display())));
+            return Err(error::usage(format!(
+                "{}: no such file or directory",
+                arg.display()
+            )));
         }
     }
     Ok(out)
@@ -71,7 +76,8 @@ pub struct Labelled {
 /// An ImageFolder tree: `<class>/<image>`. Folders named by ImageNet synset ids
 /// map to ImageNet class indices; any other tree uses sorted folder order.
 pub fn image_folder(root: &Path) -> Result<Labelled> {
-    let rd = std::fs::read_dir(root).map_err(|e| error::usage(format!("cannot read data folder {}: {e}", root.display())))?;
+    let rd = std::fs::read_dir(root)
+        .map_err(|e| error::usage(format!("cannot read data folder {}: {e}", root.display())))?;
     let mut folders: Vec<(String, PathBuf)> = rd
         .filter_map(|e| e.ok())
         .filter(|e| e.path().is_dir())
@@ -85,19 +91,36 @@ pub fn image_folder(root: &Path) -> Result<Labelled> {
         )));
     }
     let imagenet = Classes::imagenet();
-    let all_synsets = folders.iter().all(|(n, _)| imagenet.synset_index(n).is_some());
+    let all_synsets = folders
+        .iter()
+        .all(|(n, _)| imagenet.synset_index(n).is_some());
     let mut items = Vec::new();
     for (i, (name, dir)) in folders.iter().enumerate() {
-        let label = if all_synsets { imagenet.synset_index(name).unwrap_or(i) } else { i };
+        let label = if all_synsets {
+            imagenet.synset_index(name).unwrap_or(i)
+        } else {
+            i
+        };
         for p in walk_images(dir)? {
             items.push(Item::labeled(p, label as i64));
         }
     }
     if items.is_empty() {
-        return Err(error::bad_input(format!("data folder {} holds no images", root.display())));
+        return Err(error::bad_input(format!(
+            "data folder {} holds no images",
+            root.display()
+        )));
     }
-    let classes = if all_synsets { imagenet } else { Classes::from_names(folders.into_iter().map(|(n, _)| n)) };
-    Ok(Labelled { items, classes, imagenet: all_synsets })
+    let classes = if all_synsets {
+        imagenet
+    } else {
+        Classes::from_names(folders.into_iter().map(|(n, _)| n))
+    };
+    Ok(Labelled {
+        items,
+        classes,
+        imagenet: all_synsets,
+    })
 }
 
 /// Images listed in a labels file, relative paths resolved against `root`.
@@ -105,7 +128,8 @@ pub fn image_folder(root: &Path) -> Result<Labelled> {
 /// `path label` lines (Caffe's ILSVRC2012 `val.txt`); a label is a class
 /// index or an ImageNet synset id.
 pub fn labels_file(path: &Path, root: &Path) -> Result<Labelled> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read labels file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read labels file {}", path.display()))?;
     let imagenet = Classes::imagenet();
     let mut items = Vec::new();
     let mut any_synset = false;
@@ -119,7 +143,13 @@ pub fn labels_file(path: &Path, root: &Path) -> Result<Labelled> {
             Some((f, l)) => (f.trim(), l.trim()),
             None => match line.rsplit_once(char::is_whitespace) {
                 Some((f, l)) => (f.trim(), l.trim()),
-                None => return Err(error::bad_input(format!("labels file {} line {}: expected `path,label`", path.display(), n + 1))),
+                None => {
+                    return Err(error::bad_input(format!(
+                        "labels file {} line {}: expected `path,label`",
+                        path.display(),
+                        n + 1
+                    )))
+                }
             },
         };
         let label = match label.parse::<usize>() {
@@ -141,10 +171,20 @@ pub fn labels_file(path: &Path, root: &Path) -> Result<Labelled> {
         };
         max_label = max_label.max(label);
         let p = Path::new(file);
-        items.push(Item::labeled(if p.is_absolute() { p.to_path_buf() } else { root.join(p) }, label as i64));
+        items.push(Item::labeled(
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                root.join(p)
+            },
+            label as i64,
+        ));
     }
     if items.is_empty() {
-        return Err(error::bad_input(format!("labels file {} lists no images", path.display())));
+        return Err(error::bad_input(format!(
+            "labels file {} lists no images",
+            path.display()
+        )));
     }
     let is_imagenet = any_synset || max_label < 1000;
     let classes = if is_imagenet {
@@ -152,7 +192,11 @@ pub fn labels_file(path: &Path, root: &Path) -> Result<Labelled> {
     } else {
         Classes::from_names((0..=max_label).map(|i| i.to_string()))
     };
-    Ok(Labelled { items, classes, imagenet: is_imagenet })
+    Ok(Labelled {
+        items,
+        classes,
+        imagenet: is_imagenet,
+    })
 }
 
 /// This process's share of a job array: shard `index` of `count`.
@@ -171,11 +215,20 @@ impl Shard {
         if let Some(s) = flag {
             return Shard::parse(s);
         }
-        let var = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<usize>().ok());
-        if let (Some(id), Some(count)) = (var("SLURM_ARRAY_TASK_ID"), var("SLURM_ARRAY_TASK_COUNT")) {
+        let var = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+        };
+        if let (Some(id), Some(count)) = (var("SLURM_ARRAY_TASK_ID"), var("SLURM_ARRAY_TASK_COUNT"))
+        {
             // Arrays may start at 1 (--array=1-8): count from the minimum.
             let min = var("SLURM_ARRAY_TASK_MIN").unwrap_or(0);
-            return Shard::new(id.saturating_sub(min), count, "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT");
+            return Shard::new(
+                id.saturating_sub(min),
+                count,
+                "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT",
+            );
         }
         if let (Some(rank), Some(world)) = (var("RANK"), var("WORLD_SIZE")) {
             return Shard::new(rank, world, "RANK/WORLD_SIZE");
@@ -184,15 +237,24 @@ impl Shard {
     }
 
     pub fn parse(s: &str) -> Result<Shard> {
-        let bad = || error::usage(format!("invalid --shard `{s}`: expected I/N with 0 <= I < N, e.g. 0/4"));
+        let bad = || {
+            error::usage(format!(
+                "invalid --shard `{s}`: expected I/N with 0 <= I < N, e.g. 0/4"
+            ))
+        };
         let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let (i, n) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        let (i, n) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
         Shard::new(i, n, "--shard")
     }
 
     fn new(index: usize, count: usize, from: &str) -> Result<Shard> {
         if count == 0 || index >= count {
-            return Err(error::usage(format!("shard {index}/{count} from {from} is out of range: need 0 <= I < N")));
+            return Err(error::usage(format!(
+                "shard {index}/{count} from {from} is out of range: need 0 <= I < N"
+            )));
         }
         Ok(Shard { index, count })
     }
@@ -203,7 +265,12 @@ impl Shard {
         if self.count == 1 {
             return items;
         }
-        items.into_iter().enumerate().filter(|(i, _)| i % self.count == self.index).map(|(_, t)| t).collect()
+        items
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % self.count == self.index)
+            .map(|(_, t)| t)
+            .collect()
     }
 }
 

@@ -48,19 +48,33 @@ impl Reference {
 fn reference() -> &'static Reference {
     static R: OnceLock<Reference> = OnceLock::new();
     R.get_or_init(|| {
-        let dir = tempfile::Builder::new().prefix("dpn-predict-").tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("dpn-predict-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap();
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let o = Command::new(python())
             .arg(root.join("tests/py/predict_reference.py"))
-            .args(["make", dir.path().to_str().unwrap(), root.join("data/imagenet1k_classes.tsv").to_str().unwrap()])
+            .args([
+                "make",
+                dir.path().to_str().unwrap(),
+                root.join("data/imagenet1k_classes.tsv").to_str().unwrap(),
+            ])
             .output()
             .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let json: Value = serde_json::from_slice(&std::fs::read(dir.path().join("reference.json")).unwrap()).unwrap();
+        let json: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join("reference.json")).unwrap())
+                .unwrap();
         // The random timm weights go through `dpn convert`, as a user's would.
         let pth = dir.path().join("weights.pth");
         let st = dir.path().join("weights.safetensors");
-        ok(&dpn(&["-q", "convert", pth.to_str().unwrap(), st.to_str().unwrap()]));
+        ok(&dpn(&[
+            "-q",
+            "convert",
+            pth.to_str().unwrap(),
+            st.to_str().unwrap(),
+        ]));
         Reference { dir, json }
     })
 }
@@ -70,19 +84,40 @@ fn predict_matches_timm_on_png_and_jpeg() {
     let r = reference();
     let images = r.path("images");
     let o = dpn(&[
-        "predict", "--weights", &r.weights(), "--device", "cpu", "--batch-size", "3", "--format", "jsonl",
+        "predict",
+        "--weights",
+        &r.weights(),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "3",
+        "--format",
+        "jsonl",
         images.to_str().unwrap(),
     ]);
     ok(&o);
-    let lines: Vec<Value> =
-        String::from_utf8(o.stdout.clone()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 16);
     let (mut png_max, mut jpg_max, mut jpg_same, mut jpg_n) = (0f64, 0f64, 0, 0);
     for line in &lines {
         let path = line["path"].as_str().unwrap();
         let want = &r.json["images"][path];
-        let got_idx: Vec<u64> = line["top"].as_array().unwrap().iter().map(|t| t["class_index"].as_u64().unwrap()).collect();
-        let want_idx: Vec<u64> = want["index"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+        let got_idx: Vec<u64> = line["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["class_index"].as_u64().unwrap())
+            .collect();
+        let want_idx: Vec<u64> = want["index"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
         let diff = line["top"]
             .as_array()
             .unwrap()
@@ -105,7 +140,10 @@ fn predict_matches_timm_on_png_and_jpeg() {
     // PNG preprocessing is Pillow-exact, so only float summation order differs.
     assert!(png_max < 1e-4, "PNG probability difference {png_max}");
     // JPEG decoders may differ by a level here and there (libjpeg-turbo vs ours).
-    assert!(jpg_same * 100 >= jpg_n * 95, "JPEG top-1 agreement {jpg_same}/{jpg_n}");
+    assert!(
+        jpg_same * 100 >= jpg_n * 95,
+        "JPEG top-1 agreement {jpg_same}/{jpg_n}"
+    );
     assert!(jpg_max < 0.02, "JPEG probability difference {jpg_max}");
 }
 
@@ -116,16 +154,35 @@ fn evaluate_matches_timm_and_shards_merge_exactly() {
     let out = tempfile::tempdir().unwrap();
     let whole = out.path().join("whole.json");
     ok(&dpn(&[
-        "-q", "evaluate", "--data", folder.to_str().unwrap(), "--weights", &r.weights(), "--device", "cpu",
-        "--results-file", whole.to_str().unwrap(), "--format", "json",
+        "-q",
+        "evaluate",
+        "--data",
+        folder.to_str().unwrap(),
+        "--weights",
+        &r.weights(),
+        "--device",
+        "cpu",
+        "--results-file",
+        whole.to_str().unwrap(),
+        "--format",
+        "json",
     ]));
     let w: Value = serde_json::from_slice(&std::fs::read(&whole).unwrap()).unwrap();
     let f = &r.json["folder"];
     assert_eq!(w["images"], f["images"]);
-    assert_eq!(w["counts"]["correct1"], f["correct1"], "top-1 as timm's validation");
-    assert_eq!(w["counts"]["correct5"], f["correct5"], "top-5 as timm's validation");
+    assert_eq!(
+        w["counts"]["correct1"], f["correct1"],
+        "top-1 as timm's validation"
+    );
+    assert_eq!(
+        w["counts"]["correct5"], f["correct5"],
+        "top-5 as timm's validation"
+    );
     let n = f["images"].as_f64().unwrap();
-    assert_eq!(w["top1"].as_f64().unwrap(), 100.0 * f["correct1"].as_f64().unwrap() / n);
+    assert_eq!(
+        w["top1"].as_f64().unwrap(),
+        100.0 * f["correct1"].as_f64().unwrap() / n
+    );
     assert_eq!(w["reported_top1"], 79.21);
 
     // The same per-image batches (batch size 1) in the whole run and the
@@ -133,8 +190,18 @@ fn evaluate_matches_timm_and_shards_merge_exactly() {
     // CPU kernels split a batch, must merge to the identical value.
     let whole1 = out.path().join("whole1.json");
     ok(&dpn(&[
-        "-q", "evaluate", "--data", folder.to_str().unwrap(), "--weights", &r.weights(), "--device", "cpu",
-        "--batch-size", "1", "--results-file", whole1.to_str().unwrap(),
+        "-q",
+        "evaluate",
+        "--data",
+        folder.to_str().unwrap(),
+        "--weights",
+        &r.weights(),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "1",
+        "--results-file",
+        whole1.to_str().unwrap(),
     ]));
     let w1: Value = serde_json::from_slice(&std::fs::read(&whole1).unwrap()).unwrap();
     assert_eq!(w1["counts"]["correct1"], w["counts"]["correct1"]);
@@ -144,13 +211,31 @@ fn evaluate_matches_timm_and_shards_merge_exactly() {
     for i in 0..4 {
         let p = out.path().join(format!("s{i}.json"));
         ok(&dpn(&[
-            "-q", "eval", "--data", folder.to_str().unwrap(), "--weights", &r.weights(), "--device", "cpu",
-            "--shard", &format!("{i}/4"), "--batch-size", "1", "--results-file", p.to_str().unwrap(),
+            "-q",
+            "eval",
+            "--data",
+            folder.to_str().unwrap(),
+            "--weights",
+            &r.weights(),
+            "--device",
+            "cpu",
+            "--shard",
+            &format!("{i}/4"),
+            "--batch-size",
+            "1",
+            "--results-file",
+            p.to_str().unwrap(),
         ]));
         shards.push(p.display().to_string());
     }
     let merged = out.path().join("merged.json");
-    let mut args = vec!["-q", "evaluate", "--results-file", merged.to_str().unwrap(), "--merge"];
+    let mut args = vec![
+        "-q",
+        "evaluate",
+        "--results-file",
+        merged.to_str().unwrap(),
+        "--merge",
+    ];
     args.extend(shards.iter().map(String::as_str));
     ok(&dpn(&args));
     let m: Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
@@ -180,8 +265,24 @@ fn bad_images_are_reported_and_the_rest_go_on() {
         .unwrap();
     assert!(o.status.success());
 
-    let o = dpn(&["predict", "--weights", &r.weights(), "--device", "cpu", "--format", "csv", "-k", "1", cls.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(7), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = dpn(&[
+        "predict",
+        "--weights",
+        &r.weights(),
+        "--device",
+        "cpu",
+        "--format",
+        "csv",
+        "-k",
+        "1",
+        cls.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let mut rd = csv::Reader::from_reader(o.stdout.as_slice());
     let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 5, "one row per image, in order");
@@ -192,14 +293,31 @@ fn bad_images_are_reported_and_the_rest_go_on() {
     }
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("3 of 5 images could not be read"), "{err}");
-    assert_eq!(err.lines().filter(|l| l.starts_with("dpn: warning: ")).count(), 3, "{err}");
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.starts_with("dpn: warning: "))
+            .count(),
+        3,
+        "{err}"
+    );
 
-    let o = dpn(&["evaluate", "--data", dir.path().to_str().unwrap(), "--weights", &r.weights(), "--device", "cpu", "--format", "json"]);
+    let o = dpn(&[
+        "evaluate",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--weights",
+        &r.weights(),
+        "--device",
+        "cpu",
+        "--format",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(7));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["images"], 2);
     assert_eq!(v[0]["skipped"], 3);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("3 of 5 images could not be read and were skipped"));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("3 of 5 images could not be read and were skipped"));
 }
 
 #[test]
@@ -211,8 +329,17 @@ fn features_are_written_per_path() {
     let images = r.path("images");
     for f in [&npy, &st] {
         ok(&dpn(&[
-            "-q", "predict", "--weights", &r.weights(), "--device", "cpu", "--features", f.to_str().unwrap(),
-            "--format", "csv", images.to_str().unwrap(),
+            "-q",
+            "predict",
+            "--weights",
+            &r.weights(),
+            "--device",
+            "cpu",
+            "--features",
+            f.to_str().unwrap(),
+            "--format",
+            "csv",
+            images.to_str().unwrap(),
         ]));
     }
     let check = "import sys, numpy as np; from safetensors.numpy import load_file; from safetensors import safe_open;\n\
@@ -220,24 +347,72 @@ a = np.load(sys.argv[1]); paths = open(sys.argv[1] + '.paths.txt').read().split(
 f = safe_open(sys.argv[2], 'np'); b = f.get_tensor('features'); import json; p2 = json.loads(f.metadata()['paths']);\n\
 assert a.shape == (16, 832) and b.shape == (16, 832), (a.shape, b.shape); assert paths == p2 and len(paths) == 16;\n\
 assert np.array_equal(a, b) and np.isfinite(a).all(); print('ok')";
-    let o = Command::new(python()).args(["-c", check, npy.to_str().unwrap(), st.to_str().unwrap()]).output().unwrap();
+    let o = Command::new(python())
+        .args(["-c", check, npy.to_str().unwrap(), st.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = dpn(&["predict", "--weights", &r.weights(), "--features", out.path().join("f.txt").to_str().unwrap(), images.to_str().unwrap()]);
+    let o = dpn(&[
+        "predict",
+        "--weights",
+        &r.weights(),
+        "--features",
+        out.path().join("f.txt").to_str().unwrap(),
+        images.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]
 fn usage_errors() {
     let r = reference();
-    let o = dpn(&["predict", "/nonexistent/image.jpg", "--weights", &r.weights()]);
+    let o = dpn(&[
+        "predict",
+        "/nonexistent/image.jpg",
+        "--weights",
+        &r.weights(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let o = dpn(&["predict", r.path("images").to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "no model named: {}", String::from_utf8_lossy(&o.stderr));
-    let o = dpn(&["evaluate", "--data", r.path("folder").to_str().unwrap(), "--weights", &r.weights(), "--shard", "4/4"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "no model named: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = dpn(&[
+        "evaluate",
+        "--data",
+        r.path("folder").to_str().unwrap(),
+        "--weights",
+        &r.weights(),
+        "--shard",
+        "4/4",
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    let o = dpn(&["evaluate", "--data", r.path("folder").to_str().unwrap(), "--weights", &r.weights(), "--amp", "--device", "cpu"]);
+    let o = dpn(&[
+        "evaluate",
+        "--data",
+        r.path("folder").to_str().unwrap(),
+        "--weights",
+        &r.weights(),
+        "--amp",
+        "--device",
+        "cpu",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let empty = tempfile::tempdir().unwrap();
-    let o = dpn(&["evaluate", "--data", empty.path().to_str().unwrap(), "--weights", &r.weights()]);
-    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = dpn(&[
+        "evaluate",
+        "--data",
+        empty.path().to_str().unwrap(),
+        "--weights",
+        &r.weights(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }

@@ -235,7 +235,10 @@ fn run_config(name: &str) {
         let rel = (res.loss - wloss).abs() / wloss.abs();
         worst_loss = worst_loss.max(rel);
         let tol = if i == 0 { 1e-6 } else { 1e-4 };
-        eprintln!("{name}: step {i}: lr {lr} loss {} timm {wloss} rel {rel:.2e}", res.loss);
+        eprintln!(
+            "{name}: step {i}: lr {lr} loss {} timm {wloss} rel {rel:.2e}",
+            res.loss
+        );
         assert!(
             rel <= tol,
             "{name}: step {i} loss {} vs timm {wloss} (rel {rel:.2e} > {tol:.0e})",

@@ -76,7 +76,9 @@ impl PreprocessArgs {
         let mut p = base.clone();
         if let Some(n) = self.img_size {
             if n < crate::counts::MIN_IMAGE_SIZE {
-                return Err(error::usage(format!("--img-size {n} is too small: the network needs at least 32 px")));
+                return Err(error::usage(format!(
+                    "--img-size {n} is too small: the network needs at least 32 px"
+                )));
             }
             p.image_size = n;
         }
@@ -118,20 +120,30 @@ pub fn prepare<'a>(
         return Err(error::usage("--batch-size must be at least 1"));
     }
     let precision: Precision = run.dtype.parse()?;
-    let opts = RunOptions::new(device::parse_device(&run.device)?, precision, run.channels_last)?;
-    let recorded = model.weights.as_deref().and_then(|w| weights_metadata(w).get(meta::MODEL).cloned());
-    let name = match (&model.model, recorded) {
-        (Some(n), _) => n.clone(),
-        (None, Some(n)) => n,
-        (None, None) => {
-            return Err(error::usage(
+    let opts = RunOptions::new(
+        device::parse_device(&run.device)?,
+        precision,
+        run.channels_last,
+    )?;
+    let recorded = model
+        .weights
+        .as_deref()
+        .and_then(|w| weights_metadata(w).get(meta::MODEL).cloned());
+    let name =
+        match (&model.model, recorded) {
+            (Some(n), _) => n.clone(),
+            (None, Some(n)) => n,
+            (None, None) => return Err(error::usage(
                 "which model? pass -m MODEL (see `dpn info`), or --weights FILE converted by dpn",
-            ))
-        }
-    };
+            )),
+        };
     let spec = ctx.registry.get(&name)?;
     let weights_path = crate::fetch::resolve_weights(&ctx.cache, spec, model.weights.as_deref())?;
-    ctx.ui.debug(format!("loading {} from {}", spec.name, weights_path.display()));
+    ctx.ui.debug(format!(
+        "loading {} from {}",
+        spec.name,
+        weights_path.display()
+    ));
     let mut loaded = loader::load_model(&ctx.registry, spec, &weights_path, opts.device)?;
     device::prepare_model(&mut loaded.vs, &opts);
     let preprocess = pre.apply(&spec.preprocess)?;
@@ -156,7 +168,15 @@ pub fn prepare<'a>(
             classes.len()
         )));
     }
-    Ok(Prepared { spec, weights: weights_path, loaded, opts, preprocess, transform, classes })
+    Ok(Prepared {
+        spec,
+        weights: weights_path,
+        loaded,
+        opts,
+        preprocess,
+        transform,
+        classes,
+    })
 }
 
 /// A safetensors file's metadata (empty for other formats or on any error:

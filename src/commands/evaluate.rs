@@ -12,9 +12,9 @@ use tch::{Kind, Tensor};
 
 use super::common::{self, ModelArgs, PreprocessArgs, RunArgs};
 use super::Context;
+use crate::atomic::write_atomic;
 use crate::classes::Classes;
 use crate::data::{BatchLoader, LoaderOptions};
-use crate::atomic::write_atomic;
 use crate::error;
 use crate::inputs::{self, Shard};
 use crate::model::device;
@@ -157,12 +157,17 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     if !args.merge.is_empty() {
         return merge(&args, ctx);
     }
-    let data = args.data.as_deref().expect("clap requires --data without --merge");
+    let data = args
+        .data
+        .as_deref()
+        .expect("clap requires --data without --merge");
     let mut run_args = args.run.clone();
     if let Some(amp) = &args.amp {
         run_args.dtype = amp.clone();
         if device::parse_device(&run_args.device)? == tch::Device::Cpu {
-            return Err(error::usage("--amp needs a CUDA device; on the CPU use --dtype bf16"));
+            return Err(error::usage(
+                "--amp needs a CUDA device; on the CPU use --dtype bf16",
+            ));
         }
     }
     let labelled = match &args.labels_file {
@@ -191,10 +196,17 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     let loader = BatchLoader::new(
         items,
         p.transform.clone(),
-        LoaderOptions { batch_size: run_args.batch_size, workers: run_args.workers, prefetch: 2 },
+        LoaderOptions {
+            batch_size: run_args.batch_size,
+            workers: run_args.workers,
+            prefetch: 2,
+        },
     )?;
     let bar = super::progress::bar(&ctx.ui, total as u64, "images");
-    let mut c = Counts { per_class: vec![[0; 3]; num_classes], ..Counts::default() };
+    let mut c = Counts {
+        per_class: vec![[0; 3]; num_classes],
+        ..Counts::default()
+    };
     let t0 = Instant::now();
     for batch in loader {
         for f in &batch.failures {
@@ -202,8 +214,11 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         }
         c.skipped += batch.failures.len() as u64;
         if !batch.is_empty() {
-            let labels = batch.label_tensor().expect("every evaluation item has a label");
-            let logits = device::infer(&p.loaded.model, &batch.images, &p.opts).to_device(tch::Device::Cpu);
+            let labels = batch
+                .label_tensor()
+                .expect("every evaluation item has a label");
+            let logits =
+                device::infer(&p.loaded.model, &batch.images, &p.opts).to_device(tch::Device::Cpu);
             score(&logits, &labels, &mut c)?;
         }
         bar.inc((batch.indices.len() + batch.failures.len()) as u64);
@@ -240,7 +255,10 @@ fn score(logits: &Tensor, labels: &Tensor, c: &mut Counts) -> Result<()> {
     let hits = top.eq_tensor(&labels.unsqueeze(1));
     let top1: Vec<bool> = Vec::<bool>::try_from(hits.select(1, 0))?;
     let top5: Vec<bool> = Vec::<bool>::try_from(hits.any_dim(1, false))?;
-    let losses = -logits.log_softmax(-1, Kind::Double).gather(1, &labels.unsqueeze(1), false).squeeze_dim(1);
+    let losses = -logits
+        .log_softmax(-1, Kind::Double)
+        .gather(1, &labels.unsqueeze(1), false)
+        .squeeze_dim(1);
     let losses: Vec<f64> = Vec::<f64>::try_from(losses)?;
     let labels: Vec<i64> = Vec::<i64>::try_from(labels)?;
     for i in 0..n as usize {
@@ -274,15 +292,23 @@ fn summarize(ctx: &Context, model: &str, c: Counts) -> Results {
         top5,
         top5_err: 100.0 - top5,
         loss: c.mean_loss(),
-        images_per_s: if c.seconds > 0.0 { (c.images + c.skipped) as f64 / c.seconds } else { 0.0 },
+        images_per_s: if c.seconds > 0.0 {
+            (c.images + c.skipped) as f64 / c.seconds
+        } else {
+            0.0
+        },
         reported_top1,
         reported_top5,
         top1_diff: reported_top1.map(|r| top1 - r),
         top5_diff: reported_top5.map(|r| top5 - r),
-        param_count: spec.map(|s| crate::arch::Plan::new(&s.arch).parameter_count()).unwrap_or(0),
+        param_count: spec
+            .map(|s| crate::arch::Plan::new(&s.arch).parameter_count())
+            .unwrap_or(0),
         img_size: spec.map(|s| s.preprocess.image_size).unwrap_or(0),
         crop_pct: spec.map(|s| s.preprocess.crop_pct).unwrap_or(0.0),
-        interpolation: spec.map(|s| s.preprocess.interpolation.to_string()).unwrap_or_default(),
+        interpolation: spec
+            .map(|s| s.preprocess.interpolation.to_string())
+            .unwrap_or_default(),
         counts: c,
     }
 }
@@ -291,9 +317,13 @@ fn merge(args: &EvaluateArgs, ctx: &Context) -> Result<()> {
     let mut total = Counts::default();
     let mut first: Option<Results> = None;
     for path in &args.merge {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read results file {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read results file {}", path.display()))?;
         let r: Results = serde_json::from_str(&text).map_err(|e| {
-            error::bad_input(format!("results file {}: not a dpn evaluate JSON results file ({e})", path.display()))
+            error::bad_input(format!(
+                "results file {}: not a dpn evaluate JSON results file ({e})",
+                path.display()
+            ))
         })?;
         if let Some(f) = &first {
             if f.model != r.model || f.img_size != r.img_size || f.crop_pct != r.crop_pct {
@@ -326,7 +356,11 @@ fn merge(args: &EvaluateArgs, ctx: &Context) -> Result<()> {
         ..summarize(ctx, &f.model, total)
     };
     let classes = Classes::from_names((0..results.counts.per_class.len()).map(|i| i.to_string()));
-    let classes = if results.counts.per_class.len() == 1000 { Classes::imagenet() } else { classes };
+    let classes = if results.counts.per_class.len() == 1000 {
+        Classes::imagenet()
+    } else {
+        classes
+    };
     finish(args, &results, &classes)
 }
 
@@ -338,7 +372,11 @@ fn finish(args: &EvaluateArgs, r: &Results, classes: &Classes) -> Result<()> {
     if let Some(path) = &args.per_class {
         write_per_class(path, r, classes)?;
     }
-    let col = |key, header, right_align| Column { key, header, right_align };
+    let col = |key, header, right_align| Column {
+        key,
+        header,
+        right_align,
+    };
     let mut t = Table::new(vec![
         col("model", "Model", false),
         col("images", "Images", true),
@@ -374,7 +412,10 @@ fn finish(args: &EvaluateArgs, r: &Results, classes: &Classes) -> Result<()> {
 }
 
 fn write_results(path: &Path, r: &Results) -> Result<()> {
-    let csv_out = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let csv_out = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let bytes = if csv_out {
         let mut w = csv::Writer::from_writer(Vec::new());
         let mut v = serde_json::to_value(r)?;
@@ -392,7 +433,8 @@ fn write_results(path: &Path, r: &Results) -> Result<()> {
         }
         w.write_record(fields.iter().map(|(k, _)| k))?;
         w.write_record(fields.iter().map(|(_, v)| v))?;
-        w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?
+        w.into_inner()
+            .map_err(|e| anyhow::anyhow!("{}", e.error()))?
     } else {
         let mut b = serde_json::to_vec_pretty(r)?;
         b.push(b'\n');
@@ -403,7 +445,14 @@ fn write_results(path: &Path, r: &Results) -> Result<()> {
 
 fn write_per_class(path: &Path, r: &Results, classes: &Classes) -> Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["class_index", "synset", "class_name", "images", "top1", "top5"])?;
+    w.write_record([
+        "class_index",
+        "synset",
+        "class_name",
+        "images",
+        "top1",
+        "top5",
+    ])?;
     for (i, [n, c1, c5]) in r.counts.per_class.iter().enumerate() {
         if *n == 0 {
             continue;
@@ -419,6 +468,8 @@ fn write_per_class(path: &Path, r: &Results, classes: &Classes) -> Result<()> {
             pct(*c5),
         ])?;
     }
-    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("{}", e.error()))?;
     write_atomic(path, &bytes)
 }

@@ -6,8 +6,8 @@ pub mod evaluate;
 pub mod fetch;
 pub mod info;
 pub mod predict;
-pub mod progress;
 pub mod profile;
+pub mod progress;
 pub mod train;
 
 use anyhow::Result;

@@ -74,16 +74,32 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     let shard = Shard::resolve(args.run.shard.as_deref())?;
     let paths = shard.take(inputs::collect_paths(&args.paths)?);
     if paths.is_empty() {
-        return Err(error::usage("no images to classify (directories are searched for image file extensions)"));
+        return Err(error::usage(
+            "no images to classify (directories are searched for image file extensions)",
+        ));
     }
-    let mut features = args.features.as_deref().map(FeatureWriter::create).transpose()?;
-    let p = common::prepare(ctx, &args.model, &args.run, &args.preprocess, args.labels.as_deref())?;
+    let mut features = args
+        .features
+        .as_deref()
+        .map(FeatureWriter::create)
+        .transpose()?;
+    let p = common::prepare(
+        ctx,
+        &args.model,
+        &args.run,
+        &args.preprocess,
+        args.labels.as_deref(),
+    )?;
     let k = args.top_k.min(p.classes.len());
     let total = paths.len();
     let loader = BatchLoader::new(
         paths.into_iter().map(Item::new).collect(),
         p.transform.clone(),
-        LoaderOptions { batch_size: args.run.batch_size, workers: args.run.workers, prefetch: 2 },
+        LoaderOptions {
+            batch_size: args.run.batch_size,
+            workers: args.run.workers,
+            prefetch: 2,
+        },
     )?;
     let bar = super::progress::bar(&ctx.ui, total as u64, "images");
     let stdout = std::io::stdout();
@@ -92,7 +108,7 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     let mut failed = 0usize;
     for batch in loader {
         // Rows in input order: failures sit where their image would have been.
-        let mut rows: Vec<(usize, PathBuf, Option<Vec<(usize, f64)>>, Option<String>)> = Vec::new();
+        let mut rows: Vec<(usize, PathBuf, Outcome)> = Vec::new();
         if !batch.is_empty() {
             let xs = device::prepare_input(&batch.images, &p.opts);
             let (logits, feats) = tch::no_grad(|| {
@@ -104,13 +120,18 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
                     (p.loaded.model.forward_t(&xs, false), None)
                 }
             });
-            let probs = logits.to_kind(Kind::Float).softmax(-1, Kind::Float).to_device(tch::Device::Cpu);
+            let probs = logits
+                .to_kind(Kind::Float)
+                .softmax(-1, Kind::Float)
+                .to_device(tch::Device::Cpu);
             let (top_p, top_i) = probs.topk(k as i64, -1, true, true);
             let top_p: Vec<f32> = Vec::<f32>::try_from(top_p.flatten(0, -1))?;
             let top_i: Vec<i64> = Vec::<i64>::try_from(top_i.flatten(0, -1))?;
             for (row, (&index, path)) in batch.indices.iter().zip(&batch.paths).enumerate() {
-                let top = (0..k).map(|j| (top_i[row * k + j] as usize, top_p[row * k + j] as f64)).collect();
-                rows.push((index, path.clone(), Some(top), None));
+                let top = (0..k)
+                    .map(|j| (top_i[row * k + j] as usize, top_p[row * k + j] as f64))
+                    .collect();
+                rows.push((index, path.clone(), Outcome::Top(top)));
                 if let (Some(w), Some(f)) = (features.as_mut(), feats.as_ref()) {
                     let v: Vec<f32> = Vec::<f32>::try_from(f.get(row as i64))?;
                     w.push(path, &v)?;
@@ -120,14 +141,13 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
         for f in &batch.failures {
             failed += 1;
             bar.suspend(|| ctx.ui.warn(&f.error));
-            rows.push((f.index, f.path.clone(), None, Some(f.error.clone())));
+            rows.push((f.index, f.path.clone(), Outcome::Failed(f.error.clone())));
         }
         rows.sort_by_key(|r| r.0);
-        for (_, path, top, err) in rows {
-            match (top, err) {
-                (Some(top), _) => sink.result(&path, &top)?,
-                (None, Some(e)) => sink.failure(&path, &e)?,
-                _ => {}
+        for (_, path, outcome) in rows {
+            match outcome {
+                Outcome::Top(top) => sink.result(&path, &top)?,
+                Outcome::Failed(e) => sink.failure(&path, &e)?,
             }
         }
         sink.flush()?;
@@ -138,12 +158,21 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     if let Some(w) = features {
         let n = w.len();
         let out = w.finish()?;
-        ctx.ui.info(format!("wrote {n} embeddings to {}", out.display()));
+        ctx.ui
+            .info(format!("wrote {n} embeddings to {}", out.display()));
     }
     if failed > 0 {
-        return Err(error::partial(format!("{failed} of {total} images could not be read (reported above)")));
+        return Err(error::partial(format!(
+            "{failed} of {total} images could not be read (reported above)"
+        )));
     }
     Ok(())
+}
+
+/// What became of one image: its top-k `(class, probability)`, or why it failed.
+enum Outcome {
+    Top(Vec<(usize, f64)>),
+    Failed(String),
 }
 
 /// Writes results in the chosen format as they come.
@@ -156,21 +185,37 @@ struct Sink<'c, W: Write> {
 
 impl<'c, W: Write> Sink<'c, W> {
     fn new(format: PredictFormat, out: W, classes: &'c Classes) -> Self {
-        Sink { format, out, classes, first: true }
+        Sink {
+            format,
+            out,
+            classes,
+            first: true,
+        }
     }
 
     fn begin(&mut self) -> Result<()> {
         match self.format {
             PredictFormat::Json => writeln!(self.out, "[")?,
-            PredictFormat::Csv => {
-                self.csv_row(["path", "rank", "class_index", "synset", "class_name", "probability", "error"])?
-            }
+            PredictFormat::Csv => self.csv_row([
+                "path",
+                "rank",
+                "class_index",
+                "synset",
+                "class_name",
+                "probability",
+                "error",
+            ])?,
             _ => {}
         }
         Ok(())
     }
 
-    fn object(&self, path: &Path, top: Option<&[(usize, f64)]>, err: Option<&str>) -> serde_json::Value {
+    fn object(
+        &self,
+        path: &Path,
+        top: Option<&[(usize, f64)]>,
+        err: Option<&str>,
+    ) -> serde_json::Value {
         match (top, err) {
             (Some(top), _) => json!({
                 "path": path.display().to_string(),
@@ -205,7 +250,9 @@ impl<'c, W: Write> Sink<'c, W> {
 
     fn result(&mut self, path: &Path, top: &[(usize, f64)]) -> Result<()> {
         match self.format {
-            PredictFormat::Json | PredictFormat::Jsonl => self.json_line(self.object(path, Some(top), None)),
+            PredictFormat::Json | PredictFormat::Jsonl => {
+                self.json_line(self.object(path, Some(top), None))
+            }
             PredictFormat::Csv => {
                 for (r, &(i, p)) in top.iter().enumerate() {
                     let c = self.classes.get(i);
@@ -227,7 +274,15 @@ impl<'c, W: Write> Sink<'c, W> {
                     let c = self.classes.get(i);
                     let name = c.map(|c| c.name.as_str()).unwrap_or("");
                     let synset = c.map(|c| c.synset.as_str()).unwrap_or("");
-                    writeln!(self.out, "  {:>2}  {:>6.2}%  {:>4}  {:<9}  {}", r + 1, p * 100.0, i, synset, name)?;
+                    writeln!(
+                        self.out,
+                        "  {:>2}  {:>6.2}%  {:>4}  {:<9}  {}",
+                        r + 1,
+                        p * 100.0,
+                        i,
+                        synset,
+                        name
+                    )?;
                 }
                 Ok(())
             }
@@ -236,7 +291,9 @@ impl<'c, W: Write> Sink<'c, W> {
 
     fn failure(&mut self, path: &Path, err: &str) -> Result<()> {
         match self.format {
-            PredictFormat::Json | PredictFormat::Jsonl => self.json_line(self.object(path, None, Some(err))),
+            PredictFormat::Json | PredictFormat::Jsonl => {
+                self.json_line(self.object(path, None, Some(err)))
+            }
             PredictFormat::Csv => {
                 let p = path.display().to_string();
                 self.csv_row([p.as_str(), "", "", "", "", "", err])
@@ -251,9 +308,13 @@ impl<'c, W: Write> Sink<'c, W> {
         I: IntoIterator<Item = T>,
         T: AsRef<[u8]>,
     {
-        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::new());
         w.write_record(fields)?;
-        let line = w.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?;
+        let line = w
+            .into_inner()
+            .map_err(|e| anyhow::anyhow!("{}", e.error()))?;
         self.out.write_all(&line)?;
         Ok(())
     }

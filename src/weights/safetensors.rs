@@ -215,7 +215,10 @@ pub fn safetensors_metadata(path: &Path) -> anyhow::Result<BTreeMap<String, Stri
     let map = unsafe { memmap2::Mmap::map(&file) }
         .with_context(|| format!("cannot read weights file {}", path.display()))?;
     let (_, header) = SafeTensors::read_metadata(&map[..]).map_err(|e| {
-        bad(path.display(), format!("not a valid safetensors file ({e})"))
+        bad(
+            path.display(),
+            format!("not a valid safetensors file ({e})"),
+        )
     })?;
     Ok(header
         .metadata()
