@@ -2,6 +2,9 @@
 //! formats, loaded directly and through `dpn convert`, gives timm's logits;
 //! converted files load into timm strictly; bad files fail cleanly.
 
+mod common;
+use common::python;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -15,13 +18,6 @@ const MODELS: [&str; 7] = [
     "dpn48b", "dpn68", "dpn68b", "dpn92", "dpn98", "dpn131", "dpn107",
 ];
 const TOLERANCE: f64 = 1e-4;
-
-fn python() -> PathBuf {
-    std::env::var_os("DPN_TEST_PYTHON")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
-}
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/convert_reference.py")

@@ -14,6 +14,9 @@
 //! - Eval transform on PNG: exact in f32; on JPEG: the decode difference,
 //!   shrunk by the resize (`EVAL_JPEG_MEAN` levels).
 
+mod common;
+use common::python;
+
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -51,13 +54,6 @@ const EVAL_JPEG_MEAN: f64 = 0.4;
 const EVAL_JPEG_MAX: f64 = 6.0;
 
 const SCRIPT: &str = include_str!("py/data_reference.py");
-
-fn python() -> PathBuf {
-    std::env::var_os("DPN_TEST_PYTHON")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
-}
 
 /// The reference directory, made once per script version.
 fn reference() -> &'static Path {

@@ -6,6 +6,9 @@
 //! step (loss, every gradient, updated BatchNorm buffers). Inputs are 64x64
 //! (the network reduces by 32) to keep the suite fast.
 
+mod common;
+use common::python;
+
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -34,13 +37,6 @@ const PARAMS: &[(&str, u64)] = &[
     ("dpn131", 79_254_504),
     ("dpn107", 86_917_800),
 ];
-
-fn python() -> PathBuf {
-    std::env::var_os("DPN_TEST_PYTHON")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
-}
 
 /// The reference generator: one Python process per test process, started on
 /// first use, which writes each requested file into its own temporary

@@ -1,18 +1,14 @@
 //! `dpn predict` and `dpn evaluate` against timm's own pipeline (Pillow +
 //! torchvision eval transform, timm model) on real photographs.
 
+mod common;
+use common::python;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use serde_json::Value;
-
-fn python() -> PathBuf {
-    std::env::var_os("DPN_TEST_PYTHON")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
-}
 
 fn dpn(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dpn"))

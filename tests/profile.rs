@@ -1,17 +1,13 @@
 //! `dpn profile`: analytic counts against fvcore, the measured run, bad input.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::python;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use dpn::registry::Registry;
 use dpn::weights::{DType, RawTensor, StateDict};
-
-fn python() -> PathBuf {
-    std::env::var_os("DPN_TEST_PYTHON")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
-}
 
 fn dpn(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dpn"))

@@ -3,19 +3,15 @@
 //! tests/py/weights_make_fixtures.py (interpreter: $DPN_TEST_PYTHON, else
 //! <crate>/.venv/bin/python) into a temporary directory, once per run.
 
+mod common;
+use common::python;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
 use dpn::error::exit_code;
 use dpn::weights::*;
-
-fn python() -> PathBuf {
-    match std::env::var_os("DPN_TEST_PYTHON") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"),
-    }
-}
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/weights_make_fixtures.py")
