@@ -34,8 +34,12 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('info', 'info', [CompletionResultType]::ParameterValue, 'Show the registry''s models: architecture, published figures, preprocessing, cache state')
             [CompletionResult]::new('convert', 'convert', [CompletionResultType]::ParameterValue, 'Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated')
+            [CompletionResult]::new('predict', 'predict', [CompletionResultType]::ParameterValue, 'Classify images: top-k classes per image, streamed; optional embeddings')
+            [CompletionResult]::new('evaluate', 'evaluate', [CompletionResultType]::ParameterValue, 'Top-1/top-5 and loss on a labelled image set, beside the published figures')
+            [CompletionResult]::new('eval', 'eval', [CompletionResultType]::ParameterValue, 'Top-1/top-5 and loss on a labelled image set, beside the published figures')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures')
             [CompletionResult]::new('fetch', 'fetch', [CompletionResultType]::ParameterValue, 'Download, verify and convert pretrained weights into the cache; list, verify or clean it')
+            [CompletionResult]::new('train', 'train', [CompletionResultType]::ParameterValue, 'Train or fine-tune a DPN on an image folder (timm''s recipe), with exact resume')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -67,6 +71,108 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'dpn;predict' {
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
+            [CompletionResult]::new('--weights', '--weights', [CompletionResultType]::ParameterName, 'Weights file (any format `dpn convert` reads); default: the cached weights of --model')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Classes per image')
+            [CompletionResult]::new('--top-k', '--top-k', [CompletionResultType]::ParameterName, 'Classes per image')
+            [CompletionResult]::new('--labels', '--labels', [CompletionResultType]::ParameterName, 'Class names, one per line (`name` or `synset<TAB>name`); default: the weights'' own, else ImageNet-1k''s')
+            [CompletionResult]::new('--features', '--features', [CompletionResultType]::ParameterName, 'Also write pooled pre-logit embeddings (.safetensors or .npy) keyed by path')
+            [CompletionResult]::new('-b', '-b', [CompletionResultType]::ParameterName, 'Images per batch')
+            [CompletionResult]::new('--batch-size', '--batch-size', [CompletionResultType]::ParameterName, 'Images per batch')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'auto, cpu, cuda or cuda:N')
+            [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'auto, cpu, cuda or cuda:N')
+            [CompletionResult]::new('--dtype', '--dtype', [CompletionResultType]::ParameterName, 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Image decoding threads (default: one per core)')
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)')
+            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input size (default: the model''s)')
+            [CompletionResult]::new('--crop-pct', '--crop-pct', [CompletionResultType]::ParameterName, 'Center-crop fraction (default: the model''s)')
+            [CompletionResult]::new('--interpolation', '--interpolation', [CompletionResultType]::ParameterName, 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model''s)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour stderr and tables')
+            [CompletionResult]::new('--model-index', '--model-index', [CompletionResultType]::ParameterName, 'Model-index YAML file whose models add to or replace the built-in ones')
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Directory for cached weights')
+            [CompletionResult]::new('--channels-last', '--channels-last', [CompletionResultType]::ParameterName, 'Run in channels-last (NHWC) memory format')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'dpn;evaluate' {
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)')
+            [CompletionResult]::new('--labels-file', '--labels-file', [CompletionResultType]::ParameterName, 'Labels as `path,label` CSV or `path label` lines, instead of class folders')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
+            [CompletionResult]::new('--weights', '--weights', [CompletionResultType]::ParameterName, 'Weights file (any format `dpn convert` reads); default: the cached weights of --model')
+            [CompletionResult]::new('-b', '-b', [CompletionResultType]::ParameterName, 'Images per batch')
+            [CompletionResult]::new('--batch-size', '--batch-size', [CompletionResultType]::ParameterName, 'Images per batch')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'auto, cpu, cuda or cuda:N')
+            [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'auto, cpu, cuda or cuda:N')
+            [CompletionResult]::new('--dtype', '--dtype', [CompletionResultType]::ParameterName, 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Image decoding threads (default: one per core)')
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)')
+            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input size (default: the model''s)')
+            [CompletionResult]::new('--crop-pct', '--crop-pct', [CompletionResultType]::ParameterName, 'Center-crop fraction (default: the model''s)')
+            [CompletionResult]::new('--interpolation', '--interpolation', [CompletionResultType]::ParameterName, 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model''s)')
+            [CompletionResult]::new('--amp', '--amp', [CompletionResultType]::ParameterName, 'Mixed precision on CUDA: bf16 (default) or f16 (same as --dtype)')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Evaluate only the first N images (after sharding)')
+            [CompletionResult]::new('--results-file', '--results-file', [CompletionResultType]::ParameterName, 'Write the result (and the exact counts needed by --merge) to FILE (.json or .csv)')
+            [CompletionResult]::new('--per-class', '--per-class', [CompletionResultType]::ParameterName, 'Write per-class accuracy to FILE (CSV)')
+            [CompletionResult]::new('--merge', '--merge', [CompletionResultType]::ParameterName, 'Combine the JSON results files of shards into the whole set''s result')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Output format of the summary')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the summary')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour stderr and tables')
+            [CompletionResult]::new('--model-index', '--model-index', [CompletionResultType]::ParameterName, 'Model-index YAML file whose models add to or replace the built-in ones')
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Directory for cached weights')
+            [CompletionResult]::new('--channels-last', '--channels-last', [CompletionResultType]::ParameterName, 'Run in channels-last (NHWC) memory format')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'dpn;eval' {
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)')
+            [CompletionResult]::new('--labels-file', '--labels-file', [CompletionResultType]::ParameterName, 'Labels as `path,label` CSV or `path label` lines, instead of class folders')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
+            [CompletionResult]::new('--weights', '--weights', [CompletionResultType]::ParameterName, 'Weights file (any format `dpn convert` reads); default: the cached weights of --model')
+            [CompletionResult]::new('-b', '-b', [CompletionResultType]::ParameterName, 'Images per batch')
+            [CompletionResult]::new('--batch-size', '--batch-size', [CompletionResultType]::ParameterName, 'Images per batch')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'auto, cpu, cuda or cuda:N')
+            [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'auto, cpu, cuda or cuda:N')
+            [CompletionResult]::new('--dtype', '--dtype', [CompletionResultType]::ParameterName, 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Image decoding threads (default: one per core)')
+            [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)')
+            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input size (default: the model''s)')
+            [CompletionResult]::new('--crop-pct', '--crop-pct', [CompletionResultType]::ParameterName, 'Center-crop fraction (default: the model''s)')
+            [CompletionResult]::new('--interpolation', '--interpolation', [CompletionResultType]::ParameterName, 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model''s)')
+            [CompletionResult]::new('--amp', '--amp', [CompletionResultType]::ParameterName, 'Mixed precision on CUDA: bf16 (default) or f16 (same as --dtype)')
+            [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Evaluate only the first N images (after sharding)')
+            [CompletionResult]::new('--results-file', '--results-file', [CompletionResultType]::ParameterName, 'Write the result (and the exact counts needed by --merge) to FILE (.json or .csv)')
+            [CompletionResult]::new('--per-class', '--per-class', [CompletionResultType]::ParameterName, 'Write per-class accuracy to FILE (CSV)')
+            [CompletionResult]::new('--merge', '--merge', [CompletionResultType]::ParameterName, 'Combine the JSON results files of shards into the whole set''s result')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Output format of the summary')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the summary')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour stderr and tables')
+            [CompletionResult]::new('--model-index', '--model-index', [CompletionResultType]::ParameterName, 'Model-index YAML file whose models add to or replace the built-in ones')
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Directory for cached weights')
+            [CompletionResult]::new('--channels-last', '--channels-last', [CompletionResultType]::ParameterName, 'Run in channels-last (NHWC) memory format')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'dpn;profile' {
@@ -119,11 +225,65 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'dpn;train' {
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Training images: an ImageFolder (DIR/<class>/<image>)')
+            [CompletionResult]::new('--val-data', '--val-data', [CompletionResultType]::ParameterName, 'Validation images, an ImageFolder with the training data''s classes (or a subset)')
+            [CompletionResult]::new('--val-split', '--val-split', [CompletionResultType]::ParameterName, 'Hold out this fraction of each class of --data for validation (seeded by --seed)')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model to train (see `dpn info`)')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to train (see `dpn info`)')
+            [CompletionResult]::new('--weights', '--weights', [CompletionResultType]::ParameterName, 'Start from these weights (any format `dpn convert` reads)')
+            [CompletionResult]::new('--num-classes', '--num-classes', [CompletionResultType]::ParameterName, 'Classes of the classifier [default: the number of class folders in --data]; a classifier of another size in the starting weights is replaced')
+            [CompletionResult]::new('--epochs', '--epochs', [CompletionResultType]::ParameterName, 'Epochs to train [default: 10]')
+            [CompletionResult]::new('-b', '-b', [CompletionResultType]::ParameterName, 'Images per batch [default: 64]')
+            [CompletionResult]::new('--batch-size', '--batch-size', [CompletionResultType]::ParameterName, 'Images per batch [default: 64]')
+            [CompletionResult]::new('--lr', '--lr', [CompletionResultType]::ParameterName, 'Peak learning rate [default: the registry''s, scaled by batch size]')
+            [CompletionResult]::new('--momentum', '--momentum', [CompletionResultType]::ParameterName, 'SGD momentum [default: 0.9]')
+            [CompletionResult]::new('--weight-decay', '--weight-decay', [CompletionResultType]::ParameterName, 'Weight decay of convolution weights (none on BatchNorm and biases) [default: 1e-4]')
+            [CompletionResult]::new('--sched', '--sched', [CompletionResultType]::ParameterName, 'Learning-rate schedule [default: cosine]')
+            [CompletionResult]::new('--warmup-epochs', '--warmup-epochs', [CompletionResultType]::ParameterName, 'Epochs of linear warmup from --warmup-lr [default: 0]')
+            [CompletionResult]::new('--warmup-lr', '--warmup-lr', [CompletionResultType]::ParameterName, 'Learning rate the warmup starts from [default: 1e-5]')
+            [CompletionResult]::new('--min-lr', '--min-lr', [CompletionResultType]::ParameterName, 'Cosine''s final learning rate [default: 0]')
+            [CompletionResult]::new('--decay-epochs', '--decay-epochs', [CompletionResultType]::ParameterName, 'Step schedule: epochs between decays [default: 90]')
+            [CompletionResult]::new('--decay-rate', '--decay-rate', [CompletionResultType]::ParameterName, 'Step schedule: factor of each decay [default: 0.1]')
+            [CompletionResult]::new('--label-smoothing', '--label-smoothing', [CompletionResultType]::ParameterName, 'Label smoothing of the cross-entropy loss [default: 0.1]')
+            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input side in pixels [default: the model''s, 224]')
+            [CompletionResult]::new('--scale', '--scale', [CompletionResultType]::ParameterName, 'RandomResizedCrop''s area range [default: 0.08 1.0]')
+            [CompletionResult]::new('--ratio', '--ratio', [CompletionResultType]::ParameterName, 'RandomResizedCrop''s aspect-ratio range [default: 0.75 1.3333]')
+            [CompletionResult]::new('--hflip', '--hflip', [CompletionResultType]::ParameterName, 'Probability of a horizontal flip [default: 0.5]')
+            [CompletionResult]::new('--crop-pct', '--crop-pct', [CompletionResultType]::ParameterName, 'Validation crop fraction [default: the model''s]')
+            [CompletionResult]::new('--amp', '--amp', [CompletionResultType]::ParameterName, 'Mixed precision: bf16 (the default when given alone) or f16 (with loss scaling; CUDA only)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'auto, cpu, cuda or cuda:N [default: auto]')
+            [CompletionResult]::new('--device', '--device', [CompletionResultType]::ParameterName, 'auto, cpu, cuda or cuda:N [default: auto]')
+            [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed of initialization, data order, augmentation and --val-split [default: 42]')
+            [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Image decoding threads [default: 2]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where metrics and checkpoints go [default: output/train/<model>-<UTC time>; with --resume, the run''s own folder]')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where metrics and checkpoints go [default: output/train/<model>-<UTC time>; with --resume, the run''s own folder]')
+            [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Continue a run: its output folder, a checkpoint folder, or a file in one')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Format of the per-epoch summary printed at the end')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Format of the per-epoch summary printed at the end')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour stderr and tables')
+            [CompletionResult]::new('--model-index', '--model-index', [CompletionResultType]::ParameterName, 'Model-index YAML file whose models add to or replace the built-in ones')
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Directory for cached weights')
+            [CompletionResult]::new('--pretrained', '--pretrained', [CompletionResultType]::ParameterName, 'Start from the model''s pretrained weights in the cache (`dpn fetch MODEL`)')
+            [CompletionResult]::new('--nesterov', '--nesterov', [CompletionResultType]::ParameterName, 'Nesterov momentum (timm''s `--opt sgd`); plain momentum without it (`--opt momentum`)')
+            [CompletionResult]::new('--channels-last', '--channels-last', [CompletionResultType]::ParameterName, 'Train in channels-last (NHWC) memory format')
+            [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Stop at the first unreadable image instead of skipping it')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
         'dpn;help' {
             [CompletionResult]::new('info', 'info', [CompletionResultType]::ParameterValue, 'Show the registry''s models: architecture, published figures, preprocessing, cache state')
             [CompletionResult]::new('convert', 'convert', [CompletionResultType]::ParameterValue, 'Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated')
+            [CompletionResult]::new('predict', 'predict', [CompletionResultType]::ParameterValue, 'Classify images: top-k classes per image, streamed; optional embeddings')
+            [CompletionResult]::new('evaluate', 'evaluate', [CompletionResultType]::ParameterValue, 'Top-1/top-5 and loss on a labelled image set, beside the published figures')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures')
             [CompletionResult]::new('fetch', 'fetch', [CompletionResultType]::ParameterValue, 'Download, verify and convert pretrained weights into the cache; list, verify or clean it')
+            [CompletionResult]::new('train', 'train', [CompletionResultType]::ParameterValue, 'Train or fine-tune a DPN on an image folder (timm''s recipe), with exact resume')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -133,10 +293,19 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
         'dpn;help;convert' {
             break
         }
+        'dpn;help;predict' {
+            break
+        }
+        'dpn;help;evaluate' {
+            break
+        }
         'dpn;help;profile' {
             break
         }
         'dpn;help;fetch' {
+            break
+        }
+        'dpn;help;train' {
             break
         }
         'dpn;help;help' {

@@ -35,8 +35,12 @@ complete -c dpn -n "__fish_dpn_needs_command" -s V -l version -d 'Print the vers
 complete -c dpn -n "__fish_dpn_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dpn -n "__fish_dpn_needs_command" -f -a "info" -d 'Show the registry\'s models: architecture, published figures, preprocessing, cache state'
 complete -c dpn -n "__fish_dpn_needs_command" -f -a "convert" -d 'Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated'
+complete -c dpn -n "__fish_dpn_needs_command" -f -a "predict" -d 'Classify images: top-k classes per image, streamed; optional embeddings'
+complete -c dpn -n "__fish_dpn_needs_command" -f -a "evaluate" -d 'Top-1/top-5 and loss on a labelled image set, beside the published figures'
+complete -c dpn -n "__fish_dpn_needs_command" -f -a "eval" -d 'Top-1/top-5 and loss on a labelled image set, beside the published figures'
 complete -c dpn -n "__fish_dpn_needs_command" -f -a "profile" -d 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures'
 complete -c dpn -n "__fish_dpn_needs_command" -f -a "fetch" -d 'Download, verify and convert pretrained weights into the cache; list, verify or clean it'
+complete -c dpn -n "__fish_dpn_needs_command" -f -a "train" -d 'Train or fine-tune a DPN on an image folder (timm\'s recipe), with exact resume'
 complete -c dpn -n "__fish_dpn_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dpn -n "__fish_dpn_using_subcommand info" -s f -l format -d 'Output format' -r -f -a "table\t'Aligned columns with human units, for people'
 csv\t'Comma-separated, exact values, one header row'
@@ -62,6 +66,109 @@ complete -c dpn -n "__fish_dpn_using_subcommand convert" -l cache-dir -d 'Direct
 complete -c dpn -n "__fish_dpn_using_subcommand convert" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand convert" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand convert" -s h -l help -d 'Print help'
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -s m -l model -d 'Model to run (default: the one a --weights file records)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l weights -d 'Weights file (any format `dpn convert` reads); default: the cached weights of --model' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -s k -l top-k -d 'Classes per image' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l labels -d 'Class names, one per line (`name` or `synset<TAB>name`); default: the weights\' own, else ImageNet-1k\'s' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l features -d 'Also write pooled pre-logit embeddings (.safetensors or .npy) keyed by path' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -s b -l batch-size -d 'Images per batch' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l workers -d 'Image decoding threads (default: one per core)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l shard -d 'Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l img-size -d 'Input size (default: the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l crop-pct -d 'Center-crop fraction (default: the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model\'s)' -r -f -a "bicubic\t''
+bilinear\t''
+nearest\t''
+lanczos\t''
+box\t''
+hamming\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -s f -l format -d 'Output format' -r -f -a "table\t'A block per image, for people'
+csv\t'One row per image and rank'
+json\t'A JSON array, one object per image (streamed)'
+jsonl\t'One JSON object per line per image'"
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l channels-last -d 'Run in channels-last (NHWC) memory format'
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -s v -l verbose -d 'Print more on stderr (repeat for more)'
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l data -d 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l labels-file -d 'Labels as `path,label` CSV or `path label` lines, instead of class folders' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s m -l model -d 'Model to run (default: the one a --weights file records)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l weights -d 'Weights file (any format `dpn convert` reads); default: the cached weights of --model' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s b -l batch-size -d 'Images per batch' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l workers -d 'Image decoding threads (default: one per core)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l shard -d 'Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l img-size -d 'Input size (default: the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l crop-pct -d 'Center-crop fraction (default: the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model\'s)' -r -f -a "bicubic\t''
+bilinear\t''
+nearest\t''
+lanczos\t''
+box\t''
+hamming\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l amp -d 'Mixed precision on CUDA: bf16 (default) or f16 (same as --dtype)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l limit -d 'Evaluate only the first N images (after sharding)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l results-file -d 'Write the result (and the exact counts needed by --merge) to FILE (.json or .csv)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l per-class -d 'Write per-class accuracy to FILE (CSV)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l merge -d 'Combine the JSON results files of shards into the whole set\'s result' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s f -l format -d 'Output format of the summary' -r -f -a "table\t'Aligned columns with human units, for people'
+csv\t'Comma-separated, exact values, one header row'
+json\t'A JSON array of objects with exact values'
+yaml\t'A YAML list of mappings with exact values'
+markdown\t'A GitHub-flavoured Markdown table with human units'"
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l channels-last -d 'Run in channels-last (NHWC) memory format'
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s v -l verbose -d 'Print more on stderr (repeat for more)'
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l data -d 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l labels-file -d 'Labels as `path,label` CSV or `path label` lines, instead of class folders' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -s m -l model -d 'Model to run (default: the one a --weights file records)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l weights -d 'Weights file (any format `dpn convert` reads); default: the cached weights of --model' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -s b -l batch-size -d 'Images per batch' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l workers -d 'Image decoding threads (default: one per core)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l shard -d 'Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l img-size -d 'Input size (default: the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l crop-pct -d 'Center-crop fraction (default: the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model\'s)' -r -f -a "bicubic\t''
+bilinear\t''
+nearest\t''
+lanczos\t''
+box\t''
+hamming\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l amp -d 'Mixed precision on CUDA: bf16 (default) or f16 (same as --dtype)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l limit -d 'Evaluate only the first N images (after sharding)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l results-file -d 'Write the result (and the exact counts needed by --merge) to FILE (.json or .csv)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l per-class -d 'Write per-class accuracy to FILE (CSV)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l merge -d 'Combine the JSON results files of shards into the whole set\'s result' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -s f -l format -d 'Output format of the summary' -r -f -a "table\t'Aligned columns with human units, for people'
+csv\t'Comma-separated, exact values, one header row'
+json\t'A JSON array of objects with exact values'
+yaml\t'A YAML list of mappings with exact values'
+markdown\t'A GitHub-flavoured Markdown table with human units'"
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l channels-last -d 'Run in channels-last (NHWC) memory format'
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -s v -l verbose -d 'Print more on stderr (repeat for more)'
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l img-size -d 'Input side in pixels (default: each model\'s registry image size)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s b -l batch-size -d 'Images per timed batch' -r
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
@@ -109,8 +216,59 @@ complete -c dpn -n "__fish_dpn_using_subcommand fetch" -l clean -d 'Remove cache
 complete -c dpn -n "__fish_dpn_using_subcommand fetch" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand fetch" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert profile fetch help" -f -a "info" -d 'Show the registry\'s models: architecture, published figures, preprocessing, cache state'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert profile fetch help" -f -a "convert" -d 'Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert profile fetch help" -f -a "profile" -d 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert profile fetch help" -f -a "fetch" -d 'Download, verify and convert pretrained weights into the cache; list, verify or clean it'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert profile fetch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l data -d 'Training images: an ImageFolder (DIR/<class>/<image>)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l val-data -d 'Validation images, an ImageFolder with the training data\'s classes (or a subset)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l val-split -d 'Hold out this fraction of each class of --data for validation (seeded by --seed)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -s m -l model -d 'Model to train (see `dpn info`)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l weights -d 'Start from these weights (any format `dpn convert` reads)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l num-classes -d 'Classes of the classifier [default: the number of class folders in --data]; a classifier of another size in the starting weights is replaced' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l epochs -d 'Epochs to train [default: 10]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -s b -l batch-size -d 'Images per batch [default: 64]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr -d 'Peak learning rate [default: the registry\'s, scaled by batch size]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l momentum -d 'SGD momentum [default: 0.9]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l weight-decay -d 'Weight decay of convolution weights (none on BatchNorm and biases) [default: 1e-4]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l sched -d 'Learning-rate schedule [default: cosine]' -r -f -a "cosine\t''
+step\t''
+constant\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l warmup-epochs -d 'Epochs of linear warmup from --warmup-lr [default: 0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l warmup-lr -d 'Learning rate the warmup starts from [default: 1e-5]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l min-lr -d 'Cosine\'s final learning rate [default: 0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l decay-epochs -d 'Step schedule: epochs between decays [default: 90]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l decay-rate -d 'Step schedule: factor of each decay [default: 0.1]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l label-smoothing -d 'Label smoothing of the cross-entropy loss [default: 0.1]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l img-size -d 'Input side in pixels [default: the model\'s, 224]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l scale -d 'RandomResizedCrop\'s area range [default: 0.08 1.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l ratio -d 'RandomResizedCrop\'s aspect-ratio range [default: 0.75 1.3333]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l hflip -d 'Probability of a horizontal flip [default: 0.5]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l crop-pct -d 'Validation crop fraction [default: the model\'s]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l amp -d 'Mixed precision: bf16 (the default when given alone) or f16 (with loss scaling; CUDA only)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -s d -l device -d 'auto, cpu, cuda or cuda:N [default: auto]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l seed -d 'Seed of initialization, data order, augmentation and --val-split [default: 42]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l workers -d 'Image decoding threads [default: 2]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -s o -l output -d 'Where metrics and checkpoints go [default: output/train/<model>-<UTC time>; with --resume, the run\'s own folder]' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l resume -d 'Continue a run: its output folder, a checkpoint folder, or a file in one' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand train" -s f -l format -d 'Format of the per-epoch summary printed at the end' -r -f -a "table\t'Aligned columns with human units, for people'
+csv\t'Comma-separated, exact values, one header row'
+json\t'A JSON array of objects with exact values'
+yaml\t'A YAML list of mappings with exact values'
+markdown\t'A GitHub-flavoured Markdown table with human units'"
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l pretrained -d 'Start from the model\'s pretrained weights in the cache (`dpn fetch MODEL`)'
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l nesterov -d 'Nesterov momentum (timm\'s `--opt sgd`); plain momentum without it (`--opt momentum`)'
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l channels-last -d 'Train in channels-last (NHWC) memory format'
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l strict -d 'Stop at the first unreadable image instead of skipping it'
+complete -c dpn -n "__fish_dpn_using_subcommand train" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c dpn -n "__fish_dpn_using_subcommand train" -s v -l verbose -d 'Print more on stderr (repeat for more)'
+complete -c dpn -n "__fish_dpn_using_subcommand train" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "info" -d 'Show the registry\'s models: architecture, published figures, preprocessing, cache state'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "convert" -d 'Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "predict" -d 'Classify images: top-k classes per image, streamed; optional embeddings'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "evaluate" -d 'Top-1/top-5 and loss on a labelled image set, beside the published figures'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "profile" -d 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "fetch" -d 'Download, verify and convert pretrained weights into the cache; list, verify or clean it'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "train" -d 'Train or fine-tune a DPN on an image folder (timm\'s recipe), with exact resume'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

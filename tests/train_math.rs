@@ -8,14 +8,14 @@
 //! `LabelSmoothingCrossEntropy(0.1)`; step decay with Nesterov momentum and
 //! plain cross-entropy.
 //!
-//! Tolerances (measured on this machine with torch 2.11.0, 2 threads):
-//! learning rates 1e-12 relative; the first step's loss 1e-6 relative and
-//! its weights 1e-5 absolute; after ten steps losses 1e-4 relative, weights
-//! and momentum buffers 1e-4 absolute, BatchNorm running statistics 1e-3
-//! relative. The forward and backward passes are the same libtorch kernels;
-//! what differs is the update's rounding (torch's `add_(x, alpha=-lr)` is a
-//! fused multiply-add, tch's `p - lr * buf` rounds twice), which ten steps of
-//! training amplify slightly.
+//! Training a deep network on random batches is chaotic (in timm alone, a
+//! 1e-13 change of the weights grows to 1e-4..1e-2 in the loss within ten
+//! steps), so the ten-step runs are in f64 (model and batches converted, as
+//! in the reference), and one f32 step checks the f32 path. The forward and
+//! backward passes are the same libtorch kernels; what differs is the
+//! update's rounding (torch's `add_(x, alpha=-lr)` is a fused multiply-add,
+//! tch's `p - lr * buf` rounds twice). Stated tolerances are in [`F64`] and
+//! [`F32`] with what was measured; learning rates agree to 1e-12 relative.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -84,6 +84,10 @@ fn reference(name: &str) -> Reference {
         .unwrap()
         .into_iter()
         .collect();
+    // Each file serves one test; they are large (f64 state dicts). The
+    // last test to read its file removes the directory.
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir(reference_dir());
     Reference {
         tensors,
         config,
@@ -161,6 +165,41 @@ fn compare_state(vs: &nn::VarStore, r: &Reference, prefix: &str) -> (f64, f64, S
     (params, stats, worst)
 }
 
+/// Stated tolerances: relative for losses and running statistics, absolute
+/// for parameters and momentum buffers.
+struct Tol {
+    loss0: f64,
+    params1: f64,
+    stats1: f64,
+    loss: f64,
+    params: f64,
+    stats: f64,
+    bufs: f64,
+}
+
+/// f64, ten steps. Measured: first step loss 0 and weights 2e-16; after ten
+/// steps losses 4e-11, weights 3e-11, running stats 1e-10, buffers 8e-10.
+const F64: Tol = Tol {
+    loss0: 1e-13,
+    params1: 1e-14,
+    stats1: 1e-13,
+    loss: 1e-9,
+    params: 1e-9,
+    stats: 1e-8,
+    bufs: 1e-8,
+};
+
+/// f32, one step. Measured: loss 1e-7, weights 1.5e-8, buffers 6e-8.
+const F32: Tol = Tol {
+    loss0: 1e-6,
+    params1: 1e-6,
+    stats1: 1e-6,
+    loss: 1e-6,
+    params: 1e-6,
+    stats: 1e-6,
+    bufs: 1e-6,
+};
+
 fn run_config(name: &str) {
     let r = reference(name);
     let cfg = config_of(&r.config);
@@ -169,6 +208,17 @@ fn run_config(name: &str) {
     arch.num_classes = 10;
     let mut vs = nn::VarStore::new(Device::Cpu);
     let model = Dpn::new_for_loading(&vs.root(), &arch);
+    let f64_run = r.config["dtype"] == "f64";
+    let tol = if f64_run { F64 } else { F32 };
+    if f64_run {
+        tch::no_grad(|| {
+            for (_, mut t) in vs.variables() {
+                if t.kind() == Kind::Float {
+                    t.set_data(&t.to_kind(Kind::Double));
+                }
+            }
+        });
+    }
     let sd: Vec<(String, Tensor)> = r
         .tensors
         .iter()
@@ -234,25 +284,21 @@ fn run_config(name: &str) {
         assert!(res.applied);
         let rel = (res.loss - wloss).abs() / wloss.abs();
         worst_loss = worst_loss.max(rel);
-        let tol = if i == 0 { 1e-6 } else { 1e-4 };
-        eprintln!(
-            "{name}: step {i}: lr {lr} loss {} timm {wloss} rel {rel:.2e}",
-            res.loss
-        );
+        let loss_tol = if i == 0 { tol.loss0 } else { tol.loss };
         assert!(
-            rel <= tol,
-            "{name}: step {i} loss {} vs timm {wloss} (rel {rel:.2e} > {tol:.0e})",
+            rel <= loss_tol,
+            "{name}: step {i} loss {} vs timm {wloss} (rel {rel:.2e} > {loss_tol:.0e})",
             res.loss
         );
         if i == 0 {
             let (p, s, worst) = compare_state(&vs, &r, "after1.");
             eprintln!("{name}: after 1 step: params max |diff| {p:.3e} ({worst}), running stats rel {s:.3e}");
             assert!(
-                p <= 1e-5,
+                p <= tol.params1,
                 "{name}: after one step, {worst} differs by {p:.3e}"
             );
             assert!(
-                s <= 1e-4,
+                s <= tol.stats1,
                 "{name}: after one step, running stats differ by {s:.3e}"
             );
         }
@@ -271,10 +317,13 @@ fn run_config(name: &str) {
          running stats rel {s:.3e}, momentum buffers {buf_diff:.3e}",
         want_loss.len()
     );
-    assert!(p <= 1e-4, "{name}: final {worst} differs by {p:.3e}");
-    assert!(s <= 1e-3, "{name}: final running stats differ by {s:.3e}");
+    assert!(p <= tol.params, "{name}: final {worst} differs by {p:.3e}");
     assert!(
-        buf_diff <= 1e-4,
+        s <= tol.stats,
+        "{name}: final running stats differ by {s:.3e}"
+    );
+    assert!(
+        buf_diff <= tol.bufs,
         "{name}: momentum buffers differ by {buf_diff:.3e}"
     );
 }
@@ -325,4 +374,9 @@ fn optimizer_state_round_trip() {
     let mut opt5 = Sgd::new(&vs5, 0.9, 1e-4, false);
     let err = opt5.load_state(&state).unwrap_err();
     assert_eq!(dpn::error::exit_code(&err), 3, "{err:#}");
+}
+
+#[test]
+fn one_f32_step_matches_timm() {
+    run_config("cosine_f32");
 }

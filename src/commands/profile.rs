@@ -223,17 +223,30 @@ fn summary(
     ]);
     for spec in specs {
         let size = img_size(args, spec);
-        let plan = Plan::new(&spec.arch);
-        let c = counts::profile(&plan, size, size).total();
-        let (file_size, file_source) = match ctx.cache.cached_weights(spec) {
+        // With --weights, count what the file holds (a fine-tuned model's
+        // classifier has its own class count) and report that file's size.
+        let (arch, explicit) = match &args.weights {
             Some(path) => {
+                let sd = crate::weights::read_any(path)?;
+                (convert::fit(spec, &convert::shapes(&sd), path)?, Some(path))
+            }
+            None => (spec.arch.clone(), None),
+        };
+        let plan = Plan::new(&arch);
+        let c = counts::profile(&plan, size, size).total();
+        let cached = explicit
+            .cloned()
+            .map(|p| (p, "weights"))
+            .or_else(|| ctx.cache.cached_weights(spec).map(|p| (p, "cache")));
+        let (file_size, file_source) = match cached {
+            Some((path, source)) => {
                 let len = std::fs::metadata(&path)
                     .with_context(|| format!("reading {}", path.display()))?
                     .len();
-                (len, "cache")
+                (len, source)
             }
             None => (
-                convert::safetensors_size(&spec.arch, DType::F32)?,
+                convert::safetensors_size(&arch, DType::F32)?,
                 "f32 safetensors",
             ),
         };

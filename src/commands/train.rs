@@ -387,7 +387,7 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
     if !(0.0..1.0).contains(&cfg.momentum) {
         return bad(format!("--momentum {} must be in [0, 1)", cfg.momentum));
     }
-    if !(cfg.weight_decay >= 0.0) {
+    if cfg.weight_decay.is_nan() || cfg.weight_decay < 0.0 {
         return bad(format!("--weight-decay {} must be >= 0", cfg.weight_decay));
     }
     if !(0.0..1.0).contains(&cfg.label_smoothing) {

@@ -242,13 +242,12 @@ impl Sgd {
 /// Cross-entropy with label smoothing, as `torch.nn.functional.cross_entropy(
 /// logits, targets, label_smoothing=s)` computes it (mean over the batch). It
 /// equals timm's `LabelSmoothingCrossEntropy(s)` in value:
-/// `(1 - s) * nll + s * mean(-log_softmax)`. Logits are cast to f32 first.
+/// `(1 - s) * nll + s * mean(-log_softmax)`. Reduced-precision (bf16, f16)
+/// logits are cast to f32 first, as autocast does.
 pub fn cross_entropy(logits: &Tensor, targets: &Tensor, label_smoothing: f64) -> Tensor {
-    logits.to_kind(Kind::Float).cross_entropy_loss::<Tensor>(
-        targets,
-        None,
-        tch::Reduction::Mean,
-        -100,
-        label_smoothing,
-    )
+    let logits = match logits.kind() {
+        Kind::Half | Kind::BFloat16 => logits.to_kind(Kind::Float),
+        _ => logits.shallow_clone(),
+    };
+    logits.cross_entropy_loss::<Tensor>(targets, None, tch::Reduction::Mean, -100, label_smoothing)
 }

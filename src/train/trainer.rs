@@ -94,7 +94,12 @@ pub fn train_step(
     scaler: &mut LossScaler,
 ) -> Result<StepResult> {
     opt.zero_grad();
-    let x = device::prepare_input(xs, opts);
+    // An f64 batch (a model converted to f64, for reference checks) stays f64.
+    let x = if xs.kind() == Kind::Double {
+        xs.to_device(opts.device)
+    } else {
+        device::prepare_input(xs, opts)
+    };
     let y = ys.to_device(opts.device);
     let logits = model.forward_t(&x, true);
     let loss = cross_entropy(&logits, &y, label_smoothing);
@@ -575,7 +580,7 @@ pub fn train(
                         Err(_) => "no checkpoint was written yet".to_string(),
                     };
                     return Err(anyhow::anyhow!(
-                        "the loss is {} at epoch {} step {} (update {u}, lr {lr:.6}); stopping \
+                        "the loss is {} at epoch {} step {} (update {u}, lr {lr:.4e}); stopping \
                          without saving; {good}. Try a lower --lr, more --warmup-epochs or \
                          another --amp",
                         r.loss,

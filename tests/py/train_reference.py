@@ -4,7 +4,12 @@ usage: train_reference.py OUT_DIR
 
 For each configuration below writes OUT_DIR/<name>.safetensors holding
   sd.<key>         timm's dpn48b state dict before training (BatchNorm randomized)
-  input.<i>        the batch of step i (random, [4, 3, 32, 32]), target.<i> its labels
+  input.<i>        the batch of step i (random, [8, 3, 64, 64]), target.<i> its labels
+
+Training a deep network on random data is chaotic: in timm alone, perturbing the weights
+by 1e-7 changes the third step's loss by 1e-3 to 1e-2. So the ten-step runs are in f64
+(rounding differences of 1e-16 stay far below the tolerances after the amplification),
+and one f32 step ("cosine_f32") checks the f32 path.
   lr               f64 [steps]: the learning rate each step used (param_groups[*]['lr'])
   sched            f64 [80]: the scheduler's value for updates 0..79 (_get_lr per update)
   loss             f64 [steps]: the loss of each step
@@ -36,12 +41,18 @@ CONFIGS = {
     "cosine": dict(
         sched="cosine", lr=0.05, momentum=0.9, weight_decay=0.01, nesterov=False,
         label_smoothing=0.1, epochs=4, warmup_epochs=1, updates_per_epoch=3,
-        warmup_lr=1e-3, min_lr=1e-4, decay_epochs=1, decay_rate=0.1, steps=10,
+        warmup_lr=1e-3, min_lr=1e-4, decay_epochs=1, decay_rate=0.1, steps=10, dtype="f64",
     ),
     "step": dict(
         sched="step", lr=0.08, momentum=0.9, weight_decay=1e-4, nesterov=True,
         label_smoothing=0.0, epochs=4, warmup_epochs=0, updates_per_epoch=3,
-        warmup_lr=1e-5, min_lr=0.0, decay_epochs=1, decay_rate=0.5, steps=10,
+        warmup_lr=1e-5, min_lr=0.0, decay_epochs=1, decay_rate=0.5, steps=10, dtype="f64",
+    ),
+    # "cosine" in f32, one step.
+    "cosine_f32": dict(
+        sched="cosine", lr=0.05, momentum=0.9, weight_decay=0.01, nesterov=False,
+        label_smoothing=0.1, epochs=4, warmup_epochs=1, updates_per_epoch=3,
+        warmup_lr=1e-3, min_lr=1e-4, decay_epochs=1, decay_rate=0.1, steps=1, dtype="f32",
     ),
 }
 
@@ -67,6 +78,8 @@ def run(name, c, out_dir):
     torch.manual_seed(0)
     model = timm.create_model("dpn48b", pretrained=False, num_classes=10)
     randomize_bn(model, 1)
+    dtype = torch.float64 if c["dtype"] == "f64" else torch.float32
+    model = model.to(dtype)
     out = sd(model, "sd.")
     opt = create_optimizer_v2(
         model, opt="nesterov" if c["nesterov"] else "momentum", lr=c["lr"],
@@ -88,8 +101,8 @@ def run(name, c, out_dir):
     lrs, losses = [], []
     model.train()
     for i in range(c["steps"]):
-        x = torch.randn(4, 3, 32, 32, generator=g)
-        y = torch.randint(0, 10, (4,), generator=g)
+        x = torch.randn(8, 3, 64, 64, generator=g, dtype=torch.float64).to(dtype)
+        y = torch.randint(0, 10, (8,), generator=g)
         out[f"input.{i}"] = x
         out[f"target.{i}"] = y
         lrs.append(opt.param_groups[0]["lr"])

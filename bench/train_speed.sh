@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Training speed, `dpn train` against timm's equivalent loop (bench/train_timm.py), on the
+# same ImageFolder in the same run.
+#
+#   bench/train_speed.sh cpu [OUTDIR]   # digits 32 px (scripts/make_digits.py): dpn48b and dpn68, batch 64
+#   bench/train_speed.sh cuda [OUTDIR]  # digits upsampled to 224 px: dpn68b and dpn92, batch 128,
+#                                 # bf16 channels-last (prepared; not yet run on a GPU)
+#
+# Both sides: RandomResizedCrop + flip + normalize, SGD momentum with weight decay, label
+# smoothing 0.1, cosine LR per update, drop_last, no validation. The figure is the
+# training images/s of the last of EPOCHS epochs, data loading included (dpn: metrics.csv).
+# ROUNDS rounds alternate dpn and timm; each side keeps its best. Prints a Markdown table
+# and writes it with the raw JSON lines to OUTDIR (default bench/results).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind="${1:-cpu}"
+outdir="${2:-bench/results}"
+dpn="${DPN:-target/release/dpn}"
+py="${PYTHON:-.venv/bin/python}"
+rounds="${ROUNDS:-2}"
+epochs="${EPOCHS:-2}"
+workers="${WORKERS:-2}"
+[ -x "$dpn" ] || { echo "bench: $dpn not found; run 'make build' first" >&2; exit 1; }
+
+case "$kind" in
+cpu)
+    configs=("dpn48b 32 64" "dpn68 32 64")
+    size=32 device=cpu extra=()
+    ;;
+cuda)
+    configs=("dpn68b 224 128" "dpn92 224 128")
+    size=224 device=cuda extra=(--amp bf16 --channels-last)
+    ;;
+*) echo "usage: bench/train_speed.sh cpu|cuda [OUTDIR]" >&2; exit 2 ;;
+esac
+
+tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
+data="${DATA:-$tmp/digits}"
+[ -d "$data/train" ] || "$py" scripts/make_digits.py "$data" --size "$size"
+
+mkdir -p "$outdir"
+stamp="$(date -u +%Y-%m-%d)"
+raw="$outdir/$stamp-train-$kind.jsonl"
+report="$outdir/$stamp-train-$kind.md"
+: >"$raw"
+
+dpn_ips() { # model size batch
+    local out="$tmp/run-$RANDOM"
+    "$dpn" -q train --data "$data/train" -m "$1" --img-size "$2" --batch-size "$3" \
+        --epochs "$epochs" --lr 0.1 --workers "$workers" --device "$device" "${extra[@]}" \
+        --output "$out" --format json >/dev/null
+    local ips
+    ips="$(tail -1 "$out/metrics.csv" | cut -d, -f7)"
+    printf '{"impl":"dpn","model":"%s","img_size":%s,"batch_size":%s,"device":"%s","images_per_s":%s}\n' \
+        "$1" "$2" "$3" "$device" "$ips" >>"$raw"
+    rm -rf "$out"
+    echo "$ips"
+}
+timm_ips() {
+    "$py" bench/train_timm.py --data "$data/train" --model "$1" --img-size "$2" --batch-size "$3" \
+        --epochs "$epochs" --workers "$workers" --device "$device" "${extra[@]}" | tee -a "$raw" |
+        "$py" -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])'
+}
+best() { "$py" -c 'import sys; print(max(float(a) for a in sys.argv[1:]))' "$@"; }
+
+{
+    echo "Training speed, $kind, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ); best of $rounds rounds, last of $epochs epochs"
+    echo
+    echo "| model | size | batch | dpn img/s | timm img/s | dpn/timm |"
+    echo "|---|---|---|---|---|---|"
+    for c in "${configs[@]}"; do
+        read -r model size_ batch <<<"$c"
+        d=() t=()
+        for _ in $(seq "$rounds"); do
+            d+=("$(dpn_ips "$model" "$size_" "$batch")")
+            t+=("$(timm_ips "$model" "$size_" "$batch")")
+        done
+        db="$(best "${d[@]}")" tb="$(best "${t[@]}")"
+        ratio="$("$py" -c "print(f'{$db/$tb:.2f}')")"
+        printf '| %s | %s | %s | %.1f | %.1f | %s |\n' "$model" "$size_" "$batch" "$db" "$tb" "$ratio"
+    done
+} | tee "$report"

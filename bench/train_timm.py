@@ -1,0 +1,91 @@
+"""timm's training loop, the one `dpn train` reproduces, timed: bench/train_speed.sh runs it
+beside `dpn train` on the same ImageFolder.
+
+usage: train_timm.py --data DIR --model dpn48b --img-size 32 --batch-size 64 --epochs 2
+                     [--workers 2] [--device cpu|cuda] [--amp bf16|f16] [--channels-last]
+
+Data: torchvision ImageFolder + timm.data.create_transform(is_training=True) (RandomResizedCrop,
+flip, normalize with the model's mean/std), DataLoader(shuffle, drop_last). Optimizer:
+timm.optim.create_optimizer_v2('momentum', lr 0.1, weight decay 1e-4 without BN/bias), loss:
+cross-entropy with label smoothing 0.1, per-update cosine LR. Prints one JSON line with the
+training images/s of the last epoch (loading included, as dpn's metrics.csv counts it).
+"""
+
+import argparse
+import json
+import time
+
+import torch
+import torch.nn.functional as F
+from torchvision.datasets import ImageFolder
+
+import timm
+from timm.data import create_transform, resolve_data_config
+from timm.optim import create_optimizer_v2
+from timm.scheduler import create_scheduler_v2
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", required=True)
+    p.add_argument("--model", default="dpn48b")
+    p.add_argument("--img-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--amp", default=None)
+    p.add_argument("--channels-last", action="store_true")
+    a = p.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    ds = ImageFolder(a.data)
+    model = timm.create_model(a.model, num_classes=len(ds.classes)).to(dev)
+    if a.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    cfg = resolve_data_config({}, model=model)
+    cfg["input_size"] = (3, a.img_size, a.img_size)
+    ds.transform = create_transform(**cfg, is_training=True)
+    loader = torch.utils.data.DataLoader(
+        ds, batch_size=a.batch_size, shuffle=True, drop_last=True, num_workers=a.workers,
+        pin_memory=dev.type == "cuda", persistent_workers=a.workers > 0,
+    )
+    opt = create_optimizer_v2(model, opt="momentum", lr=0.1, weight_decay=1e-4, momentum=0.9)
+    sched, _ = create_scheduler_v2(
+        opt, sched="cosine", num_epochs=a.epochs, warmup_epochs=0,
+        step_on_epochs=False, updates_per_epoch=len(loader),
+    )
+    amp_dtype = {"bf16": torch.bfloat16, "f16": torch.float16}.get(a.amp)
+    scaler = torch.amp.GradScaler(enabled=amp_dtype == torch.float16)
+    updates, ips = 0, 0.0
+    model.train()
+    for epoch in range(a.epochs):
+        t0, n = time.perf_counter(), 0
+        for x, y in loader:
+            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
+            if a.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                loss = F.cross_entropy(model(x).float(), y, label_smoothing=0.1)
+            opt.zero_grad()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            updates += 1
+            sched.step_update(num_updates=updates)
+            n += x.shape[0]
+        loss.item()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        ips = n / (time.perf_counter() - t0)
+    print(json.dumps({"impl": "timm", "model": a.model, "img_size": a.img_size,
+                      "batch_size": a.batch_size, "device": a.device, "amp": a.amp,
+                      "channels_last": a.channels_last, "images_per_s": ips}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,483 @@
+//! `dpn train` end to end on a small real data set (the first 100 of
+//! scikit-learn's digits, made by scripts/make_digits.py): exact resume after
+//! SIGTERM, kill -9 during a checkpoint write, NaN handling, bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use dpn::registry::Registry;
+use dpn::weights::read_safetensors;
+
+fn python() -> PathBuf {
+    std::env::var_os("DPN_TEST_PYTHON")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
+}
+
+fn tempdir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap()
+}
+
+/// 80 training and 20 validation images of 10 digits, 32x32: made once into
+/// the target's tmp dir (atomically, by renaming a finished folder) and reused.
+fn digits() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("train-digits-100");
+        if dir.join("val").is_dir() {
+            return dir;
+        }
+        let tmp = tempdir("train-digits-").keep();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make_digits.py");
+        let out = Command::new(python())
+            .arg(&script)
+            .arg(&tmp)
+            .args(["--limit", "100"])
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} (set DPN_TEST_PYTHON): {e}",
+                    python().display()
+                )
+            });
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if std::fs::rename(&tmp, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp); // made meanwhile by another process
+        }
+        dir
+    })
+}
+
+fn dpn() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dpn"));
+    c.env("NO_COLOR", "1")
+        .env(
+            "DPN_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("train-cache"),
+        )
+        .env_remove(dpn::train::checkpoint::TEST_PAUSE_ENV);
+    c
+}
+
+/// `dpn train` on the digits with small, fast settings (5 batches an epoch).
+fn train_cmd(out: &Path, epochs: u32) -> Command {
+    let d = digits();
+    let mut c = dpn();
+    c.arg("train")
+        .arg("--data")
+        .arg(d.join("train"))
+        .arg("--val-data")
+        .arg(d.join("val"))
+        .args(["-m", "dpn48b", "--img-size", "32", "--batch-size", "16"])
+        .args(["--lr", "0.05", "--warmup-epochs", "1", "--workers", "1"])
+        .args(["--scale", "0.35", "1", "--crop-pct", "1", "--seed", "7"])
+        .arg("--epochs")
+        .arg(epochs.to_string())
+        .arg("--output")
+        .arg(out);
+    c
+}
+
+fn run(mut c: Command) -> Output {
+    c.output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn wait_for(what: &str, child: &mut Child, cond: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("dpn train exited ({status}) before {what}");
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |s| s.lines().count())
+}
+
+fn state(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("state.json")).unwrap()).unwrap()
+}
+
+fn assert_same_tensors(a: &Path, b: &Path) {
+    let (a, b) = (read_safetensors(a).unwrap(), read_safetensors(b).unwrap());
+    assert_eq!(a.tensors.len(), b.tensors.len());
+    for ((ka, ta), (kb, tb)) in a.tensors.iter().zip(&b.tensors) {
+        assert_eq!(ka, kb);
+        assert!(ta == tb, "tensor {ka} differs");
+    }
+}
+
+/// The update, lr and loss columns of steps.csv.
+fn curve(out: &Path) -> Vec<String> {
+    std::fs::read_to_string(out.join("steps.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').take(5).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+#[test]
+fn sigterm_mid_epoch_then_resume_equals_uninterrupted_run() {
+    let tmp = tempdir("train-resume-");
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let o = run(train_cmd(&a, 2));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    let mut child = train_cmd(&b, 2)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Header + the 5 updates of epoch 1 + 2 of epoch 2.
+    let steps = b.join("steps.csv");
+    wait_for("epoch 2", &mut child, || lines(&steps) >= 8);
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 130, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+    let st = state(&b.join("last"));
+    assert_eq!(st["epoch"], 1, "{st}");
+    assert_eq!(st["reason"], "interrupted");
+    let interrupted_at = st["step_in_epoch"].as_u64().unwrap();
+    assert!((1..5).contains(&interrupted_at), "{st}");
+
+    let mut resume = dpn();
+    resume.arg("train").arg("--resume").arg(&b);
+    let o = run(resume);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("resuming dpn48b"), "{}", stderr(&o));
+
+    // The same updates, bit for bit.
+    assert_eq!(curve(&a), curve(&b));
+    for f in ["model.safetensors", "optimizer.safetensors"] {
+        assert_same_tensors(&a.join("last").join(f), &b.join("last").join(f));
+    }
+    let (sa, sb) = (state(&a.join("last")), state(&b.join("last")));
+    assert_eq!(sa["epoch"], 2);
+    assert_eq!(sa["update"], sb["update"]);
+    for key in ["train_loss", "val_loss", "top1", "top5", "lr"] {
+        for e in 0..2 {
+            assert_eq!(
+                sa["history"][e][key], sb["history"][e][key],
+                "{key} of epoch {e}"
+            );
+        }
+    }
+    // metrics.csv: one row per epoch.
+    let metrics = std::fs::read_to_string(b.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 3, "{metrics}");
+    assert!(
+        metrics.starts_with("epoch,lr,train_loss,val_loss,top1,top5,images_per_s,seconds,skipped")
+    );
+    // Only last and best are kept.
+    let kept = std::fs::read_dir(b.join("checkpoints")).unwrap().count();
+    assert!(kept <= 2, "{kept} checkpoints kept");
+}
+
+#[test]
+fn kill_during_checkpoint_write_leaves_previous_checkpoint() {
+    let tmp = tempdir("train-kill-");
+    let out = tmp.path().join("run");
+    let marker = tmp.path().join("paused");
+    let mut cmd = train_cmd(&out, 2);
+    cmd.env(dpn::train::checkpoint::TEST_PAUSE_ENV, &marker)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    wait_for("the second checkpoint write", &mut child, || {
+        marker.exists()
+    });
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    // A half-written checkpoint exists, and `last` still names epoch 1's.
+    let tmps: Vec<_> = std::fs::read_dir(out.join("checkpoints"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+        .collect();
+    assert_eq!(tmps.len(), 1);
+    let last = out.join("last");
+    assert_eq!(state(&last)["epoch"], 1);
+    let registry = Registry::load(None).unwrap();
+    let spec = registry.get("dpn48b").unwrap();
+    let loaded = dpn::loader::load_model(
+        &registry,
+        spec,
+        &last.join("model.safetensors"),
+        tch::Device::Cpu,
+    )
+    .unwrap();
+    assert!(loaded.report.is_exact(), "{}", loaded.report.summary());
+    assert_eq!(loaded.model.num_classes(), 10);
+
+    // And the run goes on from it.
+    let mut resume = dpn();
+    resume.arg("train").arg("--resume").arg(&out);
+    let o = run(resume);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(state(&last)["epoch"], 2);
+    let leftovers = std::fs::read_dir(out.join("checkpoints"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
+#[test]
+fn non_finite_loss_stops_and_keeps_last_good_checkpoint() {
+    let tmp = tempdir("train-nan-");
+    let out = tmp.path().join("run");
+    // A step schedule whose second epoch has a learning rate of 5e33 (the
+    // first is train_cmd's warmup).
+    let mut cmd = train_cmd(&out, 3);
+    cmd.args([
+        "--sched",
+        "step",
+        "--decay-epochs",
+        "1",
+        "--decay-rate",
+        "1e35",
+    ]);
+    let o = run(cmd);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("the loss is"), "{err}");
+    assert!(err.contains("last good checkpoint"), "{err}");
+    let st = state(&out.join("last"));
+    assert_eq!(st["epoch"], 1);
+    let sd = read_safetensors(out.join("last/model.safetensors")).unwrap();
+    let w = sd.get("classifier.weight").unwrap();
+    assert!(w
+        .data
+        .chunks_exact(4)
+        .all(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]).is_finite()));
+}
+
+#[test]
+fn checkpoint_is_a_weights_file_with_classes() {
+    let tmp = tempdir("train-ckpt-");
+    let out = tmp.path().join("run");
+    let o = run(train_cmd(&out, 1));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("Top-1"), "{stdout}");
+    let sd = read_safetensors(out.join("best/model.safetensors")).unwrap();
+    assert_eq!(sd.metadata["dpn.model"], "dpn48b");
+    assert_eq!(sd.metadata["dpn.num_classes"], "10");
+    let classes: Vec<String> = serde_json::from_str(&sd.metadata["dpn.class_names"]).unwrap();
+    assert_eq!(classes, (0..10).map(|d| d.to_string()).collect::<Vec<_>>());
+    assert!(sd.get("features.conv1_1.bn.num_batches_tracked").is_some());
+    // Another subcommand takes it as weights.
+    let mut profile = dpn();
+    profile
+        .args([
+            "profile",
+            "dpn48b",
+            "--img-size",
+            "32",
+            "--iters",
+            "1",
+            "--warmup",
+            "0",
+        ])
+        .arg("--weights")
+        .arg(out.join("last/model.safetensors"));
+    let o = run(profile);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+
+    // Resuming with another model, or other settings, is refused.
+    let mut other = dpn();
+    other
+        .arg("train")
+        .arg("--resume")
+        .arg(&out)
+        .args(["-m", "dpn68"]);
+    let o = run(other);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("dpn68"), "{}", stderr(&o));
+    let mut lr = dpn();
+    lr.arg("train")
+        .arg("--resume")
+        .arg(&out)
+        .args(["--lr", "0.5"]);
+    let o = run(lr);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--lr 0.5"), "{}", stderr(&o));
+    // A new run into an output folder that holds one is refused.
+    let o = run(train_cmd(&out, 1));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // A finished run goes on with more --epochs.
+    let mut more = dpn();
+    more.arg("train")
+        .arg("--resume")
+        .arg(out.join("last/model.safetensors"));
+    more.args(["--epochs", "2"]);
+    let o = run(more);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(state(&out.join("last"))["epoch"], 2);
+}
+
+#[test]
+fn resume_checkpoint_of_another_model_is_bad_input() {
+    // A checkpoint whose state names another model than its folder's data fits.
+    let tmp = tempdir("train-other-");
+    let out = tmp.path().join("run");
+    let o = run(train_cmd(&out, 1));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let dir = std::fs::canonicalize(out.join("last")).unwrap();
+    let path = dir.join("state.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut st: serde_json::Value = serde_json::from_str(&text).unwrap();
+    st["model"] = "dpn68".into();
+    st["config"]["model"] = "dpn68".into();
+    std::fs::write(&path, serde_json::to_string(&st).unwrap()).unwrap();
+    let mut resume = dpn();
+    resume
+        .arg("train")
+        .arg("--resume")
+        .arg(&out)
+        .args(["--epochs", "2"]);
+    let o = run(resume);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+}
+
+#[test]
+fn unreadable_training_images_are_skipped_and_counted_or_fail_with_strict() {
+    let tmp = tempdir("train-broken-");
+    let data = tmp.path().join("data");
+    for split in ["train", "val"] {
+        for class in std::fs::read_dir(digits().join(split)).unwrap().flatten() {
+            let to = data.join(split).join(class.file_name());
+            std::fs::create_dir_all(&to).unwrap();
+            for f in std::fs::read_dir(class.path()).unwrap().flatten() {
+                std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+            }
+        }
+    }
+    std::fs::write(
+        data.join("train/3/zz-broken.png"),
+        b"\x89PNG\r\n\x1a\nnot really",
+    )
+    .unwrap();
+    let base = |out: &Path| {
+        let mut c = dpn();
+        c.arg("train")
+            .arg("--data")
+            .arg(data.join("train"))
+            .arg("--val-data")
+            .arg(data.join("val"))
+            .args(["-m", "dpn48b", "--img-size", "32", "--batch-size", "27"])
+            .args(["--epochs", "1", "--workers", "1", "--crop-pct", "1"])
+            .arg("--output")
+            .arg(out);
+        c
+    };
+    let out = tmp.path().join("skip");
+    let o = run(base(&out));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("skipped 1 unreadable"),
+        "{}",
+        stderr(&o)
+    );
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let row: Vec<&str> = metrics.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(row[8], "1", "{metrics}");
+
+    let mut strict = base(&tmp.path().join("strict"));
+    strict.arg("--strict");
+    let o = run(strict);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("zz-broken.png"), "{}", stderr(&o));
+}
+
+#[test]
+fn bad_data_folders() {
+    let tmp = tempdir("train-bad-");
+    let go = |data: &Path, extra: &[&str]| {
+        let mut c = dpn();
+        c.arg("train")
+            .arg("--data")
+            .arg(data)
+            .args(["-m", "dpn48b", "--img-size", "32", "--epochs", "1"])
+            .arg("--output")
+            .arg(tmp.path().join("out"))
+            .args(extra);
+        run(c)
+    };
+    // Empty folder.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = go(&empty, &[]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("no class folders"), "{}", stderr(&o));
+    // Missing folder.
+    let o = go(&tmp.path().join("nope"), &[]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    // A class folder without images.
+    let d = tmp.path().join("holes");
+    std::fs::create_dir_all(d.join("cat")).unwrap();
+    std::fs::create_dir_all(d.join("dog")).unwrap();
+    std::fs::copy(
+        digits()
+            .join("train/0")
+            .read_dir()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+        d.join("cat/a.png"),
+    )
+    .unwrap();
+    std::fs::write(d.join("dog/notes.txt"), "not an image").unwrap();
+    let o = go(&d, &[]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("dog"), "{}", stderr(&o));
+    // A validation class the training data lacks.
+    let v = tmp.path().join("val");
+    std::fs::create_dir_all(v.join("cat")).unwrap();
+    std::fs::copy(d.join("cat/a.png"), v.join("cat/a.png")).unwrap();
+    let o = go(
+        &digits().join("train"),
+        &["--val-data", v.to_str().unwrap()],
+    );
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("cat"), "{}", stderr(&o));
+    // More images per batch than there are.
+    let o = go(&digits().join("train"), &["--batch-size", "500"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    // Fewer classes than folders.
+    let o = go(&digits().join("train"), &["--num-classes", "3"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+}

@@ -1,0 +1,157 @@
+//! The acceptance run: `dpn train` on real data with no network. scikit-learn's
+//! handwritten digits (1,797 images, 8x8 upsampled to 32x32, split 1,437 /
+//! 360 by scripts/make_digits.py) train a dpn48b from scratch to at least
+//! 95% validation top-1, within five minutes on a 2-core machine. The best
+//! checkpoint then loads into timm strictly, and timm's predictions on the
+//! validation set (with timm's own eval transform) equal dpn's.
+//!
+//! Set DPN_TRAIN_DIGITS_OUT=DIR to keep the run's output folder.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use dpn::data::{BatchLoader, EvalTransform, LoaderOptions};
+use dpn::model::device::{self, RunOptions};
+use dpn::registry::{Preprocess, Registry};
+use dpn::train::dataset::ImageFolder;
+use tch::{Device, Kind};
+
+/// The recipe (also the README's and scripts/demo.sh's).
+#[rustfmt::skip]
+const RECIPE: &[&str] = &[
+    "-m", "dpn48b", "--img-size", "32", "--crop-pct", "1", "--epochs", "6",
+    "--batch-size", "64", "--lr", "0.05", "--warmup-epochs", "1", "--scale", "0.6", "1",
+    "--hflip", "0", "--seed", "0",
+];
+const MIN_TOP1: f64 = 95.0;
+const MAX_SECONDS: f64 = 300.0;
+
+fn python() -> PathBuf {
+    std::env::var_os("DPN_TEST_PYTHON")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
+}
+
+#[test]
+fn dpn48b_learns_digits_and_timm_agrees() {
+    let tmp = tempfile::Builder::new()
+        .prefix("train-digits-full-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let data = tmp.path().join("digits");
+    let out = std::env::var_os("DPN_TRAIN_DIGITS_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| tmp.path().join("run"));
+    let _ = std::fs::remove_dir_all(&out);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = Command::new(python())
+        .arg(root.join("scripts/make_digits.py"))
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let t0 = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_dpn"))
+        .env("NO_COLOR", "1")
+        .arg("train")
+        .arg("--data")
+        .arg(data.join("train"))
+        .arg("--val-data")
+        .arg(data.join("val"))
+        .args(RECIPE)
+        .arg("--output")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let seconds = t0.elapsed().as_secs_f64();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    eprintln!("{err}{}", String::from_utf8_lossy(&o.stdout));
+
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let best = metrics
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(4)?.parse::<f64>().ok())
+        .fold(0f64, f64::max);
+    eprintln!("digits: best validation top-1 {best:.2}% after {seconds:.0} s");
+    assert!(
+        best >= MIN_TOP1,
+        "top-1 {best:.2}% < {MIN_TOP1}%\n{metrics}"
+    );
+    assert!(
+        seconds <= MAX_SECONDS,
+        "training took {seconds:.0} s, more than {MAX_SECONDS} s"
+    );
+
+    // timm: strict load, its own eval transform, predictions.
+    let weights = out.join("best/model.safetensors");
+    let json = tmp.path().join("timm.json");
+    let o = Command::new(python())
+        .arg(root.join("tests/py/train_timm_check.py"))
+        .args(["dpn48b"])
+        .arg(&weights)
+        .arg(data.join("val"))
+        .args(["32", "1.0"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let timm: HashMap<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+
+    // dpn, in-process, on the same files.
+    let registry = Registry::load(None).unwrap();
+    let spec = registry.get("dpn48b").unwrap();
+    let loaded = dpn::loader::load_model(&registry, spec, &weights, Device::Cpu).unwrap();
+    let val = ImageFolder::scan(&data.join("val")).unwrap();
+    let pp = Preprocess {
+        image_size: 32,
+        crop_pct: 1.0,
+        ..spec.preprocess.clone()
+    };
+    let opts = RunOptions::new(Device::Cpu, Default::default(), false).unwrap();
+    let loader = BatchLoader::new(
+        val.items.clone(),
+        Arc::new(EvalTransform::from_preprocess(&pp)),
+        LoaderOptions {
+            batch_size: 64,
+            workers: 2,
+            prefetch: 2,
+        },
+    )
+    .unwrap();
+    let (mut n, mut disagree, mut max_diff) = (0, 0, 0f64);
+    for batch in loader {
+        let logits = device::infer(&loaded.model, &batch.images, &opts).to_kind(Kind::Double);
+        for (i, path) in batch.paths.iter().enumerate() {
+            let theirs: Vec<f64> = timm[&path.display().to_string()]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            let ours = Vec::<f64>::try_from(logits.get(i as i64)).unwrap();
+            let argmax = |v: &[f64]| (0..v.len()).max_by(|&a, &b| v[a].total_cmp(&v[b])).unwrap();
+            if argmax(&ours) != argmax(&theirs) {
+                disagree += 1;
+            }
+            for (a, b) in ours.iter().zip(&theirs) {
+                max_diff = max_diff.max((a - b).abs());
+            }
+            n += 1;
+        }
+    }
+    eprintln!(
+        "timm vs dpn on {n} validation images: {disagree} different predictions, max logit difference {max_diff:.2e}; timm top-1 {}",
+        timm["top1"]
+    );
+    assert_eq!(n, 360);
+    assert_eq!(disagree, 0);
+    assert!(max_diff < 1e-3, "logits differ by {max_diff}");
+}
