@@ -34,10 +34,6 @@ impl Cache {
         Cache { root }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     pub fn weights_dir(&self) -> PathBuf {
         self.root.join("weights")
     }

@@ -35,19 +35,6 @@ impl Ui {
         }
     }
 
-    /// Before the command line is understood (a usage error), assume a plain terminal.
-    pub fn fallback() -> Ui {
-        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let stderr_tty = std::io::stderr().is_terminal();
-        Ui {
-            quiet: false,
-            verbose: 0,
-            stderr_color: stderr_tty && !no_color_env,
-            stdout_color: false,
-            progress: false,
-        }
-    }
-
     pub fn info(&self, msg: impl AsRef<str>) {
         if !self.quiet {
             eprintln!("{}", msg.as_ref());

@@ -125,10 +125,13 @@ pub fn prepare<'a>(
         precision,
         run.channels_last,
     )?;
-    let recorded = model
+    // Read once: an explicit file may name its model and carry class names.
+    let explicit_meta = model
         .weights
         .as_deref()
-        .and_then(|w| weights_metadata(w).get(meta::MODEL).cloned());
+        .map(weights_metadata)
+        .unwrap_or_default();
+    let recorded = explicit_meta.get(meta::MODEL).cloned();
     let name =
         match (&model.model, recorded) {
             (Some(n), _) => n.clone(),
@@ -151,16 +154,20 @@ pub fn prepare<'a>(
     let num_classes = loaded.arch.num_classes;
     let classes = match labels {
         Some(path) => Classes::from_file(path)?,
-        None => weights_metadata(&weights_path)
-            .get(META_CLASS_NAMES)
-            .and_then(|j| Classes::from_metadata(j))
-            .unwrap_or_else(|| {
-                if num_classes == 1000 {
-                    Classes::imagenet()
-                } else {
-                    Classes::from_names((0..num_classes).map(|i| i.to_string()))
-                }
-            }),
+        None => if model.weights.is_some() {
+            explicit_meta
+        } else {
+            weights_metadata(&weights_path)
+        }
+        .get(META_CLASS_NAMES)
+        .and_then(|j| Classes::from_metadata(j))
+        .unwrap_or_else(|| {
+            if num_classes == 1000 {
+                Classes::imagenet()
+            } else {
+                Classes::from_names((0..num_classes).map(|i| i.to_string()))
+            }
+        }),
     };
     if classes.len() != num_classes {
         return Err(error::usage(format!(

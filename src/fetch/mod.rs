@@ -345,20 +345,9 @@ fn ensure_converted(
 /// The `source_sha256` a converted file records in its safetensors header,
 /// read without loading the tensors.
 pub fn converted_from(path: &Path) -> Option<String> {
-    let mut f = fs::File::open(path).ok()?;
-    let mut len = [0u8; 8];
-    f.read_exact(&mut len).ok()?;
-    let len = u64::from_le_bytes(len);
-    if len > 100_000_000 {
-        return None;
-    }
-    let mut header = vec![0u8; len as usize];
-    f.read_exact(&mut header).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&header).ok()?;
-    v.get("__metadata__")?
-        .get(crate::convert::meta::SOURCE_SHA256)?
-        .as_str()
-        .map(str::to_string)
+    crate::weights::safetensors_metadata(path)
+        .ok()?
+        .remove(crate::convert::meta::SOURCE_SHA256)
 }
 
 fn write_provenance(
