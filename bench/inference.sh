@@ -8,6 +8,10 @@
 # each side's best median, so that a slow moment on a shared machine hurts
 # neither side alone. Prints a Markdown table with the ratio dpn/timm and
 # writes it (plus the raw JSON lines) to OUTDIR (default bench/results).
+#
+# dpn tunes glibc malloc at start-up (src/allocator.rs); timm runs as users run
+# it, with glibc's defaults. The last column gives timm the same malloc settings
+# through GLIBC_TUNABLES, to show how much of the ratio is the allocator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind="${1:-cpu}"
@@ -41,10 +45,11 @@ dpn_ips() { # model batch dtype layout-flag
         "$py" -c 'import json,sys; print(json.load(sys.stdin)[0]["images_per_s"])'
 }
 timm_ips() {
-    "$py" bench/timm_infer.py --model "$1" --device "$device" --batch-size "$2" --dtype "$3" $4 \
+    GLIBC_TUNABLES="${TIMM_TUNABLES:-}" "$py" bench/timm_infer.py --model "$1" --device "$device" --batch-size "$2" --dtype "$3" $4 \
         --warmup "$warmup" --iters "$iters" | tee -a "$raw" |
         "$py" -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])'
 }
+same_malloc="glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647"
 best() { "$py" -c 'import sys; print(max(float(a) for a in sys.argv[1:]))' "$@"; }
 
 {
@@ -56,22 +61,28 @@ best() { "$py" -c 'import sys; print(max(float(a) for a in sys.argv[1:]))' "$@";
     echo "- $("$py" -c 'import torch, timm; print(f"torch {torch.__version__}, timm {timm.__version__}, {torch.get_num_threads()} threads")')"
     echo "- best of $rounds rounds, each the median of $iters timed batches after $warmup warm-up batches"
     echo
-    echo "| model | batch | dtype | layout | dpn img/s | timm img/s | dpn / timm |"
-    echo "|---|---:|---|---|---:|---:|---:|"
+    echo "| model | batch | dtype | layout | dpn img/s | timm img/s | dpn / timm | timm, dpn's malloc settings | dpn / that |"
+    echo "|---|---:|---|---|---:|---:|---:|---:|---:|"
 } | tee "$report"
 
 for cfg in "${configs[@]}"; do
     read -r model batch dtype <<<"$cfg"
     for layout in nchw nhwc; do
         flag=""; [ "$layout" = nhwc ] && flag="--channels-last"
-        d=(); t=()
+        d=(); t=(); s=()
         for _ in $(seq "$rounds"); do
             d+=("$(dpn_ips "$model" "$batch" "$dtype" "$flag")")
             t+=("$(timm_ips "$model" "$batch" "$dtype" "$flag")")
+            # On CUDA host malloc is not on the hot path: skip the third run.
+            if [ "$device" = cpu ]; then
+                s+=("$(TIMM_TUNABLES="$same_malloc" timm_ips "$model" "$batch" "$dtype" "$flag")")
+            else
+                s+=("${t[-1]}")
+            fi
         done
-        db="$(best "${d[@]}")"; tb="$(best "${t[@]}")"
-        "$py" -c 'import sys; m,b,dt,l,d,t=sys.argv[1:]; print(f"| {m} | {b} | {dt} | {l} | {float(d):.1f} | {float(t):.1f} | {float(d)/float(t):.2f}x |")' \
-            "$model" "$batch" "$dtype" "$layout" "$db" "$tb" | tee -a "$report"
+        db="$(best "${d[@]}")"; tb="$(best "${t[@]}")"; sb="$(best "${s[@]}")"
+        "$py" -c 'import sys; m,b,dt,l,d,t,s=sys.argv[1:]; d,t,s=float(d),float(t),float(s); print(f"| {m} | {b} | {dt} | {l} | {d:.1f} | {t:.1f} | {d/t:.2f}x | {s:.1f} | {d/s:.2f}x |")' \
+            "$model" "$batch" "$dtype" "$layout" "$db" "$tb" "$sb" | tee -a "$report"
     done
 done
 echo "bench: wrote $report and $raw" >&2

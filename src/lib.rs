@@ -5,6 +5,7 @@
 //! `model-index.yaml`), works out a network's shape ([`arch`]), finds weights
 //! ([`cache`], [`weights`]) and renders results through [`output`].
 
+pub mod allocator;
 pub mod arch;
 pub mod atomic;
 pub mod cache;

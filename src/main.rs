@@ -11,6 +11,7 @@ use dpn::registry::Registry;
 use dpn::ui::Ui;
 
 fn main() -> ExitCode {
+    dpn::allocator::tune();
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => return clap_exit(e),
