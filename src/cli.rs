@@ -26,6 +26,8 @@ Environment:
   DPN_CACHE_DIR    where weights are cached (default: $XDG_CACHE_HOME/dpn or ~/.cache/dpn)
   DPN_MIRROR       base URL or directory that `dpn fetch` takes weight files from
   DPN_OFFLINE      when 1, `dpn fetch` never touches the network
+  DPN_MALLOC_TUNING  off: keep glibc malloc's defaults (dpn otherwise keeps freed
+                   tensor memory mapped for reuse; GLIBC_TUNABLES/MALLOC_* also win)
   NO_COLOR         when set and not empty, no colour (same as --color never)";
 
 #[derive(Debug, Parser)]
