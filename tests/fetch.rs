@@ -884,6 +884,13 @@ fn hugging_face_hub_source_and_cache_layout() {
     );
     assert_one_line_error(&o, 6, &["models--test--tiny", other.to_str().unwrap()]);
 
+    // `dpn info` counts the hub's file as cached, where predict would load it from.
+    let o = env.run(&["info", "tiny", "--format", "json"]);
+    assert_ok(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["weights"]["cached"], true, "{v}");
+    assert_eq!(v[0]["weights"]["cached_path"], pointer.to_str().unwrap());
+
     // What the resolver's last fallback finds.
     assert_eq!(
         dpn::fetch::hf::cached_file(&env.hf_home().join("hub"), "test/tiny"),

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::Context;
 use crate::arch::Plan;
+use crate::fetch;
 use crate::output::{self, Cell, Column, Format, Table};
 use crate::registry::ModelSpec;
 
@@ -86,7 +87,7 @@ fn summary<'a>(ctx: &Context, specs: impl Iterator<Item = &'a ModelSpec>) -> Tab
             Cell::plain(spec.preprocess.interpolation.to_string()),
             Cell::plain(spec.preprocess.image_size),
             Cell::plain(spec.weights.is_some()),
-            Cell::plain(ctx.cache.cached_weights(spec).is_some()),
+            Cell::plain(fetch::find_weights(&ctx.cache, spec).is_some()),
         ]);
     }
     t
@@ -98,7 +99,7 @@ fn detail(ctx: &Context, spec: &ModelSpec) -> Value {
     let a = &spec.arch;
     let p = &spec.preprocess;
     let md = &spec.metadata;
-    let cached = ctx.cache.cached_weights(spec);
+    let cached = fetch::find_weights(&ctx.cache, spec);
     let results: Vec<Value> = spec
         .results
         .iter()

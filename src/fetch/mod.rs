@@ -116,15 +116,7 @@ pub fn resolve_weights(
             path.display()
         )));
     }
-    let local = std::iter::once(cache.converted_path(spec)).chain(cache.source_path(spec));
-    if let Some(found) = local.into_iter().find(|p| p.is_file()) {
-        return Ok(found);
-    }
-    if let Some(found) = spec
-        .hub_id
-        .as_deref()
-        .and_then(|id| hf::cached_file(&hf::hub_cache_dir(), id))
-    {
+    if let Some(found) = find_weights(cache, spec) {
         return Ok(found);
     }
     let how = match (&spec.weights, &spec.hub_id) {
@@ -140,6 +132,17 @@ pub fn resolve_weights(
         spec.name,
         cache.weights_dir().display()
     )))
+}
+
+/// The weights file on this machine that [`resolve_weights`] loads when no
+/// file is named: the converted cache file, the downloaded source file, or
+/// `model.safetensors` of the model's hub id in the Hugging Face cache.
+pub fn find_weights(cache: &Cache, spec: &ModelSpec) -> Option<PathBuf> {
+    cache.cached_weights(spec).or_else(|| {
+        spec.hub_id
+            .as_deref()
+            .and_then(|id| hf::cached_file(&hf::hub_cache_dir(), id))
+    })
 }
 
 /// The URL a file comes from: the registry's, or `file_name` under the mirror.
