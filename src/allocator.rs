@@ -6,7 +6,7 @@
 //! (128 KiB, raised dynamically to at most 32 MiB) with a fresh `mmap` and
 //! gives it back on `free`, and trims the heap's top whenever 128 KiB or more
 //! is free there. Either way the next batch touches brand-new pages: dpn68 at
-//! batch 8 took about 50,000 page faults (200 MB of page zeroing) per
+//! batch 8 took about 40,000 page faults (160 MB of page zeroing) per
 //! forward pass, a fifth of its CPU inference time, and more at larger
 //! batches, where activations outgrow any mmap threshold.
 //!
