@@ -72,6 +72,16 @@ pub struct Column {
     pub right_align: bool,
 }
 
+impl Column {
+    pub const fn new(key: &'static str, header: &'static str, right_align: bool) -> Column {
+        Column {
+            key,
+            header,
+            right_align,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Table {
     pub columns: Vec<Column>,

@@ -372,23 +372,18 @@ fn finish(args: &EvaluateArgs, r: &Results, classes: &Classes) -> Result<()> {
     if let Some(path) = &args.per_class {
         write_per_class(path, r, classes)?;
     }
-    let col = |key, header, right_align| Column {
-        key,
-        header,
-        right_align,
-    };
     let mut t = Table::new(vec![
-        col("model", "Model", false),
-        col("images", "Images", true),
-        col("skipped", "Skipped", true),
-        col("top1", "Top-1", true),
-        col("top5", "Top-5", true),
-        col("loss", "Loss", true),
-        col("images_per_s", "img/s", true),
-        col("reported_top1", "Top-1 (pub.)", true),
-        col("reported_top5", "Top-5 (pub.)", true),
-        col("top1_diff", "Δ top-1", true),
-        col("top5_diff", "Δ top-5", true),
+        Column::new("model", "Model", false),
+        Column::new("images", "Images", true),
+        Column::new("skipped", "Skipped", true),
+        Column::new("top1", "Top-1", true),
+        Column::new("top5", "Top-5", true),
+        Column::new("loss", "Loss", true),
+        Column::new("images_per_s", "img/s", true),
+        Column::new("reported_top1", "Top-1 (pub.)", true),
+        Column::new("reported_top5", "Top-5 (pub.)", true),
+        Column::new("top1_diff", "Δ top-1", true),
+        Column::new("top5_diff", "Δ top-5", true),
     ]);
     let pct = |v: f64| format!("{v:.3}%");
     let diff = |v: f64| format!("{v:+.3}");

@@ -124,14 +124,6 @@ pub fn run(args: FetchArgs, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-fn col(key: &'static str, header: &'static str, right_align: bool) -> Column {
-    Column {
-        key,
-        header,
-        right_align,
-    }
-}
-
 fn fetch_all(ctx: &Context, args: &FetchArgs, specs: &[&ModelSpec]) -> Result<Table> {
     let opts = Options {
         force: args.force,
@@ -142,12 +134,12 @@ fn fetch_all(ctx: &Context, args: &FetchArgs, specs: &[&ModelSpec]) -> Result<Ta
         progress: ctx.ui.progress,
     };
     let mut t = Table::new(vec![
-        col("model", "Model", false),
-        col("source", "Source", false),
-        col("status", "Status", false),
-        col("size", "Size", true),
-        col("sha256", "SHA-256", false),
-        col("path", "Path", false),
+        Column::new("model", "Model", false),
+        Column::new("source", "Source", false),
+        Column::new("status", "Status", false),
+        Column::new("size", "Size", true),
+        Column::new("sha256", "SHA-256", false),
+        Column::new("path", "Path", false),
     ]);
     for spec in specs {
         let has = match args.source {
@@ -222,13 +214,13 @@ fn entries(ctx: &Context, specs: &[&ModelSpec]) -> Vec<Entry> {
 
 fn list(ctx: &Context, specs: &[&ModelSpec]) -> Table {
     let mut t = Table::new(vec![
-        col("model", "Model", false),
-        col("kind", "Kind", false),
-        col("size", "Size", true),
-        col("sha256", "SHA-256", false),
-        col("fetched_at", "Fetched", false),
-        col("url", "URL", false),
-        col("path", "Path", false),
+        Column::new("model", "Model", false),
+        Column::new("kind", "Kind", false),
+        Column::new("size", "Size", true),
+        Column::new("sha256", "SHA-256", false),
+        Column::new("fetched_at", "Fetched", false),
+        Column::new("url", "URL", false),
+        Column::new("path", "Path", false),
     ]);
     for e in entries(ctx, specs) {
         let size = fs::metadata(&e.path).map(|m| m.len()).unwrap_or(0);
@@ -258,11 +250,11 @@ fn list(ctx: &Context, specs: &[&ModelSpec]) -> Table {
 
 fn verify(ctx: &Context, specs: &[&ModelSpec], format: Format) -> Result<()> {
     let mut t = Table::new(vec![
-        col("model", "Model", false),
-        col("kind", "Kind", false),
-        col("status", "Status", false),
-        col("detail", "Detail", false),
-        col("path", "Path", false),
+        Column::new("model", "Model", false),
+        Column::new("kind", "Kind", false),
+        Column::new("status", "Status", false),
+        Column::new("detail", "Detail", false),
+        Column::new("path", "Path", false),
     ]);
     let mut failures = Vec::new();
     for e in entries(ctx, specs)
@@ -385,9 +377,9 @@ fn clean(ctx: &Context, specs: &[&ModelSpec], all: bool) -> Result<Table> {
     }
     paths.sort_by(|a, b| a.1.cmp(&b.1));
     let mut t = Table::new(vec![
-        col("model", "Model", false),
-        col("size", "Size", true),
-        col("path", "Removed", false),
+        Column::new("model", "Model", false),
+        Column::new("size", "Size", true),
+        Column::new("path", "Removed", false),
     ]);
     let mut total = 0;
     for (model, p) in paths {

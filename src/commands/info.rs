@@ -48,24 +48,19 @@ pub fn run(args: InfoArgs, ctx: &Context) -> Result<()> {
 }
 
 fn summary<'a>(ctx: &Context, specs: impl Iterator<Item = &'a ModelSpec>) -> Table {
-    let col = |key, header, right_align| Column {
-        key,
-        header,
-        right_align,
-    };
     let mut t = Table::new(vec![
-        col("model", "Model", false),
-        col("params", "Params", true),
-        col("params_exact", "Params (exact)", true),
-        col("flops", "FLOPs", true),
-        col("file_size", "File size", true),
-        col("top1", "Top-1", true),
-        col("top5", "Top-5", true),
-        col("crop_pct", "Crop", true),
-        col("interpolation", "Interp.", false),
-        col("img_size", "Size", true),
-        col("pretrained", "Weights", false),
-        col("cached", "Cached", false),
+        Column::new("model", "Model", false),
+        Column::new("params", "Params", true),
+        Column::new("params_exact", "Params (exact)", true),
+        Column::new("flops", "FLOPs", true),
+        Column::new("file_size", "File size", true),
+        Column::new("top1", "Top-1", true),
+        Column::new("top5", "Top-5", true),
+        Column::new("crop_pct", "Crop", true),
+        Column::new("interpolation", "Interp.", false),
+        Column::new("img_size", "Size", true),
+        Column::new("pretrained", "Weights", false),
+        Column::new("cached", "Cached", false),
     ]);
     for spec in specs {
         let md = &spec.metadata;
@@ -193,16 +188,8 @@ fn write_details(details: &[Value], format: Format, out: &mut dyn Write) -> Resu
         Format::Table | Format::Markdown => {
             for (i, d) in details.iter().enumerate() {
                 let mut t = Table::new(vec![
-                    Column {
-                        key: "key",
-                        header: "Key",
-                        right_align: false,
-                    },
-                    Column {
-                        key: "value",
-                        header: "Value",
-                        right_align: false,
-                    },
+                    Column::new("key", "Key", false),
+                    Column::new("value", "Value", false),
                 ]);
                 for (k, v) in flatten(d) {
                     let human = human_text(&v);

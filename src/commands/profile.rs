@@ -145,20 +145,15 @@ fn img_size(args: &ProfileArgs, spec: &ModelSpec) -> usize {
 }
 
 fn by_stage(args: &ProfileArgs, specs: &[&ModelSpec]) -> Table {
-    let col = |key, header, right_align| Column {
-        key,
-        header,
-        right_align,
-    };
     let mut t = Table::new(vec![
-        col("model", "Model", false),
-        col("img_size", "Size", true),
-        col("stage", "Stage", false),
-        col("conv_macs", "Conv MACs", true),
-        col("bn_macs", "BN MACs", true),
-        col("pool_macs", "Pool MACs", true),
-        col("macs", "MACs", true),
-        col("activations", "Activations", true),
+        Column::new("model", "Model", false),
+        Column::new("img_size", "Size", true),
+        Column::new("stage", "Stage", false),
+        Column::new("conv_macs", "Conv MACs", true),
+        Column::new("bn_macs", "BN MACs", true),
+        Column::new("pool_macs", "Pool MACs", true),
+        Column::new("macs", "MACs", true),
+        Column::new("activations", "Activations", true),
     ]);
     for spec in specs {
         let size = img_size(args, spec);
@@ -191,35 +186,30 @@ fn summary(
     opts: Option<RunOptions>,
     ctx: &Context,
 ) -> Result<Table> {
-    let col = |key, header, right_align| Column {
-        key,
-        header,
-        right_align,
-    };
     let mut t = Table::new(vec![
-        col("model", "Model", false),
-        col("img_size", "Size", true),
-        col("params", "Params", true),
-        col("buffers", "Buffers", true),
-        col("macs", "MACs", true),
-        col("conv_macs", "Conv MACs", true),
-        col("bn_macs", "BN MACs", true),
-        col("pool_macs", "Pool MACs", true),
-        col("activations", "Acts", true),
-        col("seed_flops", "FLOPs (pub.)", true),
-        col("seed_params", "Params (pub.)", true),
-        col("seed_file_size", "File (pub.)", true),
-        col("file_size", "File", true),
-        col("file_size_source", "File from", false),
-        col("device", "Device", false),
-        col("dtype", "Dtype", false),
-        col("layout", "Layout", false),
-        col("batch_size", "Batch", true),
-        col("latency_ms_median", "Median ms", true),
-        col("latency_ms_p90", "p90 ms", true),
-        col("images_per_s", "img/s", true),
-        col("peak_memory_bytes", "Peak mem", true),
-        col("load_ms", "Load ms", true),
+        Column::new("model", "Model", false),
+        Column::new("img_size", "Size", true),
+        Column::new("params", "Params", true),
+        Column::new("buffers", "Buffers", true),
+        Column::new("macs", "MACs", true),
+        Column::new("conv_macs", "Conv MACs", true),
+        Column::new("bn_macs", "BN MACs", true),
+        Column::new("pool_macs", "Pool MACs", true),
+        Column::new("activations", "Acts", true),
+        Column::new("seed_flops", "FLOPs (pub.)", true),
+        Column::new("seed_params", "Params (pub.)", true),
+        Column::new("seed_file_size", "File (pub.)", true),
+        Column::new("file_size", "File", true),
+        Column::new("file_size_source", "File from", false),
+        Column::new("device", "Device", false),
+        Column::new("dtype", "Dtype", false),
+        Column::new("layout", "Layout", false),
+        Column::new("batch_size", "Batch", true),
+        Column::new("latency_ms_median", "Median ms", true),
+        Column::new("latency_ms_p90", "p90 ms", true),
+        Column::new("images_per_s", "img/s", true),
+        Column::new("peak_memory_bytes", "Peak mem", true),
+        Column::new("load_ms", "Load ms", true),
     ]);
     for spec in specs {
         let size = img_size(args, spec);

@@ -523,21 +523,16 @@ pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
 }
 
 fn summary(history: &[EpochMetrics]) -> Table {
-    let col = |key, header, right_align| Column {
-        key,
-        header,
-        right_align,
-    };
     let mut t = Table::new(vec![
-        col("epoch", "Epoch", true),
-        col("lr", "LR", true),
-        col("train_loss", "Train loss", true),
-        col("val_loss", "Val loss", true),
-        col("top1", "Top-1", true),
-        col("top5", "Top-5", true),
-        col("images_per_s", "img/s", true),
-        col("seconds", "Seconds", true),
-        col("skipped", "Skipped", true),
+        Column::new("epoch", "Epoch", true),
+        Column::new("lr", "LR", true),
+        Column::new("train_loss", "Train loss", true),
+        Column::new("val_loss", "Val loss", true),
+        Column::new("top1", "Top-1", true),
+        Column::new("top5", "Top-5", true),
+        Column::new("images_per_s", "img/s", true),
+        Column::new("seconds", "Seconds", true),
+        Column::new("skipped", "Skipped", true),
     ]);
     let pct = |v: f64| format!("{v:.2}%");
     for m in history {
