@@ -21,6 +21,8 @@ pub fn tempfile_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
         .with_context(|| format!("cannot create a temporary file beside {}", path.display()))
 }
 
+/// Writes `bytes` to `path` whole or not at all, durably: the data and the
+/// directory entry are synced, so a crash leaves the old file or the new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut t = tempfile_beside(path)?;
     t.write_all(bytes)
@@ -30,7 +32,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     t.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
+    sync_dir(parent(path));
     Ok(())
+}
+
+/// Syncs a directory so that a rename in it survives a crash (best effort:
+/// not every file system lets a directory be opened for that).
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
 
 /// The directory a relative file name lives in (`.` for a bare name).

@@ -3,11 +3,9 @@
 //! `num_batches_tracked` present (so timm loads it with `strict=True`), and
 //! provenance in the metadata. Used by `dpn convert` and by `dpn fetch`.
 
-use std::io::Read;
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use sha2::{Digest, Sha256};
+use anyhow::Result;
 
 use crate::error;
 use crate::model::{parameter_shapes, LoadReport, ParamShape};
@@ -47,24 +45,6 @@ pub fn parse_dtype(s: &str) -> Result<DType> {
             "invalid --dtype `{s}`: expected f32, f16 or bf16"
         ))),
     }
-}
-
-/// Hex SHA-256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn is_nbt(name: &str) -> bool {
@@ -241,7 +221,7 @@ fn write_converted(
     }
     let source_sha256 = match source_sha256 {
         Some(d) => d,
-        None => sha256_file(input)?,
+        None => crate::digest::file_sha256(input)?.0,
     };
     let mut out = StateDict {
         tensors,

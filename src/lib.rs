@@ -15,6 +15,7 @@ pub mod commands;
 pub mod convert;
 pub mod counts;
 pub mod data;
+pub mod digest;
 pub mod docs;
 pub mod error;
 pub mod features;

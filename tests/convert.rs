@@ -130,7 +130,7 @@ fn every_model_matches_timm_directly_and_through_convert() {
             assert_eq!(sd.metadata["format"], "pt");
             assert_eq!(
                 sd.metadata["dpn.source_sha256"],
-                dpn::convert::sha256_file(&source).unwrap()
+                dpn::digest::file_sha256(&source).unwrap().0
             );
             if format == "legacy" {
                 check_args.extend([converted.display().to_string(), model.to_string()]);

@@ -553,6 +553,12 @@ fn fetch_verifies_converts_and_records_provenance() {
     let o = env.run(&["fetch", "--verify", "tiny"]);
     assert_one_line_error(&o, 4, &["fail verification", &sha[..8]]);
     assert!(text(&o.stdout).contains("FAILED"));
+    // The conversion made from the old bytes is reported too.
+    assert!(
+        text(&o.stderr).contains(&format!("converted from a file with SHA-256 {sha}")),
+        "{}",
+        text(&o.stderr)
+    );
 
     // ... and a fetch notices, downloads again and ends verified.
     let o = env.run(&["fetch", "tiny"]);

@@ -323,7 +323,10 @@ fn check(ctx: &Context, spec: &ModelSpec, e: &Entry) -> Result<String, String> {
         }
         "converted" => {
             let sd = crate::weights::read_safetensors(&e.path).map_err(|err| format!("{err:#}"))?;
-            let src_sha = sd.metadata.get("source_sha256").cloned();
+            let src_sha = sd
+                .metadata
+                .get(crate::convert::meta::SOURCE_SHA256)
+                .cloned();
             let source = ctx.cache.source_path(spec).filter(|p| p.is_file());
             if let (Some(recorded), Some(source)) = (&src_sha, source) {
                 let (sha, _) = fetch::file_sha256(&source).map_err(|err| format!("{err:#}"))?;

@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::{file_sha256, lock::Lock, write_atomic, Fetched, Options};
+use super::{file_sha256, lock::Lock, Fetched, Options};
+use crate::atomic::write_atomic;
 use crate::error;
 use crate::registry::ModelSpec;
 use crate::ui::Ui;

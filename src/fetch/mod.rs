@@ -13,15 +13,15 @@
 //! by a rename, so no process ever reads a partial file.
 
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::cache::{with_suffix, Cache};
+use crate::atomic::write_atomic;
+use crate::cache::Cache;
+pub use crate::digest::file_sha256;
 use crate::error;
 use crate::registry::ModelSpec;
 use crate::ui::Ui;
@@ -377,21 +377,6 @@ fn write_provenance(
     write_atomic(path, &text)
 }
 
-/// Writes `bytes` to a temporary file beside `path` and renames it into place.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = with_suffix(path, &format!(".tmp-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write {}", path.display()))
-}
-
 /// Moves a complete download into place: fsync, rename, fsync the directory.
 pub(crate) fn commit(part: &Path, dest: &Path) -> Result<()> {
     fs::File::open(part)
@@ -403,29 +388,6 @@ pub(crate) fn commit(part: &Path, dest: &Path) -> Result<()> {
         let _ = fs::File::open(dir).and_then(|d| d.sync_all());
     }
     Ok(())
-}
-
-/// Lower-case hex SHA-256 of a file, and its size.
-pub fn file_sha256(path: &Path) -> Result<(String, u64)> {
-    let mut f = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((hex(&hasher.finalize()), size))
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The current time as RFC 3339 UTC, e.g. `2026-11-28T09:14:03Z`.

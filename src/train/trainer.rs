@@ -18,6 +18,7 @@ use super::config::TrainConfig;
 use super::dataset::{epoch_order, ImageFolder};
 use super::optim::{cross_entropy, Sgd};
 use super::sched::{SchedKind, Schedule};
+use crate::atomic::write_atomic;
 use crate::data::{
     BatchLoader, EvalTransform, ImageTransform, Item, LoaderOptions, RgbImage, TrainTransform,
 };
@@ -284,7 +285,7 @@ fn open_steps(output: &Path, upto: u64) -> Result<fs::File> {
             }
         }
     }
-    checkpoint::write_atomic(&path, keep.as_bytes())?;
+    write_atomic(&path, keep.as_bytes())?;
     OpenOptions::new()
         .append(true)
         .open(&path)
@@ -320,7 +321,7 @@ pub fn write_metrics(output: &Path, history: &[EpochMetrics]) -> Result<()> {
         ])?;
     }
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
-    checkpoint::write_atomic(&output.join(METRICS_FILE), &bytes)
+    write_atomic(&output.join(METRICS_FILE), &bytes)
 }
 
 /// Runs (or resumes) a training run; see `dpn train --help`.
