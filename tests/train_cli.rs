@@ -341,7 +341,9 @@ fn checkpoint_is_a_weights_file_with_classes() {
     more.arg("train")
         .arg("--resume")
         .arg(out.join("last/model.safetensors"));
-    more.args(["--epochs", "2"]);
+    // Restating a setting as the checkpoint has it is fine, however it is
+    // spelled (the run has no split: 0, and the lr 0.05 as 0.050).
+    more.args(["--epochs", "2", "--val-split", "0", "--lr", "0.050"]);
     let o = run(more);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(state(&out.join("last"))["epoch"], 2);

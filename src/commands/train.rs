@@ -253,6 +253,19 @@ fn new_config(args: &TrainArgs, ctx: &Context) -> Result<TrainConfig> {
     })
 }
 
+/// Records `--{name} {given}` in `fixed` when it was given and differs from
+/// what the checkpoint holds (compared as values: `0` and `0.0` are equal).
+fn differs<T: PartialEq + std::fmt::Display>(
+    fixed: &mut Vec<String>,
+    name: &str,
+    given: Option<T>,
+    kept: T,
+) {
+    if let Some(g) = given.filter(|g| *g != kept) {
+        fixed.push(format!("--{name} {g} (the checkpoint has {kept})"));
+    }
+}
+
 /// The checkpoint's settings, with the few that may change taken from the
 /// command line; any other setting given must equal the checkpoint's.
 fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> {
@@ -287,68 +300,54 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
     }
     cfg.strict = args.strict || saved.strict;
     let mut fixed: Vec<String> = Vec::new();
-    let mut check = |name: &str, given: Option<String>, kept: String| {
-        if let Some(g) = given {
-            if g != kept {
-                fixed.push(format!("--{name} {g} (the checkpoint has {kept})"));
-            }
-        }
-    };
-    let s = |v: &dyn ToString| v.to_string();
-    check(
+    differs(
+        &mut fixed,
         "val-split",
-        args.val_split.map(|v| s(&v)),
-        format!("{:?}", saved.val_split.unwrap_or(0.0)),
+        args.val_split,
+        saved.val_split.unwrap_or(0.0),
     );
-    check(
+    differs(
+        &mut fixed,
         "num-classes",
-        args.num_classes.map(|v| s(&v)),
-        s(&saved.num_classes),
+        args.num_classes,
+        saved.num_classes,
     );
-    check(
-        "batch-size",
-        args.batch_size.map(|v| s(&v)),
-        s(&saved.batch_size),
-    );
-    check("lr", args.lr.map(|v| s(&v)), s(&saved.lr));
-    check("momentum", args.momentum.map(|v| s(&v)), s(&saved.momentum));
-    check(
+    differs(&mut fixed, "batch-size", args.batch_size, saved.batch_size);
+    differs(&mut fixed, "lr", args.lr, saved.lr);
+    differs(&mut fixed, "momentum", args.momentum, saved.momentum);
+    differs(
+        &mut fixed,
         "weight-decay",
-        args.weight_decay.map(|v| s(&v)),
-        s(&saved.weight_decay),
+        args.weight_decay,
+        saved.weight_decay,
     );
-    check("sched", args.sched.map(|v| s(&v)), s(&saved.sched));
-    check(
+    differs(&mut fixed, "sched", args.sched, saved.sched);
+    differs(
+        &mut fixed,
         "warmup-epochs",
-        args.warmup_epochs.map(|v| s(&v)),
-        s(&saved.warmup_epochs),
+        args.warmup_epochs,
+        saved.warmup_epochs,
     );
-    check(
-        "warmup-lr",
-        args.warmup_lr.map(|v| s(&v)),
-        s(&saved.warmup_lr),
-    );
-    check("min-lr", args.min_lr.map(|v| s(&v)), s(&saved.min_lr));
-    check(
+    differs(&mut fixed, "warmup-lr", args.warmup_lr, saved.warmup_lr);
+    differs(&mut fixed, "min-lr", args.min_lr, saved.min_lr);
+    differs(
+        &mut fixed,
         "decay-epochs",
-        args.decay_epochs.map(|v| s(&v)),
-        s(&saved.decay_epochs),
+        args.decay_epochs,
+        saved.decay_epochs,
     );
-    check(
-        "decay-rate",
-        args.decay_rate.map(|v| s(&v)),
-        s(&saved.decay_rate),
-    );
-    check(
+    differs(&mut fixed, "decay-rate", args.decay_rate, saved.decay_rate);
+    differs(
+        &mut fixed,
         "label-smoothing",
-        args.label_smoothing.map(|v| s(&v)),
-        s(&saved.label_smoothing),
+        args.label_smoothing,
+        saved.label_smoothing,
     );
-    check("img-size", args.img_size.map(|v| s(&v)), s(&saved.img_size));
-    check("hflip", args.hflip.map(|v| s(&v)), s(&saved.hflip));
-    check("crop-pct", args.crop_pct.map(|v| s(&v)), s(&saved.crop_pct));
-    check("amp", args.amp.clone(), saved.amp.clone());
-    check("seed", args.seed.map(|v| s(&v)), s(&saved.seed));
+    differs(&mut fixed, "img-size", args.img_size, saved.img_size);
+    differs(&mut fixed, "hflip", args.hflip, saved.hflip);
+    differs(&mut fixed, "crop-pct", args.crop_pct, saved.crop_pct);
+    differs(&mut fixed, "amp", args.amp.clone(), saved.amp.clone());
+    differs(&mut fixed, "seed", args.seed, saved.seed);
     if args.nesterov && !saved.nesterov {
         fixed.push("--nesterov (the checkpoint has plain momentum)".into());
     }
