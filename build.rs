@@ -10,7 +10,6 @@ use std::path::Path;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
-    println!("cargo:rerun-if-changed=model-index.yaml");
     let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         println!(
             "cargo:warning=DEP_TCH_LIBTORCH_LIB is not set; libtorch will not be on the rpath"

@@ -22,15 +22,7 @@ pub fn completions() -> Vec<(String, Vec<u8>)> {
             let mut cmd = Cli::command();
             let mut buf = Vec::new();
             clap_complete::generate(shell, &mut cmd, "dpn", &mut buf);
-            let name = match shell {
-                Shell::Bash => "dpn.bash".to_string(),
-                Shell::Zsh => "_dpn".to_string(),
-                Shell::Fish => "dpn.fish".to_string(),
-                Shell::Elvish => "dpn.elv".to_string(),
-                Shell::PowerShell => "_dpn.ps1".to_string(),
-                other => format!("dpn.{other}"),
-            };
-            (name, buf)
+            (clap_complete::Generator::file_name(&shell, "dpn"), buf)
         })
         .collect()
 }

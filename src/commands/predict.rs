@@ -110,31 +110,27 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
         // Rows in input order: failures sit where their image would have been.
         let mut rows: Vec<(usize, PathBuf, Outcome)> = Vec::new();
         if !batch.is_empty() {
-            let xs = device::prepare_input(&batch.images, &p.opts);
-            let (logits, feats) = tch::no_grad(|| {
-                if features.is_some() {
-                    let f = p.loaded.model.forward_features(&xs, false);
-                    let l = p.loaded.model.classify_features(&f);
-                    (l, Some(f.to_kind(Kind::Float).to_device(tch::Device::Cpu)))
-                } else {
-                    (p.loaded.model.forward_t(&xs, false), None)
-                }
-            });
-            let probs = logits
-                .to_kind(Kind::Float)
+            let model = &p.loaded.model;
+            let (logits, feats) = if features.is_some() {
+                let (l, f) = device::infer_with_features(model, &batch.images, &p.opts);
+                (l, Some(Vec::<f32>::try_from(f.flatten(0, -1))?))
+            } else {
+                (device::infer(model, &batch.images, &p.opts), None)
+            };
+            // Only the top k of each row leaves the device.
+            let (top_p, top_i) = logits
                 .softmax(-1, Kind::Float)
-                .to_device(tch::Device::Cpu);
-            let (top_p, top_i) = probs.topk(k as i64, -1, true, true);
+                .topk(k as i64, -1, true, true);
             let top_p: Vec<f32> = Vec::<f32>::try_from(top_p.flatten(0, -1))?;
             let top_i: Vec<i64> = Vec::<i64>::try_from(top_i.flatten(0, -1))?;
+            let dim = model.num_features();
             for (row, (&index, path)) in batch.indices.iter().zip(&batch.paths).enumerate() {
                 let top = (0..k)
                     .map(|j| (top_i[row * k + j] as usize, top_p[row * k + j] as f64))
                     .collect();
                 rows.push((index, path.clone(), Outcome::Top(top)));
                 if let (Some(w), Some(f)) = (features.as_mut(), feats.as_ref()) {
-                    let v: Vec<f32> = Vec::<f32>::try_from(f.get(row as i64))?;
-                    w.push(path, &v)?;
+                    w.push(path, &f[row * dim..(row + 1) * dim])?;
                 }
             }
         }

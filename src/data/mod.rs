@@ -13,5 +13,5 @@ pub mod transform;
 
 pub use decode::{decode_bytes, decode_file, RgbImage};
 pub use loader::{Batch, BatchLoader, Failure, Item, LoaderOptions};
-pub use resize::{resize, resize_box, resize_window, Filter, Window};
+pub use resize::{resize, resize_window, Filter, Window};
 pub use transform::{CropParams, EvalTransform, ImageTransform, TrainTransform};

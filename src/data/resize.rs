@@ -356,30 +356,6 @@ pub fn resize(src: &RgbImage, width: usize, height: usize, filter: Filter) -> Rg
     )
 }
 
-/// `Image.resize((width, height), filter, box)`: resamples the region `bx`
-/// (left, upper, right, lower; fractional allowed) of `src`.
-pub fn resize_box(
-    src: &RgbImage,
-    bx: [f32; 4],
-    width: usize,
-    height: usize,
-    filter: Filter,
-) -> RgbImage {
-    resize_window(
-        src,
-        bx,
-        width,
-        height,
-        filter,
-        Window {
-            x: 0,
-            y: 0,
-            width,
-            height,
-        },
-    )
-}
-
 /// The pixels in `win` of `Image.resize((width, height), filter, bx)`, which
 /// are the same as those of the whole result.
 ///

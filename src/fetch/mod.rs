@@ -47,19 +47,6 @@ pub struct Options {
     pub progress: bool,
 }
 
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            force: false,
-            offline: false,
-            mirror: None,
-            timeout: Duration::from_secs(30),
-            retries: 3,
-            progress: false,
-        }
-    }
-}
-
 /// What a fetch left in the cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {

@@ -208,11 +208,12 @@ pub fn infer(model: &Dpn, xs: &Tensor, opts: &RunOptions) -> Tensor {
     })
 }
 
-/// Eval-mode pooled features `[N, num_features]`, as [`infer`] computes them.
-pub fn infer_features(model: &Dpn, xs: &Tensor, opts: &RunOptions) -> Tensor {
+/// Eval-mode logits and pooled features `[N, num_features]` from one pass,
+/// both as [`infer`] returns logits.
+pub fn infer_with_features(model: &Dpn, xs: &Tensor, opts: &RunOptions) -> (Tensor, Tensor) {
     tch::no_grad(|| {
-        model
-            .forward_features(&prepare_input(xs, opts), false)
-            .to_kind(Kind::Float)
+        let f = model.forward_features(&prepare_input(xs, opts), false);
+        let logits = model.classify_features(&f);
+        (logits.to_kind(Kind::Float), f.to_kind(Kind::Float))
     })
 }

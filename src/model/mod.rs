@@ -405,7 +405,6 @@ pub struct Dpn {
     classifier: Conv,
     num_features: usize,
     num_classes: usize,
-    activations: Activations,
 }
 
 impl Dpn {
@@ -456,7 +455,6 @@ impl Dpn {
             classifier,
             num_features: plan.num_features,
             num_classes: plan.num_classes,
-            activations: acts,
         }
     }
 
@@ -482,10 +480,6 @@ impl Dpn {
         self.num_classes
     }
 
-    pub fn activations(&self) -> Activations {
-        self.activations
-    }
-
     /// Switches activations in place (they hold no variables).
     pub fn set_activations(&mut self, acts: Activations) {
         self.stem_bn_act.act = acts.stem;
@@ -502,7 +496,6 @@ impl Dpn {
             }
         }
         self.conv5_bn_ac.act = acts.head;
-        self.activations = acts;
     }
 
     /// The feature map after `conv5_bn_ac` (BN + ELU), before pooling:

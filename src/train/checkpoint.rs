@@ -36,9 +36,6 @@ use crate::weights::{self, from_tch, StateDict};
 /// `format` of state.json.
 pub const FORMAT: &str = "dpn-train-checkpoint";
 pub const FORMAT_VERSION: u32 = 1;
-/// Metadata key of model.safetensors holding the class names (a JSON list
-/// of strings, in class-index order): the key `dpn predict` reads.
-pub const META_CLASSES: &str = "dpn.class_names";
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 pub const STATE_FILE: &str = "state.json";
@@ -150,7 +147,10 @@ pub fn model_state_dict(vs: &nn::VarStore, model: &str, classes: &[String]) -> R
         (meta::MODEL, model.to_string()),
         (meta::NUM_CLASSES, classes.len().to_string()),
         (meta::VERSION, env!("CARGO_PKG_VERSION").to_string()),
-        (META_CLASSES, serde_json::to_string(classes)?),
+        (
+            crate::classes::META_CLASS_NAMES,
+            serde_json::to_string(classes)?,
+        ),
     ] {
         sd.metadata.insert(k.to_string(), v);
     }

@@ -91,14 +91,11 @@ impl Sgd {
         )
     }
 
-    /// Clears every gradient (sets it to None, as `zero_grad(set_to_none=True)`).
+    /// Zeroes every gradient in place (tch cannot reset one to None as
+    /// `zero_grad(set_to_none=True)` does; the next backward's sums are the same).
     pub fn zero_grad(&mut self) {
         for p in &mut self.params {
-            let mut g = p.tensor.grad();
-            if g.defined() {
-                let _ = g.detach_();
-                let _ = g.zero_();
-            }
+            p.tensor.zero_grad();
         }
     }
 

@@ -78,24 +78,6 @@ impl DType {
         }
     }
 
-    /// Parses a safetensors dtype name (case-insensitive).
-    pub fn from_name(name: &str) -> Option<DType> {
-        let all = [
-            DType::F32,
-            DType::F16,
-            DType::BF16,
-            DType::F64,
-            DType::I64,
-            DType::I32,
-            DType::I16,
-            DType::I8,
-            DType::U8,
-            DType::Bool,
-        ];
-        all.into_iter()
-            .find(|d| d.name().eq_ignore_ascii_case(name))
-    }
-
     /// True for the floating-point types.
     pub fn is_float(self) -> bool {
         matches!(self, DType::F32 | DType::F16 | DType::BF16 | DType::F64)
