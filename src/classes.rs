@@ -48,6 +48,16 @@ impl Classes {
         Classes { classes }
     }
 
+    /// The classes of a model with `n` outputs and no names of its own:
+    /// ImageNet-1k's for 1000, else the indices `0`..`n-1`.
+    pub fn default_for(n: usize) -> Classes {
+        if n == 1000 {
+            Classes::imagenet()
+        } else {
+            Classes::from_names((0..n).map(|i| i.to_string()))
+        }
+    }
+
     /// Names without synsets, e.g. an ImageFolder's folder names.
     pub fn from_names(names: impl IntoIterator<Item = String>) -> Classes {
         Classes {

@@ -24,10 +24,23 @@ pub fn is_image_name(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
 }
 
-/// Image files below `dir`, sorted by path so every run sees the same order.
+/// Dot files and folders (`.ipynb_checkpoints`, macOS `._x.jpg` forks) are
+/// not data.
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}
+
+/// Image files below `dir`, hidden ones left out, sorted by path so every
+/// run sees the same order.
 pub fn walk_images(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
-    for entry in WalkDir::new(dir).follow_links(true) {
+    let walk = WalkDir::new(dir)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.path()));
+    for entry in walk {
         let entry = entry.with_context(|| format!("cannot read directory {}", dir.display()))?;
         if entry.file_type().is_file() && is_image_name(entry.path()) {
             out.push(entry.into_path());
@@ -35,6 +48,22 @@ pub fn walk_images(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     out.sort();
     Ok(out)
+}
+
+/// The class folders of an ImageFolder tree `root/<class>/...`: its
+/// sub-folders that are not hidden, sorted by name (index = rank, as
+/// torchvision numbers them).
+pub fn class_folders(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let mut folders = Vec::new();
+    for entry in std::fs::read_dir(root)? {
+        let path = entry?.path();
+        if path.is_dir() && !is_hidden(&path) {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            folders.push((name.into_owned(), path));
+        }
+    }
+    folders.sort();
+    Ok(folders)
 }
 
 /// `predict`'s PATH arguments: files, directories (walked), `-` (one path per
@@ -76,14 +105,8 @@ pub struct Labelled {
 /// An ImageFolder tree: `<class>/<image>`. Folders named by ImageNet synset ids
 /// map to ImageNet class indices; any other tree uses sorted folder order.
 pub fn image_folder(root: &Path) -> Result<Labelled> {
-    let rd = std::fs::read_dir(root)
+    let folders = class_folders(root)
         .map_err(|e| error::usage(format!("cannot read data folder {}: {e}", root.display())))?;
-    let mut folders: Vec<(String, PathBuf)> = rd
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .map(|e| (e.file_name().to_string_lossy().to_string(), e.path()))
-        .collect();
-    folders.sort();
     if folders.is_empty() {
         return Err(error::bad_input(format!(
             "data folder {} has no class folders; expected <class>/<image> (an ImageFolder tree)",
@@ -290,5 +313,33 @@ mod tests {
         assert!(Shard::parse("4/4").is_err());
         assert!(Shard::parse("x").is_err());
         assert!(Shard::parse("1/0").is_err());
+    }
+
+    #[test]
+    fn walks_skip_hidden_entries_and_other_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for f in [
+            "a/x.jpg",
+            "a/._x.jpg",
+            ".ipynb_checkpoints/y.jpg",
+            "b/sub/z.JPEG",
+            "b/.cache/w.png",
+            "b/readme.txt",
+        ] {
+            let p = root.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"").unwrap();
+        }
+        let folders: Vec<String> = class_folders(root)
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(folders, ["a", "b"]);
+        assert_eq!(
+            walk_images(root).unwrap(),
+            [root.join("a/x.jpg"), root.join("b/sub/z.JPEG")]
+        );
     }
 }

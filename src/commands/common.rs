@@ -161,13 +161,7 @@ pub fn prepare<'a>(
         }
         .get(META_CLASS_NAMES)
         .and_then(|j| Classes::from_metadata(j))
-        .unwrap_or_else(|| {
-            if num_classes == 1000 {
-                Classes::imagenet()
-            } else {
-                Classes::from_names((0..num_classes).map(|i| i.to_string()))
-            }
-        }),
+        .unwrap_or_else(|| Classes::default_for(num_classes)),
     };
     if classes.len() != num_classes {
         return Err(error::usage(format!(

@@ -355,12 +355,7 @@ fn merge(args: &EvaluateArgs, ctx: &Context) -> Result<()> {
         interpolation: f.interpolation.clone(),
         ..summarize(ctx, &f.model, total)
     };
-    let classes = Classes::from_names((0..results.counts.per_class.len()).map(|i| i.to_string()));
-    let classes = if results.counts.per_class.len() == 1000 {
-        Classes::imagenet()
-    } else {
-        classes
-    };
+    let classes = Classes::default_for(results.counts.per_class.len());
     finish(args, &results, &classes)
 }
 

@@ -11,10 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::Item;
 use crate::error;
-
-/// File name extensions taken for images (case-insensitive): the formats
-/// [`crate::data::decode`] reads.
-pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff", "webp"];
+use crate::inputs::{class_folders, walk_images, IMAGE_EXTENSIONS};
 
 /// A labelled image folder.
 #[derive(Debug, Clone)]
@@ -22,18 +19,6 @@ pub struct ImageFolder {
     pub root: PathBuf,
     pub classes: Vec<String>,
     pub items: Vec<Item>,
-}
-
-fn is_image(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
-}
-
-fn is_hidden(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with('.'))
 }
 
 impl ImageFolder {
@@ -48,18 +33,9 @@ impl ImageFolder {
                 root.display()
             )));
         }
-        let mut classes: Vec<String> = Vec::new();
-        for entry in std::fs::read_dir(root)
-            .with_context(|| format!("cannot read data folder {}", root.display()))?
-        {
-            let entry = entry.with_context(|| format!("reading {}", root.display()))?;
-            let path = entry.path();
-            if path.is_dir() && !is_hidden(&path) {
-                classes.push(entry.file_name().to_string_lossy().into_owned());
-            }
-        }
-        classes.sort();
-        if classes.is_empty() {
+        let folders = class_folders(root)
+            .with_context(|| format!("cannot read data folder {}", root.display()))?;
+        if folders.is_empty() {
             return Err(error::bad_input(format!(
                 "data folder {} has no class folders: expected DIR/<class>/<image> (an ImageFolder layout)",
                 root.display()
@@ -67,17 +43,8 @@ impl ImageFolder {
         }
         let mut items = Vec::new();
         let mut empty = Vec::new();
-        for (label, class) in classes.iter().enumerate() {
-            let dir = root.join(class);
-            let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&dir)
-                .follow_links(true)
-                .into_iter()
-                .filter_entry(|e| e.depth() == 0 || !is_hidden(e.path()))
-                .filter_map(|e| e.ok())
-                .filter(|e| e.file_type().is_file() && is_image(e.path()))
-                .map(|e| e.into_path())
-                .collect();
-            files.sort();
+        for (label, (class, dir)) in folders.iter().enumerate() {
+            let files = walk_images(dir)?;
             if files.is_empty() {
                 empty.push(class.clone());
             }
@@ -95,7 +62,7 @@ impl ImageFolder {
         }
         Ok(ImageFolder {
             root: root.to_path_buf(),
-            classes,
+            classes: folders.into_iter().map(|(name, _)| name).collect(),
             items,
         })
     }
