@@ -150,20 +150,21 @@ impl BatchLoader {
                 let per_image = 3 * h * w;
                 for (number, chunk) in items.chunks(batch_size).enumerate() {
                     let first = number * batch_size;
-                    let results: Vec<Result<Vec<f32>, String>> = pool.install(|| {
-                        chunk
-                            .par_iter()
+                    // Each image is transformed straight into its slot of the
+                    // batch; slots of images that failed are closed up after.
+                    let mut data = vec![0f32; chunk.len() * per_image];
+                    let results: Vec<Result<(), String>> = pool.install(|| {
+                        data.par_chunks_mut(per_image)
+                            .zip(chunk.par_iter())
                             .enumerate()
-                            .map(|(i, item)| {
+                            .map(|(i, (out, item))| {
                                 let img = decode_file(&item.path).map_err(|e| format!("{e:#}"))?;
-                                let mut out = vec![0f32; per_image];
-                                transform.apply_into(&img, first + i, &mut out);
-                                Ok(out)
+                                transform.apply_into(&img, first + i, out);
+                                Ok(())
                             })
                             .collect()
                     });
                     let ok = results.iter().filter(|r| r.is_ok()).count();
-                    let mut data = Vec::with_capacity(ok * per_image);
                     let mut batch = Batch {
                         number,
                         images: Tensor::new(),
@@ -174,8 +175,14 @@ impl BatchLoader {
                     };
                     for (i, (item, r)) in chunk.iter().zip(results).enumerate() {
                         match r {
-                            Ok(v) => {
-                                data.extend_from_slice(&v);
+                            Ok(()) => {
+                                let slot = batch.indices.len();
+                                if slot != i {
+                                    data.copy_within(
+                                        i * per_image..(i + 1) * per_image,
+                                        slot * per_image,
+                                    );
+                                }
                                 batch.indices.push(first + i);
                                 batch.paths.push(item.path.clone());
                                 batch.labels.push(item.label);
@@ -187,6 +194,7 @@ impl BatchLoader {
                             }),
                         }
                     }
+                    data.truncate(ok * per_image);
                     let pending = Pending {
                         batch,
                         pixels: data,
