@@ -101,6 +101,14 @@ impl Table {
         self.rows.push(row);
     }
 
+    /// Writes the table to stdout in `format` and flushes it: a command's result.
+    pub fn print(&self, format: Format) -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        self.write(format, &mut out)?;
+        out.flush()?;
+        Ok(())
+    }
+
     pub fn write(&self, format: Format, out: &mut dyn Write) -> Result<()> {
         match format {
             Format::Table => self.write_aligned(out),

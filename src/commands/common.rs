@@ -14,7 +14,7 @@ use crate::convert::meta;
 use crate::data::EvalTransform;
 use crate::error;
 use crate::loader::{self, Loaded};
-use crate::model::device::{self, Precision, RunOptions};
+use crate::model::device::{self, RunOptions};
 use crate::registry::{Interpolation, ModelSpec, Preprocess};
 use crate::weights;
 
@@ -29,12 +29,9 @@ pub struct ModelArgs {
     pub weights: Option<PathBuf>,
 }
 
+/// Where and in what precision and layout a model runs.
 #[derive(Debug, Clone, Args)]
-pub struct RunArgs {
-    /// Images per batch
-    #[arg(short, long, default_value_t = 32, value_name = "N")]
-    pub batch_size: usize,
-
+pub struct DeviceArgs {
     /// auto, cpu, cuda or cuda:N
     #[arg(short, long, default_value = "auto", value_name = "DEVICE")]
     pub device: String,
@@ -46,6 +43,26 @@ pub struct RunArgs {
     /// Run in channels-last (NHWC) memory format
     #[arg(long)]
     pub channels_last: bool,
+}
+
+impl DeviceArgs {
+    pub fn run_options(&self) -> Result<RunOptions> {
+        RunOptions::new(
+            device::parse_device(&self.device)?,
+            self.dtype.parse()?,
+            self.channels_last,
+        )
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Images per batch
+    #[arg(short, long, default_value_t = 32, value_name = "N")]
+    pub batch_size: usize,
+
+    #[command(flatten)]
+    pub target: DeviceArgs,
 
     /// Image decoding threads (default: one per core)
     #[arg(long, default_value_t = 0, value_name = "N")]
@@ -119,12 +136,7 @@ pub fn prepare<'a>(
     if run.batch_size == 0 {
         return Err(error::usage("--batch-size must be at least 1"));
     }
-    let precision: Precision = run.dtype.parse()?;
-    let opts = RunOptions::new(
-        device::parse_device(&run.device)?,
-        precision,
-        run.channels_last,
-    )?;
+    let opts = run.target.run_options()?;
     // Read once: an explicit file may name its model and carry class names.
     let explicit_meta = model
         .weights

@@ -1,7 +1,6 @@
 //! `dpn evaluate`: top-1/top-5 and loss on a labelled image set, beside the
 //! registry's published figures; shards of a job array merge exactly.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -163,8 +162,8 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         .expect("clap requires --data without --merge");
     let mut run_args = args.run.clone();
     if let Some(amp) = &args.amp {
-        run_args.dtype = amp.clone();
-        if device::parse_device(&run_args.device)? == tch::Device::Cpu {
+        run_args.target.dtype = amp.clone();
+        if device::parse_device(&run_args.target.device)? == tch::Device::Cpu {
             return Err(error::usage(
                 "--amp needs a CUDA device; on the CPU use --dtype bf16",
             ));
@@ -395,10 +394,7 @@ fn finish(args: &EvaluateArgs, r: &Results, classes: &Classes) -> Result<()> {
         Cell::opt(r.top1_diff, diff),
         Cell::opt(r.top5_diff, diff),
     ]);
-    let mut out = std::io::stdout().lock();
-    t.write(args.format, &mut out)?;
-    out.flush()?;
-    Ok(())
+    t.print(args.format)
 }
 
 fn write_results(path: &Path, r: &Results) -> Result<()> {

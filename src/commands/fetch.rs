@@ -2,7 +2,6 @@
 //! `--clean` look after what is there.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -118,10 +117,7 @@ pub fn run(args: FetchArgs, ctx: &Context) -> Result<()> {
     } else {
         fetch_all(ctx, &args, &specs)?
     };
-    let mut out = std::io::stdout().lock();
-    table.write(args.format, &mut out)?;
-    out.flush()?;
-    Ok(())
+    table.print(args.format)
 }
 
 fn fetch_all(ctx: &Context, args: &FetchArgs, specs: &[&ModelSpec]) -> Result<Table> {
@@ -280,9 +276,7 @@ fn verify(ctx: &Context, specs: &[&ModelSpec], format: Format) -> Result<()> {
             Cell::plain(e.path.display().to_string()),
         ]);
     }
-    let mut out = std::io::stdout().lock();
-    t.write(format, &mut out)?;
-    out.flush()?;
+    t.print(format)?;
     if failures.is_empty() {
         ctx.ui
             .info(format!("{} cached file(s) verified", t.rows.len()));

@@ -1,13 +1,13 @@
 //! `dpn profile`: what a model costs — parameters, MACs, file size, memory,
 //! latency and throughput — beside the figures published with it.
 
-use std::io::Write;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
 use tch::{nn, Device, Kind, Tensor};
 
+use super::common::DeviceArgs;
 use super::Context;
 use crate::arch::Plan;
 use crate::convert;
@@ -48,17 +48,8 @@ pub struct ProfileArgs {
     #[arg(short, long, default_value_t = 1, value_name = "N")]
     pub batch_size: usize,
 
-    /// auto, cpu, cuda or cuda:N
-    #[arg(short, long, default_value = "auto", value_name = "DEVICE")]
-    pub device: String,
-
-    /// Compute precision: f32, bf16 or f16 (f16 on CUDA only)
-    #[arg(long, default_value = "f32", value_name = "DTYPE")]
-    pub dtype: String,
-
-    /// Run in channels-last (NHWC) memory format
-    #[arg(long)]
-    pub channels_last: bool,
+    #[command(flatten)]
+    pub target: DeviceArgs,
 
     /// Untimed batches before timing
     #[arg(long, default_value_t = 3, value_name = "N")]
@@ -113,22 +104,16 @@ pub fn run(args: ProfileArgs, ctx: &Context) -> Result<()> {
     let table = if args.by_stage {
         by_stage(&args, &specs)
     } else {
-        let precision: Precision = args.dtype.parse()?;
         let opts = if args.iters > 0 {
-            Some(RunOptions::new(
-                device::parse_device(&args.device)?,
-                precision,
-                args.channels_last,
-            )?)
+            Some(args.target.run_options()?)
         } else {
+            // Nothing runs, but a bad --dtype is still a usage error.
+            args.target.dtype.parse::<Precision>()?;
             None
         };
         summary(&args, &specs, opts, ctx)?
     };
-    let mut out = std::io::stdout().lock();
-    table.write(args.format, &mut out)?;
-    out.flush()?;
-    Ok(())
+    table.print(args.format)
 }
 
 fn check_img_size(size: usize) -> Result<()> {

@@ -1,6 +1,5 @@
 //! `dpn train`: train or fine-tune a DPN on an image folder, timm's way.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -515,10 +514,7 @@ pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
             .map(|b| format!(", best: {}", b.display()))
             .unwrap_or_default()
     ));
-    let mut out = std::io::stdout().lock();
-    summary(&outcome.history).write(args.format, &mut out)?;
-    out.flush()?;
-    Ok(())
+    summary(&outcome.history).print(args.format)
 }
 
 fn summary(history: &[EpochMetrics]) -> Table {
