@@ -198,21 +198,31 @@ fn summary(
     ]);
     for spec in specs {
         let size = img_size(args, spec);
+        // The meter starts before --weights are read, so that the peak
+        // counts them, and the file is read once for the run and the counts.
+        let peak = opts.map(|o| memory::PeakMeter::start(o.device));
+        let loaded = match (&args.weights, opts) {
+            (Some(path), Some(_)) => {
+                Some(loader::load_model(&ctx.registry, spec, path, Device::Cpu)?)
+            }
+            _ => None,
+        };
         // With --weights, count what the file holds (a fine-tuned model's
         // classifier has its own class count) and report that file's size.
-        let (arch, explicit) = match &args.weights {
-            Some(path) => {
+        let (arch, explicit) = match (&args.weights, &loaded) {
+            (Some(path), Some(l)) => (l.arch.clone(), Some(path)),
+            (Some(path), None) => {
                 let sd = crate::weights::read_any(path)?;
                 (convert::fit(spec, &convert::shapes(&sd), path)?, Some(path))
             }
-            None => (spec.arch.clone(), None),
+            (None, _) => (spec.arch.clone(), None),
         };
         let plan = Plan::new(&arch);
         let c = counts::profile(&plan, size, size).total();
         let cached = explicit
             .cloned()
             .map(|p| (p, "weights"))
-            .or_else(|| ctx.cache.cached_weights(spec).map(|p| (p, "cache")));
+            .or_else(|| crate::fetch::find_weights(&ctx.cache, spec).map(|p| (p, "cache")));
         let (file_size, file_source) = match cached {
             Some((path, source)) => {
                 let len = std::fs::metadata(&path)
@@ -225,8 +235,8 @@ fn summary(
                 "f32 safetensors",
             ),
         };
-        let timing = match &opts {
-            Some(o) => {
+        let timing = match (&opts, peak) {
+            (Some(o), Some(peak)) => {
                 ctx.ui.info(format!(
                     "profiling {} ({} px, batch {}, {}, {}{})",
                     spec.name,
@@ -240,9 +250,9 @@ fn summary(
                         ""
                     }
                 ));
-                Some(time_model(ctx, spec, size, args, o)?)
+                Some(time_model(spec, size, args, o, peak, loaded)?)
             }
-            None => None,
+            _ => None,
         };
         let md = &spec.metadata;
         let ms = |v: f64| format!("{v:.2}");
@@ -284,19 +294,18 @@ fn summary(
     Ok(t)
 }
 
+/// Times `loaded` (the --weights model), or `spec` with random weights;
+/// `peak` was started before anything was loaded.
 fn time_model(
-    ctx: &Context,
     spec: &ModelSpec,
     size: usize,
     args: &ProfileArgs,
     opts: &RunOptions,
+    peak: memory::PeakMeter,
+    loaded: Option<loader::Loaded>,
 ) -> Result<Timing> {
-    let peak = memory::PeakMeter::start(opts.device);
-    let (mut vs, model, load_ms) = match &args.weights {
-        Some(path) => {
-            let l = loader::load_model(&ctx.registry, spec, path, Device::Cpu)?;
-            (l.vs, l.model, Some(l.load_time.as_secs_f64() * 1e3))
-        }
+    let (mut vs, model, load_ms) = match loaded {
+        Some(l) => (l.vs, l.model, Some(l.load_time.as_secs_f64() * 1e3)),
         None => {
             let vs = nn::VarStore::new(Device::Cpu);
             let model = Dpn::new(&vs.root(), &spec.arch);
