@@ -2,9 +2,8 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::{self, File, OpenOptions};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs::{self, File};
+use std::path::Path;
 
 use anyhow::Context;
 use safetensors::tensor::{Dtype, View};
@@ -119,19 +118,6 @@ impl View for TensorRef<'_> {
     }
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Removes the temporary file unless disarmed.
-struct TempGuard(Option<PathBuf>);
-
-impl Drop for TempGuard {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = fs::remove_file(p);
-        }
-    }
-}
-
 /// Writes `sd` (with its metadata) as a safetensors file, atomically: the
 /// bytes go to a temporary file in the target directory, which is fsynced
 /// and renamed over `path`; on any error the temporary file is removed and
@@ -150,33 +136,11 @@ pub fn write_safetensors(path: &Path, sd: &StateDict) -> anyhow::Result<()> {
             anyhow::anyhow!("cannot write {}: tensor '{name}': {e}", path.display())
         })?;
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| anyhow::anyhow!("cannot write {}: not a file name", path.display()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp = dir.join(tmp_name);
-
-    // create_new: never clobber an existing file of that name.
-    let created = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    let mut guard = TempGuard(Some(tmp.clone()));
-    // The mode the OS gave a new file (0666 less the umask); the safetensors
-    // crate's writer may replace the file with a private (0600) one.
-    let mode = created.metadata().map(|m| m.permissions()).ok();
-    drop(created);
+    // Removed again on any error (NamedTempFile's drop).
+    let tmp = crate::atomic::tempfile_beside(path)?;
+    // The mode of a new file (0666 less the umask); the safetensors crate's
+    // writer may replace the file with a private (0600) one.
+    let mode = tmp.as_file().metadata().map(|m| m.permissions()).ok();
 
     let metadata: Option<HashMap<String, String>> = if sd.metadata.is_empty() {
         None
@@ -189,21 +153,17 @@ pub fn write_safetensors(path: &Path, sd: &StateDict) -> anyhow::Result<()> {
         )
     };
     let views = sd.tensors.iter().map(|(k, t)| (k.as_str(), TensorRef(t)));
-    safetensors::serialize_to_file(views, metadata, &tmp)
+    safetensors::serialize_to_file(views, metadata, tmp.path())
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     if let Some(mode) = mode {
-        let _ = fs::set_permissions(&tmp, mode);
+        let _ = fs::set_permissions(tmp.path(), mode);
     }
-    File::open(&tmp)
+    File::open(tmp.path())
         .and_then(|f| f.sync_all())
         .with_context(|| format!("cannot write {}: fsync failed", path.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    guard.0 = None;
-    // Persist the rename itself (best effort: not every platform can open a
-    // directory for syncing).
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
-    }
+    tmp.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    crate::atomic::sync_dir(crate::atomic::parent(path));
     Ok(())
 }
 
