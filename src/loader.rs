@@ -1,11 +1,10 @@
 //! A ready-to-run model from a registry spec and a weights file: the one path
 //! every subcommand that runs a network takes.
 
-use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use safetensors::SafeTensors;
 use tch::{nn, Device, Tensor};
 
@@ -72,12 +71,7 @@ fn load_safetensors(
     spec: &ModelSpec,
     path: &Path,
 ) -> Result<(nn::VarStore, Dpn, ArchSpec, LoadReport)> {
-    let file =
-        File::open(path).with_context(|| format!("cannot open weights file {}", path.display()))?;
-    // SAFETY: read-only map, dropped before returning; like every mmap-based
-    // reader we assume the file is not truncated while we read it.
-    let map = unsafe { memmap2::Mmap::map(&file) }
-        .with_context(|| format!("cannot read weights file {}", path.display()))?;
+    let map = weights::map_file(path)?;
     let st = SafeTensors::deserialize(&map).map_err(|e| {
         error::bad_input(format!(
             "weights file {}: not a valid safetensors file ({e})",

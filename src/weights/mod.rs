@@ -257,14 +257,41 @@ pub fn detect_format_bytes(head: &[u8]) -> Result<Format, String> {
     Err("not a PyTorch or safetensors file (unknown magic bytes)".into())
 }
 
+/// A bad-input error naming the weights file (or "data" for bytes).
+pub(crate) fn bad(name: impl fmt::Display, msg: String) -> anyhow::Error {
+    crate::error::bad_input(format!("weights file {name}: {msg}"))
+}
+
+/// `path` mapped read-only. An empty file (which cannot be mapped) is a
+/// bad-input error.
+pub(crate) fn map_file(path: &Path) -> anyhow::Result<memmap2::Mmap> {
+    let file =
+        File::open(path).with_context(|| format!("cannot open weights file {}", path.display()))?;
+    let len = file
+        .metadata()
+        .with_context(|| format!("cannot read weights file {}", path.display()))?
+        .len();
+    if len == 0 {
+        return Err(bad(path.display(), "the file is empty".into()));
+    }
+    // SAFETY: read-only map; like every mmap-based reader we assume the file
+    // is not truncated while it is mapped.
+    unsafe { memmap2::Mmap::map(&file) }
+        .with_context(|| format!("cannot read weights file {}", path.display()))
+}
+
 /// Reads any supported weights file (format chosen by magic bytes) and
 /// normalizes its keys with [`normalize_keys`]. Two keys that normalize to the
 /// same name are an error.
 pub fn read_any(path: &Path) -> anyhow::Result<StateDict> {
-    let sd = match detect_format(path)? {
-        Format::Safetensors => read_safetensors(path)?,
-        Format::PthZip | Format::PthLegacy => read_pth(path)?,
-    };
+    let map = map_file(path)?;
+    let sd = match detect_format_bytes(&map[..map.len().min(SNIFF_LEN)]) {
+        Ok(Format::Safetensors) => self::safetensors::parse(&map),
+        Ok(Format::PthZip | Format::PthLegacy) => self::pth::read_pth_inner(&map),
+        Err(e) => Err(e),
+    }
+    .map_err(|m| bad(path.display(), m))?;
+    drop(map);
     let mut seen = HashSet::new();
     for (name, _) in &sd.tensors {
         let norm = normalize_key(name);

@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{Cursor, Read};
 use std::path::Path;
 
-use anyhow::Context;
+use super::bad;
 
 use super::pickle::{self, Global, Obj, Pickle, Value};
 use super::{detect_format_bytes, DType, Format, RawTensor, StateDict};
@@ -43,20 +43,7 @@ type R<T> = Result<T, String>;
 /// stored (see [`super::read_any`] for normalized keys).
 pub fn read_pth(path: impl AsRef<Path>) -> anyhow::Result<StateDict> {
     let path = path.as_ref();
-    let file = std::fs::File::open(path)
-        .with_context(|| format!("cannot open weights file {}", path.display()))?;
-    let len = file
-        .metadata()
-        .with_context(|| format!("cannot read weights file {}", path.display()))?
-        .len();
-    if len == 0 {
-        return Err(bad(path.display(), "the file is empty".into()));
-    }
-    // SAFETY: the map is read-only and lives only during this call; like every
-    // mmap-based reader we assume the file is not truncated concurrently.
-    let map = unsafe { memmap2::Mmap::map(&file) }
-        .with_context(|| format!("cannot read weights file {}", path.display()))?;
-    read_pth_inner(&map).map_err(|m| bad(path.display(), m))
+    read_pth_inner(&super::map_file(path)?).map_err(|m| bad(path.display(), m))
 }
 
 /// [`read_pth`] on bytes in memory (errors name "weights data").
@@ -64,11 +51,7 @@ pub fn read_pth_bytes(bytes: &[u8]) -> anyhow::Result<StateDict> {
     read_pth_inner(bytes).map_err(|m| bad("data", m))
 }
 
-fn bad(name: impl std::fmt::Display, msg: String) -> anyhow::Error {
-    crate::error::bad_input(format!("weights file {name}: {msg}"))
-}
-
-fn read_pth_inner(bytes: &[u8]) -> R<StateDict> {
+pub(super) fn read_pth_inner(bytes: &[u8]) -> R<StateDict> {
     match detect_format_bytes(&bytes[..bytes.len().min(16)])? {
         Format::PthZip => read_zip(bytes),
         Format::PthLegacy => read_legacy(bytes),

@@ -13,9 +13,7 @@ use super::{DType, RawTensor, StateDict};
 
 type R<T> = Result<T, String>;
 
-fn bad(name: impl std::fmt::Display, msg: String) -> anyhow::Error {
-    crate::error::bad_input(format!("weights file {name}: {msg}"))
-}
+use super::bad;
 
 /// The [`DType`] for a safetensors dtype (error text for the others).
 pub fn from_st(d: Dtype) -> Result<DType, String> {
@@ -53,20 +51,7 @@ fn to_st(d: DType) -> Dtype {
 /// from the header's `__metadata__`.
 pub fn read_safetensors(path: impl AsRef<Path>) -> anyhow::Result<StateDict> {
     let path = path.as_ref();
-    let file =
-        File::open(path).with_context(|| format!("cannot open weights file {}", path.display()))?;
-    let len = file
-        .metadata()
-        .with_context(|| format!("cannot read weights file {}", path.display()))?
-        .len();
-    if len == 0 {
-        return Err(bad(path.display(), "the file is empty".into()));
-    }
-    // SAFETY: read-only map used only within this call; the file is assumed
-    // not to be truncated concurrently (as for every mmap-based reader).
-    let map = unsafe { memmap2::Mmap::map(&file) }
-        .with_context(|| format!("cannot read weights file {}", path.display()))?;
-    parse(&map).map_err(|m| bad(path.display(), m))
+    parse(&super::map_file(path)?).map_err(|m| bad(path.display(), m))
 }
 
 /// [`read_safetensors`] on bytes in memory (errors name "weights data").
@@ -74,7 +59,7 @@ pub fn read_safetensors_bytes(bytes: &[u8]) -> anyhow::Result<StateDict> {
     parse(bytes).map_err(|m| bad("data", m))
 }
 
-fn parse(bytes: &[u8]) -> R<StateDict> {
+pub(super) fn parse(bytes: &[u8]) -> R<StateDict> {
     let st = SafeTensors::deserialize(bytes)
         .map_err(|e| format!("not a valid safetensors file ({e})"))?;
     let (_, header) = SafeTensors::read_metadata(bytes)
@@ -169,11 +154,7 @@ pub fn write_safetensors(path: &Path, sd: &StateDict) -> anyhow::Result<()> {
 
 /// The `__metadata__` of a safetensors file, without reading its tensors.
 pub fn safetensors_metadata(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
-    let file =
-        File::open(path).with_context(|| format!("cannot open weights file {}", path.display()))?;
-    // SAFETY: read-only map, dropped before returning.
-    let map = unsafe { memmap2::Mmap::map(&file) }
-        .with_context(|| format!("cannot read weights file {}", path.display()))?;
+    let map = super::map_file(path)?;
     let (_, header) = SafeTensors::read_metadata(&map[..]).map_err(|e| {
         bad(
             path.display(),
