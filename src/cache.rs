@@ -8,19 +8,26 @@ use std::path::{Path, PathBuf};
 use crate::registry::ModelSpec;
 
 pub fn default_cache_dir() -> PathBuf {
-    let from_env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(dir) = from_env("XDG_CACHE_HOME").filter(|p| p.is_absolute()) {
-        return dir.join("dpn");
-    }
-    match from_env("HOME") {
-        Some(home) => home.join(".cache").join("dpn"),
+    match user_cache_dir() {
+        Some(dir) => dir.join("dpn"),
         // No home at all (some batch environments): stay beside the job.
         None => PathBuf::from(".dpn-cache"),
     }
+}
+
+/// A path from a non-empty environment variable.
+pub fn env_path(key: &str) -> Option<PathBuf> {
+    std::env::var_os(key)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The XDG user cache directory: `$XDG_CACHE_HOME` when absolute (the spec
+/// ignores relative ones), else `~/.cache`; none without a home.
+pub fn user_cache_dir() -> Option<PathBuf> {
+    env_path("XDG_CACHE_HOME")
+        .filter(|p| p.is_absolute())
+        .or_else(|| env_path("HOME").map(|h| h.join(".cache")))
 }
 
 /// The cache as one directory tree.

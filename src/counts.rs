@@ -90,6 +90,16 @@ impl Counter {
 /// leave at least one pixel, and below 32 px the figures stop meaning much.
 pub const MIN_IMAGE_SIZE: usize = 32;
 
+/// `--img-size` of every command: a usage error below [`MIN_IMAGE_SIZE`].
+pub fn check_image_size(size: usize) -> anyhow::Result<()> {
+    if size < MIN_IMAGE_SIZE {
+        return Err(crate::error::usage(format!(
+            "--img-size {size} is too small: DPNs downsample by 32, so the input must be at least {MIN_IMAGE_SIZE} px"
+        )));
+    }
+    Ok(())
+}
+
 pub fn profile(plan: &Plan, height: usize, width: usize) -> Profile {
     let mut stages = Vec::new();
     let mut ctr = Counter {

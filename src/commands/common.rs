@@ -92,11 +92,7 @@ impl PreprocessArgs {
     pub fn apply(&self, base: &Preprocess) -> Result<Preprocess> {
         let mut p = base.clone();
         if let Some(n) = self.img_size {
-            if n < crate::counts::MIN_IMAGE_SIZE {
-                return Err(error::usage(format!(
-                    "--img-size {n} is too small: the network needs at least 32 px"
-                )));
-            }
+            crate::counts::check_image_size(n)?;
             p.image_size = n;
         }
         if let Some(c) = self.crop_pct {

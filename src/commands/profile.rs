@@ -11,7 +11,7 @@ use super::common::DeviceArgs;
 use super::Context;
 use crate::arch::Plan;
 use crate::convert;
-use crate::counts::{self, MIN_IMAGE_SIZE};
+use crate::counts;
 use crate::error;
 use crate::model::device::{self, Precision, RunOptions};
 use crate::model::Dpn;
@@ -93,7 +93,7 @@ pub fn run(args: ProfileArgs, ctx: &Context) -> Result<()> {
             .collect::<Result<_>>()?
     };
     if let Some(size) = args.img_size {
-        check_img_size(size)?;
+        counts::check_image_size(size)?;
     }
     if args.weights.is_some() && specs.len() != 1 {
         return Err(error::usage("--weights needs exactly one MODEL"));
@@ -114,15 +114,6 @@ pub fn run(args: ProfileArgs, ctx: &Context) -> Result<()> {
         summary(&args, &specs, opts, ctx)?
     };
     table.print(args.format)
-}
-
-fn check_img_size(size: usize) -> Result<()> {
-    if size < MIN_IMAGE_SIZE {
-        return Err(error::usage(format!(
-            "--img-size {size} is too small: DPNs downsample by 32, so the input must be at least {MIN_IMAGE_SIZE} px"
-        )));
-    }
-    Ok(())
 }
 
 fn img_size(args: &ProfileArgs, spec: &ModelSpec) -> usize {

@@ -399,13 +399,7 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
             return bad(format!("--val-split {f} must be in [0, 1)"));
         }
     }
-    if cfg.img_size < crate::counts::MIN_IMAGE_SIZE {
-        return bad(format!(
-            "--img-size {} is too small: DPNs downsample by 32, so at least {} px",
-            cfg.img_size,
-            crate::counts::MIN_IMAGE_SIZE
-        ));
-    }
+    crate::counts::check_image_size(cfg.img_size)?;
     let (s0, s1) = cfg.scale;
     if !(s0 > 0.0 && s0 <= s1 && s1 <= 1.0) {
         return bad(format!("--scale {s0} {s1}: need 0 < MIN <= MAX <= 1"));

@@ -30,6 +30,7 @@ use anyhow::{Context, Result};
 
 use super::{file_sha256, lock::Lock, Fetched, Options};
 use crate::atomic::write_atomic;
+use crate::cache::{env_path, user_cache_dir};
 use crate::error;
 use crate::registry::ModelSpec;
 use crate::ui::Ui;
@@ -39,24 +40,13 @@ pub const FILE: &str = "model.safetensors";
 /// The revision fetched.
 pub const REVISION: &str = "main";
 
-fn env_path(key: &str) -> Option<PathBuf> {
-    std::env::var_os(key)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
 /// `HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`.
 pub fn hf_home() -> PathBuf {
-    if let Some(h) = env_path("HF_HOME") {
-        return h;
-    }
-    if let Some(x) = env_path("XDG_CACHE_HOME") {
-        return x.join("huggingface");
-    }
-    env_path("HOME")
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join(".cache")
-        .join("huggingface")
+    env_path("HF_HOME").unwrap_or_else(|| {
+        user_cache_dir()
+            .unwrap_or_else(|| PathBuf::from(".cache"))
+            .join("huggingface")
+    })
 }
 
 /// `HF_HUB_CACHE` (or its older name `HUGGINGFACE_HUB_CACHE`), else `$HF_HOME/hub`.
