@@ -281,7 +281,7 @@ pub(crate) fn map_file(path: &Path) -> anyhow::Result<memmap2::Mmap> {
 }
 
 /// Reads any supported weights file (format chosen by magic bytes) and
-/// normalizes its keys with [`normalize_keys`]. Two keys that normalize to the
+/// normalizes its keys with [`normalize_key`]. Two keys that normalize to the
 /// same name are an error.
 pub fn read_any(path: &Path) -> anyhow::Result<StateDict> {
     let map = map_file(path)?;
@@ -292,17 +292,27 @@ pub fn read_any(path: &Path) -> anyhow::Result<StateDict> {
     }
     .map_err(|m| bad(path.display(), m))?;
     drop(map);
+    normalized(sd).map_err(|m| bad(path.display(), m))
+}
+
+/// `sd` with every key through [`normalize_key`], in order; two keys that
+/// become one name are an error.
+fn normalized(sd: StateDict) -> Result<StateDict, String> {
     let mut seen = HashSet::new();
-    for (name, _) in &sd.tensors {
-        let norm = normalize_key(name);
+    let mut tensors = Vec::with_capacity(sd.tensors.len());
+    for (name, t) in sd.tensors {
+        let norm = normalize_key(&name);
         if !seen.insert(norm.clone()) {
-            return Err(crate::error::bad_input(format!(
-                "weights file {}: two tensors are both named '{norm}' once prefixes are normalized",
-                path.display()
-            )));
+            return Err(format!(
+                "two tensors are both named '{norm}' once prefixes are normalized"
+            ));
         }
+        tensors.push((norm, t));
     }
-    Ok(normalize_keys(sd))
+    Ok(StateDict {
+        tensors,
+        metadata: sd.metadata,
+    })
 }
 
 /// One key normalized: every leading `module.` (from `nn.DataParallel`) is
@@ -316,25 +326,6 @@ pub fn normalize_key(name: &str) -> String {
     match k.strip_prefix("last_linear.") {
         Some(rest) => format!("classifier.{rest}"),
         None => k.to_string(),
-    }
-}
-
-/// Applies [`normalize_key`] to every tensor name, keeping order. Should two
-/// names normalize to the same key, the first is kept and later ones dropped
-/// ([`read_any`] reports that case as an error instead).
-pub fn normalize_keys(sd: StateDict) -> StateDict {
-    let mut seen = HashSet::new();
-    let tensors = sd
-        .tensors
-        .into_iter()
-        .filter_map(|(k, t)| {
-            let k = normalize_key(&k);
-            seen.insert(k.clone()).then_some((k, t))
-        })
-        .collect();
-    StateDict {
-        tensors,
-        metadata: sd.metadata,
     }
 }
 
@@ -365,15 +356,16 @@ mod tests {
             shape: vec![1],
             data: vec![1],
         };
-        let sd = StateDict {
-            tensors: vec![
-                ("module.a".into(), t.clone()),
-                ("a".into(), t.clone()),
-                ("last_linear.weight".into(), t),
-            ],
+        let sd = |names: &[&str]| StateDict {
+            tensors: names.iter().map(|n| (n.to_string(), t.clone())).collect(),
             metadata: BTreeMap::new(),
         };
-        let n = normalize_keys(sd);
-        assert_eq!(n.names().collect::<Vec<_>>(), ["a", "classifier.weight"]);
+        let n = normalized(sd(&["module.module.a", "last_linear.weight", "b"])).unwrap();
+        assert_eq!(
+            n.names().collect::<Vec<_>>(),
+            ["a", "classifier.weight", "b"]
+        );
+        let err = normalized(sd(&["module.a", "a"])).unwrap_err();
+        assert!(err.contains("'a'"), "{err}");
     }
 }
