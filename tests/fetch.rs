@@ -65,6 +65,8 @@ struct Behaviour {
     fail_503: usize,
     /// Wait this long before answering a file GET.
     delay: Duration,
+    /// Answer this many hub `resolve` requests with 503 first.
+    hub_fail_503: usize,
 }
 
 #[derive(Default)]
@@ -196,6 +198,11 @@ fn handle(mut conn: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             drop(st);
             return respond(&mut conn, "404 Not Found", &[], b"", None);
         };
+        if st.behaviour.hub_fail_503 > 0 {
+            st.behaviour.hub_fail_503 -= 1;
+            drop(st);
+            return respond(&mut conn, "503 Service Unavailable", &[], b"busy", None);
+        }
         drop(st);
         if rest != "main/model.safetensors" {
             return respond(&mut conn, "404 Not Found", &[], b"", None);
@@ -948,4 +955,47 @@ fn sixteen_processes_download_once() {
     );
     env.assert_complete();
     assert_ok(&env.run(&["fetch", "--verify", "tiny"]));
+}
+
+#[test]
+fn hub_requests_are_retried_like_downloads() {
+    // The hub's first answer (to the HEAD that finds the commit) is a 503.
+    let server = Server::start(Behaviour {
+        hub_fail_503: 1,
+        ..Behaviour::default()
+    });
+    let (pth_bytes, _) = pth();
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("w.pth");
+    std::fs::write(&src, pth_bytes).unwrap();
+    let st_path = tmp.path().join("model.safetensors");
+    dpn::weights::write_safetensors(&st_path, &dpn::weights::read_any(&src).unwrap()).unwrap();
+    let st = std::fs::read(&st_path).unwrap();
+    let sha = sha256(&st);
+    server.state.lock().unwrap().hub.insert(
+        "test/tiny".into(),
+        (
+            "0123456789abcdef0123456789abcdef01234567".into(),
+            sha.clone(),
+        ),
+    );
+    server.add_file(&format!("/lfs/{sha}"), &st);
+    let env = Env::new("https://example.invalid/unused/tiny-0123abcd.pth");
+    let endpoint = server.url("");
+    let o = env.run_env(
+        &["fetch", "tiny", "--source", "hf", "--retries", "2"],
+        &[("HF_ENDPOINT", endpoint.as_str())],
+    );
+    assert_ok(&o);
+    assert!(
+        text(&o.stderr).contains("HTTP 503") && text(&o.stderr).contains("retrying"),
+        "{}",
+        text(&o.stderr)
+    );
+    let heads = server
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("HEAD /test/tiny/resolve/main/model.safetensors"))
+        .count();
+    assert_eq!(heads, 2, "{:?}", server.log());
 }

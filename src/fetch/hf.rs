@@ -149,7 +149,7 @@ pub fn fetch(spec: &ModelSpec, opts: &Options, ui: &Ui) -> Result<Fetched> {
         headers.push(("Authorization".to_string(), format!("Bearer {t}")));
     }
     let client = super::http::Client::new(opts.timeout, opts.retries);
-    let (commit, etag) = head(&client, &url, &headers)?;
+    let (commit, etag) = head(&client, &url, &headers, ui)?;
     let blob = dir.join("blobs").join(&etag);
     let pointer = dir.join("snapshots").join(&commit).join(FILE);
     fs::create_dir_all(blob.parent().unwrap_or(&dir))
@@ -197,17 +197,9 @@ fn head(
     client: &super::http::Client,
     url: &str,
     headers: &[(String, String)],
+    ui: &Ui,
 ) -> Result<(String, String)> {
-    let mut req = client.agent().head(url);
-    for (k, v) in headers {
-        req = req.header(k.as_str(), v.as_str());
-    }
-    let resp = req
-        .config()
-        .max_redirects(0)
-        .build()
-        .call()
-        .map_err(|e| error::network(format!("{url}: {e}")))?;
+    let resp = client.head(url, headers, ui)?;
     let status = resp.status().as_u16();
     match status {
         200..=399 => {}

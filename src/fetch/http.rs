@@ -61,10 +61,6 @@ impl Client {
         }
     }
 
-    pub fn agent(&self) -> &ureq::Agent {
-        &self.agent
-    }
-
     /// Downloads `url` into `part`, continuing what `part` already holds.
     /// `headers` go with every request (an `Authorization` one is dropped on
     /// redirects). Failures carry exit code 5.
@@ -91,14 +87,51 @@ impl Client {
         bar: &ProgressBar,
         ui: &Ui,
     ) -> Result<u64> {
-        let mut attempt = 0;
-        loop {
-            let once = if is_local(url) {
+        self.retrying(ui, || {
+            if is_local(url) {
                 copy_local(&local_path(url), part, bar)
             } else {
                 self.get_once(url, part, headers, bar, ui)
-            };
-            match once {
+            }
+        })
+    }
+
+    /// A HEAD request to `url` that does not follow redirects (the caller
+    /// wants the headers of the answer itself), retried as downloads are.
+    /// A 4xx answer is returned for the caller to explain; 5xx, 408, 425 and
+    /// 429 are retried.
+    pub fn head(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        ui: &Ui,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        self.retrying(ui, || {
+            let mut req = self.agent.head(url);
+            for (k, v) in headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let resp = req
+                .config()
+                .max_redirects(0)
+                .build()
+                .call()
+                .map_err(|e| self.classify(e, url))?;
+            match resp.status().as_u16() {
+                status @ (408 | 425 | 429 | 500..=599) => Err(Failure::Transient(format!(
+                    "{url}: HTTP {status} from the server"
+                ))),
+                _ => Ok(resp),
+            }
+        })
+    }
+
+    /// Runs `once` until it succeeds or fails for good; transient failures
+    /// are retried `self.retries` times with backoff, each announced on stderr.
+    fn retrying<T>(&self, ui: &Ui, mut once: impl FnMut() -> Result<T, Failure>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            match once() {
                 Ok(n) => return Ok(n),
                 Err(Failure::Permanent(e)) => return Err(e),
                 Err(Failure::Transient(msg)) if attempt < self.retries => {
