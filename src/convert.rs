@@ -200,14 +200,18 @@ fn write_converted(
     // PyTorch >= 0.4.1 initializes them.
     let mut added_nbt = 0;
     let mut tensors = Vec::with_capacity(expected.len());
+    // Owned and by name: each tensor moves into the output (no copy unless
+    // it is cast), and the lookups are not a scan per parameter.
+    let mut by_name: std::collections::HashMap<String, RawTensor> =
+        sd.tensors.into_iter().collect();
     for p in &expected {
-        let t = match sd.get(&p.name) {
+        let t = match by_name.remove(&p.name) {
             Some(t) if is_nbt(&p.name) => RawTensor {
                 dtype: DType::I64,
                 shape: vec![],
-                data: nbt_bytes(t),
+                data: nbt_bytes(&t),
             },
-            Some(t) => t.cast(dtype),
+            Some(t) => t.into_cast(dtype),
             None => {
                 added_nbt += 1;
                 RawTensor {

@@ -124,6 +124,16 @@ impl RawTensor {
         Ok(())
     }
 
+    /// [`RawTensor::cast`] that hands the tensor back without a copy when
+    /// nothing changes.
+    pub fn into_cast(self, dtype: DType) -> RawTensor {
+        if self.dtype == dtype || !self.dtype.is_float() || !dtype.is_float() {
+            self
+        } else {
+            self.cast(dtype)
+        }
+    }
+
     /// This tensor converted to `dtype` if both are floating-point types;
     /// otherwise an unchanged copy. Conversions round to nearest even.
     pub fn cast(&self, dtype: DType) -> RawTensor {
