@@ -10,9 +10,9 @@ use clap::Args;
 use super::Context;
 use crate::error;
 use crate::fetch;
-use crate::output::{Cell, Column, Format, Table};
+use crate::output::Format;
 use crate::registry::ModelSpec;
-use crate::train::checkpoint::{self, EpochMetrics};
+use crate::train::checkpoint;
 use crate::train::config::TrainConfig;
 use crate::train::sched::SchedKind;
 use crate::train::trainer::{self, Env};
@@ -508,34 +508,5 @@ pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
             .map(|b| format!(", best: {}", b.display()))
             .unwrap_or_default()
     ));
-    summary(&outcome.history).print(args.format)
-}
-
-fn summary(history: &[EpochMetrics]) -> Table {
-    let mut t = Table::new(vec![
-        Column::new("epoch", "Epoch", true),
-        Column::new("lr", "LR", true),
-        Column::new("train_loss", "Train loss", true),
-        Column::new("val_loss", "Val loss", true),
-        Column::new("top1", "Top-1", true),
-        Column::new("top5", "Top-5", true),
-        Column::new("images_per_s", "img/s", true),
-        Column::new("seconds", "Seconds", true),
-        Column::new("skipped", "Skipped", true),
-    ]);
-    let pct = |v: f64| format!("{v:.2}%");
-    for m in history {
-        t.push(vec![
-            Cell::plain(m.epoch),
-            Cell::new(m.lr, format!("{:.5}", m.lr)),
-            Cell::new(m.train_loss, format!("{:.4}", m.train_loss)),
-            Cell::opt(m.val_loss, |v| format!("{v:.4}")),
-            Cell::opt(m.top1, pct),
-            Cell::opt(m.top5, pct),
-            Cell::new(m.images_per_s, format!("{:.1}", m.images_per_s)),
-            Cell::new(m.seconds, format!("{:.1}", m.seconds)),
-            Cell::plain(m.skipped),
-        ]);
-    }
-    t
+    crate::train::trainer::metrics_table(&outcome.history).print(args.format)
 }

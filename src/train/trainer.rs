@@ -26,6 +26,7 @@ use crate::error;
 use crate::loader;
 use crate::model::device::{self, Precision, RunOptions};
 use crate::model::Dpn;
+use crate::output::{Cell, Column, Format, Table};
 use crate::registry::{Preprocess, Registry};
 use crate::ui::Ui;
 
@@ -294,34 +295,39 @@ fn open_steps(output: &Path, upto: u64) -> Result<fs::File> {
 
 /// metrics.csv from the history (rewritten whole, atomically).
 pub fn write_metrics(output: &Path, history: &[EpochMetrics]) -> Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "epoch",
-        "lr",
-        "train_loss",
-        "val_loss",
-        "top1",
-        "top5",
-        "images_per_s",
-        "seconds",
-        "skipped",
-    ])?;
-    let opt = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-    for m in history {
-        w.write_record([
-            m.epoch.to_string(),
-            m.lr.to_string(),
-            m.train_loss.to_string(),
-            opt(m.val_loss),
-            opt(m.top1),
-            opt(m.top5),
-            format!("{:.2}", m.images_per_s),
-            format!("{:.3}", m.seconds),
-            m.skipped.to_string(),
-        ])?;
-    }
-    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut bytes = Vec::new();
+    metrics_table(history).write(Format::Csv, &mut bytes)?;
     write_atomic(&output.join(METRICS_FILE), &bytes)
+}
+
+/// The per-epoch metrics as a table: metrics.csv, and what `dpn train` prints.
+pub fn metrics_table(history: &[EpochMetrics]) -> Table {
+    let mut t = Table::new(vec![
+        Column::new("epoch", "Epoch", true),
+        Column::new("lr", "LR", true),
+        Column::new("train_loss", "Train loss", true),
+        Column::new("val_loss", "Val loss", true),
+        Column::new("top1", "Top-1", true),
+        Column::new("top5", "Top-5", true),
+        Column::new("images_per_s", "img/s", true),
+        Column::new("seconds", "Seconds", true),
+        Column::new("skipped", "Skipped", true),
+    ]);
+    let pct = |v: f64| format!("{v:.2}%");
+    for m in history {
+        t.push(vec![
+            Cell::plain(m.epoch),
+            Cell::new(m.lr, format!("{:.5}", m.lr)),
+            Cell::new(m.train_loss, format!("{:.4}", m.train_loss)),
+            Cell::opt(m.val_loss, |v| format!("{v:.4}")),
+            Cell::opt(m.top1, pct),
+            Cell::opt(m.top5, pct),
+            Cell::new(m.images_per_s, format!("{:.1}", m.images_per_s)),
+            Cell::new(m.seconds, format!("{:.1}", m.seconds)),
+            Cell::plain(m.skipped),
+        ]);
+    }
+    t
 }
 
 /// Runs (or resumes) a training run; see `dpn train --help`.
