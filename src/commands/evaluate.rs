@@ -225,7 +225,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     }
     c.seconds = t0.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let results = Results {
+    let setup = Setup {
         model: p.spec.name.clone(),
         weights: Some(p.weights.display().to_string()),
         data: Some(data.display().to_string()),
@@ -234,8 +234,8 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         img_size: p.preprocess.image_size,
         crop_pct: p.preprocess.crop_pct,
         interpolation: p.preprocess.interpolation.to_string(),
-        ..summarize(ctx, &p.spec.name, c)
     };
+    let results = summarize(ctx, setup, c);
     finish(&args, &results, &labelled.classes)?;
     if results.skipped > 0 {
         return Err(error::partial(format!(
@@ -273,17 +273,33 @@ fn score(logits: &Tensor, labels: &Tensor, c: &mut Counts) -> Result<()> {
     Ok(())
 }
 
-fn summarize(ctx: &Context, model: &str, c: Counts) -> Results {
-    let spec = ctx.registry.get(model).ok();
-    let reported = spec.and_then(|s| s.imagenet_result());
+/// What produced a results file, besides its counts.
+struct Setup {
+    model: String,
+    weights: Option<String>,
+    data: Option<String>,
+    shard: String,
+    param_count: u64,
+    img_size: usize,
+    crop_pct: f64,
+    interpolation: String,
+}
+
+/// The figures of `c`, beside the registry's published ones for the model.
+fn summarize(ctx: &Context, setup: Setup, c: Counts) -> Results {
+    let reported = ctx
+        .registry
+        .get(&setup.model)
+        .ok()
+        .and_then(|s| s.imagenet_result());
     let (top1, top5) = (c.pct(c.correct1), c.pct(c.correct5));
     let reported_top1 = reported.and_then(|r| r.top1);
     let reported_top5 = reported.and_then(|r| r.top5);
     Results {
-        model: model.to_string(),
-        weights: None,
-        data: None,
-        shard: "0/1".to_string(),
+        model: setup.model,
+        weights: setup.weights,
+        data: setup.data,
+        shard: setup.shard,
         images: c.images,
         skipped: c.skipped,
         top1,
@@ -300,14 +316,10 @@ fn summarize(ctx: &Context, model: &str, c: Counts) -> Results {
         reported_top5,
         top1_diff: reported_top1.map(|r| top1 - r),
         top5_diff: reported_top5.map(|r| top5 - r),
-        param_count: spec
-            .map(|s| crate::arch::Plan::new(&s.arch).parameter_count())
-            .unwrap_or(0),
-        img_size: spec.map(|s| s.preprocess.image_size).unwrap_or(0),
-        crop_pct: spec.map(|s| s.preprocess.crop_pct).unwrap_or(0.0),
-        interpolation: spec
-            .map(|s| s.preprocess.interpolation.to_string())
-            .unwrap_or_default(),
+        param_count: setup.param_count,
+        img_size: setup.img_size,
+        crop_pct: setup.crop_pct,
+        interpolation: setup.interpolation,
         counts: c,
     }
 }
@@ -344,16 +356,17 @@ fn merge(args: &EvaluateArgs, ctx: &Context) -> Result<()> {
         first.get_or_insert(r);
     }
     let f = first.expect("clap requires at least one --merge file");
-    let results = Results {
-        weights: f.weights.clone(),
-        data: f.data.clone(),
+    let setup = Setup {
+        model: f.model,
+        weights: f.weights,
+        data: f.data,
         shard: format!("merged {}", args.merge.len()),
         param_count: f.param_count,
         img_size: f.img_size,
         crop_pct: f.crop_pct,
-        interpolation: f.interpolation.clone(),
-        ..summarize(ctx, &f.model, total)
+        interpolation: f.interpolation,
     };
+    let results = summarize(ctx, setup, total);
     let classes = Classes::default_for(results.counts.per_class.len());
     finish(args, &results, &classes)
 }
