@@ -118,38 +118,103 @@ impl Plan {
     /// Learnable parameters, counted as PyTorch's `numel` over `parameters()`:
     /// conv weights, BatchNorm weight and bias, classifier weight and bias.
     pub fn parameter_count(&self) -> u64 {
-        let conv =
-            |cin: usize, cout: usize, k: usize, groups: usize| (cin / groups * cout * k * k) as u64;
-        let bn = |c: usize| 2 * c as u64;
-        let mut n = conv(self.in_chans, self.stem_out, self.stem_kernel, 1) + bn(self.stem_out);
-        for b in self.blocks() {
-            if b.kind != BlockKind::Normal {
-                n += bn(b.in_chs) + conv(b.in_chs, b.bw + 2 * b.inc, 1, 1);
-            }
-            n += bn(b.in_chs) + conv(b.in_chs, b.r, 1, 1);
-            n += bn(b.r) + conv(b.r, b.r, 3, b.groups);
-            n += bn(b.r);
-            n += if b.b {
-                conv(b.r, b.bw, 1, 1) + conv(b.r, b.inc, 1, 1)
-            } else {
-                conv(b.r, b.bw + b.inc, 1, 1)
-            };
-        }
-        n += bn(self.num_features);
-        n + conv(self.num_features, self.num_classes, 1, 1) + self.num_classes as u64
+        self.numel(true)
     }
 
     /// BatchNorm buffers (running mean and variance, plus the scalar
     /// `num_batches_tracked`), counted as PyTorch's `numel` over `buffers()`.
     pub fn buffer_count(&self) -> u64 {
-        let bn = |c: usize| 2 * c as u64 + 1;
-        let mut n = bn(self.stem_out);
-        for b in self.blocks() {
-            if b.kind != BlockKind::Normal {
-                n += bn(b.in_chs);
+        self.numel(false)
+    }
+
+    fn numel(&self, trainable: bool) -> u64 {
+        self.parameter_shapes()
+            .iter()
+            .filter(|p| p.trainable == trainable)
+            .map(|p| p.shape.iter().product::<i64>() as u64)
+            .sum()
+    }
+}
+
+/// One entry of an architecture's state dict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamShape {
+    pub name: String,
+    pub shape: Vec<i64>,
+    /// A learnable parameter (true) or a BatchNorm buffer (false).
+    pub trainable: bool,
+}
+
+const NBT: &str = "num_batches_tracked";
+
+impl Plan {
+    /// Every key of timm's state dict, in timm's order, with its shape (no
+    /// tensors are allocated).
+    pub fn parameter_shapes(&self) -> Vec<ParamShape> {
+        let plan = self;
+        let mut out = Vec::new();
+        let mut push = |name: String, shape: Vec<usize>, trainable: bool| {
+            out.push(ParamShape {
+                name,
+                shape: shape.into_iter().map(|d| d as i64).collect(),
+                trainable,
+            })
+        };
+        let bn = |push: &mut dyn FnMut(String, Vec<usize>, bool), prefix: &str, c: usize| {
+            push(format!("{prefix}.bn.weight"), vec![c], true);
+            push(format!("{prefix}.bn.bias"), vec![c], true);
+            push(format!("{prefix}.bn.running_mean"), vec![c], false);
+            push(format!("{prefix}.bn.running_var"), vec![c], false);
+            push(format!("{prefix}.bn.{NBT}"), vec![], false);
+        };
+        let k = plan.stem_kernel;
+        push(
+            "features.conv1_1.conv.weight".into(),
+            vec![plan.stem_out, plan.in_chans, k, k],
+            true,
+        );
+        bn(&mut push, "features.conv1_1", plan.stem_out);
+        for b in plan.blocks() {
+            let p = format!("features.{}", b.name);
+            let bn_conv = |push: &mut dyn FnMut(String, Vec<usize>, bool),
+                           sub: &str,
+                           cin: usize,
+                           shape: Vec<usize>| {
+                bn(push, &format!("{p}.{sub}"), cin);
+                push(format!("{p}.{sub}.conv.weight"), shape, true);
+            };
+            match b.kind {
+                BlockKind::Proj => bn_conv(
+                    &mut push,
+                    "c1x1_w_s1",
+                    b.in_chs,
+                    vec![b.bw + 2 * b.inc, b.in_chs, 1, 1],
+                ),
+                BlockKind::Down => bn_conv(
+                    &mut push,
+                    "c1x1_w_s2",
+                    b.in_chs,
+                    vec![b.bw + 2 * b.inc, b.in_chs, 1, 1],
+                ),
+                BlockKind::Normal => {}
             }
-            n += bn(b.in_chs) + bn(b.r) + bn(b.r);
+            bn_conv(&mut push, "c1x1_a", b.in_chs, vec![b.r, b.in_chs, 1, 1]);
+            bn_conv(&mut push, "c3x3_b", b.r, vec![b.r, b.r / b.groups, 3, 3]);
+            if b.b {
+                bn(&mut push, &format!("{p}.c1x1_c"), b.r);
+                push(format!("{p}.c1x1_c1.weight"), vec![b.bw, b.r, 1, 1], true);
+                push(format!("{p}.c1x1_c2.weight"), vec![b.inc, b.r, 1, 1], true);
+            } else {
+                bn_conv(&mut push, "c1x1_c", b.r, vec![b.bw + b.inc, b.r, 1, 1]);
+            }
         }
-        n + bn(self.num_features)
+        bn(&mut push, "features.conv5_bn_ac", plan.num_features);
+        push(
+            "classifier.weight".into(),
+            vec![plan.num_classes, plan.num_features, 1, 1],
+            true,
+        );
+        push("classifier.bias".into(), vec![plan.num_classes], true);
+        out
     }
 }

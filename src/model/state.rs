@@ -7,89 +7,16 @@ use std::collections::{HashMap, HashSet};
 use anyhow::{Context, Result};
 use tch::{nn, Tensor};
 
-use crate::arch::{BlockKind, Plan};
+pub use crate::arch::ParamShape;
+use crate::arch::Plan;
 use crate::error;
 use crate::registry::{ArchSpec, Registry};
-
-/// One entry of an architecture's state dict.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamShape {
-    pub name: String,
-    pub shape: Vec<i64>,
-    /// A learnable parameter (true) or a BatchNorm buffer (false).
-    pub trainable: bool,
-}
 
 const NBT: &str = "num_batches_tracked";
 
 /// Every key of timm's state dict for `arch`, in timm's order, with its shape.
-/// Worked out from [`Plan`] alone (no tensors are allocated).
 pub fn parameter_shapes(arch: &ArchSpec) -> Vec<ParamShape> {
-    let plan = Plan::new(arch);
-    let mut out = Vec::new();
-    let mut push = |name: String, shape: Vec<usize>, trainable: bool| {
-        out.push(ParamShape {
-            name,
-            shape: shape.into_iter().map(|d| d as i64).collect(),
-            trainable,
-        })
-    };
-    let bn = |push: &mut dyn FnMut(String, Vec<usize>, bool), prefix: &str, c: usize| {
-        push(format!("{prefix}.bn.weight"), vec![c], true);
-        push(format!("{prefix}.bn.bias"), vec![c], true);
-        push(format!("{prefix}.bn.running_mean"), vec![c], false);
-        push(format!("{prefix}.bn.running_var"), vec![c], false);
-        push(format!("{prefix}.bn.{NBT}"), vec![], false);
-    };
-    let k = plan.stem_kernel;
-    push(
-        "features.conv1_1.conv.weight".into(),
-        vec![plan.stem_out, plan.in_chans, k, k],
-        true,
-    );
-    bn(&mut push, "features.conv1_1", plan.stem_out);
-    for b in plan.blocks() {
-        let p = format!("features.{}", b.name);
-        let bn_conv = |push: &mut dyn FnMut(String, Vec<usize>, bool),
-                       sub: &str,
-                       cin: usize,
-                       shape: Vec<usize>| {
-            bn(push, &format!("{p}.{sub}"), cin);
-            push(format!("{p}.{sub}.conv.weight"), shape, true);
-        };
-        match b.kind {
-            BlockKind::Proj => bn_conv(
-                &mut push,
-                "c1x1_w_s1",
-                b.in_chs,
-                vec![b.bw + 2 * b.inc, b.in_chs, 1, 1],
-            ),
-            BlockKind::Down => bn_conv(
-                &mut push,
-                "c1x1_w_s2",
-                b.in_chs,
-                vec![b.bw + 2 * b.inc, b.in_chs, 1, 1],
-            ),
-            BlockKind::Normal => {}
-        }
-        bn_conv(&mut push, "c1x1_a", b.in_chs, vec![b.r, b.in_chs, 1, 1]);
-        bn_conv(&mut push, "c3x3_b", b.r, vec![b.r, b.r / b.groups, 3, 3]);
-        if b.b {
-            bn(&mut push, &format!("{p}.c1x1_c"), b.r);
-            push(format!("{p}.c1x1_c1.weight"), vec![b.bw, b.r, 1, 1], true);
-            push(format!("{p}.c1x1_c2.weight"), vec![b.inc, b.r, 1, 1], true);
-        } else {
-            bn_conv(&mut push, "c1x1_c", b.r, vec![b.bw + b.inc, b.r, 1, 1]);
-        }
-    }
-    bn(&mut push, "features.conv5_bn_ac", plan.num_features);
-    push(
-        "classifier.weight".into(),
-        vec![plan.num_classes, plan.num_features, 1, 1],
-        true,
-    );
-    push("classifier.bias".into(), vec![plan.num_classes], true);
-    out
+    Plan::new(arch).parameter_shapes()
 }
 
 /// Sort key reproducing timm's state-dict order from a key alone: stem,
@@ -331,12 +258,6 @@ mod tests {
             sorted.reverse();
             sorted.sort_by(|a, b| cmp_names(a, b));
             assert_eq!(sorted, expected, "{}", m.name);
-            let count: u64 = parameter_shapes(&m.arch)
-                .iter()
-                .filter(|p| p.trainable)
-                .map(|p| p.shape.iter().product::<i64>() as u64)
-                .sum();
-            assert_eq!(count, Plan::new(&m.arch).parameter_count(), "{}", m.name);
         }
     }
 
