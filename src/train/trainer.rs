@@ -17,7 +17,7 @@ use super::checkpoint::{self, EpochMetrics, Partial, TrainState};
 use super::config::TrainConfig;
 use super::dataset::{epoch_order, ImageFolder};
 use super::optim::{cross_entropy, Sgd};
-use super::sched::{SchedKind, Schedule};
+use super::sched::Schedule;
 use crate::atomic::write_atomic;
 use crate::data::{
     BatchLoader, EvalTransform, ImageTransform, Item, LoaderOptions, RgbImage, TrainTransform,
@@ -250,11 +250,7 @@ pub fn schedule(cfg: &TrainConfig, upe: u64) -> Schedule {
         warmup_lr: cfg.warmup_lr,
         min_lr: cfg.min_lr,
         decay: cfg.decay_epochs * upe,
-        decay_rate: if cfg.sched == SchedKind::Step {
-            cfg.decay_rate
-        } else {
-            1.0
-        },
+        decay_rate: cfg.decay_rate,
     }
 }
 
