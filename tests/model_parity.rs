@@ -611,3 +611,29 @@ fn devices_and_precisions() {
     assert!(device::is_channels_last(&cl) && !device::is_channels_last(&t));
     assert_eq!(max_diff(&t, &cl), 0.0);
 }
+
+/// Weights cast once for inference give exactly the logits of casting them
+/// in every forward pass.
+#[test]
+fn inference_preparation_is_bit_identical() {
+    let registry = Registry::load(None).unwrap();
+    let spec = &registry.get("dpn48b").unwrap().arch;
+    tch::manual_seed(3);
+    let x = Tensor::randn([2, 3, 64, 64], (Kind::Float, Device::Cpu));
+    for channels_last in [false, true] {
+        let opts = RunOptions::new(Device::Cpu, Precision::Bf16, channels_last).unwrap();
+        let mut vs = nn::VarStore::new(Device::Cpu);
+        let net = Dpn::new(&vs.root(), spec);
+        let per_forward = device::infer(&net, &x, &opts);
+        device::prepare_model_for_inference(&mut vs, &opts);
+        let w = vs.variables()["features.conv1_1.conv.weight"].shallow_clone();
+        assert_eq!(w.kind(), Kind::BFloat16);
+        assert_eq!(device::is_channels_last(&w), channels_last);
+        assert_eq!(
+            vs.variables()["features.conv1_1.bn.weight"].kind(),
+            Kind::Float
+        );
+        let once = device::infer(&net, &x, &opts);
+        assert!(once.equal(&per_forward), "channels_last {channels_last}");
+    }
+}

@@ -156,7 +156,7 @@ pub fn prepare<'a>(
         weights_path.display()
     ));
     let mut loaded = loader::load_model(&ctx.registry, spec, &weights_path, opts.device)?;
-    device::prepare_model(&mut loaded.vs, &opts);
+    device::prepare_model_for_inference(&mut loaded.vs, &opts);
     let preprocess = pre.apply(&spec.preprocess)?;
     let transform = Arc::new(EvalTransform::from_preprocess(&preprocess));
     let num_classes = loaded.arch.num_classes;

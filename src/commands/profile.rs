@@ -303,7 +303,7 @@ fn time_model(
             (vs, model, None)
         }
     };
-    device::prepare_model(&mut vs, opts);
+    device::prepare_model_for_inference(&mut vs, opts);
     let shape = [
         args.batch_size as i64,
         spec.arch.in_chans as i64,

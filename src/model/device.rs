@@ -188,6 +188,26 @@ pub fn prepare_model(vs: &mut nn::VarStore, opts: &RunOptions) {
     }
 }
 
+/// [`prepare_model`] for a model that only runs inference: the convolution
+/// weights and the classifier's bias are also stored in the precision's
+/// dtype, once, instead of being cast again by every forward pass. BatchNorm
+/// keeps its f32 parameters and statistics, and the logits are bit-identical
+/// (the same rounding, done once). Training keeps f32 weights: use
+/// [`prepare_model`].
+pub fn prepare_model_for_inference(vs: &mut nn::VarStore, opts: &RunOptions) {
+    prepare_model(vs, opts);
+    let kind = opts.precision.kind();
+    tch::no_grad(|| {
+        for (name, mut t) in vs.variables() {
+            if (t.dim() == 4 || name == "classifier.bias") && t.kind() != kind {
+                // to_kind keeps the strides, so channels-last weights stay so.
+                let cast = t.detach().to_kind(kind);
+                t.set_data(&cast);
+            }
+        }
+    });
+}
+
 /// `xs` on the device, in the precision's dtype and memory format.
 pub fn prepare_input(xs: &Tensor, opts: &RunOptions) -> Tensor {
     let x = xs.to_device(opts.device).to_kind(opts.precision.kind());
