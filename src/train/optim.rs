@@ -102,8 +102,10 @@ impl Sgd {
     /// Multiplies every gradient by `factor` (unscaling after fp16 loss
     /// scaling) and tells whether all of them are finite.
     pub fn unscale_grads(&mut self, factor: f64) -> bool {
-        let mut finite = true;
         tch::no_grad(|| {
+            // One flag per gradient, read back once: reading each on its own
+            // would wait for the GPU once per parameter.
+            let mut flags = Vec::with_capacity(self.params.len());
             for p in &self.params {
                 let mut g = p.tensor.grad();
                 if !g.defined() {
@@ -112,12 +114,10 @@ impl Sgd {
                 if factor != 1.0 {
                     let _ = g.g_mul_scalar_(factor);
                 }
-                if finite {
-                    finite = bool::try_from(g.isfinite().all()).unwrap_or(false);
-                }
+                flags.push(g.isfinite().all());
             }
-        });
-        finite
+            flags.is_empty() || bool::try_from(Tensor::stack(&flags, 0).all()).unwrap_or(false)
+        })
     }
 
     /// One update at learning rate `lr`. Parameters without a gradient (not
@@ -247,4 +247,33 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor, label_smoothing: f64) ->
         _ => logits.shallow_clone(),
     };
     logits.cross_entropy_loss::<Tensor>(targets, None, tch::Reduction::Mean, -100, label_smoothing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    /// Two parameters with gradients 2 and 4 after a backward pass.
+    fn with_grads(second: f64) -> (nn::VarStore, Sgd) {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let a = vs.root().var("a", &[3], nn::Init::Const(1.0));
+        let b = vs.root().var("b", &[2], nn::Init::Const(1.0));
+        (a.sum(Kind::Float) * 2.0 + b.sum(Kind::Float) * second).backward();
+        let opt = Sgd::new(&vs, 0.9, 0.0, false);
+        (vs, opt)
+    }
+
+    #[test]
+    fn unscale_grads_scales_and_checks_every_gradient() {
+        let (vs, mut opt) = with_grads(4.0);
+        assert!(opt.unscale_grads(0.5));
+        let vars = vs.variables();
+        assert_eq!(Vec::<f32>::try_from(vars["a"].grad()).unwrap(), [1.0; 3]);
+        assert_eq!(Vec::<f32>::try_from(vars["b"].grad()).unwrap(), [2.0; 2]);
+
+        // One overflowed gradient, not the first one: the step is not finite.
+        let (_vs, mut opt) = with_grads(f64::INFINITY);
+        assert!(!opt.unscale_grads(0.5));
+    }
 }
