@@ -9,7 +9,7 @@
 # neither side alone. Prints a Markdown table with the ratio dpn/timm and
 # writes it (plus the raw JSON lines) to OUTDIR (default bench/results).
 #
-# dpn tunes glibc malloc at start-up (src/allocator.rs); timm runs as users run
+# dpn tunes glibc malloc at start-up (src/sys/allocator.rs); timm runs as users run
 # it, with glibc's defaults. The last column gives timm the same malloc settings
 # through GLIBC_TUNABLES, to show how much of the ratio is the allocator.
 set -euo pipefail

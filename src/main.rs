@@ -3,15 +3,14 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
-use dpn::cache::{default_cache_dir, Cache};
 use dpn::cli::Cli;
-use dpn::commands::{self, Context};
-use dpn::error::{self, Exit};
+use dpn::commands::Context;
 use dpn::registry::Registry;
-use dpn::ui::Ui;
+use dpn::store::cache::{default_cache_dir, Cache};
+use dpn::sys::error::{self, Exit};
 
 fn main() -> ExitCode {
-    dpn::allocator::tune();
+    dpn::sys::allocator::tune();
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => return clap_exit(e),
@@ -21,10 +20,10 @@ fn main() -> ExitCode {
         Err(e) => return clap_exit(e),
     };
     if cli.version {
-        println!("{}", dpn::runtime::version_text());
+        println!("{}", dpn::sys::runtime::version_text());
         return ExitCode::SUCCESS;
     }
-    let ui = Ui::from_args(&cli.global);
+    let ui = cli.global.ui();
     let Some(command) = cli.command else {
         // arg_required_else_help covers a bare `dpn`; this is `dpn -q` and the like.
         ui.error("no subcommand given; see `dpn --help`");
@@ -37,14 +36,11 @@ fn main() -> ExitCode {
                 .clone()
                 .unwrap_or_else(default_cache_dir),
         );
-        commands::run(
-            command,
-            &Context {
-                registry,
-                cache,
-                ui,
-            },
-        )
+        command.run(&Context {
+            registry,
+            cache,
+            ui,
+        })
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -97,7 +97,7 @@ const SEED: [(&str, u64, u64, u64, f64, f64); 6] = [
     ),
 ];
 
-// REFERENCE.md's exact parameter counts.
+// docs/conventions.md's exact parameter counts ("Architecture").
 const EXACT_PARAMS: [(&str, u64); 7] = [
     ("dpn48b", 9_126_226),
     ("dpn68", 12_611_602),

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use dpn::loader::load_model;
 use dpn::registry::Registry;
+use dpn::weights::load::load_model;
 use dpn::weights::{read_any, to_tch};
 use tch::{Device, Kind, Tensor};
 
@@ -130,7 +130,7 @@ fn every_model_matches_timm_directly_and_through_convert() {
             assert_eq!(sd.metadata["format"], "pt");
             assert_eq!(
                 sd.metadata["dpn.source_sha256"],
-                dpn::digest::file_sha256(&source).unwrap().0
+                dpn::sys::digest::file_sha256(&source).unwrap().0
             );
             if format == "legacy" {
                 check_args.extend([converted.display().to_string(), model.to_string()]);

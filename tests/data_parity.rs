@@ -25,15 +25,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use dpn::data::batches::{BatchLoader, Item, LoaderOptions};
 use dpn::data::decode::{decode_bytes, decode_file, RgbImage};
-use dpn::data::loader::{BatchLoader, Item, LoaderOptions};
 use dpn::data::resize::{self, Filter};
 use dpn::data::transform::{
     self, center_fallback, random_resized_crop_params, CropParams, EvalTransform, ImageTransform,
     TrainTransform,
 };
-use dpn::error::{exit_code, Exit};
 use dpn::registry::{Interpolation, Registry};
+use dpn::sys::error::{exit_code, Exit};
 use rand::SeedableRng;
 use serde_json::Value;
 

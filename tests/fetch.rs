@@ -498,7 +498,7 @@ fn fetch_verifies_converts_and_records_provenance() {
     let spec = registry.get("tiny").unwrap();
     let x = tch::Tensor::randn([2, 3, 64, 64], (tch::Kind::Float, tch::Device::Cpu));
     let logits = |path: &std::path::Path| {
-        let l = dpn::loader::load_model(&registry, spec, path, tch::Device::Cpu).unwrap();
+        let l = dpn::weights::load::load_model(&registry, spec, path, tch::Device::Cpu).unwrap();
         tch::no_grad(|| l.model.forward_t(&x, false))
     };
     let cached = logits(&converted);
@@ -541,14 +541,14 @@ fn fetch_verifies_converts_and_records_provenance() {
     // The library's resolver finds the conversion first; an explicit file wins.
     let registry = dpn::registry::Registry::load(Some(&env.index)).unwrap();
     let spec = registry.get("tiny").unwrap();
-    let cache = dpn::cache::Cache::new(env.cache());
+    let cache = dpn::store::cache::Cache::new(env.cache());
     assert_eq!(
-        dpn::fetch::resolve_weights(&cache, spec, None).unwrap(),
+        dpn::store::resolve_weights(&cache, spec, None).unwrap(),
         converted
     );
     let explicit = env.weights().join(&env.file_name);
     assert_eq!(
-        dpn::fetch::resolve_weights(&cache, spec, Some(&explicit)).unwrap(),
+        dpn::store::resolve_weights(&cache, spec, Some(&explicit)).unwrap(),
         explicit
     );
 
@@ -581,8 +581,8 @@ fn fetch_verifies_converts_and_records_provenance() {
     let o = env.run(&["fetch", "--clean", "tiny"]);
     assert_ok(&o);
     assert!(env.cached().is_empty(), "{:?}", env.cached());
-    let err = dpn::fetch::resolve_weights(&cache, spec, None).unwrap_err();
-    assert_eq!(dpn::error::exit_code(&err), 6);
+    let err = dpn::store::resolve_weights(&cache, spec, None).unwrap_err();
+    assert_eq!(dpn::sys::error::exit_code(&err), 6);
     let msg = format!("{err:#}");
     assert!(
         msg.contains("no weights for tiny in ") && msg.contains("run `dpn fetch tiny`"),
@@ -906,7 +906,7 @@ fn hugging_face_hub_source_and_cache_layout() {
 
     // What the resolver's last fallback finds.
     assert_eq!(
-        dpn::fetch::hf::cached_file(&env.hf_home().join("hub"), "test/tiny"),
+        dpn::store::hub::cached_file(&env.hf_home().join("hub"), "test/tiny"),
         Some(pointer)
     );
 

@@ -38,10 +38,10 @@ fn check(dir: &str, files: Vec<(String, Vec<u8>)>) {
 
 #[test]
 fn completions_are_current() {
-    check("completions", dpn::docs::completions());
+    check("completions", dpn::cli::docs::completions());
 }
 
 #[test]
 fn man_pages_are_current() {
-    check("man", dpn::docs::man_pages().unwrap());
+    check("man", dpn::cli::docs::man_pages().unwrap());
 }

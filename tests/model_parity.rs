@@ -15,11 +15,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
+use dpn::arch::ArchSpec;
 use dpn::arch::Plan;
-use dpn::error::{exit_code, Exit};
-use dpn::model::device::{self, Precision, RunOptions};
+use dpn::model::infer::{self, Precision, RunOptions};
 use dpn::model::{self, Dpn};
-use dpn::registry::{ArchSpec, Registry};
+use dpn::registry::Registry;
+use dpn::sys::error::{exit_code, Exit};
+use dpn::weights::convert::choose_model;
 use tch::{nn, Device, Kind, Tensor};
 
 const EVAL_MODELS: &[&str] = &[
@@ -27,7 +29,7 @@ const EVAL_MODELS: &[&str] = &[
 ];
 const TRAIN_MODELS: &[&str] = &["dpn48b", "dpn68b", "dpn92"];
 
-/// REFERENCE.md, "Architecture": exact parameter counts.
+/// docs/conventions.md, "Architecture": exact parameter counts.
 const PARAMS: &[(&str, u64)] = &[
     ("dpn48b", 9_126_226),
     ("dpn68", 12_611_602),
@@ -193,7 +195,7 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 fn load_model(name: &str, r: &Reference) -> (nn::VarStore, Dpn) {
     let mut vs = nn::VarStore::new(Device::Cpu);
     let net = Dpn::new(&vs.root(), &arch(name));
-    let report = model::load_state_dict(&mut vs, &r.state_dict(), true).unwrap();
+    let report = model::load_state_dict(&mut vs, &net, &r.state_dict(), true).unwrap();
     assert!(report.is_exact(), "{name}: {}", report.summary());
     (vs, net)
 }
@@ -210,7 +212,10 @@ fn eval_parity(name: &str) {
         ours, theirs,
         "{name}: variable names differ from timm's state dict keys"
     );
-    let sd_names: Vec<String> = model::state_dict(&vs).into_iter().map(|(k, _)| k).collect();
+    let sd_names: Vec<String> = model::state_dict(&vs, &net)
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     assert_eq!(
         sd_names, r.keys,
         "{name}: state_dict() order differs from timm's"
@@ -249,18 +254,26 @@ fn eval_parity(name: &str) {
         "{name}: parameter count"
     );
     assert_eq!(
-        Plan::new(&spec).parameter_count(),
+        model::parameter_count(&spec),
         expected,
-        "{name}: Plan::parameter_count"
+        "{name}: model::parameter_count"
     );
 
     // The architecture is recognized from the shapes alone.
     let registry = Registry::load(None).unwrap();
-    assert_eq!(
-        model::infer_arch(&r.state_dict(), &registry),
-        vec![name.to_string()],
-        "{name}: infer_arch"
-    );
+    let found: Vec<(String, Vec<i64>)> = r
+        .state_dict()
+        .iter()
+        .map(|(k, t)| (k.clone(), t.size()))
+        .collect();
+    let (chosen, _) = choose_model(
+        &registry,
+        &found,
+        None,
+        std::path::Path::new("timm.safetensors"),
+    )
+    .unwrap();
+    assert_eq!(chosen.name, name, "{name}: choose_model");
 
     // Eval-mode outputs.
     let x = r.get("input");
@@ -289,7 +302,7 @@ fn eval_parity(name: &str) {
     net.set_activations(model::Activations::timm(&spec));
 
     // Eval mode leaves every buffer alone.
-    for (k, t) in model::state_dict(&vs) {
+    for (k, t) in model::state_dict(&vs, &net) {
         if k.contains(".bn.") && !k.ends_with("weight") && !k.ends_with("bias") {
             assert_eq!(
                 max_diff(&t, r.get(&format!("sd.{k}"))),
@@ -307,15 +320,15 @@ fn eval_parity(name: &str) {
 /// Channels-last and bf16 on the CPU through the inference helpers.
 fn device_variants(net: &Dpn, x: &Tensor, reference: &Tensor) {
     let f32_cl = RunOptions::new(Device::Cpu, Precision::F32, true).unwrap();
-    let input = device::prepare_input(x, &f32_cl);
-    assert!(device::is_channels_last(&input));
-    let cl = device::infer(net, x, &f32_cl);
+    let input = infer::prepare_input(x, &f32_cl);
+    assert!(infer::is_channels_last(&input));
+    let cl = infer::infer(net, x, &f32_cl);
     let d = max_diff(&cl, reference);
     eprintln!("dpn68b: channels-last fp32 vs NCHW max |diff| {d:.3e}");
     assert!(d <= 1e-4, "channels-last differs by {d:e}");
 
     let bf16 = RunOptions::new(Device::Cpu, Precision::Bf16, true).unwrap();
-    let out = device::infer(net, x, &bf16);
+    let out = infer::infer(net, x, &bf16);
     assert_eq!(out.kind(), Kind::Float);
     let d = max_diff(&out, reference);
     let scale = max_abs(reference);
@@ -441,8 +454,8 @@ fn train_dpn92() {
 fn strict_load_names_every_problem() {
     let spec = arch("dpn48b");
     let src_vs = nn::VarStore::new(Device::Cpu);
-    let _src = Dpn::new(&src_vs.root(), &spec);
-    let mut sd = model::state_dict(&src_vs);
+    let src = Dpn::new(&src_vs.root(), &spec);
+    let mut sd = model::state_dict(&src_vs, &src);
     let missing = "features.conv3_2.c1x1_a.conv.weight";
     let wrong = "features.conv2_1.c1x1_w_s1.bn.running_var";
     let extra = "features.conv9_9.extra.weight";
@@ -458,9 +471,9 @@ fn strict_load_names_every_problem() {
     ));
 
     let mut vs = nn::VarStore::new(Device::Cpu);
-    let _net = Dpn::new(&vs.root(), &spec);
+    let net = Dpn::new(&vs.root(), &spec);
     let before = vs.root().sub("classifier").get("bias").unwrap().copy();
-    let err = model::load_state_dict(&mut vs, &sd, true).unwrap_err();
+    let err = model::load_state_dict(&mut vs, &net, &sd, true).unwrap_err();
     let msg = format!("{err:#}");
     eprintln!("strict error: {msg}");
     assert_eq!(exit_code(&err), Exit::BadInput.code());
@@ -481,7 +494,7 @@ fn strict_load_names_every_problem() {
     assert_eq!(max_diff(&before, &after), 0.0);
 
     // Non-strict: the same problems reported, the rest copied.
-    let report = model::load_state_dict(&mut vs, &sd, false).unwrap();
+    let report = model::load_state_dict(&mut vs, &net, &sd, false).unwrap();
     assert_eq!(report.missing, vec![missing.to_string()]);
     assert_eq!(report.unexpected, vec![extra.to_string()]);
     assert_eq!(
@@ -495,11 +508,11 @@ fn strict_load_names_every_problem() {
     );
 
     // Missing num_batches_tracked is tolerated under strict, but reported.
-    let old: Vec<(String, Tensor)> = model::state_dict(&src_vs)
+    let old: Vec<(String, Tensor)> = model::state_dict(&src_vs, &src)
         .into_iter()
         .filter(|(k, _)| !k.ends_with("num_batches_tracked"))
         .collect();
-    let report = model::load_state_dict(&mut vs, &old, true).unwrap();
+    let report = model::load_state_dict(&mut vs, &net, &old, true).unwrap();
     assert!(
         !report.missing.is_empty()
             && report
@@ -514,7 +527,7 @@ fn strict_load_names_every_problem() {
     );
 
     // Many problems: counts stay exact, the list is truncated.
-    let report = model::load_state_dict(&mut vs, &[], false).unwrap();
+    let report = model::load_state_dict(&mut vs, &net, &[], false).unwrap();
     let s = report.summary();
     assert!(
         s.contains(&format!(
@@ -580,19 +593,19 @@ fn reset_classifier_changes_class_count() {
 
 #[test]
 fn devices_and_precisions() {
-    assert_eq!(device::parse_device("cpu").unwrap(), Device::Cpu);
-    assert_eq!(device::parse_device("CPU").unwrap(), Device::Cpu);
-    let auto = device::parse_device("auto").unwrap();
+    assert_eq!(infer::parse_device("cpu").unwrap(), Device::Cpu);
+    assert_eq!(infer::parse_device("CPU").unwrap(), Device::Cpu);
+    let auto = infer::parse_device("auto").unwrap();
     let cuda = tch::Cuda::is_available();
     assert_eq!(auto, if cuda { Device::Cuda(0) } else { Device::Cpu });
     for bad in ["tpu", "cuda:x", "cuda:", ""] {
-        let e = device::parse_device(bad).unwrap_err();
+        let e = infer::parse_device(bad).unwrap_err();
         assert_eq!(exit_code(&e), Exit::Usage.code(), "{bad}");
     }
-    let e = device::parse_device("cuda:99").unwrap_err();
+    let e = infer::parse_device("cuda:99").unwrap_err();
     assert_eq!(exit_code(&e), Exit::Usage.code());
     if !cuda {
-        let e = device::parse_device("cuda").unwrap_err();
+        let e = infer::parse_device("cuda").unwrap_err();
         assert!(format!("{e}").contains("CUDA is not available"), "{e}");
     }
     assert_eq!("bf16".parse::<Precision>().unwrap(), Precision::Bf16);
@@ -607,8 +620,8 @@ fn devices_and_precisions() {
     assert!(RunOptions::new(Device::Cpu, Precision::Bf16, true).is_ok());
 
     let t = Tensor::randn([2, 3, 5, 7], (Kind::Float, Device::Cpu));
-    let cl = device::to_channels_last(&t);
-    assert!(device::is_channels_last(&cl) && !device::is_channels_last(&t));
+    let cl = infer::to_channels_last(&t);
+    assert!(infer::is_channels_last(&cl) && !infer::is_channels_last(&t));
     assert_eq!(max_diff(&t, &cl), 0.0);
 }
 
@@ -624,16 +637,16 @@ fn inference_preparation_is_bit_identical() {
         let opts = RunOptions::new(Device::Cpu, Precision::Bf16, channels_last).unwrap();
         let mut vs = nn::VarStore::new(Device::Cpu);
         let net = Dpn::new(&vs.root(), spec);
-        let per_forward = device::infer(&net, &x, &opts);
-        device::prepare_model_for_inference(&mut vs, &opts);
+        let per_forward = infer::infer(&net, &x, &opts);
+        infer::prepare_model_for_inference(&mut vs, &opts);
         let w = vs.variables()["features.conv1_1.conv.weight"].shallow_clone();
         assert_eq!(w.kind(), Kind::BFloat16);
-        assert_eq!(device::is_channels_last(&w), channels_last);
+        assert_eq!(infer::is_channels_last(&w), channels_last);
         assert_eq!(
             vs.variables()["features.conv1_1.bn.weight"].kind(),
             Kind::Float
         );
-        let once = device::infer(&net, &x, &opts);
+        let once = infer::infer(&net, &x, &opts);
         assert!(once.equal(&per_forward), "channels_last {channels_last}");
     }
 }

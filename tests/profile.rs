@@ -82,7 +82,10 @@ fn by_stage_sums_to_the_total() {
     );
     let sum: u64 = rows[..6].iter().map(|r| r["macs"].as_u64().unwrap()).sum();
     assert_eq!(sum, rows[6]["macs"].as_u64().unwrap());
-    assert_eq!(sum, 6_543_386_752, "REFERENCE's dpn92 total at 224 px");
+    assert_eq!(
+        sum, 6_543_386_752,
+        "docs/conventions.md: dpn92's total at 224 px"
+    );
 }
 
 #[test]
@@ -168,7 +171,7 @@ fn file_size_is_exact_when_nothing_is_cached() {
     .unwrap();
     let real = std::fs::metadata(&path).unwrap().len();
     assert_eq!(
-        dpn::convert::safetensors_size(arch, DType::F32).unwrap(),
+        dpn::weights::convert::safetensors_size(arch, DType::F32).unwrap(),
         real
     );
     let v = json(&dpn(&[

@@ -229,7 +229,7 @@ fn kill_during_checkpoint_write_leaves_previous_checkpoint() {
     assert_eq!(state(&last)["epoch"], 1);
     let registry = Registry::load(None).unwrap();
     let spec = registry.get("dpn48b").unwrap();
-    let loaded = dpn::loader::load_model(
+    let loaded = dpn::weights::load::load_model(
         &registry,
         spec,
         &last.join("model.safetensors"),

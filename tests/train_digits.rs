@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dpn::data::{BatchLoader, EvalTransform, LoaderOptions};
-use dpn::model::device::{self, RunOptions};
+use dpn::model::infer::{self, RunOptions};
 use dpn::registry::{Preprocess, Registry};
 use dpn::train::dataset::ImageFolder;
 use tch::{Device, Kind};
@@ -108,7 +108,7 @@ fn dpn48b_learns_digits_and_timm_agrees() {
     // dpn, in-process, on the same files.
     let registry = Registry::load(None).unwrap();
     let spec = registry.get("dpn48b").unwrap();
-    let loaded = dpn::loader::load_model(&registry, spec, &weights, Device::Cpu).unwrap();
+    let loaded = dpn::weights::load::load_model(&registry, spec, &weights, Device::Cpu).unwrap();
     let val = ImageFolder::scan(&data.join("val")).unwrap();
     let pp = Preprocess {
         image_size: 32,
@@ -128,7 +128,7 @@ fn dpn48b_learns_digits_and_timm_agrees() {
     .unwrap();
     let (mut n, mut disagree, mut max_diff) = (0, 0, 0f64);
     for batch in loader {
-        let logits = device::infer(&loaded.model, &batch.images, &opts).to_kind(Kind::Double);
+        let logits = infer::infer(&loaded.model, &batch.images, &opts).to_kind(Kind::Double);
         for (i, path) in batch.paths.iter().enumerate() {
             let theirs: Vec<f64> = timm[&path.display().to_string()]
                 .as_array()

@@ -22,13 +22,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use dpn::model::device::RunOptions;
+use dpn::model::infer::RunOptions;
 use dpn::model::{load_state_dict, state_dict, Dpn};
 use dpn::registry::Registry;
 use dpn::train::config::TrainConfig;
 use dpn::train::optim::{no_weight_decay, Sgd, BUFFER_PREFIX};
 use dpn::train::sched::SchedKind;
-use dpn::train::trainer::{schedule, train_step, LossScaler};
+use dpn::train::step::{train_step, LossScaler};
+use dpn::train::trainer::schedule;
 use tch::{nn, Device, Kind, Tensor};
 
 fn python() -> PathBuf {
@@ -144,10 +145,15 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
 }
 
 /// Largest difference per kind of tensor: (parameters, running stats relative).
-fn compare_state(vs: &nn::VarStore, r: &Reference, prefix: &str) -> (f64, f64, String) {
+fn compare_state(
+    vs: &nn::VarStore,
+    model: &Dpn,
+    r: &Reference,
+    prefix: &str,
+) -> (f64, f64, String) {
     let (mut params, mut stats) = (0f64, 0f64);
     let mut worst = String::new();
-    for (name, t) in state_dict(vs) {
+    for (name, t) in state_dict(vs, model) {
         let want = &r.tensors[&format!("{prefix}{name}")];
         if name.ends_with("num_batches_tracked") {
             assert_eq!(t.int64_value(&[]), want.int64_value(&[]), "{name}");
@@ -224,7 +230,7 @@ fn run_config(name: &str) {
         .iter()
         .filter_map(|(k, t)| Some((k.strip_prefix("sd.")?.to_string(), t.shallow_clone())))
         .collect();
-    load_state_dict(&mut vs, &sd, true).unwrap();
+    load_state_dict(&mut vs, &model, &sd, true).unwrap();
     let mut opt = Sgd::new(&vs, cfg.momentum, cfg.weight_decay, cfg.nesterov);
 
     // Weight-decay groups: exactly timm's param_groups_weight_decay.
@@ -291,7 +297,7 @@ fn run_config(name: &str) {
             res.loss
         );
         if i == 0 {
-            let (p, s, worst) = compare_state(&vs, &r, "after1.");
+            let (p, s, worst) = compare_state(&vs, &model, &r, "after1.");
             eprintln!("{name}: after 1 step: params max |diff| {p:.3e} ({worst}), running stats rel {s:.3e}");
             assert!(
                 p <= tol.params1,
@@ -303,7 +309,7 @@ fn run_config(name: &str) {
             );
         }
     }
-    let (p, s, worst) = compare_state(&vs, &r, "final.");
+    let (p, s, worst) = compare_state(&vs, &model, &r, "final.");
     let mut buf_diff = 0f64;
     let bufs = opt.state();
     for (k, t) in &bufs {
@@ -373,7 +379,7 @@ fn optimizer_state_round_trip() {
     let _ = Dpn::new(&vs5.root(), &arch);
     let mut opt5 = Sgd::new(&vs5, 0.9, 1e-4, false);
     let err = opt5.load_state(&state).unwrap_err();
-    assert_eq!(dpn::error::exit_code(&err), 3, "{err:#}");
+    assert_eq!(dpn::sys::error::exit_code(&err), 3, "{err:#}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use dpn::error::exit_code;
+use dpn::sys::error::exit_code;
 use dpn::weights::*;
 
 fn script() -> PathBuf {

@@ -9,14 +9,14 @@ use anyhow::Result;
 use clap::Args;
 
 use super::Context;
-use crate::classes::{Classes, META_CLASS_NAMES};
-use crate::convert::meta;
+use crate::data::classes::Classes;
 use crate::data::EvalTransform;
-use crate::error;
-use crate::loader::{self, Loaded};
-use crate::model::device::{self, RunOptions};
+use crate::model::infer::{self, RunOptions};
 use crate::registry::{Interpolation, ModelSpec, Preprocess};
+use crate::sys::error;
 use crate::weights;
+use crate::weights::load::{self, Loaded};
+use crate::weights::meta;
 
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
@@ -48,7 +48,7 @@ pub struct DeviceArgs {
 impl DeviceArgs {
     pub fn run_options(&self) -> Result<RunOptions> {
         RunOptions::new(
-            device::parse_device(&self.device)?,
+            infer::parse_device(&self.device)?,
             self.dtype.parse()?,
             self.channels_last,
         )
@@ -92,7 +92,7 @@ impl PreprocessArgs {
     pub fn apply(&self, base: &Preprocess) -> Result<Preprocess> {
         let mut p = base.clone();
         if let Some(n) = self.img_size {
-            crate::counts::check_image_size(n)?;
+            crate::arch::cost::check_image_size(n)?;
             p.image_size = n;
         }
         if let Some(c) = self.crop_pct {
@@ -149,14 +149,14 @@ pub fn prepare<'a>(
             )),
         };
     let spec = ctx.registry.get(&name)?;
-    let weights_path = crate::fetch::resolve_weights(&ctx.cache, spec, model.weights.as_deref())?;
+    let weights_path = crate::store::resolve_weights(&ctx.cache, spec, model.weights.as_deref())?;
     ctx.ui.debug(format!(
         "loading {} from {}",
         spec.name,
         weights_path.display()
     ));
-    let mut loaded = loader::load_model(&ctx.registry, spec, &weights_path, opts.device)?;
-    device::prepare_model_for_inference(&mut loaded.vs, &opts);
+    let mut loaded = load::load_model(&ctx.registry, spec, &weights_path, opts.device)?;
+    infer::prepare_model_for_inference(&mut loaded.vs, &opts);
     let preprocess = pre.apply(&spec.preprocess)?;
     let transform = Arc::new(EvalTransform::from_preprocess(&preprocess));
     let num_classes = loaded.arch.num_classes;
@@ -167,7 +167,7 @@ pub fn prepare<'a>(
         } else {
             weights_metadata(&weights_path)
         }
-        .get(META_CLASS_NAMES)
+        .get(meta::CLASS_NAMES)
         .and_then(|j| Classes::from_metadata(j))
         .unwrap_or_else(|| Classes::default_for(num_classes)),
     };

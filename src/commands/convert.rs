@@ -6,8 +6,8 @@ use anyhow::Result;
 use clap::Args;
 
 use super::Context;
-use crate::convert::{self, parse_dtype};
 use crate::output;
+use crate::weights::convert::{self, parse_dtype};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\

@@ -10,10 +10,12 @@ use clap::builder::FalseyValueParser;
 use clap::{ArgAction, Args, ValueEnum};
 
 use super::Context;
-use crate::error;
-use crate::fetch::{self, hf, Fetched, Options, Provenance};
+use crate::download::{self, hf, Fetched, Options, Provenance};
 use crate::output::{self, Cell, Column, Format, Table};
 use crate::registry::ModelSpec;
+use crate::store::hub;
+use crate::sys::digest::file_sha256;
+use crate::sys::error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SourceKind {
@@ -150,7 +152,7 @@ fn fetch_all(ctx: &Context, args: &FetchArgs, specs: &[&ModelSpec]) -> Result<Ta
             continue;
         }
         let got: Fetched = match args.source {
-            SourceKind::Url => fetch::fetch_url(&ctx.cache, spec, &opts, &ctx.ui)?,
+            SourceKind::Url => download::fetch_url(&ctx.cache, spec, &opts, &ctx.ui)?,
             SourceKind::Hf => hf::fetch(spec, &opts, &ctx.ui)?,
         };
         t.push(vec![
@@ -180,7 +182,7 @@ struct Entry {
 }
 
 fn entries(ctx: &Context, specs: &[&ModelSpec]) -> Vec<Entry> {
-    let hub = hf::hub_cache_dir();
+    let hub = hub::hub_cache_dir();
     let mut out = Vec::new();
     for spec in specs {
         let mut push = |kind, path: Option<PathBuf>| {
@@ -202,7 +204,7 @@ fn entries(ctx: &Context, specs: &[&ModelSpec]) -> Vec<Entry> {
             "hub",
             spec.hub_id
                 .as_deref()
-                .and_then(|id| hf::cached_file(&hub, id)),
+                .and_then(|id| hub::cached_file(&hub, id)),
         );
     }
     out
@@ -228,7 +230,7 @@ fn list(ctx: &Context, specs: &[&ModelSpec]) -> Table {
             _ => None,
         };
         let sha = match e.kind {
-            "hub" => hf::blob_digest(&e.path).map(|(s, _)| s),
+            "hub" => hub::blob_digest(&e.path).map(|(s, _)| s),
             _ => prov.as_ref().map(|p| p.sha256.clone()),
         };
         t.push(vec![
@@ -294,7 +296,7 @@ fn verify(ctx: &Context, specs: &[&ModelSpec], format: Format) -> Result<()> {
 fn check(ctx: &Context, spec: &ModelSpec, e: &Entry) -> Result<String, String> {
     match e.kind {
         "source" => {
-            let (sha, _) = fetch::file_sha256(&e.path).map_err(|err| format!("{err:#}"))?;
+            let (sha, _) = file_sha256(&e.path).map_err(|err| format!("{err:#}"))?;
             let expected = spec
                 .weights
                 .as_ref()
@@ -319,20 +321,20 @@ fn check(ctx: &Context, spec: &ModelSpec, e: &Entry) -> Result<String, String> {
             let sd = crate::weights::read_safetensors(&e.path).map_err(|err| format!("{err:#}"))?;
             let src_sha = sd
                 .metadata
-                .get(crate::convert::meta::SOURCE_SHA256)
+                .get(crate::weights::meta::SOURCE_SHA256)
                 .cloned();
             let source = ctx.cache.source_path(spec).filter(|p| p.is_file());
             if let (Some(recorded), Some(source)) = (&src_sha, source) {
-                let (sha, _) = fetch::file_sha256(&source).map_err(|err| format!("{err:#}"))?;
+                let (sha, _) = file_sha256(&source).map_err(|err| format!("{err:#}"))?;
                 if &sha != recorded {
                     return Err(format!("converted from a file with SHA-256 {recorded}, but the source is now {sha}"));
                 }
             }
             Ok(format!("{} tensors, readable", sd.len()))
         }
-        "hub" => match hf::blob_digest(&e.path) {
+        "hub" => match hub::blob_digest(&e.path) {
             Some((expected, _)) => {
-                let (sha, _) = fetch::file_sha256(&e.path).map_err(|err| format!("{err:#}"))?;
+                let (sha, _) = file_sha256(&e.path).map_err(|err| format!("{err:#}"))?;
                 if sha == expected {
                     Ok(format!("sha256 {sha}"))
                 } else {

@@ -8,9 +8,10 @@ use serde_json::{json, Value};
 
 use super::Context;
 use crate::arch::Plan;
-use crate::fetch;
+use crate::model;
 use crate::output::{self, Cell, Column, Format, Table};
 use crate::registry::ModelSpec;
+use crate::store;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -66,7 +67,7 @@ fn summary<'a>(ctx: &Context, specs: impl Iterator<Item = &'a ModelSpec>) -> Tab
         let md = &spec.metadata;
         let result = spec.imagenet_result();
         let pct = |v: f64| format!("{v:.2}%");
-        let exact = Plan::new(&spec.arch).parameter_count();
+        let exact = model::parameter_count(&spec.arch);
         t.push(vec![
             Cell::plain(spec.name.as_str()),
             Cell::opt(md.parameters, output::si),
@@ -82,7 +83,7 @@ fn summary<'a>(ctx: &Context, specs: impl Iterator<Item = &'a ModelSpec>) -> Tab
             Cell::plain(spec.preprocess.interpolation.to_string()),
             Cell::plain(spec.preprocess.image_size),
             Cell::plain(spec.weights.is_some()),
-            Cell::plain(fetch::find_weights(&ctx.cache, spec).is_some()),
+            Cell::plain(store::find_weights(&ctx.cache, spec).is_some()),
         ]);
     }
     t
@@ -94,7 +95,7 @@ fn detail(ctx: &Context, spec: &ModelSpec) -> Value {
     let a = &spec.arch;
     let p = &spec.preprocess;
     let md = &spec.metadata;
-    let cached = fetch::find_weights(&ctx.cache, spec);
+    let cached = store::find_weights(&ctx.cache, spec);
     let results: Vec<Value> = spec
         .results
         .iter()
@@ -104,8 +105,8 @@ fn detail(ctx: &Context, spec: &ModelSpec) -> Value {
         "name": spec.name,
         "collection": spec.collection,
         "source": spec.source.to_string(),
-        "params_exact": plan.parameter_count(),
-        "buffers_exact": plan.buffer_count(),
+        "params_exact": model::parameter_count(&spec.arch),
+        "buffers_exact": model::buffer_count(&spec.arch),
         "architecture": {
             "small": a.small,
             "init_features": a.init_features,

@@ -10,12 +10,13 @@ use tch::Kind;
 
 use super::common::{self, ModelArgs, PreprocessArgs, RunArgs};
 use super::Context;
-use crate::classes::Classes;
+use crate::data::classes::Classes;
+use crate::data::folders;
+use crate::data::shard::Shard;
 use crate::data::{BatchLoader, Item, LoaderOptions};
-use crate::error;
-use crate::features::FeatureWriter;
-use crate::inputs::{self, Shard};
-use crate::model::device;
+use crate::model::infer;
+use crate::output::features::FeatureWriter;
+use crate::sys::error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PredictFormat {
@@ -72,7 +73,7 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
         return Err(error::usage("--top-k must be at least 1"));
     }
     let shard = Shard::resolve(args.run.shard.as_deref())?;
-    let paths = shard.take(inputs::collect_paths(&args.paths)?);
+    let paths = shard.take(folders::collect_paths(&args.paths)?);
     if paths.is_empty() {
         return Err(error::usage(
             "no images to classify (directories are searched for image file extensions)",
@@ -101,7 +102,7 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
             prefetch: 2,
         },
     )?;
-    let bar = super::progress::bar(&ctx.ui, total as u64, "images");
+    let bar = crate::ui::progress::bar(&ctx.ui, total as u64, "images");
     let stdout = std::io::stdout();
     let mut sink = Sink::new(args.format, stdout.lock(), &p.classes);
     sink.begin()?;
@@ -112,10 +113,10 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
         if !batch.is_empty() {
             let model = &p.loaded.model;
             let (logits, feats) = if features.is_some() {
-                let (l, f) = device::infer_with_features(model, &batch.images, &p.opts);
+                let (l, f) = infer::infer_with_features(model, &batch.images, &p.opts);
                 (l, Some(Vec::<f32>::try_from(f.flatten(0, -1))?))
             } else {
-                (device::infer(model, &batch.images, &p.opts), None)
+                (infer::infer(model, &batch.images, &p.opts), None)
             };
             // Only the top k of each row leaves the device.
             let (top_p, top_i) = logits

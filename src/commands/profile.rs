@@ -9,16 +9,18 @@ use tch::{nn, Device, Kind, Tensor};
 
 use super::common::DeviceArgs;
 use super::Context;
+use crate::arch::cost;
 use crate::arch::Plan;
-use crate::convert;
-use crate::counts;
-use crate::error;
-use crate::model::device::{self, Precision, RunOptions};
+use crate::model;
+use crate::model::infer::{self, Precision, RunOptions};
 use crate::model::Dpn;
 use crate::output::{self, Cell, Column, Format, Table};
 use crate::registry::ModelSpec;
+use crate::sys::error;
+use crate::sys::memory;
+use crate::weights::convert;
+use crate::weights::load;
 use crate::weights::DType;
-use crate::{loader, memory};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -93,7 +95,7 @@ pub fn run(args: ProfileArgs, ctx: &Context) -> Result<()> {
             .collect::<Result<_>>()?
     };
     if let Some(size) = args.img_size {
-        counts::check_image_size(size)?;
+        cost::check_image_size(size)?;
     }
     if args.weights.is_some() && specs.len() != 1 {
         return Err(error::usage("--weights needs exactly one MODEL"));
@@ -133,7 +135,7 @@ fn by_stage(args: &ProfileArgs, specs: &[&ModelSpec]) -> Table {
     ]);
     for spec in specs {
         let size = img_size(args, spec);
-        let prof = counts::profile(&Plan::new(&spec.arch), size, size);
+        let prof = cost::profile(&Plan::new(&spec.arch), size, size);
         let total = prof.total();
         let rows = prof
             .stages
@@ -194,7 +196,7 @@ fn summary(
         let peak = opts.map(|o| memory::PeakMeter::start(o.device));
         let loaded = match (&args.weights, opts) {
             (Some(path), Some(_)) => {
-                Some(loader::load_model(&ctx.registry, spec, path, Device::Cpu)?)
+                Some(load::load_model(&ctx.registry, spec, path, Device::Cpu)?)
             }
             _ => None,
         };
@@ -209,11 +211,11 @@ fn summary(
             (None, _) => (spec.arch.clone(), None),
         };
         let plan = Plan::new(&arch);
-        let c = counts::profile(&plan, size, size).total();
+        let c = cost::profile(&plan, size, size).total();
         let cached = explicit
             .cloned()
             .map(|p| (p, "weights"))
-            .or_else(|| crate::fetch::find_weights(&ctx.cache, spec).map(|p| (p, "cache")));
+            .or_else(|| crate::store::find_weights(&ctx.cache, spec).map(|p| (p, "cache")));
         let (file_size, file_source) = match cached {
             Some((path, source)) => {
                 let len = std::fs::metadata(&path)
@@ -233,7 +235,7 @@ fn summary(
                     spec.name,
                     size,
                     args.batch_size,
-                    device::device_name(o.device),
+                    infer::device_name(o.device),
                     o.precision,
                     if o.channels_last {
                         ", channels-last"
@@ -245,16 +247,14 @@ fn summary(
             }
             _ => None,
         };
+        let (params, buffers) = (model::parameter_count(&arch), model::buffer_count(&arch));
         let md = &spec.metadata;
         let ms = |v: f64| format!("{v:.2}");
         t.push(vec![
             Cell::plain(spec.name.as_str()),
             Cell::plain(size),
-            Cell::new(
-                plan.parameter_count(),
-                output::thousands(plan.parameter_count()),
-            ),
-            Cell::new(plan.buffer_count(), output::thousands(plan.buffer_count())),
+            Cell::new(params, output::thousands(params)),
+            Cell::new(buffers, output::thousands(buffers)),
             Cell::new(c.total_macs(), output::si(c.total_macs())),
             Cell::new(c.conv_macs, output::si(c.conv_macs)),
             Cell::new(c.bn_macs, output::si(c.bn_macs)),
@@ -265,9 +265,7 @@ fn summary(
             Cell::opt(md.file_size, output::bytes),
             Cell::new(file_size, output::bytes(file_size)),
             Cell::plain(file_source),
-            opts.map_or_else(Cell::missing, |o| {
-                Cell::plain(device::device_name(o.device))
-            }),
+            opts.map_or_else(Cell::missing, |o| Cell::plain(infer::device_name(o.device))),
             opts.map_or_else(Cell::missing, |o| Cell::plain(o.precision.to_string())),
             opts.map_or_else(Cell::missing, |o| {
                 Cell::plain(if o.channels_last { "nhwc" } else { "nchw" })
@@ -293,7 +291,7 @@ fn time_model(
     args: &ProfileArgs,
     opts: &RunOptions,
     peak: memory::PeakMeter,
-    loaded: Option<loader::Loaded>,
+    loaded: Option<load::Loaded>,
 ) -> Result<Timing> {
     let (mut vs, model, load_ms) = match loaded {
         Some(l) => (l.vs, l.model, Some(l.load_time.as_secs_f64() * 1e3)),
@@ -303,21 +301,21 @@ fn time_model(
             (vs, model, None)
         }
     };
-    device::prepare_model_for_inference(&mut vs, opts);
+    infer::prepare_model_for_inference(&mut vs, opts);
     let shape = [
         args.batch_size as i64,
         spec.arch.in_chans as i64,
         size as i64,
         size as i64,
     ];
-    let xs = device::prepare_input(&Tensor::randn(shape, (Kind::Float, Device::Cpu)), opts);
+    let xs = infer::prepare_input(&Tensor::randn(shape, (Kind::Float, Device::Cpu)), opts);
     let sync = || {
         if let Device::Cuda(i) = opts.device {
             tch::Cuda::synchronize(i as i64);
         }
     };
     let run = || -> Result<()> {
-        let out = device::infer(&model, &xs, opts);
+        let out = infer::infer(&model, &xs, opts);
         sync();
         // Reading one value makes a failed kernel surface here, not later.
         let _ = out.f_double_value(&[0, 0]).context("running the model")?;

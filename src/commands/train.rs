@@ -8,10 +8,11 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::Context;
-use crate::error;
-use crate::fetch;
 use crate::output::Format;
 use crate::registry::ModelSpec;
+use crate::store;
+use crate::sys::error;
+use crate::sys::time;
 use crate::train::checkpoint;
 use crate::train::config::TrainConfig;
 use crate::train::sched::SchedKind;
@@ -213,7 +214,7 @@ fn new_config(args: &TrainArgs, ctx: &Context) -> Result<TrainConfig> {
     let data = args.data.clone().expect("clap requires --data");
     let batch_size = args.batch_size.unwrap_or(64);
     let init = if args.pretrained || args.weights.is_some() {
-        let path = fetch::resolve_weights(&ctx.cache, spec, args.weights.as_deref())?;
+        let path = store::resolve_weights(&ctx.cache, spec, args.weights.as_deref())?;
         absolute(&path).display().to_string()
     } else {
         "scratch".to_string()
@@ -399,7 +400,7 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
             return bad(format!("--val-split {f} must be in [0, 1)"));
         }
     }
-    crate::counts::check_image_size(cfg.img_size)?;
+    crate::arch::cost::check_image_size(cfg.img_size)?;
     let (s0, s1) = cfg.scale;
     if !(s0 > 0.0 && s0 <= s1 && s1 <= 1.0) {
         return bad(format!("--scale {s0} {s1}: need 0 < MIN <= MAX <= 1"));
@@ -414,12 +415,12 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
     if !(cfg.crop_pct > 0.0 && cfg.crop_pct <= 1.0) {
         return bad(format!("--crop-pct {} must be in (0, 1]", cfg.crop_pct));
     }
-    let _: crate::model::device::Precision = cfg.amp.parse()?;
+    let _: crate::model::infer::Precision = cfg.amp.parse()?;
     Ok(())
 }
 
 fn default_output(model: &str) -> PathBuf {
-    let stamp: String = fetch::now_rfc3339()
+    let stamp: String = time::now_rfc3339()
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == 'T')
         .map(|c| if c == 'T' { '-' } else { c })
@@ -508,5 +509,5 @@ pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
             .map(|b| format!(", best: {}", b.display()))
             .unwrap_or_default()
     ));
-    crate::train::trainer::metrics_table(&outcome.history).print(args.format)
+    crate::train::logs::metrics_table(&outcome.history).print(args.format)
 }

@@ -34,7 +34,7 @@ use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 
-use crate::error;
+use crate::sys::error;
 
 /// Pillow refuses images above twice its `MAX_IMAGE_PIXELS` (89,478,485) as
 /// decompression bombs; so does this module.

@@ -3,8 +3,8 @@
 //!
 //! Hand-written because no crate reproduces Pillow's arithmetic, and models
 //! are trained on Pillow's output: fast_image_resize's Catmull-Rom differs from
-//! Pillow's BICUBIC by up to 6/255 on photographs (REFERENCE.md). What has to
-//! be the same, bit for bit:
+//! Pillow's BICUBIC by up to 6/255 on photographs (docs/conventions.md,
+//! "Weights and preprocessing"). What has to be the same, bit for bit:
 //!
 //! - one separable filter per axis whose support is scaled by the downscale
 //!   factor (antialiasing), its taps evaluated in `f64` at

@@ -1,7 +1,7 @@
 //! The DPN network on libtorch, built from an [`ArchSpec`] through [`Plan`].
 //!
 //! Variable names in the [`nn::VarStore`] are exactly timm's state-dict keys
-//! (REFERENCE.md, "Architecture"), BatchNorm buffers included, so a timm
+//! (docs/conventions.md, "Architecture"), BatchNorm buffers included, so a timm
 //! checkpoint loads with [`load_state_dict`] and [`state_dict`] writes one
 //! back. The computation follows timm's order: BatchNorm, activation, then a
 //! bias-free convolution; concatenations put the residual path first. Which
@@ -14,22 +14,21 @@
 //! stay in their own dtype (normally f32) and every convolution casts its
 //! weight to the dtype of its input, so feeding a bf16 or f16 input runs the
 //! convolutions in that dtype while BatchNorm keeps f32 statistics (see
-//! [`device`] for the inference helper).
+//! [`infer`] for the inference helper).
 
-pub mod device;
+pub mod infer;
+mod scope;
 mod state;
 
 use tch::nn::{self, Init};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
-use crate::arch::{BlockKind, BlockPlan, Plan};
-use crate::registry::{Activation, ArchSpec};
+use crate::arch::{Activation, ArchSpec, BlockKind, BlockPlan, ParamShape, Plan};
+use scope::Scope;
 
-pub use state::{
-    infer_arch, load_state_dict, parameter_shapes, state_dict, LoadReport, ParamShape,
-};
+pub use state::{is_nbt, load_state_dict, state_dict, LoadReport};
 
-/// Every BatchNorm's epsilon (REFERENCE.md).
+/// Every BatchNorm's epsilon (docs/conventions.md, "Architecture").
 pub const BN_EPS: f64 = 1e-3;
 /// Every BatchNorm's momentum, in PyTorch's convention.
 pub const BN_MOMENTUM: f64 = 0.1;
@@ -67,7 +66,7 @@ struct Conv {
 impl Conv {
     #[allow(clippy::too_many_arguments)]
     fn new(
-        p: &nn::Path,
+        p: &Scope,
         name: &str,
         cin: i64,
         cout: i64,
@@ -78,8 +77,8 @@ impl Conv {
     ) -> Conv {
         let fan_in = cin / groups * k * k;
         let path = p.sub(name);
-        let weight = path.var("weight", &[cout, cin / groups, k, k], conv_init(fan_in));
-        let bias = bias.then(|| path.var("bias", &[cout], conv_init(fan_in)));
+        let weight = path.param("weight", &[cout, cin / groups, k, k], conv_init(fan_in));
+        let bias = bias.then(|| path.param("bias", &[cout], conv_init(fan_in)));
         // timm's static "same-ish" padding: ((stride - 1) + (k - 1)) / 2, which is
         // k / 2 for every convolution a DPN has.
         Conv {
@@ -124,17 +123,13 @@ struct BatchNorm {
 }
 
 impl BatchNorm {
-    fn new(p: &nn::Path, c: i64) -> BatchNorm {
+    fn new(p: &Scope, c: i64) -> BatchNorm {
         BatchNorm {
-            weight: p.var("weight", &[c], Init::Const(1.0)),
-            bias: p.var("bias", &[c], Init::Const(0.0)),
-            running_mean: p.zeros_no_train("running_mean", &[c]),
-            running_var: p.ones_no_train("running_var", &[c]),
-            num_batches_tracked: p.add(
-                "num_batches_tracked",
-                Tensor::zeros([], (Kind::Int64, p.device())),
-                false,
-            ),
+            weight: p.param("weight", &[c], Init::Const(1.0)),
+            bias: p.param("bias", &[c], Init::Const(0.0)),
+            running_mean: p.buffer("running_mean", &[c], false),
+            running_var: p.buffer("running_var", &[c], true),
+            num_batches_tracked: p.counter("num_batches_tracked"),
         }
     }
 
@@ -238,7 +233,7 @@ struct BnAct {
 }
 
 impl BnAct {
-    fn new(p: &nn::Path, c: i64, act: Act) -> BnAct {
+    fn new(p: &Scope, c: i64, act: Act) -> BnAct {
         BnAct {
             bn: BatchNorm::new(&p.sub("bn"), c),
             act,
@@ -260,7 +255,7 @@ struct BnActConv {
 impl BnActConv {
     #[allow(clippy::too_many_arguments)]
     fn new(
-        p: &nn::Path,
+        p: &Scope,
         cin: i64,
         cout: i64,
         k: i64,
@@ -314,7 +309,7 @@ struct DualPathBlock {
 }
 
 impl DualPathBlock {
-    fn new(p: &nn::Path, plan: &BlockPlan, act: Act) -> DualPathBlock {
+    fn new(p: &Scope, plan: &BlockPlan, act: Act) -> DualPathBlock {
         let (cin, r, bw, inc) = (
             plan.in_chs as i64,
             plan.r as i64,
@@ -405,6 +400,8 @@ pub struct Dpn {
     classifier: Conv,
     num_features: usize,
     num_classes: usize,
+    /// Every variable's name, in creation order: timm's state-dict order.
+    keys: Vec<String>,
 }
 
 impl Dpn {
@@ -426,6 +423,12 @@ impl Dpn {
 
     /// As [`Dpn::new`], with other activations (same variables).
     pub fn with_activations(vs: &nn::Path, arch: &ArchSpec, acts: Activations) -> Dpn {
+        Dpn::build(&Scope::vars(vs), arch, acts)
+    }
+
+    /// The network definition: the one place that names timm's keys, used
+    /// for real networks and for the shape-only walk ([`parameter_shapes`]).
+    fn build(vs: &Scope, arch: &ArchSpec, acts: Activations) -> Dpn {
         let plan = Plan::new(arch);
         let f = vs.sub("features");
         let stem_p = f.sub("conv1_1");
@@ -455,10 +458,16 @@ impl Dpn {
             classifier,
             num_features: plan.num_features,
             num_classes: plan.num_classes,
+            keys: vs.recorded().into_iter().map(|p| p.name).collect(),
         }
     }
 
-    fn make_classifier(vs: &nn::Path, num_features: usize, num_classes: usize) -> Conv {
+    /// The state-dict keys of this network, in timm's order.
+    pub fn keys(&self) -> &[String] {
+        &self.keys
+    }
+
+    fn make_classifier(vs: &Scope, num_features: usize, num_classes: usize) -> Conv {
         Conv::new(
             vs,
             "classifier",
@@ -537,7 +546,8 @@ impl Dpn {
     /// optimizer after calling this.
     pub fn reset_classifier(&mut self, vs: &nn::Path, num_classes: usize) {
         let fresh = nn::VarStore::new(vs.device());
-        let new = Self::make_classifier(&fresh.root(), self.num_features, num_classes);
+        let new =
+            Self::make_classifier(&Scope::vars(&fresh.root()), self.num_features, num_classes);
         let p = vs.sub("classifier");
         match (p.get("weight"), p.get("bias")) {
             (Some(mut w), Some(mut b)) => {
@@ -554,7 +564,10 @@ impl Dpn {
                 self.classifier.weight = w;
                 self.classifier.bias = Some(b);
             }
-            _ => self.classifier = Self::make_classifier(vs, self.num_features, num_classes),
+            _ => {
+                self.classifier =
+                    Self::make_classifier(&Scope::vars(vs), self.num_features, num_classes)
+            }
         }
         self.num_classes = num_classes;
     }
@@ -569,6 +582,32 @@ impl nn::ModuleT for Dpn {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         Dpn::forward_t(self, xs, train)
     }
+}
+
+/// Every key of timm's state dict for `arch`, in timm's order, with its
+/// shape: the network definition walked without allocating a tensor.
+pub fn parameter_shapes(arch: &ArchSpec) -> Vec<ParamShape> {
+    let scope = Scope::shapes();
+    let _ = Dpn::build(&scope, arch, Activations::timm(arch));
+    scope.recorded()
+}
+
+/// Learnable parameters of `arch`, as PyTorch counts them.
+pub fn parameter_count(arch: &ArchSpec) -> u64 {
+    numel(arch, true)
+}
+
+/// BatchNorm buffers of `arch` (`num_batches_tracked` counts 1 each).
+pub fn buffer_count(arch: &ArchSpec) -> u64 {
+    numel(arch, false)
+}
+
+fn numel(arch: &ArchSpec, trainable: bool) -> u64 {
+    parameter_shapes(arch)
+        .iter()
+        .filter(|p| p.trainable == trainable)
+        .map(|p| p.shape.iter().product::<i64>() as u64)
+        .sum()
 }
 
 /// Learnable parameters of a VarStore, as PyTorch counts them (`numel` of

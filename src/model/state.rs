@@ -1,83 +1,29 @@
-//! State dicts: the expected keys and shapes of an architecture, loading a
-//! checkpoint's tensors into a VarStore, and writing them back out.
+//! State dicts: comparing a checkpoint's keys and shapes with a network's,
+//! loading its tensors into a VarStore, and writing them back out in timm's
+//! order.
 
-use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result};
 use tch::{nn, Tensor};
 
-pub use crate::arch::ParamShape;
-use crate::arch::Plan;
-use crate::error;
-use crate::registry::{ArchSpec, Registry};
+use super::Dpn;
+use crate::arch::ParamShape;
+use crate::sys::error;
 
 const NBT: &str = "num_batches_tracked";
 
-/// Every key of timm's state dict for `arch`, in timm's order, with its shape.
-pub fn parameter_shapes(arch: &ArchSpec) -> Vec<ParamShape> {
-    Plan::new(arch).parameter_shapes()
-}
-
-/// Sort key reproducing timm's state-dict order from a key alone: stem,
-/// blocks by stage and index, `conv5_bn_ac`, classifier; inside a block the
-/// projection, `c1x1_a`, `c3x3_b`, `c1x1_c`, `c1x1_c1`, `c1x1_c2`; inside a
-/// layer BatchNorm before conv (the stem: conv before BatchNorm); inside a
-/// BatchNorm weight, bias, running_mean, running_var, num_batches_tracked.
-/// Unknown components sort after known ones, by name.
-fn order_key(name: &str) -> Vec<(u64, &str)> {
-    const UNKNOWN: u64 = u64::MAX;
-    let parts: Vec<&str> = name.split('.').collect();
-    let mut key = Vec::with_capacity(parts.len());
-    for (i, part) in parts.iter().enumerate() {
-        let parent = if i > 0 { parts[i - 1] } else { "" };
-        let rank = match *part {
-            "features" => 0,
-            "classifier" if i == 0 => 1,
-            "conv5_bn_ac" => 99_000_000,
-            "c1x1_w_s1" | "c1x1_w_s2" => 0,
-            "c1x1_a" => 1,
-            "c3x3_b" => 2,
-            "c1x1_c" => 3,
-            "c1x1_c1" => 4,
-            "c1x1_c2" => 5,
-            "conv" if parent == "conv1_1" => 0,
-            "bn" if parent == "conv1_1" => 1,
-            "bn" => 0,
-            "conv" => 1,
-            "weight" => 0,
-            "bias" => 1,
-            "running_mean" => 2,
-            "running_var" => 3,
-            NBT => 4,
-            other => parse_block(other).unwrap_or(UNKNOWN),
-        };
-        key.push((rank, *part));
-    }
-    key
-}
-
-/// `conv3_12` -> 3_000_012.
-fn parse_block(part: &str) -> Option<u64> {
-    let rest = part.strip_prefix("conv")?;
-    let (s, i) = rest.split_once('_')?;
-    Some(s.parse::<u64>().ok()? * 1_000_000 + i.parse::<u64>().ok()?)
-}
-
-fn cmp_names(a: &str, b: &str) -> Ordering {
-    order_key(a).cmp(&order_key(b)).then_with(|| a.cmp(b))
-}
-
-/// The VarStore's variables (parameters and buffers), in timm's order,
-/// detached shallow copies (they share storage with the model).
-pub fn state_dict(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
-    let mut v: Vec<(String, Tensor)> = vs
-        .variables()
-        .into_iter()
+/// The variables (parameters and buffers) of `model` in `vs`, in timm's
+/// order (the order the network definition creates them), as detached
+/// shallow copies (they share storage with the model).
+pub fn state_dict(vs: &nn::VarStore, model: &Dpn) -> Vec<(String, Tensor)> {
+    let mut variables = vs.variables();
+    model
+        .keys()
+        .iter()
+        .filter_map(|k| variables.remove_entry(k))
         .map(|(k, t)| (k, t.detach()))
-        .collect();
-    v.sort_by(|(a, _), (b, _)| cmp_names(a, b));
-    v
+        .collect()
 }
 
 /// What [`load_state_dict`] found.
@@ -149,8 +95,42 @@ impl LoadReport {
     }
 }
 
-fn is_nbt(name: &str) -> bool {
+/// A BatchNorm's `num_batches_tracked` counter: the one buffer that
+/// checkpoints older than PyTorch 0.4.1 lack and that may be stored as a
+/// 1-element tensor instead of a scalar.
+pub fn is_nbt(name: &str) -> bool {
     name == NBT || name.ends_with(&format!(".{NBT}"))
+}
+
+impl LoadReport {
+    /// Compares a state dict's names and shapes (`found`) with the ones a
+    /// network expects; a `num_batches_tracked` of any 1-element shape fits.
+    pub fn compare(expected: &[ParamShape], found: &[(String, Vec<i64>)]) -> LoadReport {
+        let found_by_name: HashMap<&str, &Vec<i64>> =
+            found.iter().map(|(k, s)| (k.as_str(), s)).collect();
+        let expected_names: HashSet<&str> = expected.iter().map(|p| p.name.as_str()).collect();
+        let mut report = LoadReport::default();
+        for p in expected {
+            match found_by_name.get(p.name.as_str()) {
+                None => report.missing.push(p.name.clone()),
+                Some(shape)
+                    if **shape != p.shape
+                        && !(is_nbt(&p.name) && shape.iter().product::<i64>() == 1) =>
+                {
+                    report
+                        .mismatched
+                        .push((p.name.clone(), p.shape.clone(), (*shape).clone()))
+                }
+                Some(_) => {}
+            }
+        }
+        for (k, _) in found {
+            if !expected_names.contains(k.as_str()) {
+                report.unexpected.push(k.clone());
+            }
+        }
+        report
+    }
 }
 
 /// Up to 6 items, then "... and N more".
@@ -172,16 +152,15 @@ fn list(items: impl ExactSizeIterator<Item = String>) -> String {
 /// report says what did not match.
 pub fn load_state_dict(
     vs: &mut nn::VarStore,
+    model: &Dpn,
     tensors: &[(String, Tensor)],
     strict: bool,
 ) -> Result<LoadReport> {
     let variables = vs.variables();
     let provided: HashMap<&str, &Tensor> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
     let mut report = LoadReport::default();
-    let mut names: Vec<&String> = variables.keys().collect();
-    names.sort_by(|a, b| cmp_names(a, b));
     let mut copies = Vec::new();
-    for name in names {
+    for name in model.keys().iter().filter(|k| variables.contains_key(*k)) {
         let var = &variables[name];
         match provided.get(name.as_str()) {
             None => report.missing.push(name.clone()),
@@ -216,50 +195,9 @@ pub fn load_state_dict(
     Ok(report)
 }
 
-/// The registry models whose state dict has exactly the keys and shapes of
-/// `tensors` (`num_batches_tracked` ignored, classifier included, so a
-/// checkpoint fine-tuned to another class count matches none).
-pub fn infer_arch(tensors: &[(String, Tensor)], registry: &Registry) -> Vec<String> {
-    let given: HashMap<&str, Vec<i64>> = tensors
-        .iter()
-        .filter(|(k, _)| !is_nbt(k))
-        .map(|(k, t)| (k.as_str(), t.size()))
-        .collect();
-    registry
-        .models()
-        .iter()
-        .filter(|m| {
-            let expected: Vec<ParamShape> = parameter_shapes(&m.arch)
-                .into_iter()
-                .filter(|p| !is_nbt(&p.name))
-                .collect();
-            expected.len() == given.len()
-                && expected
-                    .iter()
-                    .all(|p| given.get(p.name.as_str()).is_some_and(|s| *s == p.shape))
-        })
-        .map(|m| m.name.clone())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Sorting by name alone reproduces timm's order, for every registry model.
-    #[test]
-    fn order_key_matches_parameter_shapes() {
-        for m in Registry::load(None).unwrap().models() {
-            let expected: Vec<String> = parameter_shapes(&m.arch)
-                .into_iter()
-                .map(|p| p.name)
-                .collect();
-            let mut sorted = expected.clone();
-            sorted.reverse();
-            sorted.sort_by(|a, b| cmp_names(a, b));
-            assert_eq!(sorted, expected, "{}", m.name);
-        }
-    }
 
     #[test]
     fn long_lists_are_truncated() {

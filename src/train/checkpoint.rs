@@ -27,10 +27,10 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
 use super::config::TrainConfig;
-use crate::atomic::sync_dir;
-use crate::convert::meta;
-use crate::error;
-use crate::model::state_dict;
+use crate::model::{state_dict, Dpn};
+use crate::sys::atomic::sync_dir;
+use crate::sys::error;
+use crate::weights::meta;
 use crate::weights::{self, from_tch, StateDict};
 
 /// `format` of state.json.
@@ -137,9 +137,14 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// The model's weights as a safetensors state dict with dpn's metadata.
-pub fn model_state_dict(vs: &nn::VarStore, model: &str, classes: &[String]) -> Result<StateDict> {
+pub fn model_state_dict(
+    vs: &nn::VarStore,
+    net: &Dpn,
+    model: &str,
+    classes: &[String],
+) -> Result<StateDict> {
     let mut sd = StateDict::default();
-    for (name, t) in state_dict(vs) {
+    for (name, t) in state_dict(vs, net) {
         sd.tensors.push((name, from_tch(&t)?));
     }
     for (k, v) in [
@@ -147,10 +152,7 @@ pub fn model_state_dict(vs: &nn::VarStore, model: &str, classes: &[String]) -> R
         (meta::MODEL, model.to_string()),
         (meta::NUM_CLASSES, classes.len().to_string()),
         (meta::VERSION, env!("CARGO_PKG_VERSION").to_string()),
-        (
-            crate::classes::META_CLASS_NAMES,
-            serde_json::to_string(classes)?,
-        ),
+        (meta::CLASS_NAMES, serde_json::to_string(classes)?),
     ] {
         sd.metadata.insert(k.to_string(), v);
     }
@@ -162,6 +164,7 @@ pub fn model_state_dict(vs: &nn::VarStore, model: &str, classes: &[String]) -> R
 pub fn save(
     output: &Path,
     vs: &nn::VarStore,
+    net: &Dpn,
     optimizer: &[(String, Tensor)],
     state: &TrainState,
     is_best: bool,
@@ -174,7 +177,7 @@ pub fn save(
     }
     fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
 
-    let sd = model_state_dict(vs, &state.model, &state.classes)?;
+    let sd = model_state_dict(vs, net, &state.model, &state.classes)?;
     weights::write_safetensors(&tmp.join(MODEL_FILE), &sd)?;
     if let Some(marker) = std::env::var_os(TEST_PAUSE_ENV).filter(|_| output.join(LAST).exists()) {
         let _ = fs::write(&marker, b"paused\n");

@@ -9,9 +9,9 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::data::folders::{class_folders, walk_images, IMAGE_EXTENSIONS};
 use crate::data::Item;
-use crate::error;
-use crate::inputs::{class_folders, walk_images, IMAGE_EXTENSIONS};
+use crate::sys::error;
 
 /// A labelled image folder.
 #[derive(Debug, Clone)]

@@ -8,15 +8,22 @@
 //! * [`dataset`]: ImageFolder scanning, validation splits, epoch order;
 //! * [`checkpoint`]: atomic checkpoints (weights in timm's names, optimizer
 //!   state, RNG state, settings, history) and `--resume`;
-//! * [`trainer`]: the loop, with metrics, progress, signals and NaN checks.
+//! * [`step`]: one update (forward, loss, backward, SGD) with f16 loss scaling;
+//! * [`validate`]: the end-of-epoch validation pass, scored by `metrics`;
+//! * [`logs`]: `steps.csv` and `metrics.csv`;
+//! * [`trainer`]: the loop (set-up, epoch, update, validation, checkpoint),
+//!   with progress, signals and NaN checks.
 //!
-//! `tests/train_math.rs` compares [`trainer::train_step`] with timm and
+//! `tests/train_math.rs` compares [`step::train_step`] with timm and
 //! torch over ten steps; `tests/train_cli.rs` and `tests/train_digits.rs`
 //! run `dpn train` on real images.
 
 pub mod checkpoint;
 pub mod config;
 pub mod dataset;
+pub mod logs;
 pub mod optim;
 pub mod sched;
+pub mod step;
 pub mod trainer;
+pub mod validate;

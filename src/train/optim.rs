@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 use tch::{nn, Kind, Tensor};
 
-use crate::error;
+use crate::sys::error;
 
 /// Whether timm's `param_groups_weight_decay` exempts a parameter from weight decay.
 pub fn no_weight_decay(name: &str, dim: usize) -> bool {

@@ -8,11 +8,14 @@
 //!   globals only);
 //! * [`pth`]: the PyTorch container formats, storages and tensor views;
 //! * [`safetensors`]: reading (memory-mapped) and atomic writing;
-//! * [`tch_bridge`]: conversion to and from `tch::Tensor` (the only file that
-//!   uses tch).
+//! * [`tch_bridge`]: conversion to and from `tch::Tensor`;
+//! * [`meta`]: the metadata keys dpn writes;
+//! * [`convert`]: validating a state dict against an architecture, choosing
+//!   the model that fits a file, writing timm-named safetensors;
+//! * [`load`]: a weights file to a ready `Dpn` on a device.
 //!
 //! Every problem with a file's contents is reported through
-//! [`crate::error::bad_input`] (exit code 3) on one line naming the file; I/O
+//! [`crate::sys::error::bad_input`] (exit code 3) on one line naming the file; I/O
 //! failures such as a missing file are plain errors with the path as context.
 //! No input bytes make the readers panic.
 
@@ -24,6 +27,9 @@ use std::path::Path;
 
 use anyhow::Context;
 
+pub mod convert;
+pub mod load;
+pub mod meta;
 pub mod pickle;
 pub mod pth;
 pub mod safetensors;
@@ -240,7 +246,7 @@ pub fn detect_format(path: impl AsRef<Path>) -> anyhow::Result<Format> {
         .read_to_end(&mut head)
         .with_context(|| format!("cannot read weights file {}", path.display()))?;
     detect_format_bytes(&head)
-        .map_err(|e| crate::error::bad_input(format!("weights file {}: {e}", path.display())))
+        .map_err(|e| crate::sys::error::bad_input(format!("weights file {}: {e}", path.display())))
 }
 
 /// The format of a file starting with `head` (at least its first 16 bytes,
@@ -269,7 +275,7 @@ pub fn detect_format_bytes(head: &[u8]) -> Result<Format, String> {
 
 /// A bad-input error naming the weights file (or "data" for bytes).
 pub(crate) fn bad(name: impl fmt::Display, msg: String) -> anyhow::Error {
-    crate::error::bad_input(format!("weights file {name}: {msg}"))
+    crate::sys::error::bad_input(format!("weights file {name}: {msg}"))
 }
 
 /// `path` mapped read-only. An empty file (which cannot be mapped) is a

@@ -122,7 +122,7 @@ pub fn write_safetensors(path: &Path, sd: &StateDict) -> anyhow::Result<()> {
         })?;
     }
     // Removed again on any error (NamedTempFile's drop).
-    let tmp = crate::atomic::tempfile_beside(path)?;
+    let tmp = crate::sys::atomic::tempfile_beside(path)?;
     // The mode of a new file (0666 less the umask); the safetensors crate's
     // writer may replace the file with a private (0600) one.
     let mode = tmp.as_file().metadata().map(|m| m.permissions()).ok();
@@ -148,7 +148,7 @@ pub fn write_safetensors(path: &Path, sd: &StateDict) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}: fsync failed", path.display()))?;
     tmp.persist(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    crate::atomic::sync_dir(crate::atomic::parent(path));
+    crate::sys::atomic::sync_dir(crate::sys::atomic::parent(path));
     Ok(())
 }
 

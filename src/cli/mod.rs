@@ -3,11 +3,15 @@
 //! A subcommand is one file under `commands/` holding its `Args` and its
 //! `run`; adding one is that file plus one variant here.
 
+pub mod docs;
+mod values;
+
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::commands;
+use crate::ui::{ColorChoice, Ui};
 
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -77,11 +81,11 @@ pub struct GlobalArgs {
     pub cache_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
+impl GlobalArgs {
+    /// The stderr settings these options ask for.
+    pub fn ui(&self) -> Ui {
+        Ui::new(self.quiet, self.verbose, self.color)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,4 +105,19 @@ pub enum Command {
     Fetch(commands::fetch::FetchArgs),
     /// Train or fine-tune a DPN on an image folder (timm's recipe), with exact resume
     Train(commands::train::TrainArgs),
+}
+
+impl Command {
+    /// Runs the subcommand.
+    pub fn run(self, ctx: &commands::Context) -> anyhow::Result<()> {
+        match self {
+            Command::Info(args) => commands::info::run(args, ctx),
+            Command::Convert(args) => commands::convert::run(args, ctx),
+            Command::Profile(args) => commands::profile::run(args, ctx),
+            Command::Predict(args) => commands::predict::run(args, ctx),
+            Command::Evaluate(args) => commands::evaluate::run(args, ctx),
+            Command::Fetch(args) => commands::fetch::run(args, ctx),
+            Command::Train(args) => commands::train::run(args, ctx),
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! Getting pretrained weights into the cache, and finding them there.
+//! Getting pretrained weights into the cache (finding them there is
+//! [`crate::store`]'s job).
 //!
 //! * [`fetch_url`]: the registry's URL (or the same file name under a
 //!   `--mirror`), downloaded with resume ([`http`]), checked against the
@@ -6,7 +7,6 @@
 //!   provenance file beside it and converted once to safetensors.
 //! * [`hf::fetch`]: `model.safetensors` of the model's hub id, in the cache
 //!   layout of Python's huggingface_hub.
-//! * [`resolve_weights`]: the file a command that runs a model should load.
 //!
 //! Processes fetching the same file take turns on a file lock ([`lock`]), so
 //! an array job downloads once; every file appears under its final name only
@@ -19,11 +19,12 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_atomic;
-use crate::cache::Cache;
-pub use crate::digest::file_sha256;
-use crate::error;
 use crate::registry::ModelSpec;
+use crate::store::cache::Cache;
+use crate::sys::atomic::write_atomic;
+use crate::sys::digest::file_sha256;
+use crate::sys::error;
+use crate::sys::time::now_rfc3339;
 use crate::ui::Ui;
 
 pub mod hf;
@@ -82,54 +83,6 @@ impl Provenance {
     pub fn read(path: &Path) -> Option<Provenance> {
         serde_json::from_slice(&fs::read(path).ok()?).ok()
     }
-}
-
-/// The weights a command should load for `spec`: the explicit file when one
-/// is given, else the converted safetensors in the cache, else the
-/// downloaded source file, else `model.safetensors` of the model's hub id in
-/// the Hugging Face cache. Missing everywhere: an error (exit code 6) naming
-/// the `dpn fetch` command that gets it.
-pub fn resolve_weights(
-    cache: &Cache,
-    spec: &ModelSpec,
-    explicit: Option<&Path>,
-) -> Result<PathBuf> {
-    if let Some(path) = explicit {
-        if path.is_file() {
-            return Ok(path.to_path_buf());
-        }
-        return Err(error::usage(format!(
-            "weights file {} does not exist",
-            path.display()
-        )));
-    }
-    if let Some(found) = find_weights(cache, spec) {
-        return Ok(found);
-    }
-    let how = match (&spec.weights, &spec.hub_id) {
-        (Some(_), _) => format!("run `dpn fetch {}` (or pass --weights FILE)", spec.name),
-        (None, Some(_)) => format!(
-            "run `dpn fetch --source hf {}` (or pass --weights FILE)",
-            spec.name
-        ),
-        (None, None) => "the registry names no weights for it; pass --weights FILE".to_string(),
-    };
-    Err(error::not_cached(format!(
-        "no weights for {} in {}; {how}",
-        spec.name,
-        cache.weights_dir().display()
-    )))
-}
-
-/// The weights file on this machine that [`resolve_weights`] loads when no
-/// file is named: the converted cache file, the downloaded source file, or
-/// `model.safetensors` of the model's hub id in the Hugging Face cache.
-pub fn find_weights(cache: &Cache, spec: &ModelSpec) -> Option<PathBuf> {
-    cache.cached_weights(spec).or_else(|| {
-        spec.hub_id
-            .as_deref()
-            .and_then(|id| hf::cached_file(&hf::hub_cache_dir(), id))
-    })
 }
 
 /// The URL a file comes from: the registry's, or `file_name` under the mirror.
@@ -321,7 +274,7 @@ fn ensure_converted(
     ));
     // The same conversion as `dpn convert`: validated against the
     // architecture, timm's names, provenance in the metadata.
-    crate::convert::convert_for(
+    crate::weights::convert::convert_for(
         spec,
         source,
         converted,
@@ -337,7 +290,7 @@ fn ensure_converted(
 pub fn converted_from(path: &Path) -> Option<String> {
     crate::weights::safetensors_metadata(path)
         .ok()?
-        .remove(crate::convert::meta::SOURCE_SHA256)
+        .remove(crate::weights::meta::SOURCE_SHA256)
 }
 
 fn write_provenance(
@@ -377,46 +330,9 @@ pub(crate) fn commit(part: &Path, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The current time as RFC 3339 UTC, e.g. `2026-11-28T09:14:03Z`.
-pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339(secs)
-}
-
-fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_795_857_243), "2026-11-28T09:14:03Z");
-    }
 
     #[test]
     fn mirror_urls() {

@@ -7,20 +7,12 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::error;
-use crate::model::{parameter_shapes, LoadReport, ParamShape};
-use crate::registry::{ArchSpec, ModelSpec, Registry};
-use crate::weights::{self, DType, RawTensor, StateDict};
-
-/// Metadata keys written into converted files.
-pub mod meta {
-    pub const FORMAT: &str = "format";
-    pub const MODEL: &str = "dpn.model";
-    pub const NUM_CLASSES: &str = "dpn.num_classes";
-    pub const SOURCE_FILE: &str = "dpn.source_file";
-    pub const SOURCE_SHA256: &str = "dpn.source_sha256";
-    pub const VERSION: &str = "dpn.version";
-}
+use crate::arch::ArchSpec;
+use crate::model::infer::Precision;
+use crate::model::{is_nbt, parameter_shapes, LoadReport};
+use crate::registry::{ModelSpec, Registry};
+use crate::sys::error;
+use crate::weights::{self, meta, DType, RawTensor, StateDict};
 
 /// What a conversion did, for the caller to report.
 #[derive(Debug, Clone)]
@@ -35,45 +27,17 @@ pub struct Converted {
     pub added_nbt: usize,
 }
 
-/// Parses `--dtype` for weights: f32, f16 or bf16.
+/// Parses `--dtype` for weights: f32, f16 or bf16, with the aliases that
+/// `--dtype` accepts everywhere ([`Precision::parse_name`]).
 pub fn parse_dtype(s: &str) -> Result<DType> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "f32" | "fp32" | "float32" => Ok(DType::F32),
-        "f16" | "fp16" | "float16" | "half" => Ok(DType::F16),
-        "bf16" | "bfloat16" => Ok(DType::BF16),
-        _ => Err(error::usage(format!(
+    match Precision::parse_name(s) {
+        Some(Precision::F32) => Ok(DType::F32),
+        Some(Precision::F16) => Ok(DType::F16),
+        Some(Precision::Bf16) => Ok(DType::BF16),
+        None => Err(error::usage(format!(
             "invalid --dtype `{s}`: expected f32, f16 or bf16"
         ))),
     }
-}
-
-fn is_nbt(name: &str) -> bool {
-    name.ends_with("num_batches_tracked")
-}
-
-/// Compares a state dict's names and shapes with an architecture's.
-pub fn compare(expected: &[ParamShape], found: &[(String, Vec<i64>)]) -> LoadReport {
-    let mut report = LoadReport::default();
-    for p in expected {
-        match found.iter().find(|(k, _)| *k == p.name) {
-            None => report.missing.push(p.name.clone()),
-            Some((_, shape))
-                if *shape != p.shape
-                    && !(is_nbt(&p.name) && shape.iter().product::<i64>() == 1) =>
-            {
-                report
-                    .mismatched
-                    .push((p.name.clone(), p.shape.clone(), shape.clone()))
-            }
-            Some(_) => {}
-        }
-    }
-    for (k, _) in found {
-        if !expected.iter().any(|p| p.name == *k) {
-            report.unexpected.push(k.clone());
-        }
-    }
-    report
 }
 
 pub fn shapes(sd: &StateDict) -> Vec<(String, Vec<i64>)> {
@@ -101,7 +65,7 @@ fn with_classes(arch: &ArchSpec, found: &[(String, Vec<i64>)]) -> ArchSpec {
 /// fits it, else a bad-input error naming every problem.
 pub fn fit(spec: &ModelSpec, found: &[(String, Vec<i64>)], file: &Path) -> Result<ArchSpec> {
     let arch = with_classes(&spec.arch, found);
-    let report = compare(&parameter_shapes(&arch), found);
+    let report = LoadReport::compare(&parameter_shapes(&arch), found);
     if !report.is_strict_ok() {
         return Err(error::bad_input(format!(
             "weights file {} does not fit model `{}`: {}",
@@ -129,7 +93,7 @@ pub fn choose_model<'r>(
         .iter()
         .map(|spec| {
             let arch = with_classes(&spec.arch, found);
-            let report = compare(&parameter_shapes(&arch), found);
+            let report = LoadReport::compare(&parameter_shapes(&arch), found);
             let problems = report.missing.iter().filter(|m| !is_nbt(m)).count()
                 + report.unexpected.len()
                 + report.mismatched.len();
@@ -225,7 +189,7 @@ fn write_converted(
     }
     let source_sha256 = match source_sha256 {
         Some(d) => d,
-        None => crate::digest::file_sha256(input)?.0,
+        None => crate::sys::digest::file_sha256(input)?.0,
     };
     let mut out = StateDict {
         tensors,

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 
-use crate::error;
-use crate::ui::Ui;
+use crate::sys::error;
+use crate::ui::{progress, Ui};
 
 /// True for `file://` URLs and plain paths: nothing to download.
 pub fn is_local(url: &str) -> bool {
@@ -73,7 +73,7 @@ impl Client {
         ui: &Ui,
         label: &str,
     ) -> Result<u64> {
-        let bar = progress_bar(progress, label);
+        let bar = progress::bytes(progress, label);
         let result = self.download_with(url, part, headers, &bar, ui);
         bar.finish_and_clear();
         result
@@ -373,19 +373,4 @@ fn backoff(attempt: u32) -> Duration {
         .map(|d| u64::from(d.subsec_nanos()) % 250)
         .unwrap_or(0);
     Duration::from_millis(base + jitter)
-}
-
-fn progress_bar(enabled: bool, label: &str) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar())
-    .progress_chars("=> ");
-    bar.set_style(style);
-    bar.set_message(label.to_string());
-    bar
 }

@@ -4,13 +4,15 @@
 //! CSV, JSON and YAML print, under stable keys) and a human rendering (what the
 //! aligned table and Markdown show). Commands never format output themselves.
 
+pub mod features;
+
 use std::io::Write;
 
 use anyhow::Result;
-use clap::ValueEnum;
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// How a command's result is printed on stdout (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Aligned columns with human units, for people.
     Table,

@@ -3,9 +3,17 @@
 //! Colour is used only when asked (`--color always`) or when the stream is a
 //! terminal and neither `--color never` nor `NO_COLOR` says otherwise.
 
+pub mod progress;
+
 use std::io::IsTerminal;
 
-use crate::cli::{ColorChoice, GlobalArgs};
+/// When to colour: `--color` (and `NO_COLOR` for `Auto`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Ui {
@@ -18,20 +26,20 @@ pub struct Ui {
 }
 
 impl Ui {
-    pub fn from_args(args: &GlobalArgs) -> Ui {
+    pub fn new(quiet: bool, verbose: u8, color: ColorChoice) -> Ui {
         let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = |tty: bool| match args.color {
+        let color = |tty: bool| match color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => tty && !no_color_env,
         };
         let stderr_tty = std::io::stderr().is_terminal();
         Ui {
-            quiet: args.quiet,
-            verbose: args.verbose,
+            quiet,
+            verbose,
             stderr_color: color(stderr_tty),
             stdout_color: color(std::io::stdout().is_terminal()),
-            progress: stderr_tty && !args.quiet,
+            progress: stderr_tty && !quiet,
         }
     }
 

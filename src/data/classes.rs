@@ -5,13 +5,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::error;
+use crate::sys::error;
 
-/// ImageNet-1k in index order: `synset id<TAB>names`, as in shared/data.
-const IMAGENET_TSV: &str = include_str!("../data/imagenet1k_classes.tsv");
-
-/// Metadata key under which trained checkpoints carry their class names (JSON list).
-pub const META_CLASS_NAMES: &str = "dpn.class_names";
+/// ImageNet-1k in index order: `synset id<TAB>names`, as in `data/` at the repository root.
+const IMAGENET_TSV: &str = include_str!("../../data/imagenet1k_classes.tsv");
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Class {

@@ -93,7 +93,7 @@ pub const MIN_IMAGE_SIZE: usize = 32;
 /// `--img-size` of every command: a usage error below [`MIN_IMAGE_SIZE`].
 pub fn check_image_size(size: usize) -> anyhow::Result<()> {
     if size < MIN_IMAGE_SIZE {
-        return Err(crate::error::usage(format!(
+        return Err(crate::sys::error::usage(format!(
             "--img-size {size} is too small: DPNs downsample by 32, so the input must be at least {MIN_IMAGE_SIZE} px"
         )));
     }
@@ -166,7 +166,7 @@ mod tests {
     use super::*;
     use crate::registry::Registry;
 
-    /// REFERENCE.md, "Counting conventions": conv, batch_norm, avg pool at 224 px.
+    /// docs/conventions.md, "Counting conventions": conv, batch_norm, avg pool at 224 px.
     const TABLE: [(&str, u64, u64, u64); 6] = [
         ("dpn48b", 1_665_044_480, 20_484_352, 40_768),
         ("dpn68", 2_326_163_456, 24_435_712, 40_768),

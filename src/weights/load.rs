@@ -8,10 +8,11 @@ use anyhow::Result;
 use safetensors::SafeTensors;
 use tch::{nn, Device, Tensor};
 
-use crate::convert::{choose_model, shapes};
-use crate::error;
+use crate::arch::ArchSpec;
 use crate::model::{load_state_dict, Dpn, LoadReport};
-use crate::registry::{ArchSpec, ModelSpec, Registry};
+use crate::registry::{ModelSpec, Registry};
+use crate::sys::error;
+use crate::weights::convert::{choose_model, shapes};
 use crate::weights::{self, kind_of, to_tch, Format};
 
 pub struct Loaded {
@@ -47,7 +48,7 @@ pub fn load_model(
             drop(sd);
             let mut vs = nn::VarStore::new(Device::Cpu);
             let model = Dpn::new_for_loading(&vs.root(), &arch);
-            let report = load_state_dict(&mut vs, &tensors, true)?;
+            let report = load_state_dict(&mut vs, &model, &tensors, true)?;
             (vs, model, arch, report)
         }
     };
@@ -111,7 +112,7 @@ fn load_safetensors(
     }
     let mut vs = nn::VarStore::new(Device::Cpu);
     let model = Dpn::new_for_loading(&vs.root(), &arch);
-    let report = load_state_dict(&mut vs, &views, true)?;
+    let report = load_state_dict(&mut vs, &model, &views, true)?;
     drop(views);
     drop(map);
     Ok((vs, model, arch, report))

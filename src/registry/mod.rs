@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::error;
+use crate::arch::{Activation, ArchSpec, Plan};
+use crate::sys::error;
 
 /// The registry file shipped in the binary.
-pub const EMBEDDED_INDEX: &str = include_str!("../model-index.yaml");
+pub const EMBEDDED_INDEX: &str = include_str!("../../model-index.yaml");
 const EMBEDDED_NAME: &str = "<embedded model-index.yaml>";
 
 /// Where a model's entry came from.
@@ -37,24 +38,8 @@ impl fmt::Display for Source {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Activation {
-    Relu,
-    Silu,
-}
-
-impl fmt::Display for Activation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Activation::Relu => "relu",
-            Activation::Silu => "silu",
-        })
-    }
-}
-
 /// Resampling filter for the eval resize, named as timm names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Interpolation {
     Bicubic,
@@ -70,22 +55,6 @@ impl fmt::Display for Interpolation {
         let s = serde_json::to_value(self).ok();
         f.write_str(s.as_ref().and_then(|v| v.as_str()).unwrap_or("?"))
     }
-}
-
-/// Architecture hyper-parameters (REFERENCE.md, "Architecture").
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ArchSpec {
-    pub small: bool,
-    pub init_features: usize,
-    pub k_r: usize,
-    pub groups: usize,
-    /// The "b" variant: the last 1x1 of each block is two separate convolutions.
-    pub b: bool,
-    pub k_sec: [usize; 4],
-    pub inc_sec: [usize; 4],
-    pub activation: Activation,
-    pub num_classes: usize,
-    pub in_chans: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -440,7 +409,7 @@ mod raw {
 
     pub fn parse(text: &str, file: &str) -> Result<Index> {
         serde_yaml::from_str(text)
-            .map_err(|e| crate::error::bad_input(format!("model index {file}: {e}")))
+            .map_err(|e| crate::sys::error::bad_input(format!("model index {file}: {e}")))
     }
 
     impl Model {
@@ -586,7 +555,7 @@ mod raw {
                 num_classes: self.num_classes,
                 in_chans: self.in_chans,
             };
-            for stage in crate::arch::Plan::new(&spec).stages {
+            for stage in Plan::new(&spec).stages {
                 if stage.r == 0 || stage.r % spec.groups != 0 {
                     bail!(
                         "DPN.Architecture: stage conv{} has {} bottleneck channels (K R x width / base), \

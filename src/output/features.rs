@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::atomic::{parent, tempfile_beside};
-use crate::error;
+use crate::sys::atomic::{parent, tempfile_beside};
+use crate::sys::error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {

@@ -29,32 +29,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::{file_sha256, lock::Lock, Fetched, Options};
-use crate::atomic::write_atomic;
-use crate::cache::{env_path, user_cache_dir};
-use crate::error;
 use crate::registry::ModelSpec;
+use crate::store::cache::env_path;
+use crate::store::hub::{
+    blob_digest, cached_file, hf_home, hub_cache_dir, is_sha256, repo_dir, FILE, REVISION,
+};
+use crate::sys::atomic::write_atomic;
+use crate::sys::error;
 use crate::ui::Ui;
-
-/// The file fetched from a model's hub repository.
-pub const FILE: &str = "model.safetensors";
-/// The revision fetched.
-pub const REVISION: &str = "main";
-
-/// `HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`.
-pub fn hf_home() -> PathBuf {
-    env_path("HF_HOME").unwrap_or_else(|| {
-        user_cache_dir()
-            .unwrap_or_else(|| PathBuf::from(".cache"))
-            .join("huggingface")
-    })
-}
-
-/// `HF_HUB_CACHE` (or its older name `HUGGINGFACE_HUB_CACHE`), else `$HF_HOME/hub`.
-pub fn hub_cache_dir() -> PathBuf {
-    env_path("HF_HUB_CACHE")
-        .or_else(|| env_path("HUGGINGFACE_HUB_CACHE"))
-        .unwrap_or_else(|| hf_home().join("hub"))
-}
 
 /// `HF_ENDPOINT`, else the public hub.
 pub fn endpoint() -> String {
@@ -88,19 +70,6 @@ pub fn env_offline() -> bool {
             "1" | "true" | "yes" | "on"
         )
     })
-}
-
-/// `models--timm--dpn92.mx_in1k` under the hub cache.
-pub fn repo_dir(hub_cache: &Path, repo_id: &str) -> PathBuf {
-    hub_cache.join(format!("models--{}", repo_id.replace('/', "--")))
-}
-
-/// The snapshot file that `refs/main` points at, when it is there.
-pub fn cached_file(hub_cache: &Path, repo_id: &str) -> Option<PathBuf> {
-    let dir = repo_dir(hub_cache, repo_id);
-    let commit = fs::read_to_string(dir.join("refs").join(REVISION)).ok()?;
-    let path = dir.join("snapshots").join(commit.trim()).join(FILE);
-    path.is_file().then_some(path)
 }
 
 /// Downloads (or finds) `model.safetensors` of the model's hub id.
@@ -160,7 +129,7 @@ pub fn fetch(spec: &ModelSpec, opts: &Options, ui: &Ui) -> Result<Fetched> {
 
     let mut downloaded = false;
     if opts.force || !blob.is_file() {
-        let part = crate::cache::with_suffix(&blob, ".incomplete");
+        let part = crate::store::cache::with_suffix(&blob, ".incomplete");
         if opts.force {
             let _ = fs::remove_file(&part);
         }
@@ -240,25 +209,12 @@ fn head(
     Ok((commit, etag))
 }
 
-/// The digest a snapshot file's blob name states (LFS etags are SHA-256),
-/// and its size, without reading it.
-pub fn blob_digest(pointer: &Path) -> Option<(String, u64)> {
-    let target = fs::read_link(pointer).ok()?;
-    let name = target.file_name()?.to_str()?.to_string();
-    let size = fs::metadata(pointer).ok()?.len();
-    is_sha256(&name).then_some((name, size))
-}
-
-fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// `snapshots/<commit>/model.safetensors -> ../../blobs/<etag>`, as
 /// huggingface_hub makes it (a copy where symbolic links are not available).
 fn link(blob: &Path, pointer: &Path, etag: &str) -> Result<()> {
     let dir = pointer.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let tmp = crate::cache::with_suffix(pointer, &format!(".tmp-{}", std::process::id()));
+    let tmp = crate::store::cache::with_suffix(pointer, &format!(".tmp-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     #[cfg(unix)]
     let made = std::os::unix::fs::symlink(Path::new("../../blobs").join(etag), &tmp);

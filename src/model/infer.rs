@@ -18,7 +18,7 @@ use anyhow::Result;
 use tch::{nn, Cuda, Device, Kind, Tensor};
 
 use super::Dpn;
-use crate::error;
+use crate::sys::error;
 
 /// `auto` (cuda:0 when CUDA is available, else cpu), `cpu`, `cuda`, `cuda:N`.
 pub fn parse_device(s: &str) -> Result<Device> {
@@ -99,6 +99,17 @@ impl Precision {
         }
     }
 
+    /// The one table of dtype names and aliases (case-insensitive) that every
+    /// `--dtype` accepts.
+    pub fn parse_name(s: &str) -> Option<Precision> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fp32" | "f32" | "float32" | "float" => Some(Precision::F32),
+            "bf16" | "bfloat16" => Some(Precision::Bf16),
+            "fp16" | "f16" | "float16" | "half" => Some(Precision::F16),
+            _ => None,
+        }
+    }
+
     /// fp16 needs CUDA; bf16 and fp32 run anywhere.
     pub fn check_device(self, device: Device) -> Result<()> {
         if self == Precision::F16 && device == Device::Cpu {
@@ -120,14 +131,8 @@ impl FromStr for Precision {
     type Err = anyhow::Error;
 
     fn from_str(s: &str) -> Result<Precision> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "fp32" | "f32" | "float32" | "float" => Ok(Precision::F32),
-            "bf16" | "bfloat16" => Ok(Precision::Bf16),
-            "fp16" | "f16" | "float16" | "half" => Ok(Precision::F16),
-            _ => Err(error::usage(format!(
-                "invalid dtype `{s}`: expected f32, bf16 or f16"
-            ))),
-        }
+        Precision::parse_name(s)
+            .ok_or_else(|| error::usage(format!("invalid dtype `{s}`: expected f32, bf16 or f16")))
     }
 }
 

@@ -1,0 +1,70 @@
+//! The validation pass at the end of an epoch, scored as `dpn evaluate`
+//! scores.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use crate::data::{BatchLoader, ImageTransform, Item, LoaderOptions};
+use crate::metrics::{score, Tally};
+use crate::model::infer::{self, RunOptions};
+use crate::model::Dpn;
+
+/// Validation results: mean loss (plain cross-entropy), top-1 and top-k
+/// accuracy in percent (k = min(5, classes), as timm's validate), the
+/// images that could not be read. Scored by [`crate::metrics`], as
+/// `dpn evaluate` scores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validation {
+    pub loss: f64,
+    pub top1: f64,
+    pub top5: f64,
+    pub images: u64,
+    pub failures: Vec<(PathBuf, String)>,
+}
+
+/// Evaluates `model` on `items`; `None` when `stop` was set meanwhile.
+pub fn validate(
+    model: &Dpn,
+    items: &[Item],
+    transform: Arc<dyn ImageTransform>,
+    opts: &RunOptions,
+    loader_opts: LoaderOptions,
+    stop: &AtomicBool,
+) -> Result<Option<Validation>> {
+    let loader = BatchLoader::new(items.to_vec(), transform, loader_opts)?;
+    let mut tally = Tally::new(model.num_classes());
+    let mut failures = Vec::new();
+    for batch in loader {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        failures.extend(
+            batch
+                .failures
+                .iter()
+                .map(|f| (f.path.clone(), f.error.clone())),
+        );
+        if batch.is_empty() {
+            continue;
+        }
+        let ys = batch
+            .label_tensor()
+            .ok_or_else(|| anyhow::anyhow!("validation image without a label"))?;
+        let logits = infer::infer(model, &batch.images, opts);
+        score(&logits, &ys, &mut tally)?;
+    }
+    Ok(Some(Validation {
+        loss: if tally.images == 0 {
+            f64::NAN
+        } else {
+            tally.mean_loss()
+        },
+        top1: tally.top1(),
+        top5: tally.top5(),
+        images: tally.images,
+        failures,
+    }))
+}
