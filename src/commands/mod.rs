@@ -10,8 +10,6 @@ pub mod predict;
 pub mod profile;
 pub mod train;
 
-use anyhow::Result;
-
 use crate::registry::Registry;
 use crate::store::cache::Cache;
 use crate::ui::Ui;
