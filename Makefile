@@ -23,13 +23,15 @@ test: setup lint unit
 lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets --features test-hooks -- -D warnings
 
+# test-hooks: the fail points some tests need (absent from release builds).
 unit: setup
-	$(CARGO) test --locked
+	$(CARGO) test --locked --features test-hooks
 
 # Regenerate completions/ and man/ from the clap definitions.
 generated: setup
-	DPN_UPDATE_GENERATED=1 $(CARGO) test --locked --test generated
+	DPN_UPDATE_GENERATED=1 $(CARGO) test --locked --features test-hooks --test generated
 
 clean-venv:
 	rm -rf .venv .cargo/config.toml

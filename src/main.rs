@@ -8,9 +8,11 @@ use dpn::commands::Context;
 use dpn::registry::Registry;
 use dpn::store::cache::{default_cache_dir, Cache};
 use dpn::sys::error::{self, Exit};
+use dpn::sys::panic;
 
 fn main() -> ExitCode {
     dpn::sys::allocator::tune();
+    dpn::sys::panic::install_hook();
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => return clap_exit(e),
@@ -36,17 +38,25 @@ fn main() -> ExitCode {
                 .clone()
                 .unwrap_or_else(default_cache_dir),
         );
-        command.run(&Context {
+        let ctx = Context {
             registry,
             cache,
             ui,
-        })
+        };
+        // The last line of defence: a panic (libtorch's, or a bug) becomes
+        // one line and its own exit code, never a backtrace.
+        panic::catch(|| command.run(&ctx)).and_then(|r| r)
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            ui.error(format!("{err:#}"));
+            let mut line = format!("{err:#}");
+            if error::is_out_of_memory(&err) && !line.contains("; try ") {
+                // Sites that know the batch say more; this is the fallback.
+                line.push_str("; out of memory: try a smaller --batch-size or --img-size");
+            }
+            ui.error(line);
             code(error::exit_code(&err))
         }
     }
@@ -60,13 +70,6 @@ fn clap_exit(e: clap::Error) -> ExitCode {
     } else {
         Exit::Success.code()
     })
-}
-
-/// `dpn info --all | head -1` must not report an error.
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain()
-        .filter_map(|e| e.downcast_ref::<std::io::Error>())
-        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn code(c: i32) -> ExitCode {

@@ -60,12 +60,12 @@ fn digits() -> &'static Path {
 
 fn dpn() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dpn"));
-    c.env("NO_COLOR", "1")
-        .env(
-            "DPN_CACHE_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("train-cache"),
-        )
-        .env_remove(dpn::train::checkpoint::TEST_PAUSE_ENV);
+    c.env("NO_COLOR", "1").env(
+        "DPN_CACHE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("train-cache"),
+    );
+    #[cfg(feature = "test-hooks")]
+    c.env_remove(dpn::train::checkpoint::TEST_PAUSE_ENV);
     c
 }
 
@@ -202,6 +202,8 @@ fn sigterm_mid_epoch_then_resume_equals_uninterrupted_run() {
     assert!(kept <= 2, "{kept} checkpoints kept");
 }
 
+/// Needs the `test-hooks` feature (`make test` enables it).
+#[cfg(feature = "test-hooks")]
 #[test]
 fn kill_during_checkpoint_write_leaves_previous_checkpoint() {
     let tmp = tempdir("train-kill-");
@@ -482,4 +484,110 @@ fn bad_data_folders() {
     // Fewer classes than folders.
     let o = go(&digits().join("train"), &["--num-classes", "3"]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
+}
+
+/// Runs `c` under `ulimit -v KB` (bash), so that allocations beyond it fail.
+fn with_address_limit(c: &Command, kb: u64) -> Command {
+    let mut script = format!("ulimit -v {kb}; exec");
+    script.push_str(&format!(" '{}'", c.get_program().to_string_lossy()));
+    for a in c.get_args() {
+        script.push_str(&format!(" '{}'", a.to_string_lossy()));
+    }
+    let mut b = Command::new("bash");
+    b.arg("-c").arg(script).env("NO_COLOR", "1");
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => b.env(k, v),
+            None => b.env_remove(k),
+        };
+    }
+    b.env_remove("RUST_BACKTRACE");
+    b
+}
+
+#[test]
+fn runs_that_train_nothing_or_diverge_fail() {
+    let tmp = tempdir("train-exit-");
+    // Every training image unreadable: an error, no checkpoint.
+    let bad = tmp.path().join("bad");
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(bad.join(class)).unwrap();
+        for i in 0..4 {
+            std::fs::write(bad.join(class).join(format!("{i}.png")), b"not an image").unwrap();
+        }
+    }
+    let out = tmp.path().join("bad-run");
+    let o = run({
+        let mut c = dpn();
+        c.args([
+            "train",
+            "-m",
+            "dpn48b",
+            "--img-size",
+            "32",
+            "--batch-size",
+            "4",
+        ])
+        .args(["--epochs", "1", "--workers", "1", "--data"])
+        .arg(&bad)
+        .arg("--output")
+        .arg(&out);
+        c
+    });
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not one training image"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.join("last").exists() && !out.join("checkpoints").exists());
+
+    // More outputs than class folders: refused before training.
+    let out = tmp.path().join("classes-run");
+    let mut c = train_cmd(&out, 1);
+    c.args(["--num-classes", "1000"]);
+    let o = run(c);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--num-classes 1000"), "{}", stderr(&o));
+    assert!(!out.join("last").exists());
+
+    // A schedule that blows the model up: an error, not a finished run.
+    let out = tmp.path().join("diverge-run");
+    let mut c = train_cmd(&out, 2);
+    c.args(["--min-lr", "10", "--lr", "10"]);
+    let o = run(c);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("loss is") && e.contains("stopping without saving"),
+        "{e}"
+    );
+    assert!(
+        !out.join("best").exists(),
+        "a diverged run has no best model"
+    );
+}
+
+#[test]
+fn out_of_memory_in_training_is_one_line_and_exit_8() {
+    let tmp = tempdir("train-oom-");
+    let out = tmp.path().join("run");
+    let mut c = train_cmd(&out, 1);
+    // A batch of 16 images at 512 px needs far more than 3 GB beyond the
+    // ~2.8 GB of address space libtorch maps at start-up.
+    c.args(["--img-size", "512"]);
+    let o = with_address_limit(&c, 3_300_000).output().unwrap();
+    let e = stderr(&o);
+    assert_eq!(code(&o), 8, "{e}");
+    let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("dpn: error:")).collect();
+    assert_eq!(errors.len(), 1, "{e}");
+    assert!(
+        errors[0].contains("out of memory on cpu") && errors[0].contains("batch size 16"),
+        "{e}"
+    );
+    assert!(!e.contains("panicked") && !e.contains("frame #"), "{e}");
+    assert!(
+        !out.join("last").exists(),
+        "no checkpoint from a failed step"
+    );
 }

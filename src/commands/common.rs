@@ -71,6 +71,10 @@ pub struct RunArgs {
     /// Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+
+    /// On out of memory, stop (exit 8) instead of retrying at half the batch size
+    #[arg(long)]
+    pub no_retry: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -133,6 +137,9 @@ pub fn prepare<'a>(
         return Err(error::usage("--batch-size must be at least 1"));
     }
     let opts = run.target.run_options()?;
+    if opts.device == tch::Device::Cpu {
+        crate::sys::memory::cap_to_available();
+    }
     // Read once: an explicit file may name its model and carry class names.
     let explicit_meta = model
         .weights

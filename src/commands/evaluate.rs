@@ -124,6 +124,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     )?;
     let bar = crate::ui::progress::bar(&ctx.ui, total as u64, "images");
     let mut c = Tally::new(num_classes);
+    let mut runner = infer::Runner::new(&p.loaded.model, p.opts, !run_args.no_retry);
     let t0 = Instant::now();
     for batch in loader {
         for f in &batch.failures {
@@ -134,7 +135,10 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
             let labels = batch
                 .label_tensor()
                 .expect("every evaluation item has a label");
-            let logits = infer::infer(&p.loaded.model, &batch.images, &p.opts);
+            let logits = runner.logits(&batch.images)?;
+            for note in runner.take_notes() {
+                bar.suspend(|| ctx.ui.warn(note));
+            }
             score(&logits, &labels, &mut c)?;
         }
         bar.inc((batch.indices.len() + batch.failures.len()) as u64);

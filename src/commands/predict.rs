@@ -107,17 +107,24 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     let mut sink = Sink::new(args.format, stdout.lock(), &p.classes);
     sink.begin()?;
     let mut failed = 0usize;
+    // A closed stdout (`| head`) ends the run at once, unless --features
+    // asked for a file: then the rows stop and the file is still completed.
+    let mut stdout_open = true;
+    let mut runner = infer::Runner::new(&p.loaded.model, p.opts, !args.run.no_retry);
     for batch in loader {
         // Rows in input order: failures sit where their image would have been.
         let mut rows: Vec<(usize, PathBuf, Outcome)> = Vec::new();
         if !batch.is_empty() {
             let model = &p.loaded.model;
             let (logits, feats) = if features.is_some() {
-                let (l, f) = infer::infer_with_features(model, &batch.images, &p.opts);
+                let (l, f) = runner.logits_and_features(&batch.images)?;
                 (l, Some(Vec::<f32>::try_from(f.flatten(0, -1))?))
             } else {
-                (infer::infer(model, &batch.images, &p.opts), None)
+                (runner.logits(&batch.images)?, None)
             };
+            for note in runner.take_notes() {
+                bar.suspend(|| ctx.ui.warn(note));
+            }
             // Only the top k of each row leaves the device.
             let (top_p, top_i) = logits
                 .softmax(-1, Kind::Float)
@@ -141,17 +148,22 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
             rows.push((f.index, f.path.clone(), Outcome::Failed(f.error.clone())));
         }
         rows.sort_by_key(|r| r.0);
-        for (_, path, outcome) in rows {
-            match outcome {
-                Outcome::Top(top) => sink.result(&path, &top)?,
-                Outcome::Failed(e) => sink.failure(&path, &e)?,
-            }
+        if stdout_open {
+            let written = rows
+                .into_iter()
+                .try_for_each(|(_, path, outcome)| match outcome {
+                    Outcome::Top(top) => sink.result(&path, &top),
+                    Outcome::Failed(e) => sink.failure(&path, &e),
+                })
+                .and_then(|()| sink.flush());
+            stdout_open = still_open(written, features.is_some())?;
         }
-        sink.flush()?;
         bar.inc((batch.indices.len() + batch.failures.len()) as u64);
     }
     bar.finish_and_clear();
-    sink.end()?;
+    if stdout_open {
+        still_open(sink.end(), features.is_some())?;
+    }
     if let Some(w) = features {
         let n = w.len();
         let out = w.finish()?;
@@ -164,6 +176,17 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether stdout is still worth writing to after `written`: a broken pipe
+/// is an error (which `main` reports as success) unless a file is still
+/// being written, in which case the rows stop and the work goes on.
+fn still_open(written: Result<()>, file_pending: bool) -> Result<bool> {
+    match written {
+        Ok(()) => Ok(true),
+        Err(e) if file_pending && error::is_broken_pipe(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// What became of one image: its top-k `(class, probability)`, or why it failed.

@@ -70,6 +70,10 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub by_stage: bool,
 
+    /// On out of memory, stop (exit 8) instead of timing at half the batch size
+    #[arg(long)]
+    pub no_retry: bool,
+
     /// Output format
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -77,6 +81,8 @@ pub struct ProfileArgs {
 
 /// What one timed run measured.
 struct Timing {
+    /// The batch size timed: --batch-size, or less after out-of-memory retries.
+    batch_size: usize,
     median_ms: f64,
     p90_ms: f64,
     images_per_s: f64,
@@ -243,7 +249,7 @@ fn summary(
                         ""
                     }
                 ));
-                Some(time_model(spec, size, args, o, peak, loaded)?)
+                Some(time_model(spec, size, args, o, peak, loaded, &ctx.ui)?)
             }
             _ => None,
         };
@@ -270,7 +276,7 @@ fn summary(
             opts.map_or_else(Cell::missing, |o| {
                 Cell::plain(if o.channels_last { "nhwc" } else { "nchw" })
             }),
-            Cell::plain(args.batch_size),
+            Cell::plain(timing.as_ref().map_or(args.batch_size, |t| t.batch_size)),
             Cell::opt(timing.as_ref().map(|t| t.median_ms), ms),
             Cell::opt(timing.as_ref().map(|t| t.p90_ms), ms),
             Cell::opt(timing.as_ref().map(|t| t.images_per_s), |v| {
@@ -284,7 +290,8 @@ fn summary(
 }
 
 /// Times `loaded` (the --weights model), or `spec` with random weights;
-/// `peak` was started before anything was loaded.
+/// `peak` was started before anything was loaded. Out of memory at a batch
+/// size retries at half of it (down to 1) unless --no-retry.
 fn time_model(
     spec: &ModelSpec,
     size: usize,
@@ -292,6 +299,7 @@ fn time_model(
     opts: &RunOptions,
     peak: memory::PeakMeter,
     loaded: Option<load::Loaded>,
+    ui: &crate::ui::Ui,
 ) -> Result<Timing> {
     let (mut vs, model, load_ms) = match loaded {
         Some(l) => (l.vs, l.model, Some(l.load_time.as_secs_f64() * 1e3)),
@@ -302,8 +310,72 @@ fn time_model(
         }
     };
     infer::prepare_model_for_inference(&mut vs, opts);
+    if opts.device == Device::Cpu {
+        memory::cap_to_available();
+    }
+    let mut batch = args.batch_size;
+    let times = loop {
+        match crate::sys::panic::catch(|| time_batch(&model, spec, size, batch, args, opts))
+            .and_then(|r| r)
+        {
+            Ok(times) => break times,
+            Err(e) if error::is_out_of_memory(&e) && !args.no_retry && batch > 1 => {
+                let smaller = batch.div_ceil(2);
+                ui.warn(format!(
+                    "out of memory on {} at batch size {batch}; timing batches of {smaller} \
+                     instead (--no-retry stops instead)",
+                    infer::device_name(opts.device)
+                ));
+                batch = smaller;
+            }
+            Err(e) if error::is_out_of_memory(&e) => {
+                return Err(error::out_of_memory(format!(
+                    "out of memory on {} at batch size {batch} ({}); try {}",
+                    infer::device_name(opts.device),
+                    format!("{e:#}").trim_start_matches("libtorch: "),
+                    if batch > 1 {
+                        format!("--batch-size {}", batch.div_ceil(2))
+                    } else {
+                        "a smaller --img-size, --dtype bf16 or another device".to_string()
+                    }
+                )))
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let peak_bytes = peak.finish();
+    let quantile = |q: f64| {
+        // Nearest-rank on the sorted sample: p90 of 10 runs is the 9th.
+        let rank = ((q * times.len() as f64).ceil() as usize).clamp(1, times.len());
+        times[rank - 1]
+    };
+    let median = if times.len() % 2 == 1 {
+        times[times.len() / 2]
+    } else {
+        (times[times.len() / 2 - 1] + times[times.len() / 2]) / 2.0
+    };
+    Ok(Timing {
+        batch_size: batch,
+        median_ms: median,
+        p90_ms: quantile(0.9),
+        images_per_s: batch as f64 / (median / 1e3),
+        peak_bytes,
+        load_ms,
+    })
+}
+
+/// The sorted wall times (ms) of `args.iters` forward passes of `batch`
+/// random images, after `args.warmup` untimed ones.
+fn time_batch(
+    model: &Dpn,
+    spec: &ModelSpec,
+    size: usize,
+    batch: usize,
+    args: &ProfileArgs,
+    opts: &RunOptions,
+) -> Result<Vec<f64>> {
     let shape = [
-        args.batch_size as i64,
+        batch as i64,
         spec.arch.in_chans as i64,
         size as i64,
         size as i64,
@@ -315,7 +387,7 @@ fn time_model(
         }
     };
     let run = || -> Result<()> {
-        let out = infer::infer(&model, &xs, opts);
+        let out = infer::infer(model, &xs, opts);
         sync();
         // Reading one value makes a failed kernel surface here, not later.
         let _ = out.f_double_value(&[0, 0]).context("running the model")?;
@@ -330,23 +402,6 @@ fn time_model(
         run()?;
         times.push(t0.elapsed().as_secs_f64() * 1e3);
     }
-    let peak_bytes = peak.finish();
     times.sort_by(f64::total_cmp);
-    let quantile = |q: f64| {
-        // Nearest-rank on the sorted sample: p90 of 10 runs is the 9th.
-        let rank = ((q * times.len() as f64).ceil() as usize).clamp(1, times.len());
-        times[rank - 1]
-    };
-    let median = if times.len() % 2 == 1 {
-        times[times.len() / 2]
-    } else {
-        (times[times.len() / 2 - 1] + times[times.len() / 2]) / 2.0
-    };
-    Ok(Timing {
-        median_ms: median,
-        p90_ms: quantile(0.9),
-        images_per_s: args.batch_size as f64 / (median / 1e3),
-        peak_bytes,
-        load_ms,
-    })
+    Ok(times)
 }

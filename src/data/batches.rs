@@ -128,6 +128,32 @@ pub struct BatchLoader {
     batches: usize,
 }
 
+/// Refuses a batch whose pixel buffers (the one being filled, the queued
+/// ones and the tensor made from one) cannot fit in the memory available:
+/// an allocation that fails inside the loader would abort the process.
+fn check_memory(
+    items: &[Item],
+    batch_size: usize,
+    transform: &dyn ImageTransform,
+    prefetch: usize,
+) -> Result<()> {
+    let (h, w) = transform.output_size();
+    let images = batch_size.min(items.len()) as u64;
+    let per_batch = images
+        .saturating_mul(3 * h as u64 * w as u64)
+        .saturating_mul(std::mem::size_of::<f32>() as u64);
+    let needed = per_batch.saturating_mul(prefetch.max(1) as u64 + 2);
+    match crate::sys::memory::available_bytes() {
+        Some(available) if needed > available => Err(crate::sys::error::out_of_memory(format!(
+            "a batch of {images} images at {h}x{w} needs {:.1} GB for its pixels alone, more than \
+             the {:.1} GB of memory available; use a smaller --batch-size",
+            needed as f64 / 1e9,
+            available as f64 / 1e9
+        ))),
+        _ => Ok(()),
+    }
+}
+
 impl BatchLoader {
     /// Starts loading `items` with `transform`. Fails only if the thread pool
     /// cannot be created.
@@ -138,6 +164,7 @@ impl BatchLoader {
     ) -> Result<Self> {
         let batch_size = options.batch_size.max(1);
         let batches = items.len().div_ceil(batch_size);
+        check_memory(&items, batch_size, transform.as_ref(), options.prefetch)?;
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(options.workers)
             .thread_name(|i| format!("dpn-data-{i}"))

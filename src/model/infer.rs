@@ -242,3 +242,109 @@ pub fn infer_with_features(model: &Dpn, xs: &Tensor, opts: &RunOptions) -> (Tens
         (logits.to_kind(Kind::Float), f.to_kind(Kind::Float))
     })
 }
+
+/// Runs batches through a model in eval mode. A batch that runs out of
+/// memory is split into halves and run again (down to one image), and later
+/// batches are split the same way, so that the results are those of a run at
+/// the smaller batch size; with retries off, out of memory is an error at
+/// once. Either way the error names the device, the batch size and what to
+/// try (exit code 8).
+pub struct Runner<'a> {
+    model: &'a Dpn,
+    opts: RunOptions,
+    retry: bool,
+    /// Retries not yet reported, for the caller to print (it owns stderr).
+    notes: Vec<String>,
+    /// The largest batch known to fit; `usize::MAX` until a batch failed.
+    limit: usize,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(model: &'a Dpn, opts: RunOptions, retry: bool) -> Runner<'a> {
+        Runner {
+            model,
+            opts,
+            retry,
+            notes: Vec::new(),
+            limit: usize::MAX,
+        }
+    }
+
+    /// What happened since the last call (a retry at a smaller batch), for stderr.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// The batch size batches are run at now (after any retries).
+    pub fn limit(&self) -> Option<usize> {
+        (self.limit != usize::MAX).then_some(self.limit)
+    }
+
+    /// [`infer`] on `xs` (a CPU batch).
+    pub fn logits(&mut self, xs: &Tensor) -> Result<Tensor> {
+        let parts = self.run(xs, |m, x, o| infer(m, x, o).to_device(Device::Cpu))?;
+        Ok(Tensor::cat(&parts, 0))
+    }
+
+    /// [`infer_with_features`] on `xs` (a CPU batch).
+    pub fn logits_and_features(&mut self, xs: &Tensor) -> Result<(Tensor, Tensor)> {
+        let parts = self.run(xs, |m, x, o| {
+            let (l, f) = infer_with_features(m, x, o);
+            (l.to_device(Device::Cpu), f.to_device(Device::Cpu))
+        })?;
+        let (l, f): (Vec<Tensor>, Vec<Tensor>) = parts.into_iter().unzip();
+        Ok((Tensor::cat(&l, 0), Tensor::cat(&f, 0)))
+    }
+
+    fn run<T>(
+        &mut self,
+        xs: &Tensor,
+        f: impl Fn(&Dpn, &Tensor, &RunOptions) -> T,
+    ) -> Result<Vec<T>> {
+        let n = xs.size()[0] as usize;
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < n {
+            let len = self.limit.min(n - start);
+            let chunk = xs.narrow(0, start as i64, len as i64);
+            match crate::sys::panic::catch(|| f(self.model, &chunk, &self.opts)) {
+                Ok(t) => {
+                    out.push(t);
+                    start += len;
+                }
+                Err(e) if error::is_out_of_memory(&e) && self.retry && len > 1 => {
+                    let smaller = len.div_ceil(2);
+                    self.notes.push(format!(
+                        "out of memory on {} at batch size {len}; retrying in batches of \
+                         {smaller} (--no-retry stops instead)",
+                        device_name(self.opts.device)
+                    ));
+                    self.limit = smaller;
+                }
+                Err(e) if error::is_out_of_memory(&e) => {
+                    let hint = if len > 1 {
+                        format!("try --batch-size {}", len.div_ceil(2))
+                    } else {
+                        "one image does not fit: try a smaller --img-size, --dtype bf16, \
+                         or another device"
+                            .to_string()
+                    };
+                    return Err(error::out_of_memory(format!(
+                        "out of memory on {} at batch size {len}: {}; {hint}",
+                        device_name(self.opts.device),
+                        oom_detail(&e)
+                    )));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// libtorch's own words about an out-of-memory error.
+fn oom_detail(e: &anyhow::Error) -> String {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<crate::sys::panic::Libtorch>())
+        .map_or_else(|| format!("{e:#}"), |l| l.message.clone())
+}

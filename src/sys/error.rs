@@ -28,6 +28,11 @@ pub enum Exit {
     /// Some inputs failed (unreadable images); the others were processed
     /// and their results written.
     Partial = 7,
+    /// Out of memory on the CPU or a CUDA device (after the retries at
+    /// smaller batches that predict, evaluate and profile make).
+    OutOfMemory = 8,
+    /// A bug in dpn: a panic that reached the top. The line asks for a report.
+    Internal = 70,
     /// Stopped by SIGINT or SIGTERM after saving a resumable state (`dpn
     /// train`: a checkpoint to `--resume` from); 128 + SIGINT, as shells report Ctrl-C.
     Interrupted = 130,
@@ -99,11 +104,21 @@ pub fn not_cached(message: impl Into<String>) -> anyhow::Error {
     .into()
 }
 
-/// The exit code for an error: the first [`Coded`] in its chain, else 1.
+/// The exit code for an error: the first [`Coded`] in its chain; else 8
+/// for a libtorch out-of-memory error, 70 for a caught panic that is not
+/// libtorch's (a bug); else 1.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Coded>())
-        .map_or(Exit::Failure.code(), |c| c.exit.code())
+    use crate::sys::panic::Bug;
+    if let Some(c) = err.chain().find_map(|e| e.downcast_ref::<Coded>()) {
+        return c.exit.code();
+    }
+    if is_out_of_memory(err) {
+        return Exit::OutOfMemory.code();
+    }
+    if err.chain().any(|e| e.downcast_ref::<Bug>().is_some()) {
+        return Exit::Internal.code();
+    }
+    Exit::Failure.code()
 }
 
 /// Some inputs failed while the rest succeeded (exit code 7).
@@ -122,4 +137,33 @@ pub fn interrupted(message: impl Into<String>) -> anyhow::Error {
         message: message.into(),
     }
     .into()
+}
+
+/// Out of memory (exit code 8).
+pub fn out_of_memory(message: impl Into<String>) -> anyhow::Error {
+    Coded {
+        exit: Exit::OutOfMemory,
+        message: message.into(),
+    }
+    .into()
+}
+
+/// True when `err` is (or wraps) an out-of-memory error.
+pub fn is_out_of_memory(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<Coded>()
+            .is_some_and(|c| c.exit == Exit::OutOfMemory)
+            || e.downcast_ref::<crate::sys::panic::Libtorch>()
+                .is_some_and(|l| l.out_of_memory)
+            // A fallible tch call (`f_*`) returns libtorch's message as text.
+            || e.downcast_ref::<tch::TchError>()
+                .is_some_and(|t| crate::sys::panic::says_out_of_memory(&t.to_string()))
+    })
+}
+
+/// A write to a closed pipe (`dpn ... | head -1`): not a failure of dpn's.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }

@@ -61,3 +61,87 @@ fn proc_status_kb(field: &str) -> Option<u64> {
         .ok()?;
     Some(kb * 1024)
 }
+
+/// Caps this process's address space at what it has mapped now plus the
+/// memory the kernel reports available (`MemAvailable`), unless a lower
+/// limit is already set (`ulimit -v`). Linux overcommits: without a cap, a
+/// batch too large for the machine is not refused by the allocator but
+/// killed by the kernel's out-of-memory killer part-way through (SIGKILL, no
+/// message, no chance to retry). With it, the allocation fails, libtorch
+/// reports it, and dpn retries at a smaller batch or exits 8 with one line.
+/// Only for work on the CPU: CUDA reserves large address ranges it never
+/// backs. Returns the cap in bytes when one is in force.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn cap_to_available() -> Option<u64> {
+    let mapped = proc_status_kb("VmSize:")?;
+    let available = meminfo_kb("MemAvailable:")?;
+    let want = mapped.saturating_add(available);
+    let mut current = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a stack value.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_AS, &mut current) != 0 {
+            return None;
+        }
+        if current.rlim_cur != libc::RLIM_INFINITY && current.rlim_cur <= want {
+            return Some(current.rlim_cur);
+        }
+        let cap = if current.rlim_max == libc::RLIM_INFINITY {
+            want
+        } else {
+            want.min(current.rlim_max)
+        };
+        let limit = libc::rlimit {
+            rlim_cur: cap,
+            rlim_max: current.rlim_max,
+        };
+        (libc::setrlimit(libc::RLIMIT_AS, &limit) == 0).then_some(cap)
+    }
+}
+
+/// The memory a new allocation can count on: `MemAvailable`, bounded by
+/// the room left under an address-space limit. None where Linux's files are
+/// missing.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn available_bytes() -> Option<u64> {
+    let available = meminfo_kb("MemAvailable:")?;
+    let mut current = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscall on a stack value.
+    let limited = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut current) } == 0
+        && current.rlim_cur != libc::RLIM_INFINITY;
+    if limited {
+        let mapped = proc_status_kb("VmSize:")?;
+        Some(available.min(current.rlim_cur.saturating_sub(mapped)))
+    } else {
+        Some(available)
+    }
+}
+
+/// Elsewhere no cap is set (the limit and the files are Linux's).
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn cap_to_available() -> Option<u64> {
+    None
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn available_bytes() -> Option<u64> {
+    None
+}
+
+/// A `kB` field of /proc/meminfo, in bytes.
+fn meminfo_kb(field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}

@@ -8,5 +8,6 @@ pub mod atomic;
 pub mod digest;
 pub mod error;
 pub mod memory;
+pub mod panic;
 pub mod runtime;
 pub mod time;

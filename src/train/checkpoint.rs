@@ -46,7 +46,9 @@ pub const BEST: &str = "best";
 /// Set to a file path, makes a checkpoint write that has a previous
 /// checkpoint to replace stop after its weights file is written, create
 /// that file and sleep (tests kill the process there to check that the
-/// previous checkpoint survives).
+/// previous checkpoint survives). Only in builds with the `test-hooks`
+/// feature (`make test`); release binaries have no such variable.
+#[cfg(feature = "test-hooks")]
 pub const TEST_PAUSE_ENV: &str = "DPN_TRAIN_TEST_PAUSE_IN_CHECKPOINT";
 
 /// One row of metrics.csv.
@@ -179,6 +181,7 @@ pub fn save(
 
     let sd = model_state_dict(vs, net, &state.model, &state.classes)?;
     weights::write_safetensors(&tmp.join(MODEL_FILE), &sd)?;
+    #[cfg(feature = "test-hooks")]
     if let Some(marker) = std::env::var_os(TEST_PAUSE_ENV).filter(|_| output.join(LAST).exists()) {
         let _ = fs::write(&marker, b"paused\n");
         std::thread::sleep(std::time::Duration::from_secs(120));

@@ -129,6 +129,9 @@ impl<'a> Run<'a> {
         let device = infer::parse_device(&cfg.device)?;
         let precision: Precision = cfg.amp.parse()?;
         let opts = RunOptions::new(device, precision, cfg.channels_last)?;
+        if device == Device::Cpu {
+            crate::sys::memory::cap_to_available();
+        }
 
         let data = load_data(&mut cfg)?;
         let upe = (data.train.items.len() / cfg.batch_size) as u64;
@@ -259,6 +262,16 @@ impl<'a> Run<'a> {
         }
         self.state.partial.train_seconds += t_train.elapsed().as_secs_f64();
         bar.finish_and_clear();
+        if self.state.partial.images == 0 {
+            return Err(error::bad_input(format!(
+                "epoch {}: not one training image of {} could be read{}; nothing was trained",
+                epoch + 1,
+                self.cfg.data.display(),
+                first_failure
+                    .as_ref()
+                    .map_or_else(String::new, |f| format!(" (first: {f})"))
+            )));
+        }
         if let Some(f) = &first_failure {
             self.ui.warn(format!(
                 "epoch {}: skipped {} unreadable training images (first: {f}); --strict stops instead",
@@ -281,16 +294,20 @@ impl<'a> Run<'a> {
             let ys = batch
                 .label_tensor()
                 .ok_or_else(|| anyhow::anyhow!("training image without a label"))?;
-            let r = train_step(
-                &self.model,
-                &mut self.opt,
-                &batch.images,
-                &ys,
-                lr,
-                self.cfg.label_smoothing,
-                &self.opts,
-                &mut self.scaler,
-            )?;
+            let r = crate::sys::panic::catch(|| {
+                train_step(
+                    &self.model,
+                    &mut self.opt,
+                    &batch.images,
+                    &ys,
+                    lr,
+                    self.cfg.label_smoothing,
+                    &self.opts,
+                    &mut self.scaler,
+                )
+            })
+            .and_then(|r| r)
+            .map_err(|e| self.out_of_memory(e, "training"))?;
             if !r.loss.is_finite() {
                 bar.finish_and_clear();
                 let good = match fs::canonicalize(&self.last) {
@@ -330,14 +347,18 @@ impl<'a> Run<'a> {
         let Some(v) = &self.data.val else {
             return Ok(None);
         };
-        let Some(val) = validate(
-            &self.model,
-            &v.items,
-            self.eval_tf.clone(),
-            &self.opts,
-            self.loader_opts,
-            self.stop,
-        )?
+        let Some(val) = crate::sys::panic::catch(|| {
+            validate(
+                &self.model,
+                &v.items,
+                self.eval_tf.clone(),
+                &self.opts,
+                self.loader_opts,
+                self.stop,
+            )
+        })
+        .and_then(|r| r)
+        .map_err(|e| self.out_of_memory(e, "validating"))?
         else {
             return Err(self.interrupt());
         };
@@ -356,6 +377,19 @@ impl<'a> Run<'a> {
 
     /// The epoch's metrics row, the best model so far, and a checkpoint.
     fn end_epoch(&mut self, lr: f64, val: Option<Validation>, val_seconds: f64) -> Result<()> {
+        if let Some(v) = val.as_ref().filter(|v| v.images > 0 && !v.loss.is_finite()) {
+            let good = match fs::canonicalize(&self.last) {
+                Ok(p) => format!("the last good checkpoint is {}", p.display()),
+                Err(_) => "no checkpoint was written yet".to_string(),
+            };
+            return Err(anyhow::anyhow!(
+                "the validation loss is {} after epoch {} (lr {lr:.4e}): the model diverged; \
+                 stopping without saving; {good}. Try a lower --lr or --min-lr, or more \
+                 --warmup-epochs",
+                v.loss,
+                self.state.epoch + 1
+            ));
+        }
         let p = std::mem::take(&mut self.state.partial);
         let row = epoch_row(self.state.epoch, lr, &p, val.as_ref(), val_seconds);
         let is_best = match (row.top1, self.state.best_top1) {
@@ -387,6 +421,23 @@ impl<'a> Run<'a> {
         write_metrics(self.output, &self.state.history)?;
         self.last = self.save("epoch", is_best)?;
         Ok(())
+    }
+
+    /// `e` with the batch size, device and what to try when it is an
+    /// out-of-memory error (exit 8). Training does not retry at a smaller
+    /// batch: the batch size is part of the recipe (learning rate, BatchNorm).
+    fn out_of_memory(&self, e: anyhow::Error, doing: &str) -> anyhow::Error {
+        if !error::is_out_of_memory(&e) {
+            return e;
+        }
+        let bs = self.cfg.batch_size;
+        error::out_of_memory(format!(
+            "out of memory on {} {doing} at batch size {bs} ({}); try --batch-size {} (with a \
+             --lr scaled to match), a smaller --img-size or --amp bf16",
+            infer::device_name(self.opts.device),
+            format!("{e:#}").trim_start_matches("libtorch: "),
+            (bs / 2).max(2)
+        ))
     }
 
     /// Writes a checkpoint of the run as it stands; returns its folder.
@@ -436,9 +487,12 @@ fn load_data(cfg: &mut TrainConfig) -> Result<Data> {
     };
     if cfg.num_classes == 0 {
         cfg.num_classes = classes.len();
-    } else if cfg.num_classes < classes.len() {
+    } else if cfg.num_classes != classes.len() {
+        // Outputs without a class would make a checkpoint that predict and
+        // evaluate cannot name; fewer outputs than classes cannot train.
         return Err(error::usage(format!(
-            "--num-classes {} is less than the {} classes in {}",
+            "--num-classes {} does not match the {} class folders in {}; leave it out \
+             (it defaults to the folder count)",
             cfg.num_classes,
             classes.len(),
             cfg.data.display()

@@ -45,25 +45,33 @@ impl Ui {
 
     pub fn info(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            line(msg.as_ref());
         }
     }
 
     pub fn debug(&self, msg: impl AsRef<str>) {
         if self.verbose > 0 && !self.quiet {
-            eprintln!("{}", msg.as_ref());
+            line(msg.as_ref());
         }
     }
 
     pub fn warn(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{} {}", self.paint("dpn: warning:", "33"), msg.as_ref());
+            line(&format!(
+                "{} {}",
+                self.paint("dpn: warning:", "33"),
+                msg.as_ref()
+            ));
         }
     }
 
     /// Errors are printed even with `--quiet`: a script needs to know why.
     pub fn error(&self, msg: impl AsRef<str>) {
-        eprintln!("{} {}", self.paint("dpn: error:", "31"), msg.as_ref());
+        line(&format!(
+            "{} {}",
+            self.paint("dpn: error:", "31"),
+            msg.as_ref()
+        ));
     }
 
     fn paint(&self, s: &str, sgr: &str) -> String {
@@ -73,4 +81,13 @@ impl Ui {
             s.to_string()
         }
     }
+}
+
+/// One line on stderr. A stderr that cannot be written (`2>/dev/full`, a
+/// closed pipe) loses the message but must not stop the work or panic, as
+/// `eprintln!` would.
+fn line(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
 }

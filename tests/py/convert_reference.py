@@ -11,6 +11,10 @@ logits|} as JSON.
 
 bad OUTDIR: hostile or broken inputs for the error tests.
 """
+import pinned  # tests/py/pinned.py: the pinned torch, timm and Pillow, or exit
+
+pinned.check()
+
 import json
 import os
 import sys

@@ -20,6 +20,10 @@ Everything is written to OUT_DIR, which the caller creates (and renames into
 place when this script prints `done`).
 """
 
+import pinned  # tests/py/pinned.py: the pinned torch, timm and Pillow, or exit
+
+pinned.check()
+
 import io
 import json
 import os

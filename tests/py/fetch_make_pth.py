@@ -9,6 +9,10 @@ statistics, so that a download can be cut half-way and the converted file
 must load as a real model. Seeded: the same bytes every run of one torch version.
 """
 
+import pinned  # tests/py/pinned.py: the pinned torch, timm and Pillow, or exit
+
+pinned.check()
+
 import sys
 
 import torch

@@ -22,6 +22,10 @@ The metadata entry `keys` lists the state dict's keys in timm's order (JSON).
 Each file is written to a temporary name, then renamed, and announced as `done <file>`.
 """
 
+import pinned  # tests/py/pinned.py: the pinned torch, timm and Pillow, or exit
+
+pinned.check()
+
 import argparse
 import json
 import os

@@ -12,6 +12,10 @@ make OUTDIR: writes
 
 Usage: predict_reference.py make OUTDIR CLASSES_TSV
 """
+import pinned  # tests/py/pinned.py: the pinned torch, timm and Pillow, or exit
+
+pinned.check()
+
 import json
 import os
 import shutil

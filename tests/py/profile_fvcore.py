@@ -3,6 +3,10 @@
 Usage: profile_fvcore.py SIZE MODEL... ; prints one JSON object
 {model: {"conv": n, "batch_norm": n, "adaptive_avg_pool2d": n, "total": n}}.
 """
+import pinned  # tests/py/pinned.py: the pinned torch, timm and Pillow, or exit
+
+pinned.check()
+
 import json
 import logging
 import sys

@@ -24,6 +24,10 @@ timm.optim.create_optimizer_v2 (weight decay off for BatchNorm and biases), the
 scheduler timm.scheduler.create_scheduler_v2 with step_on_epochs=False.
 """
 
+import pinned  # tests/py/pinned.py: the pinned torch, timm and Pillow, or exit
+
+pinned.check()
+
 import json
 import os
 import sys

@@ -9,6 +9,10 @@ CROP_PCT). Writes OUT_JSON: {"<path>": [logits...]} in torchvision's ImageFolder
 plus "top1": accuracy in percent.
 """
 
+import pinned  # tests/py/pinned.py: the pinned torch, timm and Pillow, or exit
+
+pinned.check()
+
 import json
 import sys
 

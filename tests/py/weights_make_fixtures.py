@@ -20,6 +20,10 @@
         expected[KEY] (order-insensitive); prints OK.
 """
 
+import pinned  # tests/py/pinned.py: the pinned torch, timm and Pillow, or exit
+
+pinned.check()
+
 import argparse
 import collections
 import json

@@ -1,0 +1,286 @@
+//! Failures a batch job must be able to trust: out of memory (one line, exit
+//! 8, or a retry at half the batch with the same results), a closed stdout
+//! with a file still asked for, reference scripts on the wrong versions.
+
+mod common;
+use common::python;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// `dpn` with the test environment: no launcher variables, no backtraces.
+fn dpn() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dpn"));
+    c.env("NO_COLOR", "1")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("DPN_MODEL_INDEX")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("RANK");
+    c
+}
+
+/// `dpn ARGS` under `ulimit -v KB`: allocations beyond it fail, as they do
+/// on a machine without that much memory.
+fn dpn_limited(kb: u64, args: &[&str]) -> Output {
+    let mut script = format!("ulimit -v {kb}; exec '{}'", env!("CARGO_BIN_EXE_dpn"));
+    for a in args {
+        script.push_str(&format!(" '{a}'"));
+    }
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("RANK")
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// The lines dpn printed as errors: exactly one, and no panic or backtrace.
+fn one_error_line(o: &Output) -> String {
+    let e = stderr(o);
+    assert!(!e.contains("panicked") && !e.contains("frame #"), "{e}");
+    let errors: Vec<&str> = e.lines().filter(|l| l.starts_with("dpn: error:")).collect();
+    assert_eq!(errors.len(), 1, "{e}");
+    errors[0].to_string()
+}
+
+/// Random dpn68b weights (timm's, converted) and real photographs, made once.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn path(&self, p: &str) -> String {
+        self.dir.path().join(p).display().to_string()
+    }
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("dpn-failures-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let o = Command::new(python())
+            .arg(root.join("tests/py/predict_reference.py"))
+            .args([
+                "make",
+                dir.path().to_str().unwrap(),
+                root.join("data/imagenet1k_classes.tsv").to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let f = Fixture { dir };
+        let o = dpn()
+            .args([
+                "-q",
+                "convert",
+                &f.path("weights.pth"),
+                &f.path("w.safetensors"),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        f
+    })
+}
+
+/// About 2.8 GB of address space is libtorch's at start-up; at 512 px a
+/// dpn68b batch of 16 needs well over 1 GB beyond that, one image far less.
+const LIMIT_KB: u64 = 3_700_000;
+
+/// The batch size of the last "retrying in batches of N" line on stderr.
+fn retried_at(o: &Output) -> String {
+    let e = stderr(o);
+    let at = e
+        .rfind("retrying in batches of ")
+        .unwrap_or_else(|| panic!("no retry reported: {e}"));
+    e[at + "retrying in batches of ".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect()
+}
+
+#[test]
+fn profile_out_of_memory_is_one_line_and_exit_8() {
+    let o = dpn()
+        .args([
+            "-q",
+            "profile",
+            "dpn48b",
+            "--batch-size",
+            "300000",
+            "--device",
+            "cpu",
+        ])
+        .args(["--iters", "1", "--warmup", "0", "--no-retry"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 8, "{}", stderr(&o));
+    let line = one_error_line(&o);
+    assert!(
+        line.contains("out of memory on cpu at batch size 300000") && line.contains("--batch-size"),
+        "{line}"
+    );
+    assert!(o.stdout.is_empty(), "no partial table");
+}
+
+#[test]
+fn predict_retries_out_of_memory_at_half_the_batch() {
+    let f = fixture();
+    let args = |batch: &'static str, extra: &[&'static str]| {
+        let mut a = vec![
+            "predict",
+            "--weights",
+            Box::leak(f.path("w.safetensors").into_boxed_str()),
+            "--img-size",
+            "512",
+            "--crop-pct",
+            "1",
+            "-f",
+            "csv",
+            "-b",
+            batch,
+        ];
+        a.extend_from_slice(extra);
+        a.push(Box::leak(f.path("images").into_boxed_str()));
+        a
+    };
+    let retried = dpn_limited(LIMIT_KB, &args("16", &[]));
+    assert_eq!(code(&retried), 0, "{}", stderr(&retried));
+    assert!(
+        stderr(&retried)
+            .contains("out of memory on cpu at batch size 16; retrying in batches of 8"),
+        "{}",
+        stderr(&retried)
+    );
+    let smaller: &'static str = Box::leak(retried_at(&retried).into_boxed_str());
+    let direct = dpn().args(args(smaller, &[])).output().unwrap();
+    assert_eq!(code(&direct), 0, "{}", stderr(&direct));
+    assert_eq!(
+        String::from_utf8_lossy(&retried.stdout),
+        String::from_utf8_lossy(&direct.stdout),
+        "the retried run equals a run at batch size {smaller}"
+    );
+
+    let refused = dpn_limited(LIMIT_KB, &args("16", &["--no-retry"]));
+    assert_eq!(code(&refused), 8, "{}", stderr(&refused));
+    let line = one_error_line(&refused);
+    assert!(
+        line.contains("batch size 16") && line.contains("--batch-size 8"),
+        "{line}"
+    );
+}
+
+/// The retry itself is predict's code too (`model::infer::Runner`); here,
+/// without it, a failed evaluation leaves no results file behind.
+#[test]
+fn evaluate_out_of_memory_writes_no_results_file() {
+    let f = fixture();
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let refused = tmp.path().join("no.json").display().to_string();
+    let weights = f.path("w.safetensors");
+    let data = f.path("folder");
+    let o = dpn_limited(
+        LIMIT_KB,
+        &[
+            "evaluate",
+            "--weights",
+            &weights,
+            "--data",
+            &data,
+            "--img-size",
+            "576",
+            "--crop-pct",
+            "1",
+            "-b",
+            "8",
+            "--results-file",
+            &refused,
+            "--no-retry",
+        ],
+    );
+    assert_eq!(code(&o), 8, "{}", stderr(&o));
+    let line = one_error_line(&o);
+    assert!(
+        line.contains("out of memory on cpu at batch size 8"),
+        "{line}"
+    );
+    assert!(
+        !Path::new(&refused).exists(),
+        "no results file from a failed run"
+    );
+}
+
+#[test]
+fn a_closed_stdout_still_completes_the_features_file() {
+    let f = fixture();
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let npy: PathBuf = tmp.path().join("pe.npy");
+    let mut child = dpn()
+        .args([
+            "predict",
+            "--weights",
+            &f.path("w.safetensors"),
+            "-b",
+            "1",
+            "-f",
+            "csv",
+        ])
+        .arg("--features")
+        .arg(&npy)
+        .arg(f.path("images"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read the header and one row, then close the pipe, as `head -2` does.
+    let mut out = child.stdout.take().unwrap();
+    let mut buf = [0u8; 64];
+    let _ = out.read(&mut buf).unwrap();
+    drop(out);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let images = std::fs::read_dir(f.path("images")).unwrap().count();
+    let bytes = std::fs::read(&npy).expect("the features file is written");
+    // .npy: a header, then images x 832 f32 (dpn68b's embedding width).
+    assert_eq!(bytes.len() % 4, 0);
+    let header = u16::from_le_bytes([bytes[8], bytes[9]]) as usize + 10;
+    assert_eq!(
+        (bytes.len() - header) / 4,
+        images * 832,
+        "every image's row"
+    );
+}
+
+#[test]
+fn reference_scripts_refuse_other_versions() {
+    let tmp = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let req = tmp.path().join("requirements.txt");
+    std::fs::write(&req, "torch==0.0.1\ntimm==1.0.29\n").unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = Command::new(python())
+        .arg(root.join("tests/py/profile_fvcore.py"))
+        .arg("64")
+        .env("DPN_TEST_REQUIREMENTS", &req)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("torch") && e.contains("want 0.0.1"), "{e}");
+}
