@@ -7,7 +7,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use dpn::registry::Registry;
 use dpn::weights::read_safetensors;
 
 fn python() -> PathBuf {
@@ -229,7 +228,7 @@ fn kill_during_checkpoint_write_leaves_previous_checkpoint() {
     assert_eq!(tmps.len(), 1);
     let last = out.join("last");
     assert_eq!(state(&last)["epoch"], 1);
-    let registry = Registry::load(None).unwrap();
+    let registry = dpn::registry::Registry::load(None).unwrap();
     let spec = registry.get("dpn48b").unwrap();
     let loaded = dpn::weights::load::load_model(
         &registry,
