@@ -94,6 +94,7 @@ never\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l cache-dir -d 'Directory for cached weights' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l channels-last -d 'Run in channels-last (NHWC) memory format'
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l no-retry -d 'On out of memory, stop (exit 8) instead of retrying at half the batch size'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -130,6 +131,7 @@ never\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l cache-dir -d 'Directory for cached weights' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l channels-last -d 'Run in channels-last (NHWC) memory format'
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l no-retry -d 'On out of memory, stop (exit 8) instead of retrying at half the batch size'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -166,6 +168,7 @@ never\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l cache-dir -d 'Directory for cached weights' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l channels-last -d 'Run in channels-last (NHWC) memory format'
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l no-retry -d 'On out of memory, stop (exit 8) instead of retrying at half the batch size'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -189,6 +192,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand profile" -l cache-dir -d 'Direct
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l all -d 'Profile every model in the registry'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l channels-last -d 'Run in channels-last (NHWC) memory format'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l by-stage -d 'MACs and activations per stage (stem, conv2..conv5, head) instead of the summary'
+complete -c dpn -n "__fish_dpn_using_subcommand profile" -l no-retry -d 'On out of memory, stop (exit 8) instead of timing at half the batch size'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -23,6 +23,8 @@ Exit codes:
   5  download failed (HTTP error such as 404 or 403, timeout, unreachable server)
   6  weights not cached (run `dpn fetch MODEL`, or pass --weights FILE)
   7  some inputs failed (e.g. unreadable images); the rest were processed
+  8  out of memory (CPU or CUDA), after predict/evaluate/profile retried at smaller batches
+  70  internal error: a bug in dpn (the line asks for a report; RUST_BACKTRACE=1 shows where)
   130  interrupted by SIGINT/SIGTERM after saving (dpn train: resume with --resume)
 
 Environment:
