@@ -18,13 +18,18 @@
 //!   transparent index (or index 0) outside the frame;
 //! - EXIF orientation is not applied (Pillow's `convert` does not, nor does timm).
 //!
-//! JPEGs are decoded by zune-jpeg, not libjpeg-turbo, so they differ from
-//! Pillow by rounding in the IDCT and chroma upsampling (see
-//! `tests/data_parity.rs` for the measured difference); everything else is exact.
+//! JPEGs are decoded by libjpeg-turbo, the library Pillow uses, at Pillow's
+//! settings (accurate integer IDCT, fancy upsampling, libjpeg's YCbCr->RGB;
+//! see [`super::jpeg`] for why not a pure-Rust decoder): every format is
+//! bit-identical to Pillow (`tests/data_parity.rs`). A JPEG that ends too
+//! soon is an error, as in Pillow (`LOAD_TRUNCATED_IMAGES` off); corrupt scan
+//! data decodes as libjpeg and Pillow decode it, with a warning that neither
+//! prints.
 //!
 //! Every failure (unreadable, empty, truncated, unknown format, too large) is
 //! an [`error::bad_input`] naming the file, and a decoder panic is caught and
-//! reported the same way.
+//! reported the same way. The size limit is checked from the header, before
+//! the pixels are allocated.
 
 use std::path::Path;
 

@@ -5,15 +5,21 @@
 //! decoder's output is a matter of its algorithms (the accurate integer IDCT,
 //! the "fancy" triangle-filter chroma upsampling, block smoothing of
 //! progressive scans, the fixed-point YCbCr->RGB tables), not of the format.
-//! Pure-Rust decoders (zune-jpeg, jpeg-decoder) round the IDCT and upsample
-//! chroma differently: up to 7 levels off on photographs. The crates that
-//! wrap libjpeg-turbo do not fit either: `mozjpeg` / `mozjpeg-sys` and
-//! `turbojpeg-sys` compile a vendored copy whose x86 SIMD code needs `nasm`
-//! (and `turbojpeg-sys` also `cmake`); without them the plain-C decoder is
-//! bit-identical but 2.5 times slower than Pillow's, and their error paths
-//! unwind Rust panics through C. So dpn links the system's libjpeg-turbo
-//! (2.1 or newer, with its SIMD code; statically when the `.a` is there) and
-//! keeps libjpeg's `setjmp`/`longjmp` error handling inside C.
+//! zune-jpeg (used before) and jpeg-decoder round the IDCT and upsample
+//! chroma their own way: up to 7 levels off on photographs.
+//!
+//! Why not a crate around it: `mozjpeg-sys` (under `mozjpeg`) compiles a
+//! vendored copy whose x86 SIMD code needs `nasm`; without it the plain-C
+//! decoder is bit-identical but about 2.5 times slower than with SIMD, which
+//! would lose dpn's speed lead over Pillow, and its error handler unwinds a
+//! Rust panic through C frames. `turbojpeg-sys` needs TurboJPEG 3's `tj3`
+//! API, either from the system (Debian and Ubuntu ship 2.x, and not in the
+//! default packages) or built with `cmake` and `nasm`. The system's
+//! libjpeg-turbo (2.1 or newer) is already built with its SIMD code and its
+//! `jpeglib.h` API is stable, so dpn compiles one small C file against it,
+//! links it statically where `libjpeg.a` is installed (the binary then
+//! carries the decoder it was tested with), and keeps libjpeg's
+//! `setjmp`/`longjmp` error handling inside C, where it is defined.
 //!
 //! `tests/data_parity.rs` checks the output against Pillow's, byte for byte.
 
