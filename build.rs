@@ -5,10 +5,15 @@
 //! `libtorch.so` to be a needed library: without `--no-as-needed` the linker
 //! drops it (nothing references its symbols directly), and with it goes
 //! `libtorch_cuda.so`, so CUDA silently disappears on GPU machines.
+//!
+//! It also builds `csrc/jpeg.c` against the system's libjpeg-turbo (see
+//! `src/data/jpeg.rs` for why), linked statically when its `libjpeg.a` is
+//! installed so that the binary carries the exact decoder it was tested with.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn main() {
+    build_jpeg_shim();
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         println!(
@@ -43,6 +48,65 @@ fn build_cuda_memory_shim(lib_dir: &Path) {
         .file("csrc/cuda_memory.cpp")
         .compile("dpn_cuda_memory");
     println!("cargo:rustc-link-lib=dylib=c10");
+}
+
+/// `csrc/jpeg.c` and libjpeg-turbo: found with pkg-config (`libjpeg.pc`, as
+/// Debian's `libjpeg62-turbo-dev` and Ubuntu's `libjpeg-turbo8-dev` install
+/// it), else in the compiler's default paths.
+fn build_jpeg_shim() {
+    println!("cargo:rerun-if-changed=csrc/jpeg.c");
+    let found = pkg_config::Config::new()
+        .cargo_metadata(false)
+        .env_metadata(true)
+        .probe("libjpeg")
+        .ok();
+    let (includes, lib_dirs) = match &found {
+        Some(lib) => (lib.include_paths.clone(), lib.link_paths.clone()),
+        None => (Vec::new(), Vec::new()),
+    };
+    let mut build = cc::Build::new();
+    build
+        .pic(true)
+        .opt_level(2)
+        .warnings(true)
+        .file("csrc/jpeg.c");
+    for dir in &includes {
+        build.include(dir);
+    }
+    if let Err(e) = build.try_compile("dpn_jpeg") {
+        panic!(
+            "cannot compile csrc/jpeg.c: {e}\n\
+             dpn decodes JPEG with libjpeg-turbo (2.1 or newer): install its development \
+             package (Debian: libjpeg62-turbo-dev, Ubuntu: libjpeg-turbo8-dev, \
+             Fedora: libjpeg-turbo-devel)"
+        );
+    }
+    // The static library where there is one (pkg-config's directory, else
+    // the usual ones), else the shared one.
+    let multiarch = format!(
+        "/usr/lib/{}-linux-gnu",
+        std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default()
+    );
+    let usual = [
+        multiarch.as_str(),
+        "/usr/lib64",
+        "/usr/lib",
+        "/usr/local/lib",
+    ];
+    let static_dir = lib_dirs
+        .iter()
+        .cloned()
+        .chain(usual.iter().map(PathBuf::from))
+        .find(|d| d.join("libjpeg.a").is_file());
+    if let Some(dir) = static_dir {
+        println!("cargo:rustc-link-search=native={}", dir.display());
+        println!("cargo:rustc-link-lib=static=jpeg");
+    } else {
+        for dir in &lib_dirs {
+            println!("cargo:rustc-link-search=native={}", dir.display());
+        }
+        println!("cargo:rustc-link-lib=dylib=jpeg");
+    }
 }
 
 /// The wheel's `torch/version.py` (one level above `lib/`) names the exact build,

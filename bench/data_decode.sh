@@ -49,7 +49,11 @@ print(f"# Decode + eval transform, one thread ({datetime.datetime.now(datetime.t
 print(f"Six 512x512 JPEGs (quality 90, 4:2:0) from scikit-image photographs; {model}'s eval")
 print(f"transform (resize shorter side to 256 bicubic, center crop 224, normalize) to a")
 print(f"[3, 224, 224] f32 tensor. Best of {rounds} alternating rounds of {seconds} s each.\n")
-print(f"Machine: {cpu}, {platform.machine()}, Linux {platform.release()}; {rustc};")
+flags = next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), [])
+simd = " ".join(f for f in ("sse2", "avx", "avx2", "avx512f") if f in flags) or "?"
+jpeg = subprocess.run(["pkg-config", "--modversion", "libjpeg"], capture_output=True, text=True).stdout.strip() or "?"
+print(f"Machine: {cpu}, {platform.machine()} ({simd}), Linux {platform.release()}; {rustc};")
+print(f"dpn decodes JPEG with the system's libjpeg-turbo {jpeg}, Pillow with its own.")
 import os
 print(f"Load average at the end (shared machine): {os.getloadavg()[0]:.2f}.")
 print(f"Pillow {PIL.__version__}, torch {torch.__version__} (1 thread), torchvision {torchvision.__version__}, timm {timm.__version__}.\n")

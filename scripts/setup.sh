@@ -22,6 +22,11 @@ command -v "$python" >/dev/null 2>&1 ||
 "$python" -m pip --version >/dev/null 2>&1 ||
     die "pip is not available for '$python'; install it (e.g. apt-get install python3-pip)"
 
+# build.rs compiles csrc/jpeg.c against libjpeg-turbo (dpn decodes JPEG as Pillow does).
+if ! pkg-config --exists libjpeg 2>/dev/null && [ ! -f /usr/include/jpeglib.h ]; then
+    die "libjpeg-turbo's development files (jpeglib.h) were not found; install them (e.g. apt-get install libjpeg62-turbo-dev on Debian, libjpeg-turbo8-dev on Ubuntu)"
+fi
+
 if [ ! -x "$venv/bin/python" ]; then
     say "creating virtualenv $venv"
     "$python" -m venv "$venv" >/dev/null 2>&1 ||

@@ -18,22 +18,25 @@
 //!   transparent index (or index 0) outside the frame;
 //! - EXIF orientation is not applied (Pillow's `convert` does not, nor does timm).
 //!
-//! JPEGs are decoded by zune-jpeg, not libjpeg-turbo, so they differ from
-//! Pillow by rounding in the IDCT and chroma upsampling (see
-//! `tests/data_parity.rs` for the measured difference); everything else is exact.
+//! JPEGs are decoded by libjpeg-turbo, the library Pillow uses, at Pillow's
+//! settings (accurate integer IDCT, fancy upsampling, libjpeg's YCbCr->RGB;
+//! see [`super::jpeg`] for why not a pure-Rust decoder): every format is
+//! bit-identical to Pillow (`tests/data_parity.rs`). A JPEG that ends too
+//! soon is an error, as in Pillow (`LOAD_TRUNCATED_IMAGES` off); corrupt scan
+//! data decodes as libjpeg and Pillow decode it, with a warning that neither
+//! prints.
 //!
 //! Every failure (unreadable, empty, truncated, unknown format, too large) is
 //! an [`error::bad_input`] naming the file, and a decoder panic is caught and
-//! reported the same way.
+//! reported the same way. The size limit is checked from the header, before
+//! the pixels are allocated.
 
 use std::path::Path;
 
 use anyhow::Result;
 use image::{DynamicImage, ImageFormat};
-use zune_core::bytestream::ZCursor;
-use zune_core::colorspace::ColorSpace;
-use zune_core::options::DecoderOptions;
 
+use super::jpeg;
 use crate::sys::error;
 
 /// Pillow refuses images above twice its `MAX_IMAGE_PIXELS` (89,478,485) as
@@ -186,52 +189,47 @@ fn muldiv255(a: u32, b: u32) -> u32 {
     ((t >> 8) + t) >> 8
 }
 
+/// JPEG through libjpeg-turbo ([`super::jpeg`]). RGB rows are decoded in
+/// place; gray and CMYK rows go through a small buffer and are converted.
 fn decode_jpeg(bytes: &[u8]) -> Result<RgbImage, String> {
-    let options = DecoderOptions::default()
-        .set_strict_mode(true)
-        .set_max_width(65_535)
-        .set_max_height(65_535);
-    let mut dec = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
-    dec.decode_headers().map_err(one_line)?;
-    let info = dec.info().ok_or("no image header")?;
-    let (w, h) = (info.width as usize, info.height as usize);
+    let mut dec = jpeg::Decoder::new(bytes)?;
+    let (w, h) = dec.read_header()?;
     check_size(w, h)?;
-    let input = dec.input_colorspace().ok_or("no colour space")?;
-    let out = match input {
-        ColorSpace::Luma | ColorSpace::LumaA => ColorSpace::Luma,
-        ColorSpace::CMYK | ColorSpace::YCCK => ColorSpace::CMYK,
-        _ => ColorSpace::RGB,
-    };
-    dec.set_options(options.jpeg_set_out_colorspace(out));
-    let pixels = dec.decode().map_err(one_line)?;
-    let n = w * h;
-    let data = match out {
-        ColorSpace::Luma => {
-            let px = pixels.get(..n).ok_or("short output")?;
-            gray_to_rgb(px)
+    let channels = dec.start()?;
+    let mut data = vec![0u8; w * h * 3];
+    let mut y = 0;
+    if channels == 3 {
+        while y < h {
+            y += dec.read_rows(&mut data[y * w * 3..], w * 3)?;
         }
-        ColorSpace::CMYK => {
-            let px = pixels.get(..n * 4).ok_or("short output")?;
-            let mut rgb = Vec::with_capacity(n * 3);
-            for p in px.chunks_exact(4) {
-                // Adobe CMYK is stored inverted; Pillow reads it as "CMYK;I".
-                let nk = p[3] as u32; // 255 - (255 - stored K)
-                for &s in &p[..3] {
-                    let c = 255 - s as u32;
-                    rgb.push((nk - muldiv255(c, nk)) as u8);
+    } else {
+        let mut rows = vec![0u8; w * channels * jpeg::MAX_ROWS];
+        while y < h {
+            let n = dec.read_rows(&mut rows, w * channels)?;
+            let src = &rows[..n * w * channels];
+            let dst = &mut data[y * w * 3..(y + n) * w * 3];
+            match channels {
+                1 => {
+                    for (o, &v) in dst.chunks_exact_mut(3).zip(src) {
+                        o.fill(v);
+                    }
                 }
+                4 => {
+                    for (o, p) in dst.chunks_exact_mut(3).zip(src.chunks_exact(4)) {
+                        // Adobe CMYK is stored inverted; Pillow reads it as "CMYK;I".
+                        let nk = p[3] as u32; // 255 - (255 - stored K)
+                        for (o, &s) in o.iter_mut().zip(&p[..3]) {
+                            let c = 255 - s as u32;
+                            *o = (nk - muldiv255(c, nk)) as u8;
+                        }
+                    }
+                }
+                _ => return Err(format!("{channels} channels")),
             }
-            rgb
+            y += n;
         }
-        _ => {
-            let mut px = pixels;
-            if px.len() < n * 3 {
-                return Err("short output".into());
-            }
-            px.truncate(n * 3);
-            px
-        }
-    };
+    }
+    dec.finish()?;
     Ok(RgbImage {
         width: w,
         height: h,

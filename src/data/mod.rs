@@ -12,6 +12,7 @@ pub mod batches;
 pub mod classes;
 pub mod decode;
 pub mod folders;
+mod jpeg;
 pub mod resize;
 pub mod shard;
 pub mod transform;
