@@ -485,6 +485,26 @@ fn bad_data_folders() {
     assert_eq!(code(&o), 2, "{}", stderr(&o));
 }
 
+/// `train_cmd`'s run of dpn48b on the digits at `size` px with `extra` flags.
+fn digits_cmd(out: &Path, epochs: u32, size: &str, extra: &[&str]) -> Command {
+    let d = digits();
+    let mut c = dpn();
+    c.arg("train")
+        .arg("--data")
+        .arg(d.join("train"))
+        .arg("--val-data")
+        .arg(d.join("val"))
+        .args(["-m", "dpn48b", "--img-size", size, "--batch-size", "16"])
+        .args(["--warmup-epochs", "1", "--workers", "1"])
+        .args(["--scale", "0.35", "1", "--crop-pct", "1", "--seed", "7"])
+        .args(extra)
+        .arg("--epochs")
+        .arg(epochs.to_string())
+        .arg("--output")
+        .arg(out);
+    c
+}
+
 /// Runs `c` under `ulimit -v KB` (bash), so that allocations beyond it fail.
 fn with_address_limit(c: &Command, kb: u64) -> Command {
     let mut script = format!("ulimit -v {kb}; exec");
@@ -552,9 +572,7 @@ fn runs_that_train_nothing_or_diverge_fail() {
 
     // A schedule that blows the model up: an error, not a finished run.
     let out = tmp.path().join("diverge-run");
-    let mut c = train_cmd(&out, 2);
-    c.args(["--min-lr", "10", "--lr", "10"]);
-    let o = run(c);
+    let o = run(digits_cmd(&out, 2, "32", &["--lr", "1e6", "--min-lr", "1e6"]));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let e = stderr(&o);
     assert!(
@@ -571,10 +589,9 @@ fn runs_that_train_nothing_or_diverge_fail() {
 fn out_of_memory_in_training_is_one_line_and_exit_8() {
     let tmp = tempdir("train-oom-");
     let out = tmp.path().join("run");
-    let mut c = train_cmd(&out, 1);
     // A batch of 16 images at 512 px needs far more than 3 GB beyond the
     // ~2.8 GB of address space libtorch maps at start-up.
-    c.args(["--img-size", "512"]);
+    let c = digits_cmd(&out, 1, "512", &["--lr", "0.05"]);
     let o = with_address_limit(&c, 3_300_000).output().unwrap();
     let e = stderr(&o);
     assert_eq!(code(&o), 8, "{e}");
