@@ -10,14 +10,50 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+/// The variables of job arrays and launchers, which `--shard auto` reads.
+const JOB_VARIABLES: [&str; 7] = [
+    "SLURM_ARRAY_TASK_ID",
+    "SLURM_ARRAY_TASK_COUNT",
+    "SLURM_ARRAY_TASK_MIN",
+    "SLURM_ARRAY_TASK_MAX",
+    "SLURM_ARRAY_TASK_STEP",
+    "RANK",
+    "WORLD_SIZE",
+];
+
 fn dpn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dpn"))
-        .args(args)
-        .env_remove("DPN_MODEL_INDEX")
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .env_remove("RANK")
-        .output()
-        .unwrap()
+    dpn_env(args, &[])
+}
+
+/// `dpn args` with `vars` as the only job-array variables set.
+fn dpn_env(args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dpn"));
+    cmd.args(args).env_remove("DPN_MODEL_INDEX");
+    for k in JOB_VARIABLES {
+        cmd.env_remove(k);
+    }
+    cmd.envs(vars.iter().copied()).output().unwrap()
+}
+
+/// The Slurm variables of task `id` of `--array=0-8:4` (tasks 0, 4, 8),
+/// beside torchrun's.
+const SLURM_STEP_4: [(&str, &str); 7] = [
+    ("SLURM_ARRAY_TASK_ID", "4"),
+    ("SLURM_ARRAY_TASK_COUNT", "3"),
+    ("SLURM_ARRAY_TASK_MIN", "0"),
+    ("SLURM_ARRAY_TASK_MAX", "8"),
+    ("SLURM_ARRAY_TASK_STEP", "4"),
+    ("RANK", "1"),
+    ("WORLD_SIZE", "2"),
+];
+
+/// How many of `total` sorted inputs shard `i` of `n` takes (every n-th from i).
+fn share(i: usize, n: usize, total: usize) -> usize {
+    (0..total).filter(|k| k % n == i).count()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn ok(o: &Output) -> &Output {
@@ -411,4 +447,133 @@ fn usage_errors() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// `predict --format jsonl` with `vars` set: the paths of the output rows.
+fn predicted(extra: &[&str], vars: &[(&str, &str)]) -> (Vec<String>, String) {
+    let r = reference();
+    let (images, weights) = (r.path("images"), r.weights());
+    let mut args = vec![
+        "predict",
+        "--weights",
+        &weights,
+        "--device",
+        "cpu",
+        "-k",
+        "1",
+        "--batch-size",
+        "8",
+        "--format",
+        "jsonl",
+    ];
+    args.extend_from_slice(extra);
+    args.push(images.to_str().unwrap());
+    let o = dpn_env(&args, vars);
+    ok(&o);
+    let paths = String::from_utf8(o.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["path"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    (paths, stderr(&o))
+}
+
+/// `evaluate --format json` of the reference folder with `vars` set: its
+/// image count and stderr.
+fn evaluated(extra: &[&str], vars: &[(&str, &str)]) -> (u64, String) {
+    let r = reference();
+    let (data, weights) = (r.path("folder"), r.weights());
+    let mut args = vec![
+        "evaluate",
+        "--data",
+        data.to_str().unwrap(),
+        "--weights",
+        &weights,
+        "--device",
+        "cpu",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = dpn_env(&args, vars);
+    ok(&o);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    (v[0]["images"].as_u64().unwrap(), stderr(&o))
+}
+
+#[test]
+fn job_variables_shard_only_with_shard_auto() {
+    let r = reference();
+    let all_images = r.json["images"].as_object().unwrap().len();
+    let folder_images = r.json["folder"]["images"].as_u64().unwrap() as usize;
+
+    // Inside a Slurm array task under torchrun, without --shard: everything.
+    let (paths, err) = predicted(&[], &SLURM_STEP_4);
+    assert_eq!(paths.len(), all_images, "{err}");
+    assert!(!err.contains("shard"), "{err}");
+    let (n, err) = evaluated(&[], &SLURM_STEP_4);
+    assert_eq!(n as usize, folder_images, "{err}");
+    assert!(!err.contains("shard"), "{err}");
+
+    // --shard auto: task 4 of --array=0-8:4 is shard 1 of 3.
+    let (whole, _) = predicted(&[], &[]);
+    let (paths, err) = predicted(&["--shard", "auto"], &SLURM_STEP_4);
+    let want: Vec<String> = whole
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| k % 3 == 1)
+        .map(|(_, p)| p.clone())
+        .collect();
+    assert_eq!(paths, want);
+    assert!(
+        err.contains(&format!(
+            "shard 1/3 (from SLURM_ARRAY_TASK_ID): {} of {all_images} images",
+            want.len()
+        )),
+        "{err}"
+    );
+    // The last task of the array, 8, is shard 2 of 3.
+    let mut last = SLURM_STEP_4;
+    last[0].1 = "8";
+    let (n, err) = evaluated(&["--shard", "auto"], &last);
+    assert_eq!(n as usize, share(2, 3, folder_images), "{err}");
+    assert!(
+        err.contains(&format!(
+            "shard 2/3 (from SLURM_ARRAY_TASK_ID): {n} of {folder_images} images"
+        )),
+        "{err}"
+    );
+    // torchrun alone.
+    let (n, err) = evaluated(&["--shard", "auto"], &[("RANK", "1"), ("WORLD_SIZE", "2")]);
+    assert_eq!(n as usize, share(1, 2, folder_images), "{err}");
+    assert!(err.contains("shard 1/2 (from RANK/WORLD_SIZE)"), "{err}");
+    // An explicit --shard wins over the environment and says so.
+    let (paths, err) = predicted(&["--shard", "0/4"], &SLURM_STEP_4);
+    assert_eq!(paths.len(), share(0, 4, all_images));
+    assert!(err.contains("shard 0/4 (from --shard)"), "{err}");
+
+    // --shard auto outside a job array is a usage error naming the variables.
+    let o = dpn_env(
+        &[
+            "predict",
+            "--weights",
+            &r.weights(),
+            "--shard",
+            "auto",
+            r.path("images").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    for v in JOB_VARIABLES {
+        assert!(err.contains(v), "{err}");
+    }
 }

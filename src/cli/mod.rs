@@ -32,7 +32,10 @@ Environment:
   DPN_OFFLINE      when 1, `dpn fetch` never touches the network
   DPN_MALLOC_TUNING  off: keep glibc malloc's defaults (dpn otherwise keeps freed
                    tensor memory mapped for reuse; GLIBC_TUNABLES/MALLOC_* also win)
-  NO_COLOR         when set and not empty, no colour (same as --color never)";
+  NO_COLOR         when set and not empty, no colour (same as --color never)
+  SLURM_ARRAY_TASK_ID, _COUNT, _MIN, _MAX, _STEP, then RANK and WORLD_SIZE
+                   the shard that --shard auto takes (predict, evaluate); without
+                   --shard they are ignored";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -68,8 +68,9 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub workers: usize,
 
-    /// Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)
-    #[arg(long, value_name = "I/N")]
+    /// Take shard I of N of the inputs; `auto`: the Slurm array's (SLURM_ARRAY_TASK_*) or
+    /// RANK/WORLD_SIZE (default: all inputs, whatever the environment)
+    #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
 }
 

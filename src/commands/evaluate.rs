@@ -27,9 +27,10 @@ ImageNet class indices, other trees use sorted folder order. --labels-file lists
 (CSV, header allowed) or `path label` lines (ILSVRC2012 val.txt); a label is a class index or a \
 synset id; relative paths are under --data.
 
-Shards (--shard I/N, or the job array's variables) take a deterministic slice; write each \
-shard's --results-file as JSON and combine them with `dpn evaluate --merge FILE...`, which gives \
-the whole set's result.")]
+Shards (--shard I/N, or --shard auto: the Slurm array's or RANK/WORLD_SIZE) take a deterministic \
+slice; without --shard every image is evaluated. Write each shard's --results-file as JSON and \
+combine them with `dpn evaluate --merge FILE...`, which gives the whole set's result and refuses \
+duplicated, missing or foreign shards.")]
 pub struct EvaluateArgs {
     /// Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)
     #[arg(long, value_name = "DIR", required_unless_present = "merge")]
@@ -94,8 +95,13 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         Some(f) => folders::labels_file(f, data)?,
         None => folders::image_folder(data)?,
     };
-    let shard = Shard::resolve(run_args.shard.as_deref())?;
+    let sharding = Shard::resolve(run_args.shard.as_deref())?;
+    let shard = sharding.as_ref().map_or(Shard::WHOLE, |s| s.shard);
+    let total_inputs = labelled.items.len();
     let mut items = shard.take(labelled.items);
+    if let Some(s) = &sharding {
+        ctx.ui.info(s.describe(items.len(), total_inputs, "images"));
+    }
     if let Some(n) = args.limit {
         items.truncate(n);
     }

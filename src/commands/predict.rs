@@ -72,8 +72,16 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     if args.top_k == 0 {
         return Err(error::usage("--top-k must be at least 1"));
     }
-    let shard = Shard::resolve(args.run.shard.as_deref())?;
-    let paths = shard.take(folders::collect_paths(&args.paths)?);
+    let sharding = Shard::resolve(args.run.shard.as_deref())?;
+    let all = folders::collect_paths(&args.paths)?;
+    let total_inputs = all.len();
+    let paths = sharding
+        .as_ref()
+        .map_or(Shard::WHOLE, |s| s.shard)
+        .take(all);
+    if let Some(s) = &sharding {
+        ctx.ui.info(s.describe(paths.len(), total_inputs, "images"));
+    }
     if paths.is_empty() {
         return Err(error::usage(
             "no images to classify (directories are searched for image file extensions)",
