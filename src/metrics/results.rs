@@ -187,7 +187,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<(Setup, Tally)> {
                 )));
             }
         }
-        total.add(&r.counts);
+        total.add(&r.counts)?;
         first.get_or_insert(r);
     }
     let f = first.ok_or_else(|| error::usage("no results files to merge"))?;
