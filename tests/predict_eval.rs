@@ -274,7 +274,117 @@ fn evaluate_matches_timm_and_shards_merge_exactly() {
     for key in ["images", "skipped", "top1", "top5", "loss"] {
         assert_eq!(m[key], w[key], "{key}: merged shards must equal the whole");
     }
-    assert_eq!(m["counts"]["per_class"], w["counts"]["per_class"]);
+    for key in ["images", "correct1", "correct5", "loss_units", "per_class"] {
+        assert_eq!(m["counts"][key], w["counts"][key], "counts.{key}");
+    }
+
+    // What produced a result: timm's preprocessing, the weights' digest,
+    // the shard and the size of the whole set.
+    let cfg = &r.json["config"];
+    assert_eq!(w["img_size"], cfg["input_size"][2]);
+    assert_eq!(w["crop_pct"], cfg["crop_pct"]);
+    assert_eq!(w["interpolation"], cfg["interpolation"]);
+    assert_eq!(w["mean"], cfg["mean"]);
+    assert_eq!(w["std"], cfg["std"]);
+    let o = Command::new(python())
+        .args(["-c", "import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())"])
+        .arg(r.weights())
+        .output()
+        .unwrap();
+    assert_eq!(
+        w["weights_sha256"],
+        String::from_utf8(o.stdout).unwrap().trim()
+    );
+    assert_eq!(
+        (&w["shard_index"], &w["shard_count"]),
+        (&0.into(), &1.into())
+    );
+    assert_eq!(w["total_images"], f["images"]);
+    let s2: Value = serde_json::from_slice(&std::fs::read(&shards[2]).unwrap()).unwrap();
+    assert_eq!(
+        (&s2["shard_index"], &s2["shard_count"]),
+        (&2.into(), &4.into())
+    );
+    assert_eq!(s2["total_images"], f["images"]);
+
+    // Merging refuses what would not be the whole set's result, in one line
+    // naming the files, and writes nothing.
+    let refused = |files: &[&str], names: &[&str], says: &str| {
+        let out = out.path().join("refused.json");
+        let mut args = vec![
+            "evaluate",
+            "--results-file",
+            out.to_str().unwrap(),
+            "--merge",
+        ];
+        args.extend_from_slice(files);
+        let o = dpn(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{files:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(says), "{err}");
+        for n in names {
+            assert!(err.contains(n), "{n}: {err}");
+        }
+        assert!(o.stdout.is_empty());
+        assert!(!out.exists());
+    };
+    let s: Vec<&str> = shards.iter().map(String::as_str).collect();
+    refused(&[s[0], s[0]], &[s[0]], "both shard 0/4");
+    refused(&[s[0], s[1], s[2], s[3], s[1]], &[s[1]], "both shard 1/4");
+    refused(
+        &[s[0], s[1], s[3]],
+        &[s[0], s[1], s[3]],
+        "shard 2 of 4 is missing",
+    );
+    // A shard of another evaluation: the same weights, bilinear resizing.
+    let foreign = out.path().join("foreign.json");
+    ok(&dpn(&[
+        "-q",
+        "evaluate",
+        "--data",
+        folder.to_str().unwrap(),
+        "--weights",
+        &r.weights(),
+        "--device",
+        "cpu",
+        "--shard",
+        "2/4",
+        "--interpolation",
+        "bilinear",
+        "--results-file",
+        foreign.to_str().unwrap(),
+    ]));
+    let foreign = foreign.to_str().unwrap();
+    refused(
+        &[s[0], s[1], foreign, s[3]],
+        &[s[0], foreign],
+        "interpolation: bicubic vs bilinear",
+    );
+    // An edited file claiming a top-1 of 833%.
+    let mut v = s2.clone();
+    let images = v["counts"]["images"].as_u64().unwrap();
+    v["counts"]["correct1"] = (images * 25 / 3).into();
+    v["top1"] = (100.0 * (images * 25 / 3) as f64 / images as f64).into();
+    let edited = out.path().join("edited.json");
+    std::fs::write(&edited, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let edited = edited.to_str().unwrap();
+    refused(
+        &[s[0], s[1], edited, s[3]],
+        &[edited],
+        "cannot come from an evaluation",
+    );
+    // A results file of an earlier dpn.
+    let mut v = s2.clone();
+    v.as_object_mut().unwrap().remove("weights_sha256");
+    let old = out.path().join("old.json");
+    std::fs::write(&old, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let old = old.to_str().unwrap();
+    refused(
+        &[s[0], s[1], old, s[3]],
+        &[old],
+        "written by an earlier dpn",
+    );
 }
 
 #[test]

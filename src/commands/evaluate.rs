@@ -109,6 +109,12 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         return Err(error::usage("no images to evaluate in this shard"));
     }
     let p = common::prepare(ctx, &args.model, &run_args, &args.preprocess, None)?;
+    // Recorded in the results file, so that --merge can tell shards of
+    // other weights apart.
+    let weights_sha256 = match &args.results_file {
+        Some(_) => Some(crate::sys::digest::file_sha256(&p.weights)?.0),
+        None => None,
+    };
     let num_classes = p.loaded.arch.num_classes;
     if let Some(max) = items.iter().filter_map(|i| i.label).max() {
         if max as usize >= num_classes {
@@ -151,12 +157,18 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     let setup = Setup {
         model: p.spec.name.clone(),
         weights: Some(p.weights.display().to_string()),
+        weights_sha256,
         data: Some(data.display().to_string()),
         shard: format!("{}/{}", shard.index, shard.count),
+        shard_index: shard.index,
+        shard_count: shard.count,
+        total_images: total_inputs as u64,
         param_count: crate::model::parameter_count(&p.loaded.arch),
         img_size: p.preprocess.image_size,
         crop_pct: p.preprocess.crop_pct,
         interpolation: p.preprocess.interpolation.to_string(),
+        mean: p.preprocess.mean,
+        std: p.preprocess.std,
     };
     let results = summarize(ctx, setup, c);
     finish(&args, &results, &labelled.classes)?;
