@@ -63,6 +63,7 @@ always\t''
 never\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand convert" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand convert" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand convert" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand convert" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand convert" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand convert" -s h -l help -d 'Print help'
@@ -93,6 +94,7 @@ always\t''
 never\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l channels-last -d 'Run in channels-last (NHWC) memory format'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s v -l verbose -d 'Print more on stderr (repeat for more)'
@@ -129,6 +131,7 @@ always\t''
 never\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l channels-last -d 'Run in channels-last (NHWC) memory format'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s v -l verbose -d 'Print more on stderr (repeat for more)'
@@ -165,6 +168,7 @@ always\t''
 never\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l channels-last -d 'Run in channels-last (NHWC) memory format'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s v -l verbose -d 'Print more on stderr (repeat for more)'
@@ -188,6 +192,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand profile" -l model-index -d 'Mode
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l cache-dir -d 'Directory for cached weights' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l all -d 'Profile every model in the registry'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l channels-last -d 'Run in channels-last (NHWC) memory format'
+complete -c dpn -n "__fish_dpn_using_subcommand profile" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l by-stage -d 'MACs and activations per stage (stem, conv2..conv5, head) instead of the summary'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s v -l verbose -d 'Print more on stderr (repeat for more)'

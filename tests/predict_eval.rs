@@ -687,3 +687,139 @@ fn job_variables_shard_only_with_shard_auto() {
         assert!(err.contains(v), "{err}");
     }
 }
+
+/// A copy of the reference weights with one defect (tests/py/edit_weights.py).
+fn edited_weights(dir: &Path, kind: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = dir.join(format!("{kind}.safetensors"));
+    let o = Command::new(python())
+        .arg(root.join("tests/py/edit_weights.py"))
+        .arg(reference().weights())
+        .arg(&out)
+        .arg(kind)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    out.display().to_string()
+}
+
+#[test]
+fn unsound_weights_are_warned_about_or_refused() {
+    let r = reference();
+    let dir = tempfile::tempdir().unwrap();
+    let nan = edited_weights(dir.path(), "nan");
+    let negvar = edited_weights(dir.path(), "negvar");
+    let image = r.path("images/chelsea.png");
+    let image = image.to_str().unwrap();
+    let folder = r.path("folder");
+    let folder = folder.to_str().unwrap();
+    let nan_found = "has 1 NaN or infinite value in 1 tensor (features.conv1_1.conv.weight: 1)";
+    let negvar_found = "has 2 negative BatchNorm running variances in 1 tensor \
+                        (features.conv1_1.bn.running_var: 2)";
+
+    // By default, a warning when the weights are loaded.
+    let predict = |w: &str, extra: &[&str]| {
+        let mut args = vec!["predict", "--weights", w, "--device", "cpu", "-k", "1"];
+        args.extend_from_slice(extra);
+        args.push(image);
+        dpn(&args)
+    };
+    let evaluate = |w: &str, extra: &[&str]| {
+        let mut args = vec![
+            "evaluate",
+            "--data",
+            folder,
+            "--weights",
+            w,
+            "--device",
+            "cpu",
+        ];
+        args.extend_from_slice(extra);
+        dpn(&args)
+    };
+    let warned = |o: &Output, found: &str, file: &str| {
+        let err = stderr(o);
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("dpn: warning: weights file"))
+            .unwrap_or_else(|| panic!("no warning: {err}"));
+        assert!(line.contains(file) && line.contains(found), "{line}");
+        assert!(line.contains("--reject-non-finite"), "{line}");
+    };
+    warned(&predict(&nan, &[]), nan_found, &nan);
+    warned(&evaluate(&negvar, &[]), negvar_found, &negvar);
+    let out = dir.path().join("converted.safetensors");
+    let o = dpn(&["convert", &nan, out.to_str().unwrap()]);
+    ok(&o);
+    warned(&o, nan_found, &nan);
+    // A weight that f16 cannot hold becomes infinite in the conversion.
+    let big = edited_weights(dir.path(), "big");
+    let o = dpn(&["convert", &big, out.to_str().unwrap(), "--dtype", "f16"]);
+    ok(&o);
+    warned(
+        &o,
+        "1 NaN or infinite value in 1 tensor (classifier.weight: 1)",
+        &big,
+    );
+    let o = dpn(&["convert", &big, out.to_str().unwrap()]);
+    assert!(
+        !stderr(&ok(&o).clone()).contains("warning"),
+        "{}",
+        stderr(&o)
+    );
+    // Sound weights load without a word.
+    let o = predict(&r.weights(), &[]);
+    assert!(
+        !stderr(&ok(&o).clone()).contains("warning"),
+        "{}",
+        stderr(&o)
+    );
+
+    // --reject-non-finite refuses them: exit code 3, one line, nothing written.
+    let refused = |o: Output, file: &str, found: &str| {
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(file) && err.contains(found), "{err}");
+        assert!(
+            o.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    };
+    let reject = ["-q", "--reject-non-finite"];
+    refused(predict(&nan, &reject), &nan, nan_found);
+    refused(predict(&negvar, &reject), &negvar, negvar_found);
+    refused(evaluate(&nan, &reject), &nan, nan_found);
+    let fresh = dir.path().join("refused.safetensors");
+    refused(
+        dpn(&[
+            "-q",
+            "convert",
+            &nan,
+            fresh.to_str().unwrap(),
+            "--reject-non-finite",
+        ]),
+        &nan,
+        nan_found,
+    );
+    assert!(!fresh.exists());
+    refused(
+        dpn(&[
+            "-q",
+            "profile",
+            "dpn68b",
+            "--weights",
+            &negvar,
+            "--device",
+            "cpu",
+            "--warmup",
+            "0",
+            "--iters",
+            "1",
+            "--reject-non-finite",
+        ]),
+        &negvar,
+        negvar_found,
+    );
+}
