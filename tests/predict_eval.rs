@@ -775,6 +775,78 @@ fn unsound_weights_are_warned_about_or_refused() {
         stderr(&o)
     );
 
+    // Never a probability or an accuracy from NaN or infinite outputs:
+    // predict gives each image an error row (exit code 7), evaluate refuses
+    // (exit code 3) and writes no results file.
+    let images = r.path("images");
+    let all_images = r.json["images"].as_object().unwrap().len();
+    let folder_images = r.json["folder"]["images"].as_u64().unwrap();
+    let inf = edited_weights(dir.path(), "inf");
+    for w in [&nan, &inf] {
+        let mut args = vec![
+            "predict",
+            "--weights",
+            w,
+            "--device",
+            "cpu",
+            "--format",
+            "csv",
+        ];
+        args.extend(["-k", "2", "--batch-size", "5", images.to_str().unwrap()]);
+        let o = dpn(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(7), "{err}");
+        let mut rd = csv::Reader::from_reader(o.stdout.as_slice());
+        let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.len(), all_images, "one error row per image");
+        for row in &rows {
+            assert!(row[6].contains(&row[0]), "{row:?}");
+            assert!(row[6].contains("NaN or infinite"), "{row:?}");
+            assert!(row[5].is_empty(), "no probability: {row:?}");
+        }
+        assert!(
+            err.contains(&format!(
+                "{all_images} of {all_images} images failed: {all_images} gave NaN or infinite outputs"
+            )),
+            "{err}"
+        );
+        for format in ["table", "jsonl"] {
+            let o = dpn(&[
+                "-q",
+                "predict",
+                "--weights",
+                w,
+                "--device",
+                "cpu",
+                "--format",
+                format,
+                image,
+            ]);
+            assert_eq!(o.status.code(), Some(7));
+            let out = String::from_utf8(o.stdout).unwrap();
+            assert!(!out.to_lowercase().contains("nan%"), "{out}");
+            assert!(
+                out.contains("error") && out.contains("NaN or infinite"),
+                "{out}"
+            );
+        }
+    }
+    let results = dir.path().join("results.json");
+    for w in [&nan, &negvar, &inf] {
+        let o = evaluate(w, &["--results-file", results.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(o.stdout.is_empty());
+        assert!(!results.exists());
+        let last = err.lines().last().unwrap();
+        assert!(
+            last.contains(&format!(
+                "{folder_images} of {folder_images} images gave NaN or infinite outputs"
+            )) && last.contains(w.as_str()),
+            "{err}"
+        );
+    }
+
     // --reject-non-finite refuses them: exit code 3, one line, nothing written.
     let refused = |o: Output, file: &str, found: &str| {
         let err = stderr(&o);

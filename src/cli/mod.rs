@@ -19,11 +19,12 @@ Exit codes:
   1  failure (I/O, libtorch, network)
   2  usage error (bad option or value, unknown model)
   3  invalid input file (malformed model index, corrupt or wrong weights, weights with
-     NaN/Inf under --reject-non-finite, bad image, results files that do not merge)
+     NaN/Inf under --reject-non-finite, bad image, results files that do not merge,
+     evaluate with NaN/Inf outputs)
   4  verification failed (a weights file's SHA-256 does not match the prefix in its name)
   5  download failed (HTTP error such as 404 or 403, timeout, unreachable server)
   6  weights not cached (run `dpn fetch MODEL`, or pass --weights FILE)
-  7  some inputs failed (e.g. unreadable images); the rest were processed
+  7  some inputs failed (unreadable images, NaN/Inf outputs); the rest were processed
   130  interrupted by SIGINT/SIGTERM after saving (dpn train: resume with --resume)
 
 Environment:

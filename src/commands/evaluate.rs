@@ -154,6 +154,14 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     }
     c.seconds = t0.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    if c.non_finite > 0 {
+        return Err(error::bad_input(format!(
+            "{} of {total} images gave NaN or infinite outputs with the weights {}; no accuracy \
+             or loss is reported (check the weights; with --dtype bf16/f16 or --amp, try f32)",
+            c.non_finite,
+            p.weights.display()
+        )));
+    }
     let setup = Setup {
         model: p.spec.name.clone(),
         weights: Some(p.weights.display().to_string()),

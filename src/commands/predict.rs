@@ -115,6 +115,7 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     let mut sink = Sink::new(args.format, stdout.lock(), &p.classes);
     sink.begin()?;
     let mut failed = 0usize;
+    let mut non_finite = 0usize;
     for batch in loader {
         // Rows in input order: failures sit where their image would have been.
         let mut rows: Vec<(usize, PathBuf, Outcome)> = Vec::new();
@@ -132,8 +133,20 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
                 .topk(k as i64, -1, true, true);
             let top_p: Vec<f32> = Vec::<f32>::try_from(top_p.flatten(0, -1))?;
             let top_i: Vec<i64> = Vec::<i64>::try_from(top_i.flatten(0, -1))?;
+            let finite = Vec::<bool>::try_from(logits.isfinite().all_dim(1, false))?;
             let dim = model.num_features();
             for (row, (&index, path)) in batch.indices.iter().zip(&batch.paths).enumerate() {
+                // Never a probability from NaN or infinite logits.
+                if !finite[row] {
+                    let e = format!(
+                        "{}: the model's outputs are NaN or infinite (check the weights)",
+                        path.display()
+                    );
+                    bar.suspend(|| ctx.ui.warn(&e));
+                    non_finite += 1;
+                    rows.push((index, path.clone(), Outcome::Failed(e)));
+                    continue;
+                }
                 let top = (0..k)
                     .map(|j| (top_i[row * k + j] as usize, top_p[row * k + j] as f64))
                     .collect();
@@ -165,6 +178,13 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
         let out = w.finish()?;
         ctx.ui
             .info(format!("wrote {n} embeddings to {}", out.display()));
+    }
+    if non_finite > 0 {
+        return Err(error::partial(format!(
+            "{} of {total} images failed: {non_finite} gave NaN or infinite outputs, {failed} \
+             could not be read (reported above)",
+            non_finite + failed
+        )));
     }
     if failed > 0 {
         return Err(error::partial(format!(

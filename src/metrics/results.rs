@@ -246,6 +246,12 @@ impl Results {
             ))
         };
         let c = &self.counts;
+        if c.non_finite > 0 {
+            return Err(bad(format!(
+                "{} images had non-finite outputs, which dpn never reports",
+                c.non_finite
+            )));
+        }
         if p.count == 0 || p.index >= p.count {
             return Err(bad(format!(
                 "shard {}/{} is out of range",

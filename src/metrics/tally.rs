@@ -23,6 +23,15 @@ pub struct Tally {
     pub seconds: f64,
     /// Per class: [images, top-1 correct, top-5 correct].
     pub per_class: Vec<[u64; 3]>,
+    /// Images whose logits (or loss) were NaN or infinite: not scored, not
+    /// in `images`. A result with any is refused, never reported; results
+    /// files hold the key only when it is not 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub non_finite: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Tally {
@@ -55,6 +64,7 @@ impl Tally {
             // Shards run side by side: the whole took as long as the slowest.
             seconds: self.seconds.max(o.seconds),
             per_class: self.per_class.clone(),
+            non_finite: add(self.non_finite, o.non_finite, "non-finite")?,
         };
         if t.per_class.len() < o.per_class.len() {
             t.per_class.resize(o.per_class.len(), [0; 3]);
@@ -94,7 +104,8 @@ impl Tally {
 
 /// Adds one batch's hits and losses: `logits` `[N, C]` against `labels`
 /// `[N]`, top-k with k = min(5, C) as timm's validate counts it, loss as
-/// plain cross-entropy computed in f64.
+/// plain cross-entropy computed in f64. An image whose logits or loss are
+/// not finite is counted in [`Tally::non_finite`] instead.
 pub fn score(logits: &Tensor, labels: &Tensor, tally: &mut Tally) -> Result<()> {
     let logits = logits.to_device(tch::Device::Cpu);
     let labels = labels.to_device(tch::Device::Cpu);
@@ -104,6 +115,7 @@ pub fn score(logits: &Tensor, labels: &Tensor, tally: &mut Tally) -> Result<()> 
     let hits = top.eq_tensor(&labels.unsqueeze(1));
     let top1: Vec<bool> = Vec::<bool>::try_from(hits.select(1, 0))?;
     let top5: Vec<bool> = Vec::<bool>::try_from(hits.any_dim(1, false))?;
+    let finite: Vec<bool> = Vec::<bool>::try_from(logits.isfinite().all_dim(1, false))?;
     let losses = -logits
         .log_softmax(-1, Kind::Double)
         .gather(1, &labels.unsqueeze(1), false)
@@ -115,6 +127,10 @@ pub fn score(logits: &Tensor, labels: &Tensor, tally: &mut Tally) -> Result<()> 
     }
     let mut batch = Tally::new(tally.per_class.len());
     for i in 0..n as usize {
+        if !finite[i] || !losses[i].is_finite() {
+            batch.non_finite += 1;
+            continue;
+        }
         let units = LossSum::from_loss(losses[i]).ok_or_else(|| {
             anyhow::anyhow!(
                 "the cross-entropy of an image of class {} is {}; it cannot be scored",
@@ -201,5 +217,38 @@ mod tests {
         let before = one.clone();
         assert!(one.add(&huge).is_err());
         assert_eq!(one, before);
+    }
+
+    #[test]
+    fn non_finite_outputs_are_counted_never_scored() {
+        let logits = Tensor::from_slice(&[
+            2.0f32,
+            1.0,
+            0.0, //
+            f32::NAN,
+            0.0,
+            0.0, //
+            f32::INFINITY,
+            0.0,
+            0.0, //
+            0.0,
+            f32::NEG_INFINITY,
+            1.0,
+        ])
+        .view([4, 3]);
+        let labels = Tensor::from_slice(&[0i64, 0, 0, 2]);
+        let mut t = Tally::new(3);
+        score(&logits, &labels, &mut t).unwrap();
+        assert_eq!(
+            (t.images, t.non_finite, t.correct1, t.correct5),
+            (1, 3, 1, 1)
+        );
+        assert_eq!(t.per_class, vec![[1, 1, 1], [0, 0, 0], [0, 0, 0]]);
+        let want = (1.0 + (-1f64).exp() + (-2f64).exp()).ln();
+        assert!((t.mean_loss() - want).abs() < 1e-6, "{}", t.mean_loss());
+        // Not written when 0, so single runs keep their keys.
+        let json = serde_json::to_value(Tally::new(1)).unwrap();
+        assert!(json.get("non_finite").is_none());
+        assert_eq!(serde_json::to_value(&t).unwrap()["non_finite"], 3);
     }
 }

@@ -17,7 +17,8 @@ pub enum Exit {
     Usage = 2,
     /// An input file is invalid: malformed model index, corrupt or wrong weights
     /// (NaN/infinite values or negative BatchNorm variances under
-    /// `--reject-non-finite`), bad image, results files that do not merge.
+    /// `--reject-non-finite`), bad image, results files that do not merge,
+    /// weights whose outputs are NaN or infinite (`evaluate`).
     BadInput = 3,
     /// A file fails its digest check: a download whose SHA-256 does not match
     /// the prefix in its name, or a cached file that no longer verifies.
@@ -27,8 +28,8 @@ pub enum Exit {
     /// The weights a command needs are not in the cache (and `--offline` or
     /// no explicit file forbids getting them).
     NotCached = 6,
-    /// Some inputs failed (unreadable images); the others were processed
-    /// and their results written.
+    /// Some inputs failed (unreadable images, NaN or infinite outputs in
+    /// `predict`); the others were processed and their results written.
     Partial = 7,
     /// Stopped by SIGINT or SIGTERM after saving a resumable state (`dpn
     /// train`: a checkpoint to `--resume` from); 128 + SIGINT, as shells report Ctrl-C.
