@@ -63,6 +63,7 @@ always\t''
 never\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand convert" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand convert" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand convert" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand convert" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand convert" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand convert" -s h -l help -d 'Print help'
@@ -75,7 +76,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand predict" -s b -l batch-size -d '
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l workers -d 'Image decoding threads (default: one per core)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand predict" -l shard -d 'Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l img-size -d 'Input size (default: the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l crop-pct -d 'Center-crop fraction (default: the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model\'s)' -r -f -a "bicubic\t''
@@ -93,6 +94,7 @@ always\t''
 never\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l channels-last -d 'Run in channels-last (NHWC) memory format'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l no-retry -d 'On out of memory, stop (exit 8) instead of retrying at half the batch size'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s q -l quiet -d 'Print nothing on stderr but errors'
@@ -106,7 +108,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s b -l batch-size -d 
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l workers -d 'Image decoding threads (default: one per core)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l shard -d 'Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l img-size -d 'Input size (default: the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l crop-pct -d 'Center-crop fraction (default: the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model\'s)' -r -f -a "bicubic\t''
@@ -130,6 +132,7 @@ always\t''
 never\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l channels-last -d 'Run in channels-last (NHWC) memory format'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l no-retry -d 'On out of memory, stop (exit 8) instead of retrying at half the batch size'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s q -l quiet -d 'Print nothing on stderr but errors'
@@ -143,7 +146,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand eval" -s b -l batch-size -d 'Ima
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l workers -d 'Image decoding threads (default: one per core)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand eval" -l shard -d 'Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l img-size -d 'Input size (default: the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l crop-pct -d 'Center-crop fraction (default: the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model\'s)' -r -f -a "bicubic\t''
@@ -167,6 +170,7 @@ always\t''
 never\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l channels-last -d 'Run in channels-last (NHWC) memory format'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l no-retry -d 'On out of memory, stop (exit 8) instead of retrying at half the batch size'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s q -l quiet -d 'Print nothing on stderr but errors'
@@ -191,6 +195,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand profile" -l model-index -d 'Mode
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l cache-dir -d 'Directory for cached weights' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l all -d 'Profile every model in the registry'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l channels-last -d 'Run in channels-last (NHWC) memory format'
+complete -c dpn -n "__fish_dpn_using_subcommand profile" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l by-stage -d 'MACs and activations per stage (stem, conv2..conv5, head) instead of the summary'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l no-retry -d 'On out of memory, stop (exit 8) instead of timing at half the batch size'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s q -l quiet -d 'Print nothing on stderr but errors'

@@ -572,7 +572,12 @@ fn runs_that_train_nothing_or_diverge_fail() {
 
     // A schedule that blows the model up: an error, not a finished run.
     let out = tmp.path().join("diverge-run");
-    let o = run(digits_cmd(&out, 2, "32", &["--lr", "1e6", "--min-lr", "1e6"]));
+    let o = run(digits_cmd(
+        &out,
+        2,
+        "32",
+        &["--lr", "1e6", "--min-lr", "1e6"],
+    ));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let e = stderr(&o);
     assert!(

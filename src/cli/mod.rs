@@ -18,11 +18,13 @@ Exit codes:
   0  success
   1  failure (I/O, libtorch, network)
   2  usage error (bad option or value, unknown model)
-  3  invalid input file (malformed model index, corrupt or wrong weights, bad image)
+  3  invalid input file (malformed model index, corrupt or wrong weights, weights with
+     NaN/Inf under --reject-non-finite, bad image, results files that do not merge,
+     evaluate with NaN/Inf outputs)
   4  verification failed (a weights file's SHA-256 does not match the prefix in its name)
   5  download failed (HTTP error such as 404 or 403, timeout, unreachable server)
   6  weights not cached (run `dpn fetch MODEL`, or pass --weights FILE)
-  7  some inputs failed (e.g. unreadable images); the rest were processed
+  7  some inputs failed (unreadable images, NaN/Inf outputs); the rest were processed
   8  out of memory (CPU or CUDA), after predict/evaluate/profile retried at smaller batches
   70  internal error: a bug in dpn (the line asks for a report; RUST_BACKTRACE=1 shows where)
   130  interrupted by SIGINT/SIGTERM after saving (dpn train: resume with --resume)
@@ -34,7 +36,10 @@ Environment:
   DPN_OFFLINE      when 1, `dpn fetch` never touches the network
   DPN_MALLOC_TUNING  off: keep glibc malloc's defaults (dpn otherwise keeps freed
                    tensor memory mapped for reuse; GLIBC_TUNABLES/MALLOC_* also win)
-  NO_COLOR         when set and not empty, no colour (same as --color never)";
+  NO_COLOR         when set and not empty, no colour (same as --color never)
+  SLURM_ARRAY_TASK_ID, _COUNT, _MIN, _MAX, _STEP, then RANK and WORLD_SIZE
+                   the shard that --shard auto takes (predict, evaluate); without
+                   --shard they are ignored";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -15,6 +15,7 @@ use crate::model::infer::{self, RunOptions};
 use crate::registry::{Interpolation, ModelSpec, Preprocess};
 use crate::sys::error;
 use crate::weights;
+use crate::weights::health::Health;
 use crate::weights::load::{self, Loaded};
 use crate::weights::meta;
 
@@ -27,6 +28,30 @@ pub struct ModelArgs {
     /// Weights file (any format `dpn convert` reads); default: the cached weights of --model
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub check: WeightsCheckArgs,
+}
+
+/// What to do with weights holding NaN or infinite values or negative
+/// BatchNorm running variances: warn (default) or refuse.
+#[derive(Debug, Clone, Args)]
+pub struct WeightsCheckArgs {
+    /// Refuse weights holding NaN or infinite values or negative BatchNorm running variances
+    /// (exit code 3) instead of warning
+    #[arg(long)]
+    pub reject_non_finite: bool,
+}
+
+impl WeightsCheckArgs {
+    /// Warns about the weights in `file`, or refuses them with
+    /// --reject-non-finite, if `health` found them unsound.
+    pub fn apply(&self, ctx: &Context, health: &Health, file: &std::path::Path) -> Result<()> {
+        if let Some(warning) = health.verdict(file, self.reject_non_finite)? {
+            ctx.ui.warn(warning);
+        }
+        Ok(())
+    }
 }
 
 /// Where and in what precision and layout a model runs.
@@ -68,8 +93,9 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub workers: usize,
 
-    /// Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)
-    #[arg(long, value_name = "I/N")]
+    /// Take shard I of N of the inputs; `auto`: the Slurm array's (SLURM_ARRAY_TASK_*) or
+    /// RANK/WORLD_SIZE (default: all inputs, whatever the environment)
+    #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
 
     /// On out of memory, stop (exit 8) instead of retrying at half the batch size
@@ -163,6 +189,7 @@ pub fn prepare<'a>(
         weights_path.display()
     ));
     let mut loaded = load::load_model(&ctx.registry, spec, &weights_path, opts.device)?;
+    model.check.apply(ctx, &loaded.health, &weights_path)?;
     infer::prepare_model_for_inference(&mut loaded.vs, &opts);
     let preprocess = pre.apply(&spec.preprocess)?;
     let transform = Arc::new(EvalTransform::from_preprocess(&preprocess));

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
+use super::common::WeightsCheckArgs;
 use super::Context;
 use crate::output;
 use crate::weights::convert::{self, parse_dtype};
@@ -32,6 +33,9 @@ pub struct ConvertArgs {
     /// Floating-point type of the output: f32, f16 or bf16
     #[arg(long, default_value = "f32", value_name = "DTYPE")]
     pub dtype: String,
+
+    #[command(flatten)]
+    pub check: WeightsCheckArgs,
 }
 
 pub fn run(args: ConvertArgs, ctx: &Context) -> Result<()> {
@@ -42,7 +46,9 @@ pub fn run(args: ConvertArgs, ctx: &Context) -> Result<()> {
         &args.output,
         args.model.as_deref(),
         dtype,
+        args.check.reject_non_finite,
     )?;
+    args.check.apply(ctx, &c.health, &args.input)?;
     if c.added_nbt > 0 {
         ctx.ui.debug(format!(
             "added {} num_batches_tracked buffers (the source predates them)",

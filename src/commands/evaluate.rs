@@ -27,9 +27,10 @@ ImageNet class indices, other trees use sorted folder order. --labels-file lists
 (CSV, header allowed) or `path label` lines (ILSVRC2012 val.txt); a label is a class index or a \
 synset id; relative paths are under --data.
 
-Shards (--shard I/N, or the job array's variables) take a deterministic slice; write each \
-shard's --results-file as JSON and combine them with `dpn evaluate --merge FILE...`, which gives \
-the whole set's result.")]
+Shards (--shard I/N, or --shard auto: the Slurm array's or RANK/WORLD_SIZE) take a deterministic \
+slice; without --shard every image is evaluated. Write each shard's --results-file as JSON and \
+combine them with `dpn evaluate --merge FILE...`, which gives the whole set's result and refuses \
+duplicated, missing or foreign shards.")]
 pub struct EvaluateArgs {
     /// Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)
     #[arg(long, value_name = "DIR", required_unless_present = "merge")]
@@ -94,8 +95,13 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         Some(f) => folders::labels_file(f, data)?,
         None => folders::image_folder(data)?,
     };
-    let shard = Shard::resolve(run_args.shard.as_deref())?;
+    let sharding = Shard::resolve(run_args.shard.as_deref())?;
+    let shard = sharding.as_ref().map_or(Shard::WHOLE, |s| s.shard);
+    let total_inputs = labelled.items.len();
     let mut items = shard.take(labelled.items);
+    if let Some(s) = &sharding {
+        ctx.ui.info(s.describe(items.len(), total_inputs, "images"));
+    }
     if let Some(n) = args.limit {
         items.truncate(n);
     }
@@ -103,6 +109,12 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         return Err(error::usage("no images to evaluate in this shard"));
     }
     let p = common::prepare(ctx, &args.model, &run_args, &args.preprocess, None)?;
+    // Recorded in the results file, so that --merge can tell shards of
+    // other weights apart.
+    let weights_sha256 = match &args.results_file {
+        Some(_) => Some(crate::sys::digest::file_sha256(&p.weights)?.0),
+        None => None,
+    };
     let num_classes = p.loaded.arch.num_classes;
     if let Some(max) = items.iter().filter_map(|i| i.label).max() {
         if max as usize >= num_classes {
@@ -146,15 +158,29 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     }
     c.seconds = t0.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    if c.non_finite > 0 {
+        return Err(error::bad_input(format!(
+            "{} of {total} images gave NaN or infinite outputs with the weights {}; no accuracy \
+             or loss is reported (check the weights; with --dtype bf16/f16 or --amp, try f32)",
+            c.non_finite,
+            p.weights.display()
+        )));
+    }
     let setup = Setup {
         model: p.spec.name.clone(),
         weights: Some(p.weights.display().to_string()),
+        weights_sha256,
         data: Some(data.display().to_string()),
         shard: format!("{}/{}", shard.index, shard.count),
+        shard_index: shard.index,
+        shard_count: shard.count,
+        total_images: total_inputs as u64,
         param_count: crate::model::parameter_count(&p.loaded.arch),
         img_size: p.preprocess.image_size,
         crop_pct: p.preprocess.crop_pct,
         interpolation: p.preprocess.interpolation.to_string(),
+        mean: p.preprocess.mean,
+        std: p.preprocess.std,
     };
     let results = summarize(ctx, setup, c);
     finish(&args, &results, &labelled.classes)?;

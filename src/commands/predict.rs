@@ -72,8 +72,16 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     if args.top_k == 0 {
         return Err(error::usage("--top-k must be at least 1"));
     }
-    let shard = Shard::resolve(args.run.shard.as_deref())?;
-    let paths = shard.take(folders::collect_paths(&args.paths)?);
+    let sharding = Shard::resolve(args.run.shard.as_deref())?;
+    let all = folders::collect_paths(&args.paths)?;
+    let total_inputs = all.len();
+    let paths = sharding
+        .as_ref()
+        .map_or(Shard::WHOLE, |s| s.shard)
+        .take(all);
+    if let Some(s) = &sharding {
+        ctx.ui.info(s.describe(paths.len(), total_inputs, "images"));
+    }
     if paths.is_empty() {
         return Err(error::usage(
             "no images to classify (directories are searched for image file extensions)",
@@ -111,6 +119,7 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     // asked for a file: then the rows stop and the file is still completed.
     let mut stdout_open = true;
     let mut runner = infer::Runner::new(&p.loaded.model, p.opts, !args.run.no_retry);
+    let mut non_finite = 0usize;
     for batch in loader {
         // Rows in input order: failures sit where their image would have been.
         let mut rows: Vec<(usize, PathBuf, Outcome)> = Vec::new();
@@ -131,8 +140,20 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
                 .topk(k as i64, -1, true, true);
             let top_p: Vec<f32> = Vec::<f32>::try_from(top_p.flatten(0, -1))?;
             let top_i: Vec<i64> = Vec::<i64>::try_from(top_i.flatten(0, -1))?;
+            let finite = Vec::<bool>::try_from(logits.isfinite().all_dim(1, false))?;
             let dim = model.num_features();
             for (row, (&index, path)) in batch.indices.iter().zip(&batch.paths).enumerate() {
+                // Never a probability from NaN or infinite logits.
+                if !finite[row] {
+                    let e = format!(
+                        "{}: the model's outputs are NaN or infinite (check the weights)",
+                        path.display()
+                    );
+                    bar.suspend(|| ctx.ui.warn(&e));
+                    non_finite += 1;
+                    rows.push((index, path.clone(), Outcome::Failed(e)));
+                    continue;
+                }
                 let top = (0..k)
                     .map(|j| (top_i[row * k + j] as usize, top_p[row * k + j] as f64))
                     .collect();
@@ -169,6 +190,13 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
         let out = w.finish()?;
         ctx.ui
             .info(format!("wrote {n} embeddings to {}", out.display()));
+    }
+    if non_finite > 0 {
+        return Err(error::partial(format!(
+            "{} of {total} images failed: {non_finite} gave NaN or infinite outputs, {failed} \
+             could not be read (reported above)",
+            non_finite + failed
+        )));
     }
     if failed > 0 {
         return Err(error::partial(format!(

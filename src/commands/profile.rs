@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use tch::{nn, Device, Kind, Tensor};
 
-use super::common::DeviceArgs;
+use super::common::{DeviceArgs, WeightsCheckArgs};
 use super::Context;
 use crate::arch::cost;
 use crate::arch::Plan;
@@ -65,6 +65,9 @@ pub struct ProfileArgs {
     /// and report how long loading them took; needs exactly one MODEL
     #[arg(long, value_name = "FILE")]
     pub weights: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub check: WeightsCheckArgs,
 
     /// MACs and activations per stage (stem, conv2..conv5, head) instead of the summary
     #[arg(long)]
@@ -202,7 +205,9 @@ fn summary(
         let peak = opts.map(|o| memory::PeakMeter::start(o.device));
         let loaded = match (&args.weights, opts) {
             (Some(path), Some(_)) => {
-                Some(load::load_model(&ctx.registry, spec, path, Device::Cpu)?)
+                let l = load::load_model(&ctx.registry, spec, path, Device::Cpu)?;
+                args.check.apply(ctx, &l.health, path)?;
+                Some(l)
             }
             _ => None,
         };

@@ -274,7 +274,7 @@ fn ensure_converted(
     ));
     // The same conversion as `dpn convert`: validated against the
     // architecture, timm's names, provenance in the metadata.
-    crate::weights::convert::convert_for(
+    let c = crate::weights::convert::convert_for(
         spec,
         source,
         converted,
@@ -282,6 +282,9 @@ fn ensure_converted(
         Some(sha256.to_string()),
     )
     .with_context(|| format!("cannot convert {} to safetensors", source.display()))?;
+    if let Some(warning) = c.health.verdict(source, false)? {
+        ui.warn(warning);
+    }
     Ok(converted.to_path_buf())
 }
 

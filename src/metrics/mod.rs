@@ -3,9 +3,11 @@
 //!
 //! * [`tally`]: top-1/top-5 hits, per-class counts and the loss sum of a set
 //!   of images, in integers so that shards add up exactly;
+//! * [`loss_sum`]: the loss sum, an integer wide enough that it cannot wrap;
 //! * [`results`]: the results file (figures, what produced them, the exact
 //!   tally), merging the files of shards, and the per-class CSV.
 
+pub mod loss_sum;
 pub mod results;
 pub mod tally;
 

@@ -6,9 +6,8 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
-/// Per-image losses are summed as integers in units of 2^-24 so that the
-/// sum, and with it a merged result, does not depend on summation order.
-pub const LOSS_SCALE: f64 = (1u64 << 24) as f64;
+pub use super::loss_sum::{LossSum, LOSS_SCALE};
+use crate::sys::error;
 
 /// Everything a result is computed from; tallies add up field by field.
 /// The field names are the `counts` object of a results file.
@@ -18,11 +17,21 @@ pub struct Tally {
     pub skipped: u64,
     pub correct1: u64,
     pub correct5: u64,
-    /// Sum of per-image cross-entropy losses, in units of 2^-24.
-    pub loss_units: i128,
+    /// Sum of per-image cross-entropy losses, in units of 2^-24 (a JSON
+    /// number, or a string of digits beyond 2^64 - 1).
+    pub loss_units: LossSum,
     pub seconds: f64,
     /// Per class: [images, top-1 correct, top-5 correct].
     pub per_class: Vec<[u64; 3]>,
+    /// Images whose logits (or loss) were NaN or infinite: not scored, not
+    /// in `images`. A result with any is refused, never reported; results
+    /// files hold the key only when it is not 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub non_finite: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Tally {
@@ -34,23 +43,39 @@ impl Tally {
         }
     }
 
-    /// Adds another shard's tally.
-    pub fn add(&mut self, o: &Tally) {
-        self.images += o.images;
-        self.skipped += o.skipped;
-        self.correct1 += o.correct1;
-        self.correct5 += o.correct5;
-        self.loss_units += o.loss_units;
-        // Shards run side by side: the whole took as long as the slowest.
-        self.seconds = self.seconds.max(o.seconds);
-        if self.per_class.len() < o.per_class.len() {
-            self.per_class.resize(o.per_class.len(), [0; 3]);
+    /// Adds another shard's tally; an error, and `self` unchanged, if a
+    /// count would not fit (only an edited or corrupt file can cause that).
+    pub fn add(&mut self, o: &Tally) -> Result<()> {
+        let overflow = |what: &str| {
+            error::bad_input(format!(
+                "the {what} counts are too large to add up (over 2^64); they cannot be real"
+            ))
+        };
+        let add = |a: u64, b: u64, what: &str| a.checked_add(b).ok_or_else(|| overflow(what));
+        let mut t = Tally {
+            images: add(self.images, o.images, "image")?,
+            skipped: add(self.skipped, o.skipped, "skipped image")?,
+            correct1: add(self.correct1, o.correct1, "top-1")?,
+            correct5: add(self.correct5, o.correct5, "top-5")?,
+            loss_units: self
+                .loss_units
+                .checked_add(&o.loss_units)
+                .ok_or_else(|| overflow("loss"))?,
+            // Shards run side by side: the whole took as long as the slowest.
+            seconds: self.seconds.max(o.seconds),
+            per_class: self.per_class.clone(),
+            non_finite: add(self.non_finite, o.non_finite, "non-finite")?,
+        };
+        if t.per_class.len() < o.per_class.len() {
+            t.per_class.resize(o.per_class.len(), [0; 3]);
         }
-        for (a, b) in self.per_class.iter_mut().zip(&o.per_class) {
+        for (a, b) in t.per_class.iter_mut().zip(&o.per_class) {
             for i in 0..3 {
-                a[i] += b[i];
+                a[i] = add(a[i], b[i], "per-class")?;
             }
         }
+        *self = t;
+        Ok(())
     }
 
     /// `n` as a percentage of the scored images (0 when there are none).
@@ -70,19 +95,17 @@ impl Tally {
         self.pct(self.correct5)
     }
 
-    /// Mean cross-entropy over the scored images (0 when there are none).
+    /// Mean cross-entropy over the scored images (0 when there are none),
+    /// the nearest double to the exact mean of the rounded losses.
     pub fn mean_loss(&self) -> f64 {
-        if self.images == 0 {
-            0.0
-        } else {
-            self.loss_units as f64 / LOSS_SCALE / self.images as f64
-        }
+        self.loss_units.mean(self.images)
     }
 }
 
 /// Adds one batch's hits and losses: `logits` `[N, C]` against `labels`
 /// `[N]`, top-k with k = min(5, C) as timm's validate counts it, loss as
-/// plain cross-entropy computed in f64.
+/// plain cross-entropy computed in f64. An image whose logits or loss are
+/// not finite is counted in [`Tally::non_finite`] instead.
 pub fn score(logits: &Tensor, labels: &Tensor, tally: &mut Tally) -> Result<()> {
     let logits = logits.to_device(tch::Device::Cpu);
     let labels = labels.to_device(tch::Device::Cpu);
@@ -92,6 +115,7 @@ pub fn score(logits: &Tensor, labels: &Tensor, tally: &mut Tally) -> Result<()> 
     let hits = top.eq_tensor(&labels.unsqueeze(1));
     let top1: Vec<bool> = Vec::<bool>::try_from(hits.select(1, 0))?;
     let top5: Vec<bool> = Vec::<bool>::try_from(hits.any_dim(1, false))?;
+    let finite: Vec<bool> = Vec::<bool>::try_from(logits.isfinite().all_dim(1, false))?;
     let losses = -logits
         .log_softmax(-1, Kind::Double)
         .gather(1, &labels.unsqueeze(1), false)
@@ -101,17 +125,32 @@ pub fn score(logits: &Tensor, labels: &Tensor, tally: &mut Tally) -> Result<()> 
     if tally.per_class.len() < logits.size()[1] as usize {
         tally.per_class.resize(logits.size()[1] as usize, [0; 3]);
     }
+    let mut batch = Tally::new(tally.per_class.len());
     for i in 0..n as usize {
-        let pc = &mut tally.per_class[labels[i] as usize];
+        if !finite[i] || !losses[i].is_finite() {
+            batch.non_finite += 1;
+            continue;
+        }
+        let units = LossSum::from_loss(losses[i]).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the cross-entropy of an image of class {} is {}; it cannot be scored",
+                labels[i],
+                losses[i]
+            )
+        })?;
+        let pc = &mut batch.per_class[labels[i] as usize];
         pc[0] += 1;
         pc[1] += top1[i] as u64;
         pc[2] += top5[i] as u64;
-        tally.images += 1;
-        tally.correct1 += top1[i] as u64;
-        tally.correct5 += top5[i] as u64;
-        tally.loss_units += (losses[i] * LOSS_SCALE).round() as i128;
+        batch.images += 1;
+        batch.correct1 += top1[i] as u64;
+        batch.correct5 += top5[i] as u64;
+        batch.loss_units = batch
+            .loss_units
+            .checked_add(&units)
+            .expect("a batch's loss sum fits");
     }
-    Ok(())
+    tally.add(&batch)
 }
 
 #[cfg(test)]
@@ -134,7 +173,7 @@ mod tests {
         for i in 0..4 {
             let mut one = Tally::new(3);
             score(&logits.narrow(0, i, 1), &labels.narrow(0, i, 1), &mut one).unwrap();
-            parts.add(&one);
+            parts.add(&one).unwrap();
         }
         assert_eq!(whole, parts);
         assert_eq!((whole.images, whole.correct1, whole.correct5), (4, 2, 4));
@@ -146,5 +185,70 @@ mod tests {
             "{}",
             whole.mean_loss()
         );
+    }
+
+    #[test]
+    fn extreme_losses_are_reported_exactly() {
+        // Logits of 1e35 against 0 give a cross-entropy of 1e35 (as f32 holds
+        // it) per image: 2^140 units, beyond the i128 sum that used to wrap.
+        let big = 1e35f32;
+        let logits = Tensor::from_slice(&[big, 0.0, 1.0, 0.0, big, 0.0]).view([3, 2]);
+        let labels = Tensor::from_slice(&[1i64, 0, 1]);
+        let mut t = Tally::new(2);
+        for _ in 0..1000 {
+            score(&logits, &labels, &mut t).unwrap();
+        }
+        // Images 0 and 2 lose 1e35 each, image 1 log(1 + e^-1).
+        let small = (1.0 + (-1f64).exp()).ln();
+        let want = (2.0 * 1000.0 * f64::from(big) + 1000.0 * small) / 3000.0;
+        assert_eq!(t.images, 3000);
+        assert_eq!(t.correct1, 1000);
+        assert!(
+            (t.mean_loss() - want).abs() <= want * 1e-15,
+            "{} vs {want}",
+            t.mean_loss()
+        );
+        let mut one = Tally::new(2);
+        score(&logits.narrow(0, 0, 1), &labels.narrow(0, 0, 1), &mut one).unwrap();
+        assert_eq!(one.mean_loss(), f64::from(big));
+        // Counts that would wrap are refused, and leave the tally as it was.
+        let mut huge = one.clone();
+        huge.images = u64::MAX;
+        let before = one.clone();
+        assert!(one.add(&huge).is_err());
+        assert_eq!(one, before);
+    }
+
+    #[test]
+    fn non_finite_outputs_are_counted_never_scored() {
+        let logits = Tensor::from_slice(&[
+            2.0f32,
+            1.0,
+            0.0, //
+            f32::NAN,
+            0.0,
+            0.0, //
+            f32::INFINITY,
+            0.0,
+            0.0, //
+            0.0,
+            f32::NEG_INFINITY,
+            1.0,
+        ])
+        .view([4, 3]);
+        let labels = Tensor::from_slice(&[0i64, 0, 0, 2]);
+        let mut t = Tally::new(3);
+        score(&logits, &labels, &mut t).unwrap();
+        assert_eq!(
+            (t.images, t.non_finite, t.correct1, t.correct5),
+            (1, 3, 1, 1)
+        );
+        assert_eq!(t.per_class, vec![[1, 1, 1], [0, 0, 0], [0, 0, 0]]);
+        let want = (1.0 + (-1f64).exp() + (-2f64).exp()).ln();
+        assert!((t.mean_loss() - want).abs() < 1e-6, "{}", t.mean_loss());
+        // Not written when 0, so single runs keep their keys.
+        let json = serde_json::to_value(Tally::new(1)).unwrap();
+        assert!(json.get("non_finite").is_none());
+        assert_eq!(serde_json::to_value(&t).unwrap()["non_finite"], 3);
     }
 }

@@ -15,7 +15,10 @@ pub enum Exit {
     Failure = 1,
     /// The command line is wrong: bad flag, unknown model name, bad value.
     Usage = 2,
-    /// An input file is invalid: malformed model index, corrupt or wrong weights, bad image.
+    /// An input file is invalid: malformed model index, corrupt or wrong weights
+    /// (NaN/infinite values or negative BatchNorm variances under
+    /// `--reject-non-finite`), bad image, results files that do not merge,
+    /// weights whose outputs are NaN or infinite (`evaluate`).
     BadInput = 3,
     /// A file fails its digest check: a download whose SHA-256 does not match
     /// the prefix in its name, or a cached file that no longer verifies.
@@ -25,8 +28,8 @@ pub enum Exit {
     /// The weights a command needs are not in the cache (and `--offline` or
     /// no explicit file forbids getting them).
     NotCached = 6,
-    /// Some inputs failed (unreadable images); the others were processed
-    /// and their results written.
+    /// Some inputs failed (unreadable images, NaN or infinite outputs in
+    /// `predict`); the others were processed and their results written.
     Partial = 7,
     /// Out of memory on the CPU or a CUDA device (after the retries at
     /// smaller batches that predict, evaluate and profile make).

@@ -535,11 +535,17 @@ fn build_model(
             }
             let path = r.dir.join(checkpoint::MODEL_FILE);
             let l = load::load_model(registry, spec, &path, Device::Cpu)?;
+            if let Some(warning) = l.health.verdict(&path, false)? {
+                ui.warn(warning);
+            }
             (l.vs, l.model)
         }
         None if cfg.init != "scratch" => {
             let path = PathBuf::from(&cfg.init);
             let mut l = load::load_model(registry, spec, &path, Device::Cpu)?;
+            if let Some(warning) = l.health.verdict(&path, false)? {
+                ui.warn(warning);
+            }
             if l.model.num_classes() != cfg.num_classes {
                 tch::manual_seed(cfg.seed as i64);
                 ui.info(format!(

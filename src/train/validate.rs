@@ -15,7 +15,8 @@ use crate::model::Dpn;
 /// Validation results: mean loss (plain cross-entropy), top-1 and top-k
 /// accuracy in percent (k = min(5, classes), as timm's validate), the
 /// images that could not be read. Scored by [`crate::metrics`], as
-/// `dpn evaluate` scores.
+/// `dpn evaluate` scores; all three figures are NaN when any image gave NaN
+/// or infinite logits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Validation {
     pub loss: f64,
@@ -56,14 +57,13 @@ pub fn validate(
         let logits = infer::infer(model, &batch.images, opts);
         score(&logits, &ys, &mut tally)?;
     }
+    // Figures of the finite outputs alone would flatter a broken model.
+    let broken = tally.non_finite > 0;
+    let nan_if = |bad: bool, v: f64| if bad { f64::NAN } else { v };
     Ok(Some(Validation {
-        loss: if tally.images == 0 {
-            f64::NAN
-        } else {
-            tally.mean_loss()
-        },
-        top1: tally.top1(),
-        top5: tally.top5(),
+        loss: nan_if(broken || tally.images == 0, tally.mean_loss()),
+        top1: nan_if(broken, tally.top1()),
+        top5: nan_if(broken, tally.top5()),
         images: tally.images,
         failures,
     }))

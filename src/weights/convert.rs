@@ -12,7 +12,8 @@ use crate::model::infer::Precision;
 use crate::model::{is_nbt, parameter_shapes, LoadReport};
 use crate::registry::{ModelSpec, Registry};
 use crate::sys::error;
-use crate::weights::{self, meta, DType, RawTensor, StateDict};
+use crate::weights::health::{self, Health};
+use crate::weights::{self, meta, to_tch, DType, RawTensor, StateDict};
 
 /// What a conversion did, for the caller to report.
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub struct Converted {
     pub bytes: u64,
     /// `num_batches_tracked` buffers the source lacked and that were added as 0.
     pub added_nbt: usize,
+    /// NaN/infinite values and negative BatchNorm variances in the output.
+    pub health: Health,
 }
 
 /// Parses `--dtype` for weights: f32, f16 or bf16, with the aliases that
@@ -114,13 +117,17 @@ pub fn choose_model<'r>(
 }
 
 /// Reads `input` (any supported format), validates it against its model and
-/// writes `output` atomically as safetensors in timm's names.
+/// writes `output` atomically as safetensors in timm's names. With
+/// `reject_non_finite`, NaN or infinite values or negative BatchNorm
+/// variances (in `dtype`) are an error and nothing is written; otherwise
+/// [`Converted::health`] reports them.
 pub fn convert_file(
     registry: &Registry,
     input: &Path,
     output: &Path,
     model: Option<&str>,
     dtype: DType,
+    reject_non_finite: bool,
 ) -> Result<Converted> {
     if let (Ok(a), Ok(b)) = (input.canonicalize(), output.canonicalize()) {
         if a == b {
@@ -132,7 +139,16 @@ pub fn convert_file(
     }
     let sd = weights::read_any(input)?;
     let (spec, arch) = choose_model(registry, &shapes(&sd), model, input)?;
-    write_converted(sd, spec, &arch, input, output, dtype, None)
+    write_converted(
+        sd,
+        spec,
+        &arch,
+        input,
+        output,
+        dtype,
+        None,
+        reject_non_finite,
+    )
 }
 
 /// As [`convert_file`] for a known model (what `dpn fetch` does after a
@@ -146,9 +162,10 @@ pub fn convert_for(
 ) -> Result<Converted> {
     let sd = weights::read_any(input)?;
     let arch = fit(spec, &shapes(&sd), input)?;
-    write_converted(sd, spec, &arch, input, output, dtype, source_sha256)
+    write_converted(sd, spec, &arch, input, output, dtype, source_sha256, false)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_converted(
     sd: StateDict,
     spec: &ModelSpec,
@@ -157,6 +174,7 @@ fn write_converted(
     output: &Path,
     dtype: DType,
     source_sha256: Option<String>,
+    reject_non_finite: bool,
 ) -> Result<Converted> {
     let expected = parameter_shapes(arch);
 
@@ -186,6 +204,16 @@ fn write_converted(
             }
         };
         tensors.push((p.name.clone(), t));
+    }
+    // What the output will hold, one tensor at a time.
+    let mut health = Health::default();
+    for (name, t) in tensors.iter().filter(|(_, t)| t.dtype.is_float()) {
+        let h = health::check([(name.as_str(), &to_tch(t)?)])?;
+        health.non_finite.extend(h.non_finite);
+        health.negative_var.extend(h.negative_var);
+    }
+    if reject_non_finite {
+        health.verdict(input, true)?;
     }
     let source_sha256 = match source_sha256 {
         Some(d) => d,
@@ -219,6 +247,7 @@ fn write_converted(
         source_sha256,
         bytes,
         added_nbt,
+        health,
     })
 }
 

@@ -13,6 +13,7 @@ use crate::model::{load_state_dict, Dpn, LoadReport};
 use crate::registry::{ModelSpec, Registry};
 use crate::sys::error;
 use crate::weights::convert::{choose_model, shapes};
+use crate::weights::health::{self, Health};
 use crate::weights::{self, kind_of, to_tch, Format};
 
 pub struct Loaded {
@@ -21,13 +22,18 @@ pub struct Loaded {
     /// The spec's architecture with the class count of the weights.
     pub arch: ArchSpec,
     pub report: LoadReport,
+    /// NaN/infinite values and negative BatchNorm variances in the loaded
+    /// variables; the caller warns or refuses ([`Health::verdict`]).
+    pub health: Health,
     /// Reading the file and copying it into the model.
     pub load_time: Duration,
 }
 
 /// Builds `spec`'s network and loads `path` (any format `dpn convert`
 /// reads) into it strictly, on `device`. A file fine-tuned to another class
-/// count gets a classifier of that size.
+/// count gets a classifier of that size. Every variable is checked for NaN
+/// and infinite values (after the cast to the model's dtype) and every
+/// BatchNorm running variance for negative values ([`Loaded::health`]).
 pub fn load_model(
     registry: &Registry,
     spec: &ModelSpec,
@@ -52,6 +58,14 @@ pub fn load_model(
             (vs, model, arch, report)
         }
     };
+    let variables = vs.variables();
+    let health = health::check(
+        model
+            .keys()
+            .iter()
+            .filter_map(|k| variables.get(k).map(|t| (k.as_str(), t))),
+    )?;
+    drop(variables);
     let mut vs = vs;
     if device != Device::Cpu {
         vs.set_device(device);
@@ -61,6 +75,7 @@ pub fn load_model(
         model,
         arch,
         report,
+        health,
         load_time: t0.elapsed(),
     })
 }

@@ -12,7 +12,8 @@
 //! * [`meta`]: the metadata keys dpn writes;
 //! * [`convert`]: validating a state dict against an architecture, choosing
 //!   the model that fits a file, writing timm-named safetensors;
-//! * [`load`]: a weights file to a ready `Dpn` on a device.
+//! * [`load`]: a weights file to a ready `Dpn` on a device;
+//! * [`health`]: NaN/infinite values and negative BatchNorm variances.
 //!
 //! Every problem with a file's contents is reported through
 //! [`crate::sys::error::bad_input`] (exit code 3) on one line naming the file; I/O
@@ -28,6 +29,7 @@ use std::path::Path;
 use anyhow::Context;
 
 pub mod convert;
+pub mod health;
 pub mod load;
 pub mod meta;
 pub mod pickle;

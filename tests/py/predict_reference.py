@@ -8,7 +8,8 @@ make OUTDIR: writes
                      and as JPEG (quality 90);
   folder/<synset>/   the PNGs arranged under ImageNet synset folders (evaluate);
   reference.json     per image timm's top-5 (index, probability) through timm's eval
-                     transform (Pillow + torchvision), and the folder's top-1/top-5.
+                     transform (Pillow + torchvision), the folder's top-1/top-5, and timm's
+                     data config (input_size, interpolation, mean, std, crop_pct).
 
 Usage: predict_reference.py make OUTDIR CLASSES_TSV
 """
@@ -54,7 +55,8 @@ def main(out):
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 1.5)
-    transform = create_transform(**resolve_data_config({}, model=model))
+    config = resolve_data_config({}, model=model)
+    transform = create_transform(**config)
     # A random network maps every photograph to nearly the same output. Make
     # it discriminate: class CLASS_STEP*j gets the (centred, normalized)
     # embedding of photograph j, so each photograph's top-1 is its own class
@@ -77,7 +79,7 @@ def main(out):
 
     img_dir = os.path.join(out, "images")
     os.makedirs(img_dir, exist_ok=True)
-    ref = {"images": {}}
+    ref = {"images": {}, "config": {k: list(v) if isinstance(v, tuple) else v for k, v in config.items()}}
     paths = []
     for name, arr in arrays.items():
         im = Image.fromarray(arr)
