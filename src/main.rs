@@ -52,7 +52,7 @@ fn main() -> ExitCode {
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let mut line = format!("{err:#}");
-            if error::is_out_of_memory(&err) && !line.contains("; try ") {
+            if error::is_out_of_memory(&err) && !line.contains("try ") {
                 // Sites that know the batch say more; this is the fallback.
                 line.push_str("; out of memory: try a smaller --batch-size or --img-size");
             }
