@@ -8,6 +8,10 @@ Usage: edit_weights.py SRC DST nan|inf|negvar|big
   negvar  two negative running variances in the first BatchNorm
   big     one classifier weight of 1e6: finite in f32, infinite in f16
 """
+import pinned  # tests/py/pinned.py: the pinned torch, timm and Pillow, or exit
+
+pinned.check()
+
 import sys
 
 from safetensors import safe_open
