@@ -70,21 +70,7 @@ fn dpn() -> Command {
 
 /// `dpn train` on the digits with small, fast settings (5 batches an epoch).
 fn train_cmd(out: &Path, epochs: u32) -> Command {
-    let d = digits();
-    let mut c = dpn();
-    c.arg("train")
-        .arg("--data")
-        .arg(d.join("train"))
-        .arg("--val-data")
-        .arg(d.join("val"))
-        .args(["-m", "dpn48b", "--img-size", "32", "--batch-size", "16"])
-        .args(["--lr", "0.05", "--warmup-epochs", "1", "--workers", "1"])
-        .args(["--scale", "0.35", "1", "--crop-pct", "1", "--seed", "7"])
-        .arg("--epochs")
-        .arg(epochs.to_string())
-        .arg("--output")
-        .arg(out);
-    c
+    digits_cmd(out, epochs, "32", &["--lr", "0.05"])
 }
 
 fn run(mut c: Command) -> Output {

@@ -337,7 +337,7 @@ fn time_model(
                 return Err(error::out_of_memory(format!(
                     "out of memory on {} at batch size {batch} ({}); try {}",
                     infer::device_name(opts.device),
-                    format!("{e:#}").trim_start_matches("libtorch: "),
+                    infer::oom_detail(&e),
                     if batch > 1 {
                         format!("--batch-size {}", batch.div_ceil(2))
                     } else {

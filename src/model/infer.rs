@@ -283,7 +283,7 @@ impl<'a> Runner<'a> {
     /// [`infer`] on `xs` (a CPU batch).
     pub fn logits(&mut self, xs: &Tensor) -> Result<Tensor> {
         let parts = self.run(xs, |m, x, o| infer(m, x, o).to_device(Device::Cpu))?;
-        Ok(Tensor::cat(&parts, 0))
+        Ok(join(parts))
     }
 
     /// [`infer_with_features`] on `xs` (a CPU batch).
@@ -293,7 +293,7 @@ impl<'a> Runner<'a> {
             (l.to_device(Device::Cpu), f.to_device(Device::Cpu))
         })?;
         let (l, f): (Vec<Tensor>, Vec<Tensor>) = parts.into_iter().unzip();
-        Ok((Tensor::cat(&l, 0), Tensor::cat(&f, 0)))
+        Ok((join(l), join(f)))
     }
 
     fn run<T>(
@@ -342,8 +342,18 @@ impl<'a> Runner<'a> {
     }
 }
 
-/// libtorch's own words about an out-of-memory error.
-fn oom_detail(e: &anyhow::Error) -> String {
+/// The chunks of a batch as one tensor; a batch that ran whole (the usual
+/// case) is returned as it is, without a copy.
+fn join(mut parts: Vec<Tensor>) -> Tensor {
+    if parts.len() == 1 {
+        parts.pop().expect("one part")
+    } else {
+        Tensor::cat(&parts, 0)
+    }
+}
+
+/// libtorch's own words about an out-of-memory error (its first line).
+pub fn oom_detail(e: &anyhow::Error) -> String {
     e.chain()
         .find_map(|c| c.downcast_ref::<crate::sys::panic::Libtorch>())
         .map_or_else(|| format!("{e:#}"), |l| l.message.clone())

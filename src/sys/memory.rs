@@ -51,7 +51,17 @@ impl PeakMeter {
 
 /// A `kB` field of /proc/self/status, in bytes.
 fn proc_status_kb(field: &str) -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    kb_field("/proc/self/status", field)
+}
+
+/// A `kB` field of /proc/meminfo, in bytes.
+fn meminfo_kb(field: &str) -> Option<u64> {
+    kb_field("/proc/meminfo", field)
+}
+
+/// `field` (e.g. `VmRSS:`) of a /proc file in Linux's `NAME: N kB` layout, in bytes.
+fn kb_field(file: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
     let line = text.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line[field.len()..]
         .trim()
@@ -131,17 +141,4 @@ pub fn cap_to_available() -> Option<u64> {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn available_bytes() -> Option<u64> {
     None
-}
-
-/// A `kB` field of /proc/meminfo, in bytes.
-fn meminfo_kb(field: &str) -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with(field))?;
-    let kb: u64 = line[field.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
 }

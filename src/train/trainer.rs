@@ -435,7 +435,7 @@ impl<'a> Run<'a> {
             "out of memory on {} {doing} at batch size {bs} ({}); try --batch-size {} (with a \
              --lr scaled to match), a smaller --img-size or --amp bf16",
             infer::device_name(self.opts.device),
-            format!("{e:#}").trim_start_matches("libtorch: "),
+            infer::oom_detail(&e),
             (bs / 2).max(2)
         ))
     }
