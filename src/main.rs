@@ -13,6 +13,8 @@ use dpn::sys::panic;
 fn main() -> ExitCode {
     dpn::sys::allocator::tune();
     dpn::sys::panic::install_hook();
+    #[cfg(feature = "test-hooks")]
+    dpn::sys::fail::alloc();
     let matches = match Cli::command().try_get_matches() {
         Ok(m) => m,
         Err(e) => return clap_exit(e),

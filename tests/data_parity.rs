@@ -623,6 +623,7 @@ fn loader_keeps_order_and_reports_failures() {
     let mut seen = Vec::new();
     let mut failed = Vec::new();
     for (n, batch) in loader.enumerate() {
+        let batch = batch.unwrap();
         assert_eq!(batch.number, n);
         assert_eq!(batch.images.size(), vec![batch.len() as i64, 3, 32, 32]);
         for (k, &i) in batch.indices.iter().enumerate() {
@@ -672,7 +673,7 @@ fn loader_prefetch_is_bounded() {
         prefetch,
     };
     let mut loader = BatchLoader::new(items, Arc::new(t), opts).unwrap();
-    let first = loader.next().unwrap();
+    let first = loader.next().unwrap().unwrap();
     assert_eq!(first.len(), batch);
     std::thread::sleep(Duration::from_millis(700));
     // Held by us (1) + waiting in the channel (prefetch) + one being built.
@@ -697,7 +698,7 @@ fn loader_prefetch_is_bounded() {
     };
     let n: usize = BatchLoader::new(items, Arc::new(small_eval()), opts)
         .unwrap()
-        .map(|b| b.len())
+        .map(|b| b.unwrap().len())
         .sum();
     assert_eq!(n, 10);
 }

@@ -128,14 +128,76 @@ fn profile_out_of_memory_is_one_line_and_exit_8() {
     assert!(o.stdout.is_empty(), "no partial table");
 }
 
+/// `predict` on the fixture's photographs at `batch`, as JSON, with forward
+/// passes over more than `oom_above` images failing as libtorch's out of
+/// memory does (the `test-hooks` fail point), so that what the retry does
+/// is tested exactly, whatever memory the machine has.
+fn predict_oom(batch: &str, oom_above: Option<usize>, extra: &[&str]) -> Output {
+    let f = fixture();
+    let mut c = dpn();
+    c.args(["predict", "--weights", &f.path("w.safetensors")])
+        .args(["-f", "json", "-b", batch])
+        .args(extra)
+        .arg(f.path("images"));
+    if let Some(n) = oom_above {
+        c.env("DPN_TEST_OOM_ABOVE", n.to_string());
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn predict_out_of_memory_retries_at_half_the_batch_and_gets_the_same_answers() {
+    let images = std::fs::read_dir(fixture().path("images")).unwrap().count();
+    assert!(images > 4, "the fixture needs batches to split");
+    let direct = predict_oom("2", None, &[]);
+    assert_eq!(code(&direct), 0, "{}", stderr(&direct));
+    let retried = predict_oom("8", Some(3), &[]);
+    assert_eq!(code(&retried), 0, "{}", stderr(&retried));
+    // Chunks of 2 after the retries are the direct run's batches: the
+    // same computation, so the same bits.
+    assert_eq!(
+        String::from_utf8_lossy(&retried.stdout),
+        String::from_utf8_lossy(&direct.stdout)
+    );
+    let e = stderr(&retried);
+    assert!(
+        e.contains("out of memory on cpu at batch size 8; retrying in batches of 4")
+            && e.contains("out of memory on cpu at batch size 4; retrying in batches of 2"),
+        "{e}"
+    );
+    assert!(!e.contains("dpn: error:"), "{e}");
+}
+
 #[test]
 fn predict_out_of_memory_without_retry_is_exit_8() {
+    let refused = predict_oom("8", Some(3), &["--no-retry"]);
+    assert_eq!(code(&refused), 8, "{}", stderr(&refused));
+    let line = one_error_line(&refused);
+    assert!(
+        line.contains("out of memory on cpu at batch size 8") && line.contains("--batch-size 4"),
+        "{line}"
+    );
+    // One image that does not fit is the end, retry or not.
+    let one = predict_oom("1", Some(0), &[]);
+    assert_eq!(code(&one), 8, "{}", stderr(&one));
+    let line = one_error_line(&one);
+    assert!(line.contains("one image does not fit"), "{line}");
+}
+
+/// Real out of memory, not a fail point: under `ulimit -v` whichever
+/// allocation fails first (the loader's batch buffer, libtorch's activations)
+/// must end the run the same way: one line, exit 8, no abort.
+#[test]
+fn real_out_of_memory_is_one_line_and_exit_8() {
     let f = fixture();
-    let args = |batch: &'static str, extra: &[&'static str]| {
-        let mut a = vec![
+    let weights = f.path("w.safetensors");
+    let images = f.path("images");
+    let o = dpn_limited(
+        LIMIT_KB,
+        &[
             "predict",
             "--weights",
-            Box::leak(f.path("w.safetensors").into_boxed_str()),
+            &weights,
             "--img-size",
             "512",
             "--crop-pct",
@@ -143,27 +205,43 @@ fn predict_out_of_memory_without_retry_is_exit_8() {
             "-f",
             "csv",
             "-b",
-            batch,
-        ];
-        a.extend_from_slice(extra);
-        a.push(Box::leak(f.path("images").into_boxed_str()));
-        a
-    };
-    // Only the refusal is asserted here: after a failed allocation the
-    // process keeps part of the address space it reached (allocator arenas,
-    // oneDNN's primitive cache), so under a tight `ulimit -v` how far the
-    // retries must go down depends on the machine; see the closing notes.
-    let refused = dpn_limited(LIMIT_KB, &args("16", &["--no-retry"]));
-    assert_eq!(code(&refused), 8, "{}", stderr(&refused));
-    let line = one_error_line(&refused);
+            "16",
+            "--no-retry",
+            &images,
+        ],
+    );
+    assert_eq!(code(&o), 8, "{}", stderr(&o));
+    let line = one_error_line(&o);
+    assert!(line.contains("out of memory on cpu"), "{line}");
+    assert!(line.contains("batch size 16"), "{line}");
+}
+
+/// An allocation in dpn's own code that cannot fail gracefully: Rust's
+/// default is an abort (SIGABRT, "memory allocation of N bytes failed").
+#[test]
+fn a_failed_rust_allocation_is_one_line_and_exit_8_not_an_abort() {
+    let o = dpn()
+        .args(["info", "dpn68"])
+        .env("DPN_TEST_ALLOC_FAILS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 8, "{}", stderr(&o));
+    let line = one_error_line(&o);
     assert!(
-        line.contains("batch size 16") && line.contains("--batch-size 8"),
+        line.starts_with("dpn: error: out of memory on cpu: could not allocate")
+            && line.contains("--batch-size"),
         "{line}"
+    );
+    assert!(
+        !stderr(&o).contains("memory allocation of"),
+        "{}",
+        stderr(&o)
     );
 }
 
 /// The retry itself is predict's code too (`model::infer::Runner`); here,
-/// without it, a failed evaluation leaves no results file behind.
+/// without it, a failed evaluation leaves no results file behind, and with
+/// it the figures are those of the smaller batch.
 #[test]
 fn evaluate_out_of_memory_writes_no_results_file() {
     let f = fixture();
@@ -171,25 +249,12 @@ fn evaluate_out_of_memory_writes_no_results_file() {
     let refused = tmp.path().join("no.json").display().to_string();
     let weights = f.path("w.safetensors");
     let data = f.path("folder");
-    let o = dpn_limited(
-        LIMIT_KB,
-        &[
-            "evaluate",
-            "--weights",
-            &weights,
-            "--data",
-            &data,
-            "--img-size",
-            "576",
-            "--crop-pct",
-            "1",
-            "-b",
-            "8",
-            "--results-file",
-            &refused,
-            "--no-retry",
-        ],
-    );
+    let o = dpn()
+        .args(["evaluate", "--weights", &weights, "--data", &data])
+        .args(["-b", "8", "--results-file", &refused, "--no-retry"])
+        .env("DPN_TEST_OOM_ABOVE", "3")
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 8, "{}", stderr(&o));
     let line = one_error_line(&o);
     assert!(
@@ -200,6 +265,28 @@ fn evaluate_out_of_memory_writes_no_results_file() {
         !Path::new(&refused).exists(),
         "no results file from a failed run"
     );
+    let figures = |batch: &str, oom: Option<&str>| {
+        let mut c = dpn();
+        c.args(["-q", "evaluate", "--weights", &weights, "--data", &data])
+            .args(["-b", batch, "-f", "csv"]);
+        if let Some(n) = oom {
+            c.env("DPN_TEST_OOM_ABOVE", n);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        // Everything but the timing columns.
+        let mut lines = out.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+        header
+            .iter()
+            .zip(row)
+            .filter(|(h, _)| !h.contains("second") && !h.contains("per_s") && !h.contains("batch"))
+            .map(|(h, v)| format!("{h}={v}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(figures("8", Some("3")), figures("2", None));
 }
 
 #[test]

@@ -128,6 +128,7 @@ fn dpn48b_learns_digits_and_timm_agrees() {
     .unwrap();
     let (mut n, mut disagree, mut max_diff) = (0, 0, 0f64);
     for batch in loader {
+        let batch = batch.unwrap();
         let logits = infer::infer(&loaded.model, &batch.images, &opts).to_kind(Kind::Double);
         for (i, path) in batch.paths.iter().enumerate() {
             let theirs: Vec<f64> = timm[&path.display().to_string()]

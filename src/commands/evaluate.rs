@@ -139,6 +139,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     let mut runner = infer::Runner::new(&p.loaded.model, p.opts, !run_args.no_retry);
     let t0 = Instant::now();
     for batch in loader {
+        let batch = batch?;
         for f in &batch.failures {
             bar.suspend(|| ctx.ui.warn(&f.error));
         }

@@ -121,6 +121,7 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     let mut runner = infer::Runner::new(&p.loaded.model, p.opts, !args.run.no_retry);
     let mut non_finite = 0usize;
     for batch in loader {
+        let batch = batch?;
         // Rows in input order: failures sit where their image would have been.
         let mut rows: Vec<(usize, PathBuf, Outcome)> = Vec::new();
         if !batch.is_empty() {

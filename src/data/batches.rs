@@ -8,7 +8,9 @@
 //! preparation of the next batches. Batches come out in input order, and the
 //! images inside a batch keep their input order. An image that cannot be read
 //! is left out of its batch and reported in the batch's `failures`; the rest
-//! go on. Dropping the loader stops the thread after the batch it is on.
+//! go on. A batch whose buffer cannot be allocated ends the loading with an
+//! out-of-memory error (exit 8), never an abort. Dropping the loader stops
+//! the thread after the batch it is on.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -21,6 +23,8 @@ use tch::Tensor;
 
 use super::decode::decode_file;
 use super::transform::ImageTransform;
+use crate::sys::error;
+use crate::sys::oom::try_zeroed;
 
 /// One input: an image file and, for training or evaluation, its class.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,14 +127,16 @@ struct Pending {
 
 /// An iterator over [`Batch`]es; see the module documentation.
 pub struct BatchLoader {
-    rx: Option<Receiver<Pending>>,
+    rx: Option<Receiver<Result<Pending>>>,
+    batch_size: usize,
     thread: Option<JoinHandle<()>>,
     batches: usize,
 }
 
 /// Refuses a batch whose pixel buffers (the one being filled, the queued
-/// ones and the tensor made from one) cannot fit in the memory available:
-/// an allocation that fails inside the loader would abort the process.
+/// ones and the tensor made from one) cannot fit in the memory available,
+/// before any work is done; an allocation that fails later is still an
+/// out-of-memory error (`sys::oom::try_zeroed`), after the batches before it.
 fn check_memory(
     items: &[Item],
     batch_size: usize,
@@ -146,7 +152,7 @@ fn check_memory(
     match crate::sys::memory::available_bytes() {
         Some(available) if needed > available => Err(crate::sys::error::out_of_memory(format!(
             "a batch of {images} images at {h}x{w} needs {:.1} GB for its pixels alone, more than \
-             the {:.1} GB of memory available; use a smaller --batch-size",
+             the {:.1} GB of memory available; try a smaller --batch-size",
             needed as f64 / 1e9,
             available as f64 / 1e9
         ))),
@@ -169,7 +175,7 @@ impl BatchLoader {
             .num_threads(options.workers)
             .thread_name(|i| format!("dpn-data-{i}"))
             .build()?;
-        let (tx, rx) = sync_channel::<Pending>(options.prefetch.max(1));
+        let (tx, rx) = sync_channel::<Result<Pending>>(options.prefetch.max(1));
         let thread = std::thread::Builder::new()
             .name("dpn-data-loader".into())
             .spawn(move || {
@@ -179,7 +185,16 @@ impl BatchLoader {
                     let first = number * batch_size;
                     // Each image is transformed straight into its slot of the
                     // batch; slots of images that failed are closed up after.
-                    let mut data = vec![0f32; chunk.len() * per_image];
+                    let mut data = match try_zeroed::<f32>(
+                        chunk.len() * per_image,
+                        &format!("images at batch size {batch_size} ({w}x{h} px)"),
+                    ) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    };
                     let results: Vec<Result<(), String>> = pool.install(|| {
                         data.par_chunks_mut(per_image)
                             .zip(chunk.par_iter())
@@ -227,13 +242,14 @@ impl BatchLoader {
                         pixels: data,
                         shape: [ok as i64, 3, h as i64, w as i64],
                     };
-                    if tx.send(pending).is_err() {
+                    if tx.send(Ok(pending)).is_err() {
                         return; // the consumer is gone
                     }
                 }
             })?;
         Ok(BatchLoader {
             rx: Some(rx),
+            batch_size,
             thread: Some(thread),
             batches,
         })
@@ -246,12 +262,30 @@ impl BatchLoader {
 }
 
 impl Iterator for BatchLoader {
-    type Item = Batch;
+    /// A batch, or the out-of-memory error (exit 8) that ends the loading.
+    type Item = Result<Batch>;
 
-    fn next(&mut self) -> Option<Batch> {
-        let batch = self.rx.as_ref()?.recv().ok().map(|p| Batch {
-            images: Tensor::from_slice(&p.pixels).view(p.shape),
-            ..p.batch
+    fn next(&mut self) -> Option<Result<Batch>> {
+        let batch_size = self.batch_size;
+        let batch = self.rx.as_ref()?.recv().ok().map(|r| {
+            let p = r?;
+            let images = Tensor::f_from_slice(&p.pixels)
+                .and_then(|t| t.f_view(p.shape))
+                .map_err(|e| {
+                    let e = anyhow::Error::from(e);
+                    if !error::is_out_of_memory(&e) {
+                        return e;
+                    }
+                    error::out_of_memory(format!(
+                        "out of memory on cpu: could not allocate {:.1} MiB for images at batch \
+                         size {} ({}x{} px)",
+                        (p.pixels.len() * 4) as f64 / (1 << 20) as f64,
+                        batch_size,
+                        p.shape[3],
+                        p.shape[2]
+                    ))
+                })?;
+            Ok(Batch { images, ..p.batch })
         });
         if batch.is_none() {
             self.rx = None;

@@ -307,7 +307,15 @@ impl<'a> Runner<'a> {
         while start < n {
             let len = self.limit.min(n - start);
             let chunk = xs.narrow(0, start as i64, len as i64);
-            match crate::sys::panic::catch(|| f(self.model, &chunk, &self.opts)) {
+            #[cfg(feature = "test-hooks")]
+            let injected = crate::sys::fail::forward(len);
+            #[cfg(not(feature = "test-hooks"))]
+            let injected: Option<tch::TchError> = None;
+            let result = match injected {
+                Some(e) => Err(e.into()),
+                None => crate::sys::panic::catch(|| f(self.model, &chunk, &self.opts)),
+            };
+            match result {
                 Ok(t) => {
                     out.push(t);
                     start += len;

@@ -1,5 +1,5 @@
 //! Small leaves every layer may use: exit codes and error kinds, atomic file
-//! writes, file digests, the allocator settings, peak-memory metering and
+//! writes, file digests, the allocator settings and its out-of-memory exit, peak-memory metering and
 //! facts about the libtorch the binary runs on. Nothing here imports another
 //! part of dpn.
 
@@ -7,7 +7,10 @@ pub mod allocator;
 pub mod atomic;
 pub mod digest;
 pub mod error;
+#[cfg(feature = "test-hooks")]
+pub mod fail;
 pub mod memory;
+pub mod oom;
 pub mod panic;
 pub mod runtime;
 pub mod time;

@@ -54,7 +54,7 @@ impl std::error::Error for Bug {}
 pub fn install_hook() {
     let default = panic::take_hook();
     panic::set_hook(Box::new(move |info| {
-        if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+        if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| !v.is_empty() && v != "0") {
             default(info);
         }
     }));

@@ -234,6 +234,16 @@ impl<'a> Run<'a> {
         let loader = BatchLoader::new(items, tf, self.loader_opts)?;
         let t_train = Instant::now();
         for (i, batch) in loader.enumerate() {
+            let batch = batch.map_err(|e| {
+                // The loader's buffers are in CPU memory whatever the device.
+                if !error::is_out_of_memory(&e) {
+                    return e;
+                }
+                error::out_of_memory(format!(
+                    "{e}; try --batch-size {} (with a --lr scaled to match) or a smaller --img-size",
+                    (self.cfg.batch_size / 2).max(2)
+                ))
+            })?;
             let step = start_step + i as u64;
             if self.stop.load(Ordering::SeqCst) {
                 bar.finish_and_clear();

@@ -39,6 +39,7 @@ pub fn validate(
     let mut tally = Tally::new(model.num_classes());
     let mut failures = Vec::new();
     for batch in loader {
+        let batch = batch?;
         if stop.load(Ordering::SeqCst) {
             return Ok(None);
         }

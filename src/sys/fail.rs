@@ -1,0 +1,35 @@
+//! Fail points for tests: out-of-memory errors on demand, so that the paths
+//! that handle them are tested deterministically (an address-space limit
+//! fails wherever the machine happens to run out). Only in builds with the
+//! `test-hooks` feature (`make test`); release binaries have none of these
+//! variables.
+
+/// Set to N: every forward pass over more than N images fails as libtorch's
+/// out of memory does (`infer::Runner`).
+pub const OOM_ABOVE_ENV: &str = "DPN_TEST_OOM_ABOVE";
+
+/// Set (to anything): the command starts with an allocation no machine can
+/// serve, made where Rust cannot fail gracefully (`sys::oom`).
+pub const ALLOC_ENV: &str = "DPN_TEST_ALLOC_FAILS";
+
+/// The batch size above which forward passes fail, when asked.
+pub fn oom_above() -> Option<usize> {
+    std::env::var(OOM_ABOVE_ENV).ok()?.parse().ok()
+}
+
+/// libtorch's error for a forward pass over `len` images, when asked to fail.
+pub fn forward(len: usize) -> Option<tch::TchError> {
+    oom_above().filter(|&n| len > n).map(|_| {
+        tch::TchError::Torch(format!(
+            "CPU out of memory (test fail point {OOM_ABOVE_ENV}, batch of {len})"
+        ))
+    })
+}
+
+/// Makes the impossible allocation, when asked; never returns then.
+pub fn alloc() {
+    if std::env::var_os(ALLOC_ENV).is_some() {
+        let v: Vec<u8> = Vec::with_capacity(isize::MAX as usize / 2);
+        std::hint::black_box(v);
+    }
+}
