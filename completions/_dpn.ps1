@@ -108,6 +108,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
         'dpn;evaluate' {
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)')
             [CompletionResult]::new('--labels-file', '--labels-file', [CompletionResultType]::ParameterName, 'Labels as `path,label` CSV or `path label` lines, instead of class folders')
+            [CompletionResult]::new('--labels', '--labels', [CompletionResultType]::ParameterName, 'Class names of the model''s outputs, one per line (`name` or `synset<TAB>name`); default: the weights'' own')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
             [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
             [CompletionResult]::new('--weights', '--weights', [CompletionResultType]::ParameterName, 'Weights file (any format `dpn convert` reads); default: the cached weights of --model')
@@ -143,6 +144,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
         'dpn;eval' {
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)')
             [CompletionResult]::new('--labels-file', '--labels-file', [CompletionResultType]::ParameterName, 'Labels as `path,label` CSV or `path label` lines, instead of class folders')
+            [CompletionResult]::new('--labels', '--labels', [CompletionResultType]::ParameterName, 'Class names of the model''s outputs, one per line (`name` or `synset<TAB>name`); default: the weights'' own')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
             [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
             [CompletionResult]::new('--weights', '--weights', [CompletionResultType]::ParameterName, 'Weights file (any format `dpn convert` reads); default: the cached weights of --model')
@@ -227,7 +229,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
         }
         'dpn;train' {
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Training images: an ImageFolder (DIR/<class>/<image>)')
-            [CompletionResult]::new('--val-data', '--val-data', [CompletionResultType]::ParameterName, 'Validation images, an ImageFolder with the training data''s classes (or a subset)')
+            [CompletionResult]::new('--val-data', '--val-data', [CompletionResultType]::ParameterName, 'Validation images, an ImageFolder with the training data''s classes (or a subset), matched by folder name')
             [CompletionResult]::new('--val-split', '--val-split', [CompletionResultType]::ParameterName, 'Hold out this fraction of each class of --data for validation (seeded by --seed)')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model to train (see `dpn info`)')
             [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to train (see `dpn info`)')

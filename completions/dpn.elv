@@ -101,6 +101,7 @@ set edit:completion:arg-completer[dpn] = {|@words|
         &'dpn;evaluate'= {
             cand --data 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)'
             cand --labels-file 'Labels as `path,label` CSV or `path label` lines, instead of class folders'
+            cand --labels 'Class names of the model''s outputs, one per line (`name` or `synset<TAB>name`); default: the weights'' own'
             cand -m 'Model to run (default: the one a --weights file records)'
             cand --model 'Model to run (default: the one a --weights file records)'
             cand --weights 'Weights file (any format `dpn convert` reads); default: the cached weights of --model'
@@ -135,6 +136,7 @@ set edit:completion:arg-completer[dpn] = {|@words|
         &'dpn;eval'= {
             cand --data 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)'
             cand --labels-file 'Labels as `path,label` CSV or `path label` lines, instead of class folders'
+            cand --labels 'Class names of the model''s outputs, one per line (`name` or `synset<TAB>name`); default: the weights'' own'
             cand -m 'Model to run (default: the one a --weights file records)'
             cand --model 'Model to run (default: the one a --weights file records)'
             cand --weights 'Weights file (any format `dpn convert` reads); default: the cached weights of --model'
@@ -216,7 +218,7 @@ set edit:completion:arg-completer[dpn] = {|@words|
         }
         &'dpn;train'= {
             cand --data 'Training images: an ImageFolder (DIR/<class>/<image>)'
-            cand --val-data 'Validation images, an ImageFolder with the training data''s classes (or a subset)'
+            cand --val-data 'Validation images, an ImageFolder with the training data''s classes (or a subset), matched by folder name'
             cand --val-split 'Hold out this fraction of each class of --data for validation (seeded by --seed)'
             cand -m 'Model to train (see `dpn info`)'
             cand --model 'Model to train (see `dpn info`)'

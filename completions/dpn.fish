@@ -99,6 +99,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand predict" -s v -l verbose -d 'Pri
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l data -d 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l labels-file -d 'Labels as `path,label` CSV or `path label` lines, instead of class folders' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l labels -d 'Class names of the model\'s outputs, one per line (`name` or `synset<TAB>name`); default: the weights\' own' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s m -l model -d 'Model to run (default: the one a --weights file records)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l weights -d 'Weights file (any format `dpn convert` reads); default: the cached weights of --model' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s b -l batch-size -d 'Images per batch' -r
@@ -135,6 +136,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s v -l verbose -d 'Pr
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l data -d 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l labels-file -d 'Labels as `path,label` CSV or `path label` lines, instead of class folders' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l labels -d 'Class names of the model\'s outputs, one per line (`name` or `synset<TAB>name`); default: the weights\' own' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s m -l model -d 'Model to run (default: the one a --weights file records)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l weights -d 'Weights file (any format `dpn convert` reads); default: the cached weights of --model' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s b -l batch-size -d 'Images per batch' -r
@@ -217,7 +219,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand fetch" -s q -l quiet -d 'Print n
 complete -c dpn -n "__fish_dpn_using_subcommand fetch" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l data -d 'Training images: an ImageFolder (DIR/<class>/<image>)' -r -F
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l val-data -d 'Validation images, an ImageFolder with the training data\'s classes (or a subset)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l val-data -d 'Validation images, an ImageFolder with the training data\'s classes (or a subset), matched by folder name' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l val-split -d 'Hold out this fraction of each class of --data for validation (seeded by --seed)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s m -l model -d 'Model to train (see `dpn info`)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l weights -d 'Start from these weights (any format `dpn convert` reads)' -r -F

@@ -18,7 +18,8 @@ Exit codes:
   0  success
   1  failure (I/O, libtorch, network)
   2  usage error (bad option or value, unknown model)
-  3  invalid input file (malformed model index, corrupt or wrong weights, bad image)
+  3  invalid input (malformed model index, corrupt or wrong weights, bad image,
+     a class folder the model does not know)
   4  verification failed (a weights file's SHA-256 does not match the prefix in its name)
   5  download failed (HTTP error such as 404 or 403, timeout, unreachable server)
   6  weights not cached (run `dpn fetch MODEL`, or pass --weights FILE)

@@ -118,6 +118,9 @@ pub struct Prepared<'a> {
     pub transform: Arc<EvalTransform>,
     /// Names for the model's outputs.
     pub classes: Classes,
+    /// Whether `classes` are the model's own (from `--labels` or the
+    /// weights' metadata) rather than ImageNet's or indices by default.
+    pub named: bool,
 }
 
 /// Resolves the model and its weights, loads it onto the device and builds
@@ -160,17 +163,18 @@ pub fn prepare<'a>(
     let preprocess = pre.apply(&spec.preprocess)?;
     let transform = Arc::new(EvalTransform::from_preprocess(&preprocess));
     let num_classes = loaded.arch.num_classes;
-    let classes = match labels {
-        Some(path) => Classes::from_file(path)?,
+    let own = match labels {
+        Some(path) => Some(Classes::from_file(path)?),
         None => if model.weights.is_some() {
             explicit_meta
         } else {
             weights_metadata(&weights_path)
         }
         .get(meta::CLASS_NAMES)
-        .and_then(|j| Classes::from_metadata(j))
-        .unwrap_or_else(|| Classes::default_for(num_classes)),
+        .and_then(|j| Classes::from_metadata(j)),
     };
+    let named = own.is_some();
+    let classes = own.unwrap_or_else(|| Classes::default_for(num_classes));
     if classes.len() != num_classes {
         return Err(error::usage(format!(
             "{} class names for a model with {num_classes} outputs; the labels must match the model",
@@ -185,6 +189,7 @@ pub fn prepare<'a>(
         preprocess,
         transform,
         classes,
+        named,
     })
 }
 

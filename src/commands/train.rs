@@ -20,7 +20,11 @@ use crate::train::trainer::{self, Env};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-DATA is an ImageFolder: DATA/<class>/<image>, classes in sorted order. Training uses timm's \
+DATA is an ImageFolder: DATA/<class>/<image>. The run's classes are its folder names in sorted \
+order and a label is a position in that list, also for folders named by ImageNet synset ids; \
+only --num-classes 1000 with synset folders keeps ImageNet's head (classes and indices). \
+--val-data folders are looked up by name among the training classes (a subset is fine; an \
+unknown folder is an error, exit code 3). Training uses timm's \
 augmentation (RandomResizedCrop with --scale/--ratio, horizontal flip with --hflip, the model's \
 normalization), validation timm's eval transform (resize to img-size / crop-pct, center crop). \
 Images that cannot be read are skipped and counted (--strict stops instead); the last \
@@ -49,7 +53,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR", required_unless_present = "resume")]
     pub data: Option<PathBuf>,
 
-    /// Validation images, an ImageFolder with the training data's classes (or a subset)
+    /// Validation images, an ImageFolder with the training data's classes (or a subset),
+    /// matched by folder name
     #[arg(long, value_name = "DIR", conflicts_with = "val_split")]
     pub val_data: Option<PathBuf>,
 

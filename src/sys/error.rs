@@ -15,7 +15,8 @@ pub enum Exit {
     Failure = 1,
     /// The command line is wrong: bad flag, unknown model name, bad value.
     Usage = 2,
-    /// An input file is invalid: malformed model index, corrupt or wrong weights, bad image.
+    /// An input is invalid: malformed model index, corrupt or wrong weights, bad image, a
+    /// class folder that is not among the model's classes.
     BadInput = 3,
     /// A file fails its digest check: a download whose SHA-256 does not match
     /// the prefix in its name, or a cached file that no longer verifies.
