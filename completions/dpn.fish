@@ -76,9 +76,9 @@ complete -c dpn -n "__fish_dpn_using_subcommand predict" -s d -l device -d 'auto
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l workers -d 'Image decoding threads (default: one per core)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l shard -d 'Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand predict" -l img-size -d 'Input size (default: the model\'s)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand predict" -l crop-pct -d 'Center-crop fraction (default: the model\'s)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand predict" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model\'s)' -r -f -a "bicubic\t''
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model\'s)' -r -f -a "bicubic\t''
 bilinear\t''
 nearest\t''
 lanczos\t''
@@ -107,9 +107,9 @@ complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s d -l device -d 'aut
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l workers -d 'Image decoding threads (default: one per core)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l shard -d 'Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l img-size -d 'Input size (default: the model\'s)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l crop-pct -d 'Center-crop fraction (default: the model\'s)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model\'s)' -r -f -a "bicubic\t''
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model\'s)' -r -f -a "bicubic\t''
 bilinear\t''
 nearest\t''
 lanczos\t''
@@ -144,9 +144,9 @@ complete -c dpn -n "__fish_dpn_using_subcommand eval" -s d -l device -d 'auto, c
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l workers -d 'Image decoding threads (default: one per core)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l shard -d 'Take shard I of N of the inputs (default: SLURM_ARRAY_TASK_ID/COUNT or RANK/WORLD_SIZE)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand eval" -l img-size -d 'Input size (default: the model\'s)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand eval" -l crop-pct -d 'Center-crop fraction (default: the model\'s)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand eval" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model\'s)' -r -f -a "bicubic\t''
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model\'s)' -r -f -a "bicubic\t''
 bilinear\t''
 nearest\t''
 lanczos\t''
@@ -171,7 +171,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand eval" -l channels-last -d 'Run i
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c dpn -n "__fish_dpn_using_subcommand profile" -l img-size -d 'Input side in pixels (default: each model\'s registry image size)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand profile" -l img-size -d 'Input side in pixels (default: the one --weights records, else each model\'s registry image size)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s b -l batch-size -d 'Images per timed batch' -r
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r

@@ -1,8 +1,11 @@
-//! Class names, end to end: a tiny dpn48b trained on three of
-//! scikit-learn's digits (folders `zero`, `one`, `two`) scores every image
-//! the same whichever subset of the class folders `evaluate` sees; a folder
-//! it does not know is an error; synset-named folders fine-tune to the run's
-//! own class list (or keep ImageNet's head with `--num-classes 1000`).
+//! Class names and recorded preprocessing, end to end: a tiny dpn48b trained
+//! on three of scikit-learn's digits (folders `zero`, `one`, `two`) scores
+//! every image the same whichever subset of the class folders `evaluate`
+//! sees; synset-named folders fine-tune to the run's own class list (or keep
+//! ImageNet's head with `--num-classes 1000`); the weights carry the
+//! preprocessing their validation used, so `predict`, `evaluate` and
+//! `profile` need no preprocessing flags; and timm loads a checkpoint folder
+//! through its config.json and predicts what dpn predicts.
 
 mod common;
 use common::python;
@@ -170,10 +173,6 @@ fn per_class(path: &Path) -> BTreeMap<String, Vec<String>> {
         .collect()
 }
 
-/// The eval preprocessing the runs validate with (the model's default is
-/// 224 px).
-const PRE: &[&str] = &["--img-size", "32", "--crop-pct", "1"];
-
 /// `dpn evaluate` of `weights` on `data`: the results file and the
 /// per-class rows.
 fn evaluate(weights: &Path, data: &Path, extra: &[&str]) -> (Value, BTreeMap<String, Vec<String>>) {
@@ -188,7 +187,6 @@ fn evaluate(weights: &Path, data: &Path, extra: &[&str]) -> (Value, BTreeMap<Str
         .arg(&results)
         .arg("--per-class")
         .arg(&classes)
-        .args(PRE)
         .args(extra));
     let r = serde_json::from_slice(&std::fs::read(&results).unwrap()).unwrap();
     (r, per_class(&classes))
@@ -215,7 +213,6 @@ fn predict(weights: &Path, paths: &[PathBuf], extra: &[&str]) -> Vec<Value> {
             "--weights",
         ])
         .arg(weights)
-        .args(PRE)
         .args(extra)
         .args(paths));
     String::from_utf8(o.stdout)
@@ -458,4 +455,292 @@ fn synset_folders_with_1000_classes_keep_imagenet_indices() {
     let row = rows.values().next().unwrap();
     assert_eq!(row[0], i.to_string(), "ImageNet's index");
     assert_eq!(&row[1], id);
+}
+
+#[test]
+fn weights_record_the_preprocessing_that_predict_evaluate_and_profile_use() {
+    let m = metadata(&best());
+    assert_eq!(m["dpn.eval.image_size"], "32");
+    assert_eq!(m["dpn.eval.crop_pct"], "1");
+    assert_eq!(m["dpn.eval.interpolation"], "bicubic");
+    assert_eq!(m["dpn.eval.mean"], "[0.485,0.456,0.406]");
+    assert_eq!(m["dpn.eval.std"], "[0.229,0.224,0.225]");
+
+    // The demo's commands with and without the flags.
+    let val = digits().join("val");
+    let flags = ["--img-size", "32", "--crop-pct", "1"];
+    let (plain, plain_rows) = evaluate(&best(), &val, &[]);
+    let (flagged, flagged_rows) = evaluate(&best(), &val, &flags);
+    for key in [
+        "images",
+        "top1",
+        "top5",
+        "loss",
+        "img_size",
+        "crop_pct",
+        "interpolation",
+    ] {
+        assert_eq!(plain[key], flagged[key], "{key}");
+    }
+    for key in ["correct1", "correct5", "loss_units", "per_class"] {
+        assert_eq!(plain["counts"][key], flagged["counts"][key], "{key}");
+    }
+    assert_eq!(plain["img_size"], 32);
+    assert_eq!(plain_rows, flagged_rows);
+    let images: Vec<PathBuf> = ["zero", "one", "two"]
+        .iter()
+        .map(|c| {
+            std::fs::read_dir(val.join(c))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path()
+        })
+        .collect();
+    assert_eq!(
+        predict(&best(), &images, &[]),
+        predict(&best(), &images, &flags)
+    );
+
+    // -v says where the preprocessing came from; a flag overrides.
+    let o = ok(dpn()
+        .args(["-v", "predict", "--device", "cpu", "--weights"])
+        .arg(best())
+        .arg(&images[0]));
+    assert!(
+        stderr(&o).contains("32 px, crop 1, bicubic"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("(recorded in the weights)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = ok(dpn()
+        .args([
+            "-v",
+            "predict",
+            "--device",
+            "cpu",
+            "--img-size",
+            "48",
+            "--weights",
+        ])
+        .arg(best())
+        .arg(&images[0]));
+    assert!(
+        stderr(&o).contains("48 px, crop 1, bicubic, mean [0.485, 0.456, 0.406]")
+            && stderr(&o).contains("overridden by --img-size"),
+        "{}",
+        stderr(&o)
+    );
+    let (big, _) = evaluate(&best(), &val, &["--img-size", "48"]);
+    assert_eq!(big["img_size"], 48);
+    assert_ne!(big["loss"], plain["loss"]);
+
+    // profile times at the recorded size.
+    let o = ok(dpn()
+        .args([
+            "profile",
+            "dpn48b",
+            "--iters",
+            "0",
+            "--format",
+            "json",
+            "--weights",
+        ])
+        .arg(best()));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["img_size"], 32, "{v}");
+}
+
+/// timm's predictions for `images` with `folder` loaded as a hub model.
+fn timm_predictions(folder: &Path, images: &[PathBuf]) -> Value {
+    let out = tempdir("class-names-timm-");
+    let json = out.path().join("timm.json");
+    let o = Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/hub_folder_reference.py"))
+        .arg(folder)
+        .arg(&json)
+        .args(images)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap()
+}
+
+/// dpn's top-3 for `images` equal timm's: same classes, probabilities
+/// within 1e-5.
+fn assert_same_predictions(
+    weights: &Path,
+    images: &[PathBuf],
+    timm: &Value,
+    env: &[(&str, &Path)],
+) {
+    let mut c = dpn();
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = ok(c
+        .args([
+            "predict",
+            "--device",
+            "cpu",
+            "--format",
+            "jsonl",
+            "-k",
+            "3",
+            "--weights",
+        ])
+        .arg(weights)
+        .args(images));
+    let lines: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), images.len());
+    let labels = timm["label_names"].as_array().unwrap();
+    for line in &lines {
+        let path = line["path"].as_str().unwrap();
+        let probs: Vec<f64> = timm["images"][path]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let argmax = (0..probs.len())
+            .max_by(|&a, &b| probs[a].total_cmp(&probs[b]))
+            .unwrap();
+        let top = line["top"].as_array().unwrap();
+        assert_eq!(top[0]["class_index"], argmax, "{path}: top-1");
+        assert_eq!(top[0]["class_name"], labels[argmax], "{path}: class name");
+        for t in top {
+            let i = t["class_index"].as_u64().unwrap() as usize;
+            let d = (t["probability"].as_f64().unwrap() - probs[i]).abs();
+            assert!(d < 1e-5, "{path}: class {i}: probability differs by {d}");
+        }
+    }
+}
+
+#[test]
+fn timm_loads_a_checkpoint_folder_through_its_config() {
+    let folder = trained().join("best");
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["architecture"], "dpn48b");
+    assert_eq!(config["num_classes"], 3);
+    assert_eq!(
+        config["label_names"],
+        serde_json::json!(["one", "two", "zero"])
+    );
+    assert_eq!(
+        config["pretrained_cfg"]["input_size"],
+        serde_json::json!([3, 32, 32])
+    );
+    assert!(config.get("model_args").is_none());
+
+    let val = digits().join("val");
+    let images: Vec<PathBuf> = ["zero", "one", "two"]
+        .iter()
+        .flat_map(|c| {
+            let mut f: Vec<PathBuf> = std::fs::read_dir(val.join(c))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            f.sort();
+            f.into_iter().take(2)
+        })
+        .collect();
+    let timm = timm_predictions(&folder, &images);
+    assert_eq!(timm["architecture"], "dpn48b");
+    assert_eq!(timm["num_classes"], 3);
+    assert_eq!(
+        timm["data_config"]["input_size"],
+        serde_json::json!([3, 32, 32])
+    );
+    assert_eq!(timm["data_config"]["crop_pct"], 1.0);
+    assert_same_predictions(&folder.join("model.safetensors"), &images, &timm, &[]);
+}
+
+/// A DPN that timm does not know by name, from a user's model index.
+const CUSTOM_INDEX: &str = "\
+Models:
+- Name: dpn20-test
+  Metadata:
+    Crop Pct: '0.875'
+    Image Size: '40'
+    Interpolation: bilinear
+  DPN:
+    Architecture:
+      Small: true
+      Init Features: 8
+      K R: 32
+      Groups: 8
+      B: true
+      K Sec: [1, 1, 1, 1]
+      Inc Sec: [8, 8, 16, 16]
+      Activation: silu
+    Normalization: imagenet
+";
+
+#[test]
+fn timm_loads_a_custom_architecture_through_model_args() {
+    let tmp = tempdir("class-names-custom-");
+    let index = tmp.path().join("index.yaml");
+    std::fs::write(&index, CUSTOM_INDEX).unwrap();
+    let out = tmp.path().join("run");
+    let d = digits();
+    ok(dpn()
+        .env("DPN_MODEL_INDEX", &index)
+        .arg("train")
+        .arg("--data")
+        .arg(d.join("train"))
+        .arg("--val-data")
+        .arg(d.join("val"))
+        .args([
+            "-m",
+            "dpn20-test",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "32",
+            "--workers",
+            "1",
+        ])
+        .arg("--output")
+        .arg(&out));
+    let folder = out.join("last");
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        config["model_args"]["k_sec"],
+        serde_json::json!([1, 1, 1, 1])
+    );
+    assert_eq!(config["pretrained_cfg"]["interpolation"], "bilinear");
+    let images: Vec<PathBuf> = ["zero", "two"]
+        .iter()
+        .map(|c| {
+            std::fs::read_dir(d.join("val").join(c))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path()
+        })
+        .collect();
+    let timm = timm_predictions(&folder, &images);
+    assert_eq!(
+        timm["data_config"]["input_size"],
+        serde_json::json!([3, 40, 40])
+    );
+    assert_eq!(timm["data_config"]["interpolation"], "bilinear");
+    assert_same_predictions(
+        &folder.join("model.safetensors"),
+        &images,
+        &timm,
+        &[("DPN_MODEL_INDEX", &index)],
+    );
 }

@@ -31,6 +31,9 @@ sorted folder order. --labels-file lists `path,label` (CSV, header allowed) or `
 (ILSVRC2012 val.txt); a label is a class index, a class name or a synset id; relative paths are \
 under --data.
 
+Preprocessing: what the weights record (a `dpn train` checkpoint records its validation's), \
+else the registry's; --img-size, --crop-pct and --interpolation override it (-v shows which).
+
 Shards (--shard I/N, or the job array's variables) take a deterministic slice; write each \
 shard's --results-file as JSON and combine them with `dpn evaluate --merge FILE...`, which gives \
 the whole set's result.")]

@@ -39,7 +39,10 @@ over the registry's batch size, or 0.1 x batch / 256 (timm's --lr-base) without 
 OUTPUT receives metrics.csv (one row per epoch), steps.csv (one row per update) and \
 checkpoints: last and best (by validation top-1) are links into checkpoints/, each a folder \
 with model.safetensors (timm's names: loads into timm strictly and into every dpn \
-subcommand), optimizer.safetensors and state.json. A checkpoint is written whole before the \
+subcommand; its metadata records the class names and the validation's preprocessing, which \
+predict, evaluate and profile then use), config.json (timm's hub config: \
+timm.create_model(\"local-dir:FOLDER\", pretrained=True) loads the folder), \
+optimizer.safetensors and state.json. A checkpoint is written whole before the \
 links move, so a kill at any moment leaves the previous one intact.
 
 SIGINT or SIGTERM (Ctrl-C, a batch scheduler's warning) saves a checkpoint at the next step \

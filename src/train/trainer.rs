@@ -98,6 +98,7 @@ struct Data {
 /// Everything a run holds from one epoch to the next.
 struct Run<'a> {
     cfg: TrainConfig,
+    spec: &'a ModelSpec,
     output: &'a Path,
     ui: &'a Ui,
     stop: &'a AtomicBool,
@@ -193,6 +194,7 @@ impl<'a> Run<'a> {
         };
         Ok(Run {
             cfg,
+            spec,
             output,
             ui,
             stop: &env.stop,
@@ -408,6 +410,10 @@ impl<'a> Run<'a> {
             self.output,
             &self.vs,
             &self.model,
+            &checkpoint::ModelInfo {
+                spec: self.spec,
+                preprocess: &self.preprocess,
+            },
             &self.opt.state(),
             &self.state,
             is_best,
