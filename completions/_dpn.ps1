@@ -89,9 +89,9 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--dtype', '--dtype', [CompletionResultType]::ParameterName, 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)')
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Image decoding threads (default: one per core)')
             [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take shard I of N of the inputs; `auto`: the Slurm array''s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)')
-            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input size (default: the model''s)')
-            [CompletionResult]::new('--crop-pct', '--crop-pct', [CompletionResultType]::ParameterName, 'Center-crop fraction (default: the model''s)')
-            [CompletionResult]::new('--interpolation', '--interpolation', [CompletionResultType]::ParameterName, 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model''s)')
+            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input size (default: the one the weights record, else the model''s)')
+            [CompletionResult]::new('--crop-pct', '--crop-pct', [CompletionResultType]::ParameterName, 'Center-crop fraction (default: the one the weights record, else the model''s)')
+            [CompletionResult]::new('--interpolation', '--interpolation', [CompletionResultType]::ParameterName, 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model''s)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour stderr and tables')
@@ -111,6 +111,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
         'dpn;evaluate' {
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)')
             [CompletionResult]::new('--labels-file', '--labels-file', [CompletionResultType]::ParameterName, 'Labels as `path,label` CSV or `path label` lines, instead of class folders')
+            [CompletionResult]::new('--labels', '--labels', [CompletionResultType]::ParameterName, 'Class names of the model''s outputs, one per line (`name` or `synset<TAB>name`); default: the weights'' own')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
             [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
             [CompletionResult]::new('--weights', '--weights', [CompletionResultType]::ParameterName, 'Weights file (any format `dpn convert` reads); default: the cached weights of --model')
@@ -121,9 +122,9 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--dtype', '--dtype', [CompletionResultType]::ParameterName, 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)')
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Image decoding threads (default: one per core)')
             [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take shard I of N of the inputs; `auto`: the Slurm array''s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)')
-            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input size (default: the model''s)')
-            [CompletionResult]::new('--crop-pct', '--crop-pct', [CompletionResultType]::ParameterName, 'Center-crop fraction (default: the model''s)')
-            [CompletionResult]::new('--interpolation', '--interpolation', [CompletionResultType]::ParameterName, 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model''s)')
+            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input size (default: the one the weights record, else the model''s)')
+            [CompletionResult]::new('--crop-pct', '--crop-pct', [CompletionResultType]::ParameterName, 'Center-crop fraction (default: the one the weights record, else the model''s)')
+            [CompletionResult]::new('--interpolation', '--interpolation', [CompletionResultType]::ParameterName, 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model''s)')
             [CompletionResult]::new('--amp', '--amp', [CompletionResultType]::ParameterName, 'Mixed precision on CUDA: bf16 (default) or f16 (same as --dtype)')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Evaluate only the first N images (after sharding)')
             [CompletionResult]::new('--results-file', '--results-file', [CompletionResultType]::ParameterName, 'Write the result (and the exact counts needed by --merge) to FILE (.json or .csv)')
@@ -148,6 +149,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
         'dpn;eval' {
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)')
             [CompletionResult]::new('--labels-file', '--labels-file', [CompletionResultType]::ParameterName, 'Labels as `path,label` CSV or `path label` lines, instead of class folders')
+            [CompletionResult]::new('--labels', '--labels', [CompletionResultType]::ParameterName, 'Class names of the model''s outputs, one per line (`name` or `synset<TAB>name`); default: the weights'' own')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
             [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
             [CompletionResult]::new('--weights', '--weights', [CompletionResultType]::ParameterName, 'Weights file (any format `dpn convert` reads); default: the cached weights of --model')
@@ -158,9 +160,9 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--dtype', '--dtype', [CompletionResultType]::ParameterName, 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)')
             [CompletionResult]::new('--workers', '--workers', [CompletionResultType]::ParameterName, 'Image decoding threads (default: one per core)')
             [CompletionResult]::new('--shard', '--shard', [CompletionResultType]::ParameterName, 'Take shard I of N of the inputs; `auto`: the Slurm array''s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)')
-            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input size (default: the model''s)')
-            [CompletionResult]::new('--crop-pct', '--crop-pct', [CompletionResultType]::ParameterName, 'Center-crop fraction (default: the model''s)')
-            [CompletionResult]::new('--interpolation', '--interpolation', [CompletionResultType]::ParameterName, 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model''s)')
+            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input size (default: the one the weights record, else the model''s)')
+            [CompletionResult]::new('--crop-pct', '--crop-pct', [CompletionResultType]::ParameterName, 'Center-crop fraction (default: the one the weights record, else the model''s)')
+            [CompletionResult]::new('--interpolation', '--interpolation', [CompletionResultType]::ParameterName, 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model''s)')
             [CompletionResult]::new('--amp', '--amp', [CompletionResultType]::ParameterName, 'Mixed precision on CUDA: bf16 (default) or f16 (same as --dtype)')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'Evaluate only the first N images (after sharding)')
             [CompletionResult]::new('--results-file', '--results-file', [CompletionResultType]::ParameterName, 'Write the result (and the exact counts needed by --merge) to FILE (.json or .csv)')
@@ -183,7 +185,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             break
         }
         'dpn;profile' {
-            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input side in pixels (default: each model''s registry image size)')
+            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input side in pixels (default: the one --weights records, else each model''s registry image size)')
             [CompletionResult]::new('-b', '-b', [CompletionResultType]::ParameterName, 'Images per timed batch')
             [CompletionResult]::new('--batch-size', '--batch-size', [CompletionResultType]::ParameterName, 'Images per timed batch')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'auto, cpu, cuda or cuda:N')
@@ -236,7 +238,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
         }
         'dpn;train' {
             [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Training images: an ImageFolder (DIR/<class>/<image>)')
-            [CompletionResult]::new('--val-data', '--val-data', [CompletionResultType]::ParameterName, 'Validation images, an ImageFolder with the training data''s classes (or a subset)')
+            [CompletionResult]::new('--val-data', '--val-data', [CompletionResultType]::ParameterName, 'Validation images, an ImageFolder with the training data''s classes (or a subset), matched by folder name')
             [CompletionResult]::new('--val-split', '--val-split', [CompletionResultType]::ParameterName, 'Hold out this fraction of each class of --data for validation (seeded by --seed)')
             [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model to train (see `dpn info`)')
             [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to train (see `dpn info`)')

@@ -138,7 +138,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__evaluate)
-            opts="-m -b -d -f -q -v -h --data --labels-file --model --weights --reject-non-finite --batch-size --device --dtype --channels-last --workers --shard --no-retry --img-size --crop-pct --interpolation --amp --limit --results-file --per-class --merge --format --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-m -b -d -f -q -v -h --data --labels-file --labels --model --weights --reject-non-finite --batch-size --device --dtype --channels-last --workers --shard --no-retry --img-size --crop-pct --interpolation --amp --limit --results-file --per-class --merge --format --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -149,6 +149,10 @@ _dpn() {
                     return 0
                     ;;
                 --labels-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --labels)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

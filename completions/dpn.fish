@@ -77,9 +77,9 @@ complete -c dpn -n "__fish_dpn_using_subcommand predict" -s d -l device -d 'auto
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l workers -d 'Image decoding threads (default: one per core)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand predict" -l img-size -d 'Input size (default: the model\'s)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand predict" -l crop-pct -d 'Center-crop fraction (default: the model\'s)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand predict" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model\'s)' -r -f -a "bicubic\t''
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model\'s)' -r -f -a "bicubic\t''
 bilinear\t''
 nearest\t''
 lanczos\t''
@@ -102,6 +102,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand predict" -s v -l verbose -d 'Pri
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l data -d 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l labels-file -d 'Labels as `path,label` CSV or `path label` lines, instead of class folders' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l labels -d 'Class names of the model\'s outputs, one per line (`name` or `synset<TAB>name`); default: the weights\' own' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s m -l model -d 'Model to run (default: the one a --weights file records)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l weights -d 'Weights file (any format `dpn convert` reads); default: the cached weights of --model' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s b -l batch-size -d 'Images per batch' -r
@@ -109,9 +110,9 @@ complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s d -l device -d 'aut
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l workers -d 'Image decoding threads (default: one per core)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l img-size -d 'Input size (default: the model\'s)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l crop-pct -d 'Center-crop fraction (default: the model\'s)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model\'s)' -r -f -a "bicubic\t''
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model\'s)' -r -f -a "bicubic\t''
 bilinear\t''
 nearest\t''
 lanczos\t''
@@ -140,6 +141,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s v -l verbose -d 'Pr
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l data -d 'Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l labels-file -d 'Labels as `path,label` CSV or `path label` lines, instead of class folders' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l labels -d 'Class names of the model\'s outputs, one per line (`name` or `synset<TAB>name`); default: the weights\' own' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s m -l model -d 'Model to run (default: the one a --weights file records)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l weights -d 'Weights file (any format `dpn convert` reads); default: the cached weights of --model' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s b -l batch-size -d 'Images per batch' -r
@@ -147,9 +149,9 @@ complete -c dpn -n "__fish_dpn_using_subcommand eval" -s d -l device -d 'auto, c
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l workers -d 'Image decoding threads (default: one per core)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand eval" -l img-size -d 'Input size (default: the model\'s)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand eval" -l crop-pct -d 'Center-crop fraction (default: the model\'s)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand eval" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model\'s)' -r -f -a "bicubic\t''
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model\'s)' -r -f -a "bicubic\t''
 bilinear\t''
 nearest\t''
 lanczos\t''
@@ -176,7 +178,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand eval" -l no-retry -d 'On out of 
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c dpn -n "__fish_dpn_using_subcommand profile" -l img-size -d 'Input side in pixels (default: each model\'s registry image size)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand profile" -l img-size -d 'Input side in pixels (default: the one --weights records, else each model\'s registry image size)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s b -l batch-size -d 'Images per timed batch' -r
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
@@ -226,7 +228,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand fetch" -s q -l quiet -d 'Print n
 complete -c dpn -n "__fish_dpn_using_subcommand fetch" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l data -d 'Training images: an ImageFolder (DIR/<class>/<image>)' -r -F
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l val-data -d 'Validation images, an ImageFolder with the training data\'s classes (or a subset)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l val-data -d 'Validation images, an ImageFolder with the training data\'s classes (or a subset), matched by folder name' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l val-split -d 'Hold out this fraction of each class of --data for validation (seeded by --seed)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s m -l model -d 'Model to train (see `dpn info`)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l weights -d 'Start from these weights (any format `dpn convert` reads)' -r -F

@@ -40,12 +40,14 @@ step "$dpn" train --data "$tmp/digits/train" --val-data "$tmp/digits/val" -m dpn
     --img-size 32 --crop-pct 1 --epochs 6 --batch-size 64 --lr 0.05 --warmup-epochs 1 \
     --scale 0.6 1 --hflip 0 --seed 0 --output "$tmp/run"
 step ls -l "$tmp/run" "$tmp/run/best/"
+# The checkpoint records its classes and the preprocessing its validation used (32 px,
+# crop 1), so the commands below need no preprocessing flags.
 weights="$tmp/run/best/model.safetensors"
-step "$dpn" profile dpn48b --weights "$weights" --img-size 32 --batch-size 64 --device cpu --iters 5
+step "$dpn" profile dpn48b --weights "$weights" --batch-size 64 --device cpu --iters 5
 # Accuracy on the held-out split, beside nothing published (a custom training run),
 # then the classes of a few held-out images, with the names the checkpoint carries.
-step "$dpn" evaluate --weights "$weights" --data "$tmp/digits/val" --img-size 32 --crop-pct 1 --device cpu \
+step "$dpn" evaluate --weights "$weights" --data "$tmp/digits/val" --device cpu \
     --results-file "$tmp/run/eval.json"
-step "$dpn" predict --weights "$weights" --img-size 32 --crop-pct 1 --device cpu -k 3 \
+step "$dpn" predict --weights "$weights" --device cpu -k 3 \
     $(find "$tmp/digits/val" -name '*.png' | sort | head -n 4)
 printf '\nDone: trained, evaluated, predicted and profiled on real data, no network used.\n' >&2

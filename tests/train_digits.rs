@@ -13,10 +13,10 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
+use dpn::data::folders::{ClassIndex, ImageFolder};
 use dpn::data::{BatchLoader, EvalTransform, LoaderOptions};
 use dpn::model::infer::{self, RunOptions};
 use dpn::registry::{Preprocess, Registry};
-use dpn::train::dataset::ImageFolder;
 use tch::{Device, Kind};
 
 /// The recipe (also the README's and scripts/demo.sh's).
@@ -109,7 +109,7 @@ fn dpn48b_learns_digits_and_timm_agrees() {
     let registry = Registry::load(None).unwrap();
     let spec = registry.get("dpn48b").unwrap();
     let loaded = dpn::weights::load::load_model(&registry, spec, &weights, Device::Cpu).unwrap();
-    let val = ImageFolder::scan(&data.join("val")).unwrap();
+    let val = ImageFolder::scan(&data.join("val"), ClassIndex::Folders).unwrap();
     let pp = Preprocess {
         image_size: 32,
         crop_pct: 1.0,

@@ -18,9 +18,9 @@ Exit codes:
   0  success
   1  failure (I/O, libtorch, network)
   2  usage error (bad option or value, unknown model)
-  3  invalid input file (malformed model index, corrupt or wrong weights, weights with
-     NaN/Inf under --reject-non-finite, bad image, results files that do not merge,
-     evaluate with NaN/Inf outputs)
+  3  invalid input (malformed model index, corrupt or wrong weights, weights with
+     NaN/Inf under --reject-non-finite, bad image, a class folder the model does not
+     know, results files that do not merge, evaluate with NaN/Inf outputs)
   4  verification failed (a weights file's SHA-256 does not match the prefix in its name)
   5  download failed (HTTP error such as 404 or 403, timeout, unreachable server)
   6  weights not cached (run `dpn fetch MODEL`, or pass --weights FILE)

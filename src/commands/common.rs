@@ -105,20 +105,33 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct PreprocessArgs {
-    /// Input size (default: the model's)
+    /// Input size (default: the one the weights record, else the model's)
     #[arg(long, value_name = "N")]
     pub img_size: Option<usize>,
 
-    /// Center-crop fraction (default: the model's)
+    /// Center-crop fraction (default: the one the weights record, else the model's)
     #[arg(long, value_name = "F")]
     pub crop_pct: Option<f64>,
 
-    /// Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the model's)
+    /// Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the
+    /// one the weights record, else the model's)
     #[arg(long, value_enum, value_name = "FILTER")]
     pub interpolation: Option<Interpolation>,
 }
 
 impl PreprocessArgs {
+    /// The flags given, for messages.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            (self.img_size.is_some(), "--img-size"),
+            (self.crop_pct.is_some(), "--crop-pct"),
+            (self.interpolation.is_some(), "--interpolation"),
+        ]
+        .into_iter()
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect()
+    }
+
     pub fn apply(&self, base: &Preprocess) -> Result<Preprocess> {
         let mut p = base.clone();
         if let Some(n) = self.img_size {
@@ -148,10 +161,15 @@ pub struct Prepared<'a> {
     pub transform: Arc<EvalTransform>,
     /// Names for the model's outputs.
     pub classes: Classes,
+    /// Whether `classes` are the model's own (from `--labels` or the
+    /// weights' metadata) rather than ImageNet's or indices by default.
+    pub named: bool,
 }
 
 /// Resolves the model and its weights, loads it onto the device and builds
-/// the eval transform. `labels` overrides the class names.
+/// the eval transform: the preprocessing recorded in the weights (a `dpn
+/// train` checkpoint's), else the registry's, with the flags given applied
+/// over it. `labels` overrides the class names.
 pub fn prepare<'a>(
     ctx: &'a Context,
     model: &ModelArgs,
@@ -191,20 +209,35 @@ pub fn prepare<'a>(
     let mut loaded = load::load_model(&ctx.registry, spec, &weights_path, opts.device)?;
     model.check.apply(ctx, &loaded.health, &weights_path)?;
     infer::prepare_model_for_inference(&mut loaded.vs, &opts);
-    let preprocess = pre.apply(&spec.preprocess)?;
+    let file_meta = if model.weights.is_some() {
+        explicit_meta
+    } else {
+        weights_metadata(&weights_path)
+    };
+    let (base, source) =
+        match meta::recorded_preprocess(&file_meta, &spec.preprocess, &weights_path)? {
+            Some(p) => (p, "recorded in the weights"),
+            None => (spec.preprocess.clone(), "the registry's"),
+        };
+    let preprocess = pre.apply(&base)?;
+    ctx.ui.debug(format!(
+        "preprocessing: {} ({source}{})",
+        describe(&preprocess),
+        match pre.given() {
+            flags if flags.is_empty() => String::new(),
+            flags => format!(", overridden by {}", flags.join(", ")),
+        }
+    ));
     let transform = Arc::new(EvalTransform::from_preprocess(&preprocess));
     let num_classes = loaded.arch.num_classes;
-    let classes = match labels {
-        Some(path) => Classes::from_file(path)?,
-        None => if model.weights.is_some() {
-            explicit_meta
-        } else {
-            weights_metadata(&weights_path)
-        }
-        .get(meta::CLASS_NAMES)
-        .and_then(|j| Classes::from_metadata(j))
-        .unwrap_or_else(|| Classes::default_for(num_classes)),
+    let own = match labels {
+        Some(path) => Some(Classes::from_file(path)?),
+        None => file_meta
+            .get(meta::CLASS_NAMES)
+            .and_then(|j| Classes::from_metadata(j)),
     };
+    let named = own.is_some();
+    let classes = own.unwrap_or_else(|| Classes::default_for(num_classes));
     if classes.len() != num_classes {
         return Err(error::usage(format!(
             "{} class names for a model with {num_classes} outputs; the labels must match the model",
@@ -219,7 +252,16 @@ pub fn prepare<'a>(
         preprocess,
         transform,
         classes,
+        named,
     })
+}
+
+/// Preprocessing in words: `32 px, crop 1, bicubic, mean [..], std [..]`.
+pub fn describe(p: &Preprocess) -> String {
+    format!(
+        "{} px, crop {}, {}, mean {:?}, std {:?}",
+        p.image_size, p.crop_pct, p.interpolation, p.mean, p.std
+    )
 }
 
 /// A safetensors file's metadata (empty for other formats or on any error:

@@ -11,7 +11,7 @@ use clap::Args;
 use super::common::{self, ModelArgs, PreprocessArgs, RunArgs};
 use super::Context;
 use crate::data::classes::Classes;
-use crate::data::folders;
+use crate::data::folders::{self, ClassIndex, ImageFolder};
 use crate::data::shard::Shard;
 use crate::data::{BatchLoader, LoaderOptions};
 use crate::metrics::results::{self, Results, Setup};
@@ -22,10 +22,17 @@ use crate::sys::error;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
---data is an ImageFolder tree (<class>/<image>): folders named by ImageNet synset ids map to \
-ImageNet class indices, other trees use sorted folder order. --labels-file lists `path,label` \
-(CSV, header allowed) or `path label` lines (ILSVRC2012 val.txt); a label is a class index or a \
-synset id; relative paths are under --data.
+--data is an ImageFolder tree (<class>/<image>). When the model's class names are known (a `dpn \
+train` checkpoint carries them; --labels names them), each folder is looked up by name (or \
+synset id) among them, so a folder holding some of the classes scores correctly; a folder that \
+is not among them is an error naming it (exit code 3). Weights without names (ImageNet \
+checkpoints): folders named by ImageNet synset ids map to ImageNet's indices, other trees use \
+sorted folder order. --labels-file lists `path,label` (CSV, header allowed) or `path label` lines \
+(ILSVRC2012 val.txt); a label is a class index, a class name or a synset id; relative paths are \
+under --data.
+
+Preprocessing: what the weights record (a `dpn train` checkpoint records its validation's), \
+else the registry's; --img-size, --crop-pct and --interpolation override it (-v shows which).
 
 Shards (--shard I/N, or --shard auto: the Slurm array's or RANK/WORLD_SIZE) take a deterministic \
 slice; without --shard every image is evaluated. Write each shard's --results-file as JSON and \
@@ -39,6 +46,11 @@ pub struct EvaluateArgs {
     /// Labels as `path,label` CSV or `path label` lines, instead of class folders
     #[arg(long, value_name = "FILE")]
     pub labels_file: Option<PathBuf>,
+
+    /// Class names of the model's outputs, one per line (`name` or
+    /// `synset<TAB>name`); default: the weights' own
+    #[arg(long, value_name = "FILE", conflicts_with = "merge")]
+    pub labels: Option<PathBuf>,
 
     #[command(flatten)]
     pub model: ModelArgs,
@@ -91,9 +103,17 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
             ));
         }
     }
+    let p = common::prepare(
+        ctx,
+        &args.model,
+        &run_args,
+        &args.preprocess,
+        args.labels.as_deref(),
+    )?;
+    let index = ClassIndex::for_model(&p.classes, p.named);
     let labelled = match &args.labels_file {
-        Some(f) => folders::labels_file(f, data)?,
-        None => folders::image_folder(data)?,
+        Some(f) => folders::labels_file(f, data, index)?,
+        None => ImageFolder::scan(data, index)?,
     };
     let sharding = Shard::resolve(run_args.shard.as_deref())?;
     let shard = sharding.as_ref().map_or(Shard::WHOLE, |s| s.shard);
@@ -108,7 +128,6 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     if items.is_empty() {
         return Err(error::usage("no images to evaluate in this shard"));
     }
-    let p = common::prepare(ctx, &args.model, &run_args, &args.preprocess, None)?;
     // Recorded in the results file, so that --merge can tell shards of
     // other weights apart.
     let weights_sha256 = match &args.results_file {

@@ -20,6 +20,7 @@ use crate::sys::error;
 use crate::sys::memory;
 use crate::weights::convert;
 use crate::weights::load;
+use crate::weights::meta;
 use crate::weights::DType;
 
 #[derive(Debug, Args)]
@@ -42,7 +43,8 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub all: bool,
 
-    /// Input side in pixels (default: each model's registry image size)
+    /// Input side in pixels (default: the one --weights records, else each model's registry
+    /// image size)
     #[arg(long, value_name = "N")]
     pub img_size: Option<usize>,
 
@@ -112,6 +114,25 @@ pub fn run(args: ProfileArgs, ctx: &Context) -> Result<()> {
     if args.batch_size == 0 {
         return Err(error::usage("--batch-size must be at least 1"));
     }
+    // A `dpn train` checkpoint records the image size it was validated at.
+    let recorded = match (&args.weights, args.img_size) {
+        (Some(path), None) => {
+            let meta = super::common::weights_metadata(path);
+            let size =
+                meta::recorded_preprocess(&meta, &specs[0].preprocess, path)?.map(|p| p.image_size);
+            if let Some(n) = size {
+                cost::check_image_size(n)?;
+                ctx.ui
+                    .debug(format!("image size {n} px (recorded in the weights)"));
+            }
+            size
+        }
+        _ => None,
+    };
+    let args = ProfileArgs {
+        img_size: args.img_size.or(recorded),
+        ..args
+    };
     let table = if args.by_stage {
         by_stage(&args, &specs)
     } else {

@@ -20,7 +20,11 @@ use crate::train::trainer::{self, Env};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-DATA is an ImageFolder: DATA/<class>/<image>, classes in sorted order. Training uses timm's \
+DATA is an ImageFolder: DATA/<class>/<image>. The run's classes are its folder names in sorted \
+order and a label is a position in that list, also for folders named by ImageNet synset ids; \
+only --num-classes 1000 with synset folders keeps ImageNet's head (classes and indices). \
+--val-data folders are looked up by name among the training classes (a subset is fine; an \
+unknown folder is an error, exit code 3). Training uses timm's \
 augmentation (RandomResizedCrop with --scale/--ratio, horizontal flip with --hflip, the model's \
 normalization), validation timm's eval transform (resize to img-size / crop-pct, center crop). \
 Images that cannot be read are skipped and counted (--strict stops instead); the last \
@@ -35,7 +39,10 @@ over the registry's batch size, or 0.1 x batch / 256 (timm's --lr-base) without 
 OUTPUT receives metrics.csv (one row per epoch), steps.csv (one row per update) and \
 checkpoints: last and best (by validation top-1) are links into checkpoints/, each a folder \
 with model.safetensors (timm's names: loads into timm strictly and into every dpn \
-subcommand), optimizer.safetensors and state.json. A checkpoint is written whole before the \
+subcommand; its metadata records the class names and the validation's preprocessing, which \
+predict, evaluate and profile then use), config.json (timm's hub config: \
+timm.create_model(\"local-dir:FOLDER\", pretrained=True) loads the folder), \
+optimizer.safetensors and state.json. A checkpoint is written whole before the \
 links move, so a kill at any moment leaves the previous one intact.
 
 SIGINT or SIGTERM (Ctrl-C, a batch scheduler's warning) saves a checkpoint at the next step \
@@ -49,7 +56,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR", required_unless_present = "resume")]
     pub data: Option<PathBuf>,
 
-    /// Validation images, an ImageFolder with the training data's classes (or a subset)
+    /// Validation images, an ImageFolder with the training data's classes (or a subset),
+    /// matched by folder name
     #[arg(long, value_name = "DIR", conflicts_with = "val_split")]
     pub val_data: Option<PathBuf>,
 

@@ -82,10 +82,59 @@ impl Classes {
         Ok(c)
     }
 
-    /// The class names a checkpoint's metadata carries, if any.
+    /// The class names a checkpoint's metadata carries, if any. A name that
+    /// is an ImageNet synset id (a model fine-tuned on synset folders) gets
+    /// ImageNet's name for it, keeping the id as its synset.
     pub fn from_metadata(json: &str) -> Option<Classes> {
         let names: Vec<String> = serde_json::from_str(json).ok()?;
-        Some(Classes::from_names(names))
+        let imagenet = Classes::imagenet();
+        let classes = names
+            .into_iter()
+            .map(|name| match imagenet.synset_index(&name) {
+                Some(i) => imagenet.classes[i].clone(),
+                None => Class {
+                    synset: String::new(),
+                    name,
+                },
+            })
+            .collect();
+        Some(Classes { classes })
+    }
+
+    /// What a class is looked up by and recorded as: its synset id where it
+    /// has one, else its name.
+    pub fn keys(&self) -> Vec<String> {
+        self.classes
+            .iter()
+            .map(|c| {
+                if c.synset.is_empty() {
+                    c.name.clone()
+                } else {
+                    c.synset.clone()
+                }
+            })
+            .collect()
+    }
+
+    /// The index of the class named `key`: by synset id, else by name.
+    pub fn position(&self, key: &str) -> Option<usize> {
+        self.synset_index(key)
+            .or_else(|| self.classes.iter().position(|c| c.name == key))
+    }
+
+    /// Up to `n` of the classes' keys, for messages: `a, b, c, ... (1000 in all)`.
+    pub fn sample(&self, n: usize) -> String {
+        let keys = self.keys();
+        let mut s = keys
+            .iter()
+            .take(n)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if keys.len() > n {
+            s.push_str(&format!(", ... ({} in all)", keys.len()));
+        }
+        s
     }
 
     pub fn len(&self) -> usize {
@@ -125,5 +174,21 @@ mod tests {
             sorted.iter().zip(&c.classes).all(|(s, c)| *s == c.synset),
             "index order is sorted synset order"
         );
+    }
+
+    #[test]
+    fn lookup_by_synset_or_name() {
+        let c = Classes::from_metadata(r#"["n01443537", "face", "other"]"#).unwrap();
+        assert_eq!(c.get(0).unwrap().synset, "n01443537");
+        assert!(c.get(0).unwrap().name.starts_with("goldfish"));
+        assert_eq!(c.keys(), ["n01443537", "face", "other"]);
+        assert_eq!(c.position("n01443537"), Some(0));
+        assert_eq!(c.position("other"), Some(2));
+        assert_eq!(c.position("n01440764"), None);
+        assert_eq!(c.sample(2), "n01443537, face, ... (3 in all)");
+        assert_eq!(c.sample(3), "n01443537, face, other");
+        let imagenet = Classes::imagenet();
+        assert_eq!(imagenet.position("n15075141"), Some(999));
+        assert_eq!(imagenet.keys()[999], "n15075141");
     }
 }

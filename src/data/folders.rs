@@ -5,6 +5,9 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use walkdir::WalkDir;
 
 use crate::data::batches::Item;
@@ -92,67 +95,192 @@ pub fn collect_paths(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// A labelled data set and the names of its classes.
-#[derive(Debug)]
-pub struct Labelled {
-    pub items: Vec<Item>,
-    pub classes: Classes,
-    /// Whether labels are ImageNet-1k indices (folders named by synset id).
-    pub imagenet: bool,
+/// How the class folders of an ImageFolder tree become labels.
+#[derive(Debug, Clone, Copy)]
+pub enum ClassIndex<'a> {
+    /// The folders are the classes, in sorted order (index = rank, as
+    /// torchvision numbers them): a training set.
+    Folders,
+    /// Each folder is looked up by name (or synset id) in a model's classes
+    /// ([`Classes::position`]); a folder that is not among them is a
+    /// bad-input error. The text says whose classes they are ("the model's").
+    Named(&'a Classes, &'a str),
+    /// A model without class names and with ImageNet's 1000 outputs:
+    /// ImageNet's indices when every folder is a synset id, else sorted order.
+    ImageNetOrFolders,
 }
 
-/// An ImageFolder tree: `<class>/<image>`. Folders named by ImageNet synset ids
-/// map to ImageNet class indices; any other tree uses sorted folder order.
-pub fn image_folder(root: &Path) -> Result<Labelled> {
-    let folders = class_folders(root)
-        .map_err(|e| error::usage(format!("cannot read data folder {}: {e}", root.display())))?;
-    if folders.is_empty() {
-        return Err(error::bad_input(format!(
-            "data folder {} has no class folders; expected <class>/<image> (an ImageFolder tree)",
-            root.display()
-        )));
-    }
-    let imagenet = Classes::imagenet();
-    let all_synsets = folders
-        .iter()
-        .all(|(n, _)| imagenet.synset_index(n).is_some());
-    let mut items = Vec::new();
-    for (i, (name, dir)) in folders.iter().enumerate() {
-        let label = if all_synsets {
-            imagenet.synset_index(name).unwrap_or(i)
+impl<'a> ClassIndex<'a> {
+    /// The labelling for a model whose outputs are `classes`: by name when
+    /// the names are its own (`named`: from its weights or a labels file),
+    /// else ImageNet's synsets or sorted order.
+    pub fn for_model(classes: &'a Classes, named: bool) -> ClassIndex<'a> {
+        if named {
+            ClassIndex::Named(classes, "the model's")
+        } else if classes.len() == IMAGENET_CLASSES {
+            ClassIndex::ImageNetOrFolders
         } else {
-            i
-        };
-        for p in walk_images(dir)? {
-            items.push(Item::labeled(p, label as i64));
+            ClassIndex::Folders
         }
     }
-    if items.is_empty() {
-        return Err(error::bad_input(format!(
-            "data folder {} holds no images",
-            root.display()
-        )));
+}
+
+/// ImageNet-1k's class count.
+pub const IMAGENET_CLASSES: usize = 1000;
+
+/// A labelled image set: an ImageFolder tree `root/<class>/<image>` (images
+/// sorted by path, found recursively inside each class folder, recognised by
+/// extension) or the images a labels file lists.
+#[derive(Debug, Clone)]
+pub struct ImageFolder {
+    pub root: PathBuf,
+    /// The classes the labels index: the model's, ImageNet's, or the folders'.
+    pub classes: Classes,
+    pub items: Vec<Item>,
+}
+
+impl ImageFolder {
+    /// Scans the ImageFolder tree `root`, labelling its class folders as
+    /// `index` says. An absent folder, one with no class folders, a class
+    /// folder without images, or one that is not among the named classes is
+    /// a bad-input error (exit code 3) naming it.
+    pub fn scan(root: &Path, index: ClassIndex) -> Result<ImageFolder> {
+        let meta = std::fs::metadata(root)
+            .map_err(|e| error::bad_input(format!("data folder {}: {e}", root.display())))?;
+        if !meta.is_dir() {
+            return Err(error::bad_input(format!(
+                "data folder {} is not a directory",
+                root.display()
+            )));
+        }
+        let folders = class_folders(root)
+            .with_context(|| format!("cannot read data folder {}", root.display()))?;
+        if folders.is_empty() {
+            return Err(error::bad_input(format!(
+                "data folder {} has no class folders: expected DIR/<class>/<image> (an ImageFolder layout)",
+                root.display()
+            )));
+        }
+        let imagenet;
+        let index = match index {
+            ClassIndex::ImageNetOrFolders => {
+                imagenet = Classes::imagenet();
+                if folders
+                    .iter()
+                    .all(|(n, _)| imagenet.synset_index(n).is_some())
+                {
+                    ClassIndex::Named(&imagenet, "ImageNet's")
+                } else {
+                    ClassIndex::Folders
+                }
+            }
+            other => other,
+        };
+        let (classes, labels) = match index {
+            ClassIndex::Named(classes, whose) => {
+                let labels: Vec<Option<usize>> =
+                    folders.iter().map(|(n, _)| classes.position(n)).collect();
+                let unknown: Vec<String> = folders
+                    .iter()
+                    .zip(&labels)
+                    .filter(|(_, l)| l.is_none())
+                    .map(|((n, _), _)| format!("`{n}`"))
+                    .collect();
+                if !unknown.is_empty() {
+                    let one = unknown.len() == 1;
+                    return Err(error::bad_input(format!(
+                        "data folder {}: class folder{} {} {} not among {whose} {} classes ({}); \
+                         rename or remove {}",
+                        root.display(),
+                        if one { "" } else { "s" },
+                        unknown.join(", "),
+                        if one { "is" } else { "are" },
+                        classes.len(),
+                        classes.sample(8),
+                        if one { "it" } else { "them" },
+                    )));
+                }
+                (classes.clone(), labels.into_iter().flatten().collect())
+            }
+            _ => (
+                Classes::from_names(folders.iter().map(|(n, _)| n.clone())),
+                (0..folders.len()).collect::<Vec<usize>>(),
+            ),
+        };
+        let mut items = Vec::new();
+        let mut empty = Vec::new();
+        for ((class, dir), label) in folders.iter().zip(labels) {
+            let files = walk_images(dir)?;
+            if files.is_empty() {
+                empty.push(class.clone());
+            }
+            items.extend(files.into_iter().map(|p| Item::labeled(p, label as i64)));
+        }
+        if !empty.is_empty() {
+            return Err(error::bad_input(format!(
+                "data folder {}: class folder{} {} ha{} no images (extensions: {})",
+                root.display(),
+                if empty.len() == 1 { "" } else { "s" },
+                empty.join(", "),
+                if empty.len() == 1 { "s" } else { "ve" },
+                IMAGE_EXTENSIONS.join(", ")
+            )));
+        }
+        Ok(ImageFolder {
+            root: root.to_path_buf(),
+            classes,
+            items,
+        })
     }
-    let classes = if all_synsets {
-        imagenet
-    } else {
-        Classes::from_names(folders.into_iter().map(|(n, _)| n))
-    };
-    Ok(Labelled {
-        items,
-        classes,
-        imagenet: all_synsets,
-    })
+
+    /// Splits off a validation part: `fraction` of each class (rounded, at
+    /// least one image where the class has two or more), chosen with an RNG
+    /// seeded by `seed`. Returns (train, val); both keep this set's classes.
+    pub fn split(&self, fraction: f64, seed: u64) -> (ImageFolder, ImageFolder) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_5B11_7000_0000);
+        let mut train = Vec::new();
+        let mut val = Vec::new();
+        for label in 0..self.classes.len() as i64 {
+            let mut of_class: Vec<&Item> = self
+                .items
+                .iter()
+                .filter(|i| i.label == Some(label))
+                .collect();
+            of_class.shuffle(&mut rng);
+            let n = of_class.len();
+            let mut k = (fraction * n as f64).round() as usize;
+            if k == 0 && n >= 2 && fraction > 0.0 {
+                k = 1;
+            }
+            let k = k.min(n.saturating_sub(1));
+            let (v, t) = of_class.split_at(k);
+            val.extend(v.iter().map(|i| (*i).clone()));
+            train.extend(t.iter().map(|i| (*i).clone()));
+        }
+        train.sort_by(|a, b| a.path.cmp(&b.path));
+        val.sort_by(|a, b| a.path.cmp(&b.path));
+        let part = |items| ImageFolder {
+            root: self.root.clone(),
+            classes: self.classes.clone(),
+            items,
+        };
+        (part(train), part(val))
+    }
 }
 
 /// Images listed in a labels file, relative paths resolved against `root`.
 /// Either CSV `path,label` (a header row is allowed) or whitespace-separated
 /// `path label` lines (Caffe's ILSVRC2012 `val.txt`); a label is a class
-/// index or an ImageNet synset id.
-pub fn labels_file(path: &Path, root: &Path) -> Result<Labelled> {
+/// index, or a class of `index`'s named list (by name or synset id), or,
+/// for a model without names, an ImageNet synset id.
+pub fn labels_file(path: &Path, root: &Path, index: ClassIndex) -> Result<ImageFolder> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read labels file {}", path.display()))?;
     let imagenet = Classes::imagenet();
+    let (lookup, whose) = match index {
+        ClassIndex::Named(classes, whose) => (classes, whose),
+        _ => (&imagenet, "ImageNet's"),
+    };
     let mut items = Vec::new();
     let mut any_synset = false;
     let mut max_label = 0usize;
@@ -176,7 +304,7 @@ pub fn labels_file(path: &Path, root: &Path) -> Result<Labelled> {
         };
         let label = match label.parse::<usize>() {
             Ok(i) => i,
-            Err(_) => match imagenet.synset_index(label) {
+            Err(_) => match lookup.position(label) {
                 Some(i) => {
                     any_synset = true;
                     i
@@ -184,9 +312,11 @@ pub fn labels_file(path: &Path, root: &Path) -> Result<Labelled> {
                 None if n == 0 => continue, // a header row
                 None => {
                     return Err(error::bad_input(format!(
-                        "labels file {} line {}: label `{label}` is neither a class index nor an ImageNet synset id",
+                        "labels file {} line {}: label `{label}` is neither a class index nor one of {whose} {} classes ({})",
                         path.display(),
-                        n + 1
+                        n + 1,
+                        lookup.len(),
+                        lookup.sample(5)
                     )))
                 }
             },
@@ -208,16 +338,15 @@ pub fn labels_file(path: &Path, root: &Path) -> Result<Labelled> {
             path.display()
         )));
     }
-    let is_imagenet = any_synset || max_label < 1000;
-    let classes = if is_imagenet {
-        imagenet
-    } else {
-        Classes::from_names((0..=max_label).map(|i| i.to_string()))
+    let classes = match index {
+        ClassIndex::Named(classes, _) => classes.clone(),
+        _ if any_synset || max_label < IMAGENET_CLASSES => imagenet,
+        _ => Classes::from_names((0..=max_label).map(|i| i.to_string())),
     };
-    Ok(Labelled {
-        items,
+    Ok(ImageFolder {
+        root: root.to_path_buf(),
         classes,
-        imagenet: is_imagenet,
+        items,
     })
 }
 
@@ -251,5 +380,88 @@ mod tests {
             walk_images(root).unwrap(),
             [root.join("a/x.jpg"), root.join("b/sub/z.JPEG")]
         );
+    }
+
+    fn tree(root: &Path, files: &[&str]) {
+        for f in files {
+            let p = root.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"").unwrap();
+        }
+    }
+
+    fn labels(f: &ImageFolder) -> Vec<(String, i64)> {
+        f.items
+            .iter()
+            .map(|i| {
+                let p = i.path.strip_prefix(&f.root).unwrap();
+                (p.display().to_string(), i.label.unwrap())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn folders_are_labelled_by_name_sorted_order_or_imagenet() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        tree(root, &["other/b.png", "other/a.png"]);
+        // By the model's names: a subset keeps its indices.
+        let model = Classes::from_names(["face".to_string(), "other".to_string()]);
+        let f = ImageFolder::scan(root, ClassIndex::for_model(&model, true)).unwrap();
+        assert_eq!(
+            labels(&f),
+            [("other/a.png".into(), 1), ("other/b.png".into(), 1)]
+        );
+        assert_eq!(f.classes, model);
+        // Sorted order without names.
+        let f = ImageFolder::scan(root, ClassIndex::Folders).unwrap();
+        assert_eq!(labels(&f)[0].1, 0);
+        assert_eq!(f.classes.keys(), ["other"]);
+        // A folder the model does not know.
+        tree(root, &["cat/c.png"]);
+        let e = ImageFolder::scan(root, ClassIndex::for_model(&model, true)).unwrap_err();
+        assert_eq!(error::exit_code(&e), 3);
+        let msg = e.to_string();
+        assert!(
+            msg.contains("`cat`") && msg.contains("face, other"),
+            "{msg}"
+        );
+        // Synset folders: ImageNet's indices for an unnamed 1000-class model,
+        // sorted order otherwise.
+        let syn = tempfile::tempdir().unwrap();
+        tree(syn.path(), &["n15075141/x.png", "n01443537/y.png"]);
+        let imagenet = Classes::imagenet();
+        let f = ImageFolder::scan(syn.path(), ClassIndex::for_model(&imagenet, false)).unwrap();
+        assert_eq!(
+            labels(&f),
+            [
+                ("n01443537/y.png".into(), 1),
+                ("n15075141/x.png".into(), 999)
+            ]
+        );
+        let ten = Classes::default_for(10);
+        let f = ImageFolder::scan(syn.path(), ClassIndex::for_model(&ten, false)).unwrap();
+        assert_eq!(labels(&f)[1].1, 1);
+        // A model fine-tuned on synset folders knows them by its own list.
+        let own = Classes::from_metadata(r#"["n01443537", "n15075141"]"#).unwrap();
+        let f = ImageFolder::scan(syn.path(), ClassIndex::for_model(&own, true)).unwrap();
+        assert_eq!(labels(&f)[1].1, 1);
+    }
+
+    #[test]
+    fn labels_file_takes_indices_and_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let list = tmp.path().join("labels.csv");
+        std::fs::write(&list, "path,label\na.png,other\nb.png,0\n").unwrap();
+        let model = Classes::from_names(["face".to_string(), "other".to_string()]);
+        let f = labels_file(&list, tmp.path(), ClassIndex::for_model(&model, true)).unwrap();
+        assert_eq!(labels(&f), [("a.png".into(), 1), ("b.png".into(), 0)]);
+        std::fs::write(&list, "a.png,other\nb.png,cat\n").unwrap();
+        let e = labels_file(&list, tmp.path(), ClassIndex::for_model(&model, true)).unwrap_err();
+        assert!(e.to_string().contains("`cat`"), "{e}");
+        std::fs::write(&list, "a.png n01443537\n").unwrap();
+        let f = labels_file(&list, tmp.path(), ClassIndex::Folders).unwrap();
+        assert_eq!(labels(&f), [("a.png".into(), 1)]);
+        assert_eq!(f.classes.len(), 1000);
     }
 }

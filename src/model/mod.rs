@@ -33,6 +33,11 @@ pub const BN_EPS: f64 = 1e-3;
 /// Every BatchNorm's momentum, in PyTorch's convention.
 pub const BN_MOMENTUM: f64 = 0.1;
 
+/// The first convolution and the classifier as timm's `pretrained_cfg`
+/// names them (`first_conv`, `classifier`): the prefixes of their keys.
+pub const FIRST_CONV: &str = "features.conv1_1.conv";
+pub const CLASSIFIER: &str = "classifier";
+
 thread_local! {
     /// Set while [`Dpn::new_for_loading`] builds a network whose weights are
     /// about to be overwritten: drawing ~87M uniform numbers for dpn107 is a
@@ -617,4 +622,35 @@ pub fn trainable_parameter_count(vs: &nn::VarStore) -> u64 {
         .iter()
         .map(|t| t.numel() as u64)
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_conv_and_classifier_name_variables() {
+        let arch = ArchSpec {
+            small: true,
+            init_features: 10,
+            k_r: 128,
+            groups: 32,
+            b: true,
+            k_sec: [3, 4, 6, 3],
+            inc_sec: [16, 32, 32, 64],
+            activation: Activation::Silu,
+            num_classes: 3,
+            in_chans: 3,
+        };
+        let names: Vec<String> = parameter_shapes(&arch)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
+        for prefix in [FIRST_CONV, CLASSIFIER] {
+            assert!(
+                names.contains(&format!("{prefix}.weight")),
+                "{prefix}.weight"
+            );
+        }
+    }
 }

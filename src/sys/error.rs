@@ -15,10 +15,11 @@ pub enum Exit {
     Failure = 1,
     /// The command line is wrong: bad flag, unknown model name, bad value.
     Usage = 2,
-    /// An input file is invalid: malformed model index, corrupt or wrong weights
+    /// An input is invalid: malformed model index, corrupt or wrong weights
     /// (NaN/infinite values or negative BatchNorm variances under
-    /// `--reject-non-finite`), bad image, results files that do not merge,
-    /// weights whose outputs are NaN or infinite (`evaluate`).
+    /// `--reject-non-finite`), bad image, a class folder that is not among the
+    /// model's classes, results files that do not merge, weights whose outputs
+    /// are NaN or infinite (`evaluate`).
     BadInput = 3,
     /// A file fails its digest check: a download whose SHA-256 does not match
     /// the prefix in its name, or a cached file that no longer verifies.

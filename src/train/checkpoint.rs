@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! checkpoints/<name>/model.safetensors      weights, timm's names (any dpn subcommand, timm strict)
+//! checkpoints/<name>/config.json            timm's hub config: timm.create_model("local-dir:<dir>")
 //! checkpoints/<name>/optimizer.safetensors  SGD momentum buffers (momentum_buffer.<param>)
 //! checkpoints/<name>/state.json             epoch, step, RNG state, arguments, classes, history
 //! last -> checkpoints/<name>                the newest checkpoint (relative symlink)
@@ -27,9 +28,12 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
 use super::config::TrainConfig;
+use crate::arch::ArchSpec;
 use crate::model::{state_dict, Dpn};
+use crate::registry::{ModelSpec, Preprocess};
 use crate::sys::atomic::sync_dir;
 use crate::sys::error;
+use crate::weights::hub_config::{timm_config, CONFIG_FILE};
 use crate::weights::meta;
 use crate::weights::{self, from_tch, StateDict};
 
@@ -138,24 +142,46 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The model's weights as a safetensors state dict with dpn's metadata.
+/// What a checkpoint's weights files say about the model besides its
+/// tensors: which registry model it is and how it was validated.
+pub struct ModelInfo<'a> {
+    pub spec: &'a ModelSpec,
+    /// The eval preprocessing of the run's validation.
+    pub preprocess: &'a Preprocess,
+}
+
+/// The names of a model's `num_classes` outputs: the run's classes, and
+/// empty names for outputs no class folder had (`--num-classes` larger
+/// than the data's).
+pub fn output_names(classes: &[String], num_classes: usize) -> Vec<String> {
+    let mut names = classes.to_vec();
+    names.resize(num_classes.max(classes.len()), String::new());
+    names
+}
+
+/// The model's weights as a safetensors state dict with dpn's metadata:
+/// model, class names and the eval preprocessing.
 pub fn model_state_dict(
     vs: &nn::VarStore,
     net: &Dpn,
-    model: &str,
+    info: &ModelInfo,
     classes: &[String],
 ) -> Result<StateDict> {
     let mut sd = StateDict::default();
     for (name, t) in state_dict(vs, net) {
         sd.tensors.push((name, from_tch(&t)?));
     }
+    let names = output_names(classes, net.num_classes());
     for (k, v) in [
         (meta::FORMAT, "pt".to_string()),
-        (meta::MODEL, model.to_string()),
-        (meta::NUM_CLASSES, classes.len().to_string()),
+        (meta::MODEL, info.spec.name.clone()),
+        (meta::NUM_CLASSES, names.len().to_string()),
         (meta::VERSION, env!("CARGO_PKG_VERSION").to_string()),
-        (meta::CLASS_NAMES, serde_json::to_string(classes)?),
-    ] {
+        (meta::CLASS_NAMES, serde_json::to_string(&names)?),
+    ]
+    .into_iter()
+    .chain(meta::preprocess_entries(info.preprocess))
+    {
         sd.metadata.insert(k.to_string(), v);
     }
     Ok(sd)
@@ -167,6 +193,7 @@ pub fn save(
     output: &Path,
     vs: &nn::VarStore,
     net: &Dpn,
+    info: &ModelInfo,
     optimizer: &[(String, Tensor)],
     state: &TrainState,
     is_best: bool,
@@ -179,8 +206,18 @@ pub fn save(
     }
     fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
 
-    let sd = model_state_dict(vs, net, &state.model, &state.classes)?;
+    let sd = model_state_dict(vs, net, info, &state.classes)?;
     weights::write_safetensors(&tmp.join(MODEL_FILE), &sd)?;
+    let arch = ArchSpec {
+        num_classes: net.num_classes(),
+        ..info.spec.arch.clone()
+    };
+    let names = output_names(&state.classes, net.num_classes());
+    let config = timm_config(info.spec, &arch, &names, info.preprocess);
+    write_synced(
+        &tmp.join(CONFIG_FILE),
+        serde_json::to_string_pretty(&config)?.as_bytes(),
+    )?;
     #[cfg(feature = "test-hooks")]
     if let Some(marker) = std::env::var_os(TEST_PAUSE_ENV).filter(|_| output.join(LAST).exists()) {
         let _ = fs::write(&marker, b"paused\n");

@@ -5,7 +5,7 @@
 //!   BatchNorm parameters and biases (timm's `param_groups_weight_decay`);
 //!   label-smoothing cross-entropy;
 //! * [`sched`]: timm's cosine and step schedules with warmup, per update;
-//! * [`dataset`]: ImageFolder scanning, validation splits, epoch order;
+//! * [`dataset`]: epoch order (the images come from `data::folders`);
 //! * [`checkpoint`]: atomic checkpoints (weights in timm's names, optimizer
 //!   state, RNG state, settings, history) and `--resume`;
 //! * [`step`]: one update (forward, loss, backward, SGD) with f16 loss scaling;

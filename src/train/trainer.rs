@@ -20,12 +20,14 @@ use tch::{nn, Device};
 
 use super::checkpoint::{self, EpochMetrics, Partial, TrainState};
 use super::config::TrainConfig;
-use super::dataset::{epoch_order, ImageFolder};
+use super::dataset::epoch_order;
 use super::logs::{open_steps, write_metrics};
 use super::optim::Sgd;
 use super::sched::Schedule;
 use super::step::{train_step, LossScaler};
 use super::validate::{validate, Validation};
+use crate::data::classes::Classes;
+use crate::data::folders::{ClassIndex, ImageFolder, IMAGENET_CLASSES};
 use crate::data::{
     BatchLoader, EvalTransform, ImageTransform, Item, LoaderOptions, RgbImage, TrainTransform,
 };
@@ -88,12 +90,15 @@ pub fn train(
 struct Data {
     train: ImageFolder,
     val: Option<ImageFolder>,
+    /// The classes labels index, as the checkpoint records them: folder
+    /// names, or ImageNet's synset ids for a run that keeps ImageNet's head.
     classes: Vec<String>,
 }
 
 /// Everything a run holds from one epoch to the next.
 struct Run<'a> {
     cfg: TrainConfig,
+    spec: &'a ModelSpec,
     output: &'a Path,
     ui: &'a Ui,
     stop: &'a AtomicBool,
@@ -134,6 +139,12 @@ impl<'a> Run<'a> {
         }
 
         let data = load_data(&mut cfg)?;
+        if data.train.classes.len() == IMAGENET_CLASSES && data.train.classes == Classes::imagenet()
+        {
+            ui.info(
+                "class folders named by ImageNet synsets with --num-classes 1000: labels are ImageNet's indices (the ImageNet head is kept)",
+            );
+        }
         let upe = (data.train.items.len() / cfg.batch_size) as u64;
         if upe == 0 {
             return Err(error::usage(format!(
@@ -186,6 +197,7 @@ impl<'a> Run<'a> {
         };
         Ok(Run {
             cfg,
+            spec,
             output,
             ui,
             stop: &env.stop,
@@ -459,6 +471,10 @@ impl<'a> Run<'a> {
             self.output,
             &self.vs,
             &self.model,
+            &checkpoint::ModelInfo {
+                spec: self.spec,
+                preprocess: &self.preprocess,
+            },
             &self.opt.state(),
             &self.state,
             is_best,
@@ -480,13 +496,23 @@ impl<'a> Run<'a> {
 }
 
 /// Scans the training folder and the validation set (a folder, or a split
-/// of the training images); sets `cfg.num_classes` when it is 0.
+/// of the training images); sets `cfg.num_classes` when it is 0. The
+/// classes are the training folders in sorted order, labels their positions;
+/// only a run with `--num-classes 1000` on folders that are all ImageNet
+/// synset ids keeps ImageNet's classes and indices. Validation folders are
+/// looked up by name among the training classes.
 fn load_data(cfg: &mut TrainConfig) -> Result<Data> {
-    let folder = ImageFolder::scan(&cfg.data)?;
-    let classes = folder.classes.clone();
+    let index = if cfg.num_classes == IMAGENET_CLASSES {
+        ClassIndex::ImageNetOrFolders
+    } else {
+        ClassIndex::Folders
+    };
+    let folder = ImageFolder::scan(&cfg.data, index)?;
+    let classes = folder.classes.keys();
     let (train, val) = match (&cfg.val_data, cfg.val_split) {
         (Some(v), _) => {
-            let val = ImageFolder::scan(v)?.relabel(&classes)?;
+            let named = ClassIndex::Named(&folder.classes, "the training data's");
+            let val = ImageFolder::scan(v, named)?;
             (folder, Some(val))
         }
         (None, Some(f)) if f > 0.0 => {

@@ -9,7 +9,8 @@
 //! * [`pth`]: the PyTorch container formats, storages and tensor views;
 //! * [`safetensors`]: reading (memory-mapped) and atomic writing;
 //! * [`tch_bridge`]: conversion to and from `tch::Tensor`;
-//! * [`meta`]: the metadata keys dpn writes;
+//! * [`meta`]: the metadata keys dpn writes (and the preprocessing they record);
+//! * [`hub_config`]: the `config.json` of a timm Hugging Face model folder;
 //! * [`convert`]: validating a state dict against an architecture, choosing
 //!   the model that fits a file, writing timm-named safetensors;
 //! * [`load`]: a weights file to a ready `Dpn` on a device;
@@ -30,6 +31,7 @@ use anyhow::Context;
 
 pub mod convert;
 pub mod health;
+pub mod hub_config;
 pub mod load;
 pub mod meta;
 pub mod pickle;
