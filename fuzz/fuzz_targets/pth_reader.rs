@@ -1,5 +1,5 @@
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    dpn_fuzz::fuzz_one(data);
+    dpn_fuzz::targets::pth_reader(data);
 });

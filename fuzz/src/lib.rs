@@ -1,10 +1,8 @@
-//! The fuzzed entry point, shared by the libFuzzer target and the stable
-//! stress harness.
+//! dpn's fuzz targets and the stable mutator, shared by the libFuzzer
+//! targets (`fuzz_targets/`), the `stress` binary and the main package's
+//! `tests/fuzz_corpora.rs` (which includes the same files by path).
 
-/// Feeds `data` to every in-memory weights reader; errors are expected,
-/// panics, hangs and crashes are bugs.
-pub fn fuzz_one(data: &[u8]) {
-    let _ = dpn::weights::read_pth_bytes(data);
-    let _ = dpn::weights::pickle::unpickle(data);
-    let _ = dpn::weights::detect_format_bytes(data);
-}
+#[path = "mutate.rs"]
+pub mod mutate;
+#[path = "targets.rs"]
+pub mod targets;
