@@ -169,9 +169,10 @@ fn convert_onto_a_fifo_writes_through_it() {
     mkfifo(&fifo);
     let reader = drain(&fifo);
     ok(run(&["-q", "convert", &f.weights(), s(&fifo)]));
+    // First: a replaced FIFO leaves the reader waiting for ever.
+    assert!(is_fifo(&fifo), "the FIFO was replaced");
     let got = reader.join().unwrap();
     assert!(is_converted(&got), "the FIFO's reader got other bytes");
-    assert!(is_fifo(&fifo), "the FIFO was replaced");
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "left behind: {left:?}");
 }
@@ -265,6 +266,7 @@ fn results_file_on_a_symlink_replaces_its_target() {
         "--per-class",
         s(&fifo),
     ]));
+    assert!(is_fifo(&fifo), "the FIFO was replaced");
     assert!(std::fs::symlink_metadata(&link)
         .unwrap()
         .file_type()
@@ -273,7 +275,6 @@ fn results_file_on_a_symlink_replaces_its_target() {
     assert_eq!(v["images"], 2);
     let per_class = String::from_utf8(reader.join().unwrap()).unwrap();
     assert!(per_class.starts_with("class_index,"), "{per_class}");
-    assert!(is_fifo(&fifo));
 }
 
 #[test]
