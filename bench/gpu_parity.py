@@ -52,7 +52,7 @@ def check(d):
     ref = json.load(open(os.path.join(d, "timm.json")))
     f32, b16 = top1(os.path.join(d, "dpn_f32.csv")), top1(os.path.join(d, "dpn_bf16.csv"))
     feats = np.load(os.path.join(d, "dpn_f32.npy"))
-    order = open(os.path.join(d, "dpn_f32.npy.paths.txt")).read().split()
+    order = [json.loads(l) for l in open(os.path.join(d, "dpn_f32.npy.paths.jsonl"))]
     want = np.load(os.path.join(d, "timm_features.npy"))[[ref["paths"].index(p) for p in order]]
     n = len(ref["paths"])
     out = {

@@ -98,6 +98,8 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--model-index', '--model-index', [CompletionResultType]::ParameterName, 'Model-index YAML file whose models add to or replace the built-in ones')
             [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Directory for cached weights')
             [CompletionResult]::new('--reject-non-finite', '--reject-non-finite', [CompletionResultType]::ParameterName, 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning')
+            [CompletionResult]::new('-0', '-0', [CompletionResultType]::ParameterName, 'Paths on stdin (`-`) end in NUL bytes instead of newlines (as `xargs -0`)')
+            [CompletionResult]::new('--null', '--null', [CompletionResultType]::ParameterName, 'Paths on stdin (`-`) end in NUL bytes instead of newlines (as `xargs -0`)')
             [CompletionResult]::new('--channels-last', '--channels-last', [CompletionResultType]::ParameterName, 'Run in channels-last (NHWC) memory format')
             [CompletionResult]::new('--no-retry', '--no-retry', [CompletionResultType]::ParameterName, 'On out of memory, stop (exit 8) instead of retrying at half the batch size')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')

@@ -466,7 +466,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__predict)
-            opts="-m -k -b -d -f -q -v -h --model --weights --reject-non-finite --top-k --labels --features --batch-size --device --dtype --channels-last --workers --shard --no-retry --img-size --crop-pct --interpolation --format --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-m -k -0 -b -d -f -q -v -h --model --weights --reject-non-finite --top-k --labels --features --null --batch-size --device --dtype --channels-last --workers --shard --no-retry --img-size --crop-pct --interpolation --format --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -92,6 +92,8 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand --model-index 'Model-index YAML file whose models add to or replace the built-in ones'
             cand --cache-dir 'Directory for cached weights'
             cand --reject-non-finite 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
+            cand -0 'Paths on stdin (`-`) end in NUL bytes instead of newlines (as `xargs -0`)'
+            cand --null 'Paths on stdin (`-`) end in NUL bytes instead of newlines (as `xargs -0`)'
             cand --channels-last 'Run in channels-last (NHWC) memory format'
             cand --no-retry 'On out of memory, stop (exit 8) instead of retrying at half the batch size'
             cand -q 'Print nothing on stderr but errors'

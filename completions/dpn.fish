@@ -95,6 +95,7 @@ never\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l cache-dir -d 'Directory for cached weights' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -s 0 -l null -d 'Paths on stdin (`-`) end in NUL bytes instead of newlines (as `xargs -0`)'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l channels-last -d 'Run in channels-last (NHWC) memory format'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l no-retry -d 'On out of memory, stop (exit 8) instead of retrying at half the batch size'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s q -l quiet -d 'Print nothing on stderr but errors'

@@ -475,8 +475,8 @@ fn features_are_written_per_path() {
             images.to_str().unwrap(),
         ]));
     }
-    let check = "import sys, numpy as np; from safetensors.numpy import load_file; from safetensors import safe_open;\n\
-a = np.load(sys.argv[1]); paths = open(sys.argv[1] + '.paths.txt').read().split();\n\
+    let check = "import sys, json, numpy as np; from safetensors.numpy import load_file; from safetensors import safe_open;\n\
+a = np.load(sys.argv[1]); paths = [json.loads(l) for l in open(sys.argv[1] + '.paths.jsonl')];\n\
 f = safe_open(sys.argv[2], 'np'); b = f.get_tensor('features'); import json; p2 = json.loads(f.metadata()['paths']);\n\
 assert a.shape == (16, 832) and b.shape == (16, 832), (a.shape, b.shape); assert paths == p2 and len(paths) == 16;\n\
 assert np.array_equal(a, b) and np.isfinite(a).all(); print('ok')";

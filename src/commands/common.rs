@@ -184,6 +184,9 @@ pub fn prepare<'a>(
     if opts.device == tch::Device::Cpu {
         crate::sys::memory::cap_to_available();
     }
+    if let Some(w) = &model.weights {
+        crate::store::resolve::explicit_file(w)?;
+    }
     // Read once: an explicit file may name its model and carry class names.
     let explicit_meta = model
         .weights

@@ -8,6 +8,7 @@ use clap::Args;
 use super::common::WeightsCheckArgs;
 use super::Context;
 use crate::output;
+use crate::sys::output_path::OutputPath;
 use crate::weights::convert::{self, parse_dtype};
 
 #[derive(Debug, Args)]
@@ -16,13 +17,14 @@ INPUT may be safetensors or a PyTorch .pth/.pt/.bin file in the zip or the legac
 format, a bare state dict or a checkpoint holding one (`state_dict`, `model`, `state_dict_ema`), \
 with DataParallel `module.` prefixes or Cadene-style `last_linear.*` names. Nothing in the file \
 is executed. The output has timm's names and loads into timm with strict=True; it is written \
-atomically, so a failure leaves no file behind.")]
+atomically, so a failure leaves no file behind. OUTPUT may be `-` (standard output), a device or \
+a FIFO (written through once complete); a symlink's target is replaced and the link kept.")]
 pub struct ConvertArgs {
     /// Weights file to read
     #[arg(value_name = "INPUT")]
     pub input: PathBuf,
 
-    /// Safetensors file to write
+    /// Safetensors file to write (- for standard output)
     #[arg(value_name = "OUTPUT")]
     pub output: PathBuf,
 
@@ -40,6 +42,7 @@ pub struct ConvertArgs {
 
 pub fn run(args: ConvertArgs, ctx: &Context) -> Result<()> {
     let dtype = parse_dtype(&args.dtype)?;
+    OutputPath::check(&args.output, "output")?;
     let c = convert::convert_file(
         &ctx.registry,
         &args.input,

@@ -19,6 +19,7 @@ use crate::metrics::{score, Tally};
 use crate::model::infer;
 use crate::output::{self, Cell, Column, Format, Table};
 use crate::sys::error;
+use crate::sys::output_path::OutputPath;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -87,8 +88,9 @@ pub struct EvaluateArgs {
 }
 
 pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
+    let outputs = Outputs::check(&args)?;
     if !args.merge.is_empty() {
-        return merge(&args, ctx);
+        return merge(&args, &outputs, ctx);
     }
     let data = args
         .data
@@ -130,7 +132,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     }
     // Recorded in the results file, so that --merge can tell shards of
     // other weights apart.
-    let weights_sha256 = match &args.results_file {
+    let weights_sha256 = match &outputs.results {
         Some(_) => Some(crate::sys::digest::file_sha256(&p.weights)?.0),
         None => None,
     };
@@ -203,7 +205,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         std: p.preprocess.std,
     };
     let results = summarize(ctx, setup, c);
-    finish(&args, &results, &labelled.classes)?;
+    finish(&args, &outputs, ctx, &results, &labelled.classes)?;
     if results.skipped > 0 {
         return Err(error::partial(format!(
             "{} of {total} images could not be read and were skipped (reported above)",
@@ -224,20 +226,61 @@ fn summarize(ctx: &Context, setup: Setup, tally: Tally) -> Results {
     Results::new(setup, tally, published)
 }
 
-fn merge(args: &EvaluateArgs, ctx: &Context) -> Result<()> {
+fn merge(args: &EvaluateArgs, outputs: &Outputs, ctx: &Context) -> Result<()> {
     let (setup, total) = results::merge(&args.merge)?;
     let results = summarize(ctx, setup, total);
     let classes = Classes::default_for(results.counts.per_class.len());
-    finish(args, &results, &classes)
+    finish(args, outputs, ctx, &results, &classes)
 }
 
-/// Prints the summary and writes the requested files.
-fn finish(args: &EvaluateArgs, r: &Results, classes: &Classes) -> Result<()> {
-    if let Some(path) = &args.results_file {
-        r.write(path)?;
+/// The files evaluate writes, checked before any work so that a typo in a
+/// folder name costs nothing.
+struct Outputs {
+    results: Option<OutputPath>,
+    per_class: Option<OutputPath>,
+}
+
+impl Outputs {
+    fn check(args: &EvaluateArgs) -> Result<Outputs> {
+        let check = |p: &Option<PathBuf>, what| {
+            p.as_deref().map(|p| OutputPath::check(p, what)).transpose()
+        };
+        let out = Outputs {
+            results: check(&args.results_file, "--results-file")?,
+            per_class: check(&args.per_class, "--per-class")?,
+        };
+        if out.to_stdout() == 2 {
+            return Err(error::usage(
+                "--results-file and --per-class cannot both be - (standard output)",
+            ));
+        }
+        Ok(out)
     }
-    if let Some(path) = &args.per_class {
-        r.write_per_class(path, classes)?;
+
+    /// How many of them are standard output.
+    fn to_stdout(&self) -> usize {
+        [&self.results, &self.per_class]
+            .into_iter()
+            .flatten()
+            .filter(|o| o.is_stdout())
+            .count()
+    }
+}
+
+/// Prints the summary and writes the requested files. A file written to
+/// standard output (`-`) takes stdout for itself: the summary goes to stderr.
+fn finish(
+    args: &EvaluateArgs,
+    outputs: &Outputs,
+    ctx: &Context,
+    r: &Results,
+    classes: &Classes,
+) -> Result<()> {
+    if let Some(out) = &outputs.results {
+        r.write(out)?;
+    }
+    if let Some(out) = &outputs.per_class {
+        r.write_per_class(out, classes)?;
     }
     let mut t = Table::new(vec![
         Column::new("model", "Model", false),
@@ -267,5 +310,11 @@ fn finish(args: &EvaluateArgs, r: &Results, classes: &Classes) -> Result<()> {
         Cell::opt(r.top1_diff, diff),
         Cell::opt(r.top5_diff, diff),
     ]);
+    if outputs.to_stdout() > 0 {
+        let mut text = Vec::new();
+        t.write(args.format, &mut text)?;
+        ctx.ui.info(String::from_utf8_lossy(&text).trim_end());
+        return Ok(());
+    }
     t.print(args.format)
 }

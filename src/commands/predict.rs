@@ -17,6 +17,7 @@ use crate::data::{BatchLoader, Item, LoaderOptions};
 use crate::model::infer;
 use crate::output::features::FeatureWriter;
 use crate::sys::error;
+use crate::sys::output_path::OutputPath;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PredictFormat {
@@ -34,7 +35,9 @@ pub enum PredictFormat {
 #[command(after_help = "\
 PATH may be an image file (any name: the format is read from the content), a directory (walked \
 recursively for .jpg/.jpeg/.png/.webp/.bmp/.tif/.tiff/.gif files, sorted), or `-` for one path \
-per line on stdin. Results are written as each batch finishes. An image that cannot be read is \
+per line on stdin (taken as is: only the line ending goes; with -0, paths end in NUL bytes, as \
+`find -print0` writes them). A dangling or looping symlink in a directory counts as an image that \
+cannot be read. Results are written as each batch finishes. An image that cannot be read is \
 reported on its own row and on stderr, the others go on, and the exit code is 7.")]
 pub struct PredictArgs {
     /// Images, directories, or - for paths on stdin
@@ -57,6 +60,10 @@ pub struct PredictArgs {
     #[arg(long, value_name = "FILE")]
     pub features: Option<PathBuf>,
 
+    /// Paths on stdin (`-`) end in NUL bytes instead of newlines (as `xargs -0`)
+    #[arg(short = '0', long)]
+    pub null: bool,
+
     #[command(flatten)]
     pub run: RunArgs,
 
@@ -72,8 +79,19 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     if args.top_k == 0 {
         return Err(error::usage("--top-k must be at least 1"));
     }
+    let features_out = args
+        .features
+        .as_deref()
+        .map(|p| OutputPath::check(p, "--features"))
+        .transpose()?;
+    if features_out.as_ref().is_some_and(|o| o.is_stdout()) {
+        return Err(error::usage(
+            "--features -: standard output carries the predictions; name a file, a FIFO or a device",
+        ));
+    }
     let sharding = Shard::resolve(args.run.shard.as_deref())?;
-    let all = folders::collect_paths(&args.paths)?;
+    let separator = if args.null { b'\0' } else { b'\n' };
+    let all = folders::collect_paths(&args.paths, separator)?;
     let total_inputs = all.len();
     let paths = sharding
         .as_ref()
@@ -87,11 +105,7 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
             "no images to classify (directories are searched for image file extensions)",
         ));
     }
-    let mut features = args
-        .features
-        .as_deref()
-        .map(FeatureWriter::create)
-        .transpose()?;
+    let mut features = features_out.map(FeatureWriter::create).transpose()?;
     let p = common::prepare(
         ctx,
         &args.model,

@@ -43,13 +43,38 @@ pub fn walk_images(dir: &Path) -> Result<Vec<PathBuf>> {
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !is_hidden(e.path()));
     for entry in walk {
-        let entry = entry.with_context(|| format!("cannot read directory {}", dir.display()))?;
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => match broken_link(&e) {
+                // Left to the loader, which reports it as an image that
+                // cannot be read: one bad link does not stop the run.
+                Some(p) if is_image_name(&p) => {
+                    out.push(p);
+                    continue;
+                }
+                // Not an image name, or a folder link back to an ancestor
+                // (whose images are reached by their own path): skipped.
+                Some(_) => continue,
+                None => {
+                    return Err(e)
+                        .with_context(|| format!("cannot read directory {}", dir.display()))
+                }
+            },
+        };
         if entry.file_type().is_file() && is_image_name(entry.path()) {
             out.push(entry.into_path());
         }
     }
     out.sort();
     Ok(out)
+}
+
+/// The path of a walk error that is a symlink's fault: a dangling link, a
+/// link loop, a folder link back to an ancestor.
+fn broken_link(e: &walkdir::Error) -> Option<PathBuf> {
+    let p = e.path()?;
+    let is_link = std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+    (is_link || e.loop_ancestor().is_some()).then(|| p.to_path_buf())
 }
 
 /// The class folders of an ImageFolder tree `root/<class>/...`: its
@@ -68,19 +93,13 @@ pub fn class_folders(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
     Ok(folders)
 }
 
-/// `predict`'s PATH arguments: files, directories (walked), `-` (one path per
-/// line on stdin).
-pub fn collect_paths(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+/// `predict`'s PATH arguments: files, directories (walked), `-` (paths on
+/// stdin, each ended by `separator`: `\n` or NUL).
+pub fn collect_paths(args: &[PathBuf], separator: u8) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for arg in args {
         if arg.as_os_str() == "-" {
-            for line in std::io::stdin().lock().lines() {
-                let line = line.context("reading paths from stdin")?;
-                let line = line.trim();
-                if !line.is_empty() {
-                    out.push(PathBuf::from(line));
-                }
-            }
+            out.extend(read_path_list(std::io::stdin().lock(), separator)?);
         } else if arg.is_dir() {
             out.extend(walk_images(arg)?);
         } else if arg.exists() {
@@ -93,6 +112,43 @@ pub fn collect_paths(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
         }
     }
     Ok(out)
+}
+
+/// Paths ended by `separator`, taken byte for byte: a name may begin or end
+/// with spaces, and need not be UTF-8. Only the separator goes, and with
+/// newlines a `\r` before it (CRLF); empty entries are skipped.
+pub fn read_path_list(mut input: impl BufRead, separator: u8) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = input
+            .read_until(separator, &mut buf)
+            .context("reading paths from stdin")?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if buf.last() == Some(&separator) {
+            buf.pop();
+            if separator == b'\n' && buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        }
+        if !buf.is_empty() {
+            out.push(path_from_bytes(std::mem::take(&mut buf)));
+        }
+    }
+}
+
+#[cfg(unix)]
+fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(bytes: Vec<u8>) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// How the class folders of an ImageFolder tree become labels.
@@ -379,6 +435,46 @@ mod tests {
         assert_eq!(
             walk_images(root).unwrap(),
             [root.join("a/x.jpg"), root.join("b/sub/z.JPEG")]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn broken_links_are_inputs_or_skipped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        tree(root, &["a/x.jpg"]);
+        let link = |to: &str, at: &str| std::os::unix::fs::symlink(to, root.join(at)).unwrap();
+        link("missing.jpg", "a/dangling.jpg");
+        link("self.png", "a/self.png");
+        link("gone", "a/notes");
+        link("..", "a/up");
+        // The two image names go on, to fail as unreadable images.
+        assert_eq!(
+            walk_images(root).unwrap(),
+            [
+                root.join("a/dangling.jpg"),
+                root.join("a/self.png"),
+                root.join("a/x.jpg")
+            ]
+        );
+    }
+
+    #[test]
+    fn path_lists_keep_spaces_and_drop_only_the_ending() {
+        let got = read_path_list(&b" a.png \r\nb\tc.jpg\n\nlast"[..], b'\n').unwrap();
+        assert_eq!(
+            got,
+            [
+                PathBuf::from(" a.png "),
+                PathBuf::from("b\tc.jpg"),
+                PathBuf::from("last")
+            ]
+        );
+        let got = read_path_list(&b"new\nline.png\0 x.jpg\0"[..], b'\0').unwrap();
+        assert_eq!(
+            got,
+            [PathBuf::from("new\nline.png"), PathBuf::from(" x.jpg")]
         );
     }
 

@@ -34,8 +34,8 @@ use crate::store::cache::env_path;
 use crate::store::hub::{
     blob_digest, cached_file, hf_home, hub_cache_dir, is_sha256, repo_dir, FILE, REVISION,
 };
-use crate::sys::atomic::write_atomic;
 use crate::sys::error;
+use crate::sys::output_path::write_atomic;
 use crate::ui::Ui;
 
 /// `HF_ENDPOINT`, else the public hub.

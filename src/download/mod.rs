@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::registry::ModelSpec;
 use crate::store::cache::Cache;
-use crate::sys::atomic::write_atomic;
 use crate::sys::digest::file_sha256;
 use crate::sys::error;
+use crate::sys::output_path::write_atomic;
 use crate::sys::time::now_rfc3339;
 use crate::ui::Ui;
 

@@ -10,8 +10,8 @@ use super::tally::Tally;
 use crate::data::classes::Classes;
 use crate::data::shard::Shard;
 use crate::output;
-use crate::sys::atomic::write_atomic;
 use crate::sys::error;
+use crate::sys::output_path::OutputPath;
 
 /// What produced a result, besides its tally.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,9 +128,10 @@ impl Results {
     }
 
     /// Writes the result atomically: CSV (one header row, the tally's totals
-    /// flattened in) when `path` ends in `.csv`, else pretty JSON.
-    pub fn write(&self, path: &Path) -> Result<()> {
-        let csv_out = path
+    /// flattened in) when the path ends in `.csv`, else pretty JSON.
+    pub fn write(&self, out: &OutputPath) -> Result<()> {
+        let csv_out = out
+            .given()
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| e.eq_ignore_ascii_case("csv"));
@@ -158,11 +159,11 @@ impl Results {
             b.push(b'\n');
             b
         };
-        write_atomic(path, &bytes)
+        out.write(&bytes)
     }
 
     /// Writes per-class accuracy as CSV, one row per class that had images.
-    pub fn write_per_class(&self, path: &Path, classes: &Classes) -> Result<()> {
+    pub fn write_per_class(&self, out: &OutputPath, classes: &Classes) -> Result<()> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record([
             "class_index",
@@ -190,7 +191,7 @@ impl Results {
         let bytes = w
             .into_inner()
             .map_err(|e| anyhow::anyhow!("{}", e.error()))?;
-        write_atomic(path, &bytes)
+        out.write(&bytes)
     }
 }
 
@@ -485,7 +486,7 @@ mod tests {
 
     fn write(dir: &Path, name: &str, r: &Results) -> PathBuf {
         let p = dir.join(name);
-        r.write(&p).unwrap();
+        r.write(&OutputPath::resolve(&p).unwrap()).unwrap();
         p
     }
 

@@ -3,15 +3,16 @@
 //! Rows go to a temporary file beside the output as they come, so memory
 //! stays flat for any number of images; `finish` writes the real file
 //! (safetensors or .npy, whose headers need the final row count) next to it
-//! and renames it into place, so a failed run leaves no partial output.
+//! and puts it in place ([`OutputPath`]: renamed over a file, copied into
+//! a stream), so a failed run leaves no partial output.
 
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::sys::atomic::{parent, tempfile_beside};
 use crate::sys::error;
+use crate::sys::output_path::OutputPath;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -20,7 +21,7 @@ enum Kind {
 }
 
 pub struct FeatureWriter {
-    path: PathBuf,
+    out: OutputPath,
     kind: Kind,
     rows: BufWriter<tempfile::NamedTempFile>,
     paths: Vec<String>,
@@ -29,14 +30,18 @@ pub struct FeatureWriter {
 
 impl FeatureWriter {
     /// `.safetensors` (a `features` tensor, paths in the metadata) or `.npy`
-    /// (paths in `<FILE>.paths.txt`, one per line, same order).
-    pub fn create(path: &Path) -> Result<FeatureWriter> {
+    /// (paths in `<FILE>.paths.jsonl`, one JSON string per line, same
+    /// order: a path may hold a newline). `-` (standard output) is
+    /// safetensors, which needs no second file.
+    pub fn create(out: OutputPath) -> Result<FeatureWriter> {
+        let path = out.given();
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
             .unwrap_or("")
             .to_ascii_lowercase();
         let kind = match ext.as_str() {
+            _ if out.is_stdout() => Kind::Safetensors,
             "safetensors" => Kind::Safetensors,
             "npy" => Kind::Npy,
             _ => {
@@ -46,12 +51,9 @@ impl FeatureWriter {
                 )))
             }
         };
-        let rows = tempfile::Builder::new()
-            .prefix(".dpn-features-")
-            .tempfile_in(parent(path))
-            .with_context(|| format!("cannot create a temporary file beside {}", path.display()))?;
+        let rows = out.staging()?;
         Ok(FeatureWriter {
-            path: path.to_path_buf(),
+            out,
             kind,
             rows: BufWriter::new(rows),
             paths: Vec::new(),
@@ -89,7 +91,7 @@ impl FeatureWriter {
         let dim = self.dim.unwrap_or(0);
         let mut rows = self.rows.into_inner().map_err(|e| e.into_error())?;
         rows.as_file_mut().seek(SeekFrom::Start(0))?;
-        let mut out = tempfile_beside(&self.path)?;
+        let mut out = self.out.staging()?;
         {
             let mut w = BufWriter::new(out.as_file_mut());
             match self.kind {
@@ -121,34 +123,33 @@ impl FeatureWriter {
             std::io::copy(&mut rows.as_file_mut().take(u64::MAX), &mut w)?;
             w.flush()?;
         }
-        out.as_file().sync_all()?;
         if self.kind == Kind::Npy {
-            let side = sidecar(&self.path);
-            let mut t = tempfile_beside(&side)?;
+            let side = sidecar(self.out.given());
+            let mut lines = Vec::new();
             for p in &self.paths {
-                writeln!(t, "{p}")?;
+                serde_json::to_writer(&mut lines, p)?;
+                lines.push(b'\n');
             }
-            t.as_file().sync_all()?;
-            t.persist(&side)
+            OutputPath::resolve(&side)?
+                .write(&lines)
                 .with_context(|| format!("cannot write {}", side.display()))?;
         }
-        out.persist(&self.path)
-            .with_context(|| format!("cannot write {}", self.path.display()))?;
-        Ok(self.path)
+        self.out.commit(out)?;
+        Ok(self.out.given().to_path_buf())
     }
 }
 
-/// `<FILE>.paths.txt`, beside an .npy output.
+/// `<FILE>.paths.jsonl`, beside an .npy output.
 pub fn sidecar(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
-    s.push(".paths.txt");
+    s.push(".paths.jsonl");
     PathBuf::from(s)
 }
 
 impl std::fmt::Debug for FeatureWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FeatureWriter")
-            .field("path", &self.path)
+            .field("path", &self.out.given())
             .field("rows", &self.paths.len())
             .finish()
     }

@@ -21,13 +21,7 @@ pub fn resolve_weights(
     explicit: Option<&Path>,
 ) -> Result<PathBuf> {
     if let Some(path) = explicit {
-        if path.is_file() {
-            return Ok(path.to_path_buf());
-        }
-        return Err(error::usage(format!(
-            "weights file {} does not exist",
-            path.display()
-        )));
+        return explicit_file(path);
     }
     if let Some(found) = find_weights(cache, spec) {
         return Ok(found);
@@ -44,6 +38,20 @@ pub fn resolve_weights(
         "no weights for {} in {}; {how}",
         spec.name,
         cache.weights_dir().display()
+    )))
+}
+
+/// A weights file the user named, if it is a regular file (or a link to
+/// one); else a usage error saying what it is: missing, a directory, a
+/// device (`/dev/zero` would read as endless zeros).
+pub fn explicit_file(path: &Path) -> Result<PathBuf> {
+    if path.is_file() {
+        return Ok(path.to_path_buf());
+    }
+    Err(error::usage(format!(
+        "weights file {} {}",
+        path.display(),
+        crate::sys::output_path::not_a_file(path)
     )))
 }
 

@@ -1,7 +1,8 @@
 //! Files that appear whole or not at all: written to a temporary file beside
-//! the target, synced, then renamed over it.
+//! the target, synced, then renamed over it. These are the pieces;
+//! `sys::output_path` decides, for a path a user names, whether such a
+//! rename is the right thing to do.
 
-use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -19,21 +20,6 @@ pub fn tempfile_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
     }
     b.tempfile_in(parent(path))
         .with_context(|| format!("cannot create a temporary file beside {}", path.display()))
-}
-
-/// Writes `bytes` to `path` whole or not at all, durably: the data and the
-/// directory entry are synced, so a crash leaves the old file or the new one.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut t = tempfile_beside(path)?;
-    t.write_all(bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    t.as_file()
-        .sync_all()
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    t.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    sync_dir(parent(path));
-    Ok(())
 }
 
 /// Syncs a directory so that a rename in it survives a crash (best effort:

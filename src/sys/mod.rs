@@ -11,6 +11,7 @@ pub mod error;
 pub mod fail;
 pub mod memory;
 pub mod oom;
+pub mod output_path;
 pub mod panic;
 pub mod runtime;
 pub mod time;

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use super::checkpoint::EpochMetrics;
 use crate::output::{Cell, Column, Format, Table};
-use crate::sys::atomic::write_atomic;
+use crate::sys::output_path::write_atomic;
 
 /// Header of steps.csv (one line per optimizer step).
 pub const STEPS_HEADER: &str = "update,epoch,step,lr,loss,images";

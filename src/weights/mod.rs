@@ -285,6 +285,15 @@ pub(crate) fn bad(name: impl fmt::Display, msg: String) -> anyhow::Error {
 /// `path` mapped read-only. An empty file (which cannot be mapped) is a
 /// bad-input error.
 pub(crate) fn map_file(path: &Path) -> anyhow::Result<memmap2::Mmap> {
+    // A directory opens and a device maps as empty or endless: say what it
+    // is. (A missing file is left to open's own error.)
+    if path.exists() && !path.is_file() {
+        return Err(crate::sys::error::usage(format!(
+            "weights file {} {}",
+            path.display(),
+            crate::sys::output_path::not_a_file(path)
+        )));
+    }
     let file =
         File::open(path).with_context(|| format!("cannot open weights file {}", path.display()))?;
     let len = file

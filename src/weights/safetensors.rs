@@ -2,14 +2,14 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::{self, File};
+use std::fs;
 use std::path::Path;
 
-use anyhow::Context;
 use safetensors::tensor::{Dtype, View};
 use safetensors::SafeTensors;
 
 use super::{DType, RawTensor, StateDict};
+use crate::sys::output_path::OutputPath;
 
 type R<T> = Result<T, String>;
 
@@ -104,9 +104,10 @@ impl View for TensorRef<'_> {
 }
 
 /// Writes `sd` (with its metadata) as a safetensors file, atomically: the
-/// bytes go to a temporary file in the target directory, which is fsynced
-/// and renamed over `path`; on any error the temporary file is removed and
-/// `path` is untouched. Tensors are laid out as the safetensors crate
+/// bytes go to a temporary file, which is fsynced and renamed over `path`
+/// (or copied into it when `path` is `-`, a device or a FIFO:
+/// [`OutputPath`]); on any error the temporary file is removed and `path`
+/// is untouched. Tensors are laid out as the safetensors crate
 /// orders them (by dtype alignment, then name).
 pub fn write_safetensors(path: &Path, sd: &StateDict) -> anyhow::Result<()> {
     let mut seen = HashSet::new();
@@ -121,8 +122,9 @@ pub fn write_safetensors(path: &Path, sd: &StateDict) -> anyhow::Result<()> {
             anyhow::anyhow!("cannot write {}: tensor '{name}': {e}", path.display())
         })?;
     }
+    let out = OutputPath::resolve(path)?;
     // Removed again on any error (NamedTempFile's drop).
-    let tmp = crate::sys::atomic::tempfile_beside(path)?;
+    let tmp = out.staging()?;
     // The mode of a new file (0666 less the umask); the safetensors crate's
     // writer may replace the file with a private (0600) one.
     let mode = tmp.as_file().metadata().map(|m| m.permissions()).ok();
@@ -143,13 +145,7 @@ pub fn write_safetensors(path: &Path, sd: &StateDict) -> anyhow::Result<()> {
     if let Some(mode) = mode {
         let _ = fs::set_permissions(tmp.path(), mode);
     }
-    File::open(tmp.path())
-        .and_then(|f| f.sync_all())
-        .with_context(|| format!("cannot write {}: fsync failed", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    crate::sys::atomic::sync_dir(crate::sys::atomic::parent(path));
-    Ok(())
+    out.commit(tmp)
 }
 
 /// The `__metadata__` of a safetensors file, without reading its tensors.
