@@ -9,11 +9,13 @@ use anyhow::Result;
 use clap::Args;
 
 use super::Context;
+use crate::data::batches::{max_workers, MAX_WORKERS_PER_CORE};
 use crate::data::classes::Classes;
 use crate::data::EvalTransform;
 use crate::model::infer::{self, RunOptions};
 use crate::registry::{Interpolation, ModelSpec, Preprocess};
 use crate::sys::error;
+use crate::ui::Ui;
 use crate::weights;
 use crate::weights::health::Health;
 use crate::weights::load::{self, Loaded};
@@ -149,6 +151,20 @@ impl PreprocessArgs {
         }
         Ok(p)
     }
+}
+
+/// `--workers N`, capped at [`max_workers`] with a warning naming the cap:
+/// `--workers 10000` would otherwise start ten thousand threads to decode a
+/// handful of images.
+pub fn workers(requested: usize, ui: &Ui) -> usize {
+    let max = max_workers();
+    if requested <= max {
+        return requested;
+    }
+    ui.warn(format!(
+        "--workers {requested}: using {max}, the most dpn starts here ({MAX_WORKERS_PER_CORE} per core)"
+    ));
+    max
 }
 
 /// A model ready to run on images.
