@@ -40,6 +40,8 @@ fn dpn() -> Command {
 
 /// Runs `dpn ARGS` and reaps it with `wait4`, which reports that child's own
 /// peak RSS (other tests' children do not count).
+// Clippy cannot see that `wait4` reaps the child.
+#[allow(clippy::zombie_processes)]
 fn run(args: &[&str]) -> Outcome {
     let mut child = dpn()
         .args(args)
