@@ -91,7 +91,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub target: DeviceArgs,
 
-    /// Image decoding threads (default: one per core)
+    /// Image decoding threads (default: one per core; at most 4 per core)
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub workers: usize,
 

@@ -170,7 +170,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// Image decoding threads [default: 2]
+    /// Image decoding threads, at most 4 per core [default: 2]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
 
