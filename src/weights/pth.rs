@@ -518,14 +518,16 @@ fn read_zip(bytes: &[u8]) -> R<StateDict> {
     let mut storages: HashMap<String, Bytes> = HashMap::new();
     for (key, n) in need {
         let entry = format!("{prefix}data/{key}");
-        let declared = match zip.by_name(&entry) {
-            Ok(e) => e.size(),
-            Err(_) => {
-                return Err(format!(
-                    "the zip archive has no entry '{entry}' for a tensor's storage (truncated or corrupt file)"
-                ))
-            }
-        };
+        if zip.index_for_name(&entry).is_none() {
+            return Err(format!(
+                "the zip archive has no entry '{entry}' for a tensor's storage (truncated or corrupt file)"
+            ));
+        }
+        // The central directory's size, read without inflating anything.
+        let declared = zip
+            .by_name(&entry)
+            .map_err(|e| format!("cannot read zip entry '{entry}' ({e})"))?
+            .size();
         if declared < n {
             return Err(format!(
                 "storage entry '{entry}' holds {declared} bytes, {n} expected (truncated file?)"
