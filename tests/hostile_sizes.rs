@@ -361,6 +361,16 @@ fn workers_are_capped_at_four_per_core() {
     assert!(!o.stderr.contains("--workers"), "{}", o.stderr);
 }
 
+#[test]
+fn batch_buffers_are_sized_to_the_inputs() {
+    let f = fixture();
+    // 10^8 images of 32x32 would be 1.2 TB of pixels; one image is 12 kB.
+    let o = predict(&["--batch-size", "100000000"], &[s(&f.image)]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(o.stdout.lines().count(), 2, "{}", o.stdout);
+    under_ceiling(&o, "--batch-size 100000000");
+}
+
 /// One warning naming `path` and holding `needle`, the good image still
 /// predicted, exit 7 (some inputs failed).
 fn refused_unread(o: &Outcome, path: &str, needle: &str) {
