@@ -199,6 +199,19 @@ fn image_size_beyond_the_limit_is_a_usage_error() {
     ]);
     one_error(&o, 2, &["--img-size 100000", "at most 4096"]);
     under_ceiling(&o, "predict --img-size 100000");
+    // Refused before the weights are looked for.
+    let o = run(&[
+        "evaluate",
+        "-m",
+        "dpn48b",
+        "--weights",
+        "missing.safetensors",
+        "--img-size",
+        "100000",
+        "--data",
+        s(&f.data),
+    ]);
+    one_error(&o, 2, &["--img-size 100000", "at most 4096"]);
     let o = run(&["profile", "dpn48b", "--img-size", "4097", "--iters", "0"]);
     one_error(&o, 2, &["--img-size 4097", "at most 4096"]);
     let out = tempdir();

@@ -196,6 +196,10 @@ pub fn prepare<'a>(
     if run.batch_size == 0 {
         return Err(error::usage("--batch-size must be at least 1"));
     }
+    // Before the weights are read: a flag out of range is refused at once.
+    if let Some(n) = pre.img_size {
+        crate::arch::cost::check_image_size(n)?;
+    }
     let opts = run.target.run_options()?;
     if opts.device == tch::Device::Cpu {
         crate::sys::memory::cap_to_available();
