@@ -75,7 +75,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand predict" -l features -d 'Also wr
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s b -l batch-size -d 'Images per batch' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand predict" -l workers -d 'Image decoding threads (default: one per core)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l workers -d 'Image decoding threads (default: one per core; at most 4 per core)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r
@@ -109,7 +109,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l weights -d 'Weights
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s b -l batch-size -d 'Images per batch' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l workers -d 'Image decoding threads (default: one per core)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l workers -d 'Image decoding threads (default: one per core; at most 4 per core)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r
@@ -148,7 +148,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand eval" -l weights -d 'Weights fil
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s b -l batch-size -d 'Images per batch' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand eval" -l workers -d 'Image decoding threads (default: one per core)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l workers -d 'Image decoding threads (default: one per core; at most 4 per core)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r
@@ -256,7 +256,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l crop-pct -d 'Validatio
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l amp -d 'Mixed precision: bf16 (the default when given alone) or f16 (with loss scaling; CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s d -l device -d 'auto, cpu, cuda or cuda:N [default: auto]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l seed -d 'Seed of initialization, data order, augmentation and --val-split [default: 42]' -r
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l workers -d 'Image decoding threads [default: 2]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l workers -d 'Image decoding threads, at most 4 per core [default: 2]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s o -l output -d 'Where metrics and checkpoints go [default: output/train/<model>-<UTC time>; with --resume, the run\'s own folder]' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l resume -d 'Continue a run: its output folder, a checkpoint folder, or a file in one' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s f -l format -d 'Format of the per-epoch summary printed at the end' -r -f -a "table\t'Aligned columns with human units, for people'

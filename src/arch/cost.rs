@@ -7,7 +7,7 @@
 //! and concatenation cost nothing. Activations are the elements that
 //! convolutions output (fvcore's `ActivationCountAnalysis`).
 
-use crate::arch::{BlockKind, Plan};
+use crate::arch::{limits, BlockKind, Plan};
 
 /// Which part of the network a figure belongs to (`--by-stage`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -90,11 +90,18 @@ impl Counter {
 /// leave at least one pixel, and below 32 px the figures stop meaning much.
 pub const MIN_IMAGE_SIZE: usize = 32;
 
-/// `--img-size` of every command: a usage error below [`MIN_IMAGE_SIZE`].
+/// `--img-size` of every command: a usage error below [`MIN_IMAGE_SIZE`] or
+/// above [`limits::MAX_IMAGE_SIZE`] (docs/conventions.md, "Limits on sizes").
 pub fn check_image_size(size: usize) -> anyhow::Result<()> {
     if size < MIN_IMAGE_SIZE {
         return Err(crate::sys::error::usage(format!(
             "--img-size {size} is too small: DPNs downsample by 32, so the input must be at least {MIN_IMAGE_SIZE} px"
+        )));
+    }
+    if size > limits::MAX_IMAGE_SIZE {
+        return Err(crate::sys::error::usage(format!(
+            "--img-size {size} is too large: dpn accepts at most {} px (one image of 4096 px is already 201 MB as f32)",
+            limits::MAX_IMAGE_SIZE
         )));
     }
     Ok(())

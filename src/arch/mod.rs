@@ -6,6 +6,7 @@
 //! them, and `model::parameter_shapes` walks it.
 
 pub mod cost;
+pub mod limits;
 pub mod spec;
 
 pub use spec::{Activation, ArchSpec};

@@ -9,11 +9,13 @@ use anyhow::Result;
 use clap::Args;
 
 use super::Context;
+use crate::data::batches::{max_workers, MAX_WORKERS_PER_CORE};
 use crate::data::classes::Classes;
 use crate::data::EvalTransform;
 use crate::model::infer::{self, RunOptions};
 use crate::registry::{Interpolation, ModelSpec, Preprocess};
 use crate::sys::error;
+use crate::ui::Ui;
 use crate::weights;
 use crate::weights::health::Health;
 use crate::weights::load::{self, Loaded};
@@ -89,7 +91,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub target: DeviceArgs,
 
-    /// Image decoding threads (default: one per core)
+    /// Image decoding threads (default: one per core; at most 4 per core)
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub workers: usize,
 
@@ -151,6 +153,20 @@ impl PreprocessArgs {
     }
 }
 
+/// `--workers N`, capped at [`max_workers`] with a warning naming the cap:
+/// `--workers 10000` would otherwise start ten thousand threads to decode a
+/// handful of images.
+pub fn workers(requested: usize, ui: &Ui) -> usize {
+    let max = max_workers();
+    if requested <= max {
+        return requested;
+    }
+    ui.warn(format!(
+        "--workers {requested}: using {max}, the most dpn starts here ({MAX_WORKERS_PER_CORE} per core)"
+    ));
+    max
+}
+
 /// A model ready to run on images.
 pub struct Prepared<'a> {
     pub spec: &'a ModelSpec,
@@ -179,6 +195,10 @@ pub fn prepare<'a>(
 ) -> Result<Prepared<'a>> {
     if run.batch_size == 0 {
         return Err(error::usage("--batch-size must be at least 1"));
+    }
+    // Before the weights are read: a flag out of range is refused at once.
+    if let Some(n) = pre.img_size {
+        crate::arch::cost::check_image_size(n)?;
     }
     let opts = run.target.run_options()?;
     if opts.device == tch::Device::Cpu {

@@ -114,7 +114,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     )?;
     let index = ClassIndex::for_model(&p.classes, p.named);
     let labelled = match &args.labels_file {
-        Some(f) => folders::labels_file(f, data, index)?,
+        Some(f) => folders::labels_file(f, data, index, p.loaded.arch.num_classes)?,
         None => ImageFolder::scan(data, index)?,
     };
     let sharding = Shard::resolve(run_args.shard.as_deref())?;
@@ -151,7 +151,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         p.transform.clone(),
         LoaderOptions {
             batch_size: run_args.batch_size,
-            workers: run_args.workers,
+            workers: common::workers(run_args.workers, &ctx.ui),
             prefetch: 2,
         },
     )?;

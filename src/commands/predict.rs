@@ -120,7 +120,7 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
         p.transform.clone(),
         LoaderOptions {
             batch_size: args.run.batch_size,
-            workers: args.run.workers,
+            workers: common::workers(args.run.workers, &ctx.ui),
             prefetch: 2,
         },
     )?;

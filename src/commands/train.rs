@@ -170,7 +170,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
 
-    /// Image decoding threads [default: 2]
+    /// Image decoding threads, at most 4 per core [default: 2]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
 
@@ -388,6 +388,13 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
     if cfg.epochs == 0 {
         return bad("--epochs must be at least 1".into());
     }
+    let max_classes = crate::arch::limits::MAX_NUM_CLASSES;
+    if cfg.num_classes > max_classes {
+        return bad(format!(
+            "--num-classes {} is more than the {max_classes} classes dpn accepts",
+            cfg.num_classes
+        ));
+    }
     if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
         return bad(format!("--lr {} must be positive", cfg.lr));
     }
@@ -485,6 +492,8 @@ pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
         }
     };
     check_config(&cfg)?;
+    // The loader uses no more than the cap; say so once, here.
+    super::common::workers(cfg.workers, &ctx.ui);
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

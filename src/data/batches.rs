@@ -91,11 +91,24 @@ impl Batch {
     }
 }
 
+/// Most decoding threads per core: decoding is CPU-bound, so more threads
+/// than this only cost memory (each has its own stack and buffers) and
+/// start-up time (docs/conventions.md, "Limits on sizes").
+pub const MAX_WORKERS_PER_CORE: usize = 4;
+
+/// The most decoding threads a loader starts on this machine:
+/// [`MAX_WORKERS_PER_CORE`] times its cores. More are asked for in vain.
+pub fn max_workers() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    MAX_WORKERS_PER_CORE * cores
+}
+
 /// How the loader runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoaderOptions {
     pub batch_size: usize,
-    /// Decoding threads (0: as many as the machine has cores).
+    /// Decoding threads (0: as many as the machine has cores; at most
+    /// [`max_workers`]).
     pub workers: usize,
     /// Finished batches that may wait for the consumer (at least 1).
     pub prefetch: usize,
@@ -172,7 +185,7 @@ impl BatchLoader {
         let batches = items.len().div_ceil(batch_size);
         check_memory(&items, batch_size, transform.as_ref(), options.prefetch)?;
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(options.workers)
+            .num_threads(options.workers.min(max_workers()))
             .thread_name(|i| format!("dpn-data-{i}"))
             .build()?;
         let (tx, rx) = sync_channel::<Result<Pending>>(options.prefetch.max(1));

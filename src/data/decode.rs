@@ -120,11 +120,54 @@ pub fn sniff(bytes: &[u8]) -> Option<Format> {
     }
 }
 
-/// Reads and decodes the image file at `path`.
+/// The largest image file read (docs/conventions.md, "Limits on sizes"):
+/// [`MAX_PIXELS`] of 8-bit RGB, stored uncompressed, is 537 MB, but no
+/// photograph a classifier sees is near that, and a file is read whole
+/// before decoding.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// Reads and decodes the image file at `path`. Only a regular file of at
+/// most [`MAX_FILE_BYTES`] is read: a device such as `/dev/zero`, a FIFO or
+/// a file that grows while it is read is refused, not read until memory ends.
 pub fn decode_file(path: &Path) -> Result<RgbImage> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| error::bad_input(format!("image {}: cannot read: {e}", path.display())))?;
+    let bytes = read_image_file(path)?;
     decode_bytes(&bytes, &path.display().to_string())
+}
+
+fn read_image_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let fail = |msg: String| error::bad_input(format!("image {}: {msg}", path.display()));
+    let not_regular =
+        || fail("not a regular file (a device, FIFO or socket); only image files are read".into());
+    // Checked before opening too: opening a FIFO waits for a writer.
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    // And the open file's own metadata: the path may have been swapped.
+    let meta = file
+        .metadata()
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    let too_large = |size: u64| {
+        fail(format!(
+            "the file is {size} bytes; dpn reads image files of at most {MAX_FILE_BYTES} bytes"
+        ))
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 /// Decodes an encoded image held in memory; `name` is used in error messages.
@@ -295,11 +338,19 @@ fn decode_gif(bytes: &[u8]) -> Result<RgbImage, String> {
 }
 
 fn decode_with_image(bytes: &[u8], format: ImageFormat) -> Result<RgbImage, String> {
-    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    use image::ImageDecoder;
     let mut limits = image::Limits::default();
     limits.max_alloc = Some(MAX_PIXELS * 8);
-    reader.limits(limits);
-    let img = reader.decode().map_err(one_line)?;
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    reader.limits(limits.clone());
+    // The header's size is checked before any pixel is decoded, as for JPEG.
+    let mut decoder = reader.into_decoder().map_err(one_line)?;
+    let (w, h) = decoder.dimensions();
+    check_size(w as usize, h as usize)?;
+    // What `ImageReader::decode` does after making its decoder.
+    limits.reserve(decoder.total_bytes()).map_err(one_line)?;
+    decoder.set_limits(limits).map_err(one_line)?;
+    let img = DynamicImage::from_decoder(decoder).map_err(one_line)?;
     let (w, h) = (img.width() as usize, img.height() as usize);
     check_size(w, h)?;
     let data = match img {

@@ -328,8 +328,16 @@ impl ImageFolder {
 /// Either CSV `path,label` (a header row is allowed) or whitespace-separated
 /// `path label` lines (Caffe's ILSVRC2012 `val.txt`); a label is a class
 /// index, or a class of `index`'s named list (by name or synset id), or,
-/// for a model without names, an ImageNet synset id.
-pub fn labels_file(path: &Path, root: &Path, index: ClassIndex) -> Result<ImageFolder> {
+/// for a model without names, an ImageNet synset id. A label must be below
+/// `num_classes`, the model's outputs: checked per line, so that a label
+/// such as 18446744073709551615 is a bad-input error naming its line, not a
+/// class list of that length.
+pub fn labels_file(
+    path: &Path,
+    root: &Path,
+    index: ClassIndex,
+    num_classes: usize,
+) -> Result<ImageFolder> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read labels file {}", path.display()))?;
     let imagenet = Classes::imagenet();
@@ -377,6 +385,14 @@ pub fn labels_file(path: &Path, root: &Path, index: ClassIndex) -> Result<ImageF
                 }
             },
         };
+        if label >= num_classes {
+            return Err(error::bad_input(format!(
+                "labels file {} line {}: label {label} is not a class of a model with {num_classes} outputs (0 to {})",
+                path.display(),
+                n + 1,
+                num_classes.saturating_sub(1)
+            )));
+        }
         max_label = max_label.max(label);
         let p = Path::new(file);
         items.push(Item::labeled(
@@ -550,14 +566,33 @@ mod tests {
         let list = tmp.path().join("labels.csv");
         std::fs::write(&list, "path,label\na.png,other\nb.png,0\n").unwrap();
         let model = Classes::from_names(["face".to_string(), "other".to_string()]);
-        let f = labels_file(&list, tmp.path(), ClassIndex::for_model(&model, true)).unwrap();
+        let f = labels_file(
+            &list,
+            tmp.path(),
+            ClassIndex::for_model(&model, true),
+            model.len(),
+        )
+        .unwrap();
         assert_eq!(labels(&f), [("a.png".into(), 1), ("b.png".into(), 0)]);
         std::fs::write(&list, "a.png,other\nb.png,cat\n").unwrap();
-        let e = labels_file(&list, tmp.path(), ClassIndex::for_model(&model, true)).unwrap_err();
+        let e = labels_file(
+            &list,
+            tmp.path(),
+            ClassIndex::for_model(&model, true),
+            model.len(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("`cat`"), "{e}");
         std::fs::write(&list, "a.png n01443537\n").unwrap();
-        let f = labels_file(&list, tmp.path(), ClassIndex::Folders).unwrap();
+        let f = labels_file(&list, tmp.path(), ClassIndex::Folders, 1000).unwrap();
         assert_eq!(labels(&f), [("a.png".into(), 1)]);
         assert_eq!(f.classes.len(), 1000);
+        // Labels beyond the model's outputs stop at their line, whatever their size.
+        for huge in ["2", "300000000", "18446744073709551615"] {
+            std::fs::write(&list, format!("a.png,1\nb.png,{huge}\n")).unwrap();
+            let e = labels_file(&list, tmp.path(), ClassIndex::Folders, 2).unwrap_err();
+            assert!(e.to_string().contains("line 2"), "{e}");
+            assert_eq!(crate::sys::error::exit_code(&e), 3);
+        }
     }
 }

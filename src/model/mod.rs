@@ -628,6 +628,27 @@ pub fn trainable_parameter_count(vs: &nn::VarStore) -> u64 {
 mod tests {
     use super::*;
 
+    /// `arch::limits` counts parameters from the plan alone, before a network
+    /// may be built; it must agree with the network definition everywhere.
+    #[test]
+    fn limits_count_parameters_as_the_network_does() {
+        let reg = crate::registry::Registry::load(None).unwrap();
+        for spec in reg.models() {
+            let mut arch = spec.arch.clone();
+            for (b, classes, chans) in [(false, 1000, 3), (true, 7, 1)] {
+                arch.b = b;
+                arch.num_classes = classes;
+                arch.in_chans = chans;
+                assert_eq!(
+                    crate::arch::limits::parameter_count(&crate::arch::Plan::new(&arch)),
+                    parameter_count(&arch),
+                    "{} b={b} classes={classes}",
+                    spec.name
+                );
+            }
+        }
+    }
+
     #[test]
     fn first_conv_and_classifier_name_variables() {
         let arch = ArchSpec {

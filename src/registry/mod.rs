@@ -458,8 +458,9 @@ mod raw {
                 .or(md.image_size.as_ref())
                 .ok_or_else(|| anyhow!("missing required field `Image Size` (in Metadata or DPN)"))?
                 .as_u64("Image Size")? as usize;
-            if !(32..=4096).contains(&image_size) {
-                bail!("Image Size must be between 32 and 4096, got {image_size}");
+            let max = crate::arch::limits::MAX_IMAGE_SIZE;
+            if !(crate::arch::cost::MIN_IMAGE_SIZE..=max).contains(&image_size) {
+                bail!("Image Size must be between 32 and {max}, got {image_size}");
             }
             let interpolation = dpn.interpolation.or(md.interpolation).ok_or_else(|| {
                 anyhow!("missing required field `Interpolation` (in Metadata or DPN)")
@@ -555,6 +556,9 @@ mod raw {
                 num_classes: self.num_classes,
                 in_chans: self.in_chans,
             };
+            // Before the plan: a plan of a million blocks is itself the
+            // allocation the limits are there to prevent.
+            crate::arch::limits::check(&spec).map_err(|e| anyhow!("DPN.Architecture: {e}"))?;
             for stage in Plan::new(&spec).stages {
                 if stage.r == 0 || stage.r % spec.groups != 0 {
                     bail!(

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use crate::arch::cost::MIN_IMAGE_SIZE;
+use crate::arch::limits::MAX_IMAGE_SIZE;
 use crate::registry::{Interpolation, Preprocess};
 use crate::sys::error;
 
@@ -70,8 +72,13 @@ pub fn recorded_preprocess(
         p.image_size = v
             .parse()
             .ok()
-            .filter(|&n: &usize| n > 0)
-            .ok_or_else(|| bad(EVAL_IMAGE_SIZE, "a size in pixels"))?;
+            .filter(|n: &usize| (MIN_IMAGE_SIZE..=MAX_IMAGE_SIZE).contains(n))
+            .ok_or_else(|| {
+                bad(
+                    EVAL_IMAGE_SIZE,
+                    &format!("a size from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE} pixels"),
+                )
+            })?;
     }
     if let Some(v) = meta.get(EVAL_CROP_PCT) {
         p.crop_pct = v
@@ -141,5 +148,13 @@ mod tests {
         let e = recorded_preprocess(&bad, &base(), path).unwrap_err();
         assert_eq!(error::exit_code(&e), 3);
         assert!(e.to_string().contains(EVAL_CROP_PCT), "{e}");
+        // A size no command line could ask for is refused as well.
+        for size in ["0", "100000"] {
+            let mut bad = meta.clone();
+            bad.insert(EVAL_IMAGE_SIZE.into(), size.into());
+            let e = recorded_preprocess(&bad, &base(), path).unwrap_err();
+            assert_eq!(error::exit_code(&e), 3);
+            assert!(e.to_string().contains("from 32 to 4096"), "{e}");
+        }
     }
 }

@@ -510,6 +510,11 @@ fn read_zip(bytes: &[u8]) -> R<StateDict> {
         let e = need.entry(s.storage.key.as_str()).or_insert(0);
         *e = (*e).max(n);
     }
+    // torch.save stores its entries uncompressed, so real storages add up
+    // to less than the file; a deflated entry that would inflate past the
+    // materialization budget is refused before a byte of it is inflated
+    // (docs/conventions.md, "Limits on sizes").
+    let mut inflate_budget = budget_for(bytes.len());
     let mut storages: HashMap<String, Bytes> = HashMap::new();
     for (key, n) in need {
         let entry = format!("{prefix}data/{key}");
@@ -518,6 +523,25 @@ fn read_zip(bytes: &[u8]) -> R<StateDict> {
                 "the zip archive has no entry '{entry}' for a tensor's storage (truncated or corrupt file)"
             ));
         }
+        // The central directory's size, read without inflating anything.
+        let declared = zip
+            .by_name(&entry)
+            .map_err(|e| format!("cannot read zip entry '{entry}' ({e})"))?
+            .size();
+        if declared < n {
+            return Err(format!(
+                "storage entry '{entry}' holds {declared} bytes, {n} expected (truncated file?)"
+            ));
+        }
+        if n > inflate_budget {
+            return Err(format!(
+                "storage entry '{entry}' would inflate to {n} bytes, more than a {}-byte file can hold \
+                 (at most 4 times its size plus {} MiB in all; a zip bomb?)",
+                bytes.len(),
+                MATERIALIZE_SLACK >> 20
+            ));
+        }
+        inflate_budget -= n;
         let data = read_entry(&mut zip, &entry, n)?;
         if (data.len() as u64) < n {
             return Err(format!(
