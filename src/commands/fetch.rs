@@ -216,6 +216,7 @@ fn list(ctx: &Context, specs: &[&ModelSpec]) -> Table {
         Column::new("kind", "Kind", false),
         Column::new("size", "Size", true),
         Column::new("sha256", "SHA-256", false),
+        Column::new("verified", "Verified", false),
         Column::new("fetched_at", "Fetched", false),
         Column::new("url", "URL", false),
         Column::new("path", "Path", false),
@@ -233,17 +234,33 @@ fn list(ctx: &Context, specs: &[&ModelSpec]) -> Table {
             "hub" => hub::blob_digest(&e.path).map(|(s, _)| s),
             _ => prov.as_ref().map(|p| p.sha256.clone()),
         };
+        let verified = spec.is_some_and(|s| verified(s, &e));
         t.push(vec![
             Cell::plain(e.model),
             Cell::plain(e.kind),
             Cell::new(size, output::bytes(size)),
             Cell::plain(sha),
+            Cell::new(verified, if verified { "sha256" } else { "unverified" }),
             Cell::plain(prov.as_ref().map(|p| p.fetched_at.clone())),
             Cell::plain(prov.and_then(|p| p.url)),
             Cell::plain(e.path.display().to_string()),
         ]);
     }
     t
+}
+
+/// Whether a cached file was checked against a digest its source stated
+/// (the SHA-256 prefix in the registry's file name, the hub's LFS SHA-256),
+/// rather than only found to be weights of the model.
+fn verified(spec: &ModelSpec, e: &Entry) -> bool {
+    match e.kind {
+        "source" | "converted" => spec
+            .weights
+            .as_ref()
+            .is_some_and(|w| w.sha256_prefix.is_some()),
+        "hub" => hub::blob_digest(&e.path).is_some(),
+        _ => false,
+    }
 }
 
 fn verify(ctx: &Context, specs: &[&ModelSpec], format: Format) -> Result<()> {

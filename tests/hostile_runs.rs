@@ -1,0 +1,483 @@
+//! Hostile servers and hostile neighbours: a download that never ends or
+//! drips, a hub that answers with something other than weights, two
+//! training runs on one folder and the leftovers of killed runs. Each ends
+//! in one line and a documented exit code, and nothing unfit is left where
+//! a later command would take it for weights or a checkpoint.
+//!
+//! The servers are threads of the test answering on 127.0.0.1 with crafted
+//! responses; no network is used.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+// ---------------------------------------------------------------- helpers
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// One `dpn: error:` line with `code` and each of `needles`, no panic.
+fn assert_one_line_error(o: &Output, code: i32, needles: &[&str]) {
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}");
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("dpn: error: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line expected: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    for n in needles {
+        assert!(errors[0].contains(n), "`{n}` missing from: {err}");
+    }
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Everything under `dir`, as paths relative to it (files and folders).
+fn tree(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(root).unwrap().display().to_string());
+            if p.is_dir() && !p.is_symlink() {
+                walk(root, &p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+// ---------------------------------------------------------------- server
+
+/// What the server does with one request: (method, path) -> bytes written
+/// to the socket (the handler writes them itself, so it may drip or never
+/// stop).
+type Handler = dyn Fn(&str, &str, &mut TcpStream) -> std::io::Result<()> + Send + Sync;
+
+struct Server {
+    port: u16,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(
+        handler: impl Fn(&str, &str, &mut TcpStream) -> std::io::Result<()> + Send + Sync + 'static,
+    ) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let l = log.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (handler, log) = (handler.clone(), l.clone());
+                std::thread::spawn(move || {
+                    let mut conn = conn;
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut first = String::new();
+                    if reader.read_line(&mut first).is_err() {
+                        return;
+                    }
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                            break;
+                        }
+                    }
+                    let mut parts = first.split_whitespace();
+                    let method = parts.next().unwrap_or("").to_string();
+                    let path = parts.next().unwrap_or("").to_string();
+                    log.lock().unwrap().push(format!("{method} {path}"));
+                    let _ = handler(&method, &path, &mut conn);
+                    let _ = conn.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        Server { port, log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// A whole response with a Content-Length.
+fn respond(
+    conn: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    conn.write_all(head.as_bytes())?;
+    conn.write_all(body)?;
+    conn.flush()
+}
+
+/// A 200 whose body has no stated length and never ends (until the client
+/// hangs up).
+fn endless(conn: &mut TcpStream) -> std::io::Result<()> {
+    conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
+    let chunk = vec![0u8; 1 << 16];
+    loop {
+        conn.write_all(&chunk)?;
+    }
+}
+
+/// The hub's answer to `.../resolve/main/model.safetensors`: a redirect
+/// to `/blob` with the given etag (and size, when stated).
+fn hub_head(conn: &mut TcpStream, etag: &str, size: Option<usize>) -> std::io::Result<()> {
+    let size = size.map(|s| s.to_string());
+    let mut h = vec![
+        ("Location", "/blob"),
+        ("X-Repo-Commit", "0123456789abcdef0123456789abcdef01234567"),
+        ("ETag", etag),
+    ];
+    if let Some(s) = &size {
+        h.push(("X-Linked-Size", s.as_str()));
+    }
+    respond(conn, "302 Found", &h, b"")
+}
+
+// ---------------------------------------------------------------- setup
+
+const ARCH: &str = concat!(
+    "  Metadata: {Crop Pct: '0.9', Image Size: '64', Interpolation: bilinear}\n",
+    "  DPN:\n",
+    "    Architecture: {Small: true, Init Features: 10, K R: 64, Groups: 16, B: true,\n",
+    "                   K Sec: [1, 2, 2, 1], Inc Sec: [8, 16, 16, 32], Activation: silu, Num Classes: 10}\n",
+    "    Normalization: imagenet\n",
+    "    Hub Id: test/tiny\n",
+);
+
+/// A temp dir with a cache, an HF home and a model index naming `tiny`,
+/// whose weights come from `url`.
+struct Env {
+    dir: tempfile::TempDir,
+    index: PathBuf,
+}
+
+impl Env {
+    fn new(url: &str) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let index = dir.path().join("index.yaml");
+        std::fs::write(
+            &index,
+            format!("Models:\n- Name: tiny\n  Weights: {url}\n{ARCH}"),
+        )
+        .unwrap();
+        Env { dir, index }
+    }
+
+    fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    fn hub(&self) -> PathBuf {
+        self.dir.path().join("hf/hub")
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dpn"));
+        cmd.arg("--model-index").arg(&self.index).args(args);
+        for k in [
+            "DPN_MODEL_INDEX",
+            "DPN_MIRROR",
+            "DPN_OFFLINE",
+            "HF_TOKEN",
+            "HF_TOKEN_PATH",
+            "HF_HUB_CACHE",
+            "HUGGINGFACE_HUB_CACHE",
+            "HF_HUB_OFFLINE",
+            "XDG_CACHE_HOME",
+            "RUST_BACKTRACE",
+            "DPN_TEST_SPEED_WINDOW_MS",
+            "DPN_TEST_MAX_DOWNLOAD",
+        ] {
+            cmd.env_remove(k);
+        }
+        for k in ["ALL_PROXY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"] {
+            cmd.env_remove(k).env_remove(k.to_ascii_lowercase());
+        }
+        cmd.env("NO_COLOR", "1")
+            .env("DPN_CACHE_DIR", self.cache())
+            .env("HF_HOME", self.dir.path().join("hf"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    /// Weights that fit `tiny` (zeros), as safetensors bytes.
+    fn weights(&self) -> Vec<u8> {
+        let registry = dpn::registry::Registry::load(Some(&self.index)).unwrap();
+        let arch = &registry.get("tiny").unwrap().arch;
+        let mut sd = dpn::weights::StateDict::default();
+        for p in dpn::model::parameter_shapes(arch) {
+            let t = if p.name.ends_with("num_batches_tracked") {
+                dpn::weights::RawTensor {
+                    dtype: dpn::weights::DType::I64,
+                    shape: vec![],
+                    data: vec![0; 8],
+                }
+            } else {
+                let shape: Vec<usize> = p.shape.iter().map(|&d| d as usize).collect();
+                let n: usize = shape.iter().product();
+                dpn::weights::RawTensor {
+                    dtype: dpn::weights::DType::F32,
+                    shape,
+                    data: vec![0; n * 4],
+                }
+            };
+            sd.tensors.push((p.name, t));
+        }
+        let path = self.dir.path().join("made.safetensors");
+        dpn::weights::write_safetensors(&path, &sd).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        bytes
+    }
+}
+
+const HTML: &[u8] = b"<html>Not Found</html>\n\n\n\n\n";
+
+// ---------------------------------------------------------------- downloads
+
+#[test]
+fn endless_body_stops_at_the_ceiling_and_leaves_nothing() {
+    let server = Server::start(|_, _, conn| endless(conn));
+    let env = Env::new(&server.url("/w/tiny-0123abcd.pth"));
+    // The ceiling lowered from 2 GiB to 1 MiB (a test-hooks knob).
+    let o = env.run(
+        &["fetch", "tiny", "--retries", "0"],
+        &[("DPN_TEST_MAX_DOWNLOAD", "1048576")],
+    );
+    assert_one_line_error(&o, 5, &["1048576", "partial file was removed"]);
+    assert_eq!(tree(&env.cache().join("weights")), Vec::<String>::new());
+}
+
+#[test]
+fn stated_sizes_bound_the_body() {
+    // The hub states 1000 bytes; the blob's server never stops.
+    let server = Server::start(|method, path, conn| match (method, path) {
+        (_, p) if p.contains("/resolve/") => {
+            hub_head(conn, &format!("\"{}\"", "a".repeat(64)), Some(1000))
+        }
+        (_, "/blob") => endless(conn),
+        _ => respond(conn, "404 Not Found", &[], b""),
+    });
+    let env = Env::new("https://example.invalid/tiny-0123abcd.pth");
+    let ep = server.url("");
+    let o = env.run(
+        &["fetch", "tiny", "--source", "hf", "--retries", "0"],
+        &[("HF_ENDPOINT", ep.as_str())],
+    );
+    assert_one_line_error(&o, 5, &["more than the 1000", "partial file was removed"]);
+    let blobs = env.hub().join("models--test--tiny/blobs");
+    assert_eq!(tree(&blobs), Vec::<String>::new());
+
+    // A Content-Length beyond the ceiling is refused before a byte is kept.
+    let server = Server::start(|_, _, conn| {
+        conn.write_all(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3000000000\r\nConnection: close\r\n\r\n",
+        )?;
+        endless(conn)
+    });
+    let env = Env::new(&server.url("/w/tiny-0123abcd.pth"));
+    let o = env.run(&["fetch", "tiny", "--retries", "0"], &[]);
+    assert_one_line_error(&o, 5, &["3000000000 bytes", "2.00 GiB"]);
+    assert_eq!(tree(&env.cache().join("weights")), Vec::<String>::new());
+}
+
+#[test]
+fn dripping_server_is_given_up_on() {
+    // Headers at once, then one byte every 50 ms: far under 1 KiB/s, yet
+    // never silent long enough for the read timeout.
+    let server = Server::start(|_, _, conn| {
+        conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n")?;
+        loop {
+            conn.write_all(b"x")?;
+            conn.flush()?;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let env = Env::new(&server.url("/w/tiny-0123abcd.pth"));
+    // The 30 s window shortened to 1 s (a test-hooks knob).
+    let o = env.run(
+        &["fetch", "tiny", "--retries", "0", "--timeout", "5"],
+        &[("DPN_TEST_SPEED_WINDOW_MS", "1000")],
+    );
+    assert_one_line_error(&o, 5, &["slower than 1024 B/s", "stalling"]);
+    assert!(!env.cache().join("weights/tiny-0123abcd.pth").exists());
+}
+
+// ---------------------------------------------------------------- content
+
+#[test]
+fn hub_page_that_is_not_weights_never_enters_the_cache() {
+    // An HTML page with a made-up etag: no digest to check, and not weights.
+    let server = Server::start(|method, path, conn| match (method, path) {
+        (_, p) if p.contains("/resolve/") => hub_head(conn, "\"notasha\"", None),
+        (_, "/blob") => respond(conn, "200 OK", &[], HTML),
+        _ => respond(conn, "404 Not Found", &[], b""),
+    });
+    let env = Env::new("https://example.invalid/tiny-0123abcd.pth");
+    let ep = server.url("");
+    for _ in 0..2 {
+        let o = env.run(
+            &["fetch", "tiny", "--source", "hf"],
+            &[("HF_ENDPOINT", ep.as_str())],
+        );
+        assert_one_line_error(&o, 3, &["no safetensors file", "the file was removed"]);
+        assert!(
+            text(&o.stderr).contains("states no SHA-256"),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+    let repo = env.hub().join("models--test--tiny");
+    assert_eq!(tree(&repo.join("blobs")), Vec::<String>::new());
+    assert!(!repo.join("snapshots").exists() && !repo.join("refs").exists());
+    // Twice downloaded: the second fetch did not find it "cached".
+    assert_eq!(
+        server
+            .log()
+            .iter()
+            .filter(|l| l.starts_with("GET /blob"))
+            .count(),
+        2
+    );
+
+    // The page's own SHA-256 as the etag: the digest matches, the content
+    // still is no weights.
+    let sha = sha256(HTML);
+    let etag = format!("\"{sha}\"");
+    let server = Server::start(move |method, path, conn| match (method, path) {
+        (_, p) if p.contains("/resolve/") => hub_head(conn, &etag, Some(HTML.len())),
+        (_, "/blob") => respond(conn, "200 OK", &[], HTML),
+        _ => respond(conn, "404 Not Found", &[], b""),
+    });
+    let ep = server.url("");
+    let o = env.run(
+        &["fetch", "tiny", "--source", "hf"],
+        &[("HF_ENDPOINT", ep.as_str())],
+    );
+    assert_one_line_error(&o, 3, &["no safetensors file"]);
+    assert_eq!(tree(&repo.join("blobs")), Vec::<String>::new());
+}
+
+#[test]
+fn hub_safetensors_of_another_model_are_refused() {
+    let other = Env::new("https://example.invalid/x.pth");
+    std::fs::write(
+        &other.index,
+        format!(
+            "Models:\n- Name: tiny\n  Weights: https://example.invalid/x.pth\n{}",
+            ARCH.replace("K Sec: [1, 2, 2, 1]", "K Sec: [1, 1, 1, 1]")
+        ),
+    )
+    .unwrap();
+    let wrong = other.weights();
+    let sha = sha256(&wrong);
+    let etag = format!("\"{sha}\"");
+    let len = wrong.len();
+    let server = Server::start(move |method, path, conn| match (method, path) {
+        (_, p) if p.contains("/resolve/") => hub_head(conn, &etag, Some(len)),
+        (_, "/blob") => respond(conn, "200 OK", &[], &wrong),
+        _ => respond(conn, "404 Not Found", &[], b""),
+    });
+    let env = Env::new("https://example.invalid/tiny-0123abcd.pth");
+    let ep = server.url("");
+    let o = env.run(
+        &["fetch", "tiny", "--source", "hf"],
+        &[("HF_ENDPOINT", ep.as_str())],
+    );
+    assert_one_line_error(
+        &o,
+        3,
+        &[
+            "is not weights of model `tiny`",
+            "does not fit",
+            "the file was removed",
+        ],
+    );
+    assert_eq!(
+        tree(&env.hub().join("models--test--tiny/blobs")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn url_without_a_hash_is_checked_and_listed_unverified() {
+    let env = Env::new("https://example.invalid/placeholder.safetensors");
+    let good = env.weights();
+    let serving = Arc::new(Mutex::new(HTML.to_vec()));
+    let s = serving.clone();
+    let server = Server::start(move |_, _, conn| {
+        let body = s.lock().unwrap().clone();
+        respond(conn, "200 OK", &[], &body)
+    });
+    let env = Env::new(&server.url("/w/tiny.safetensors"));
+    // An error page under the weights' name: refused, nothing cached.
+    let o = env.run(&["fetch", "tiny"], &[]);
+    assert_one_line_error(
+        &o,
+        3,
+        &["tiny.safetensors from", "is not weights of model `tiny`"],
+    );
+    assert_eq!(tree(&env.cache().join("weights")), Vec::<String>::new());
+
+    // The real file: fetched, and marked unverified (no digest named it).
+    *serving.lock().unwrap() = good;
+    let o = env.run(&["fetch", "tiny"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = env.run(&["fetch", "--list", "--format", "json"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows: Vec<_> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["model"] == "tiny")
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["kind"], "source");
+    assert_eq!(rows[0]["verified"], false);
+    let o = env.run(&["fetch", "--list"], &[]);
+    assert!(
+        text(&o.stdout).contains("unverified"),
+        "{}",
+        text(&o.stdout)
+    );
+}
