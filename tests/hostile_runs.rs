@@ -481,3 +481,209 @@ fn url_without_a_hash_is_checked_and_listed_unverified() {
         text(&o.stdout)
     );
 }
+
+// ---------------------------------------------------------------- training runs
+
+fn python() -> PathBuf {
+    std::env::var_os("DPN_TEST_PYTHON")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
+}
+
+/// The digits data set of tests/train_cli.rs (made once into the target's
+/// tmp dir, shared with it).
+fn digits() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("train-digits-100");
+        if dir.join("val").is_dir() {
+            return dir;
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix("train-digits-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap()
+            .keep();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make_digits.py");
+        let out = Command::new(python())
+            .arg(&script)
+            .arg(&tmp)
+            .args(["--limit", "100"])
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} (set DPN_TEST_PYTHON): {e}",
+                    python().display()
+                )
+            });
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        if std::fs::rename(&tmp, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        dir
+    })
+}
+
+fn dpn() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dpn"));
+    c.env("NO_COLOR", "1").env_remove("RUST_BACKTRACE").env(
+        "DPN_CACHE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("train-cache"),
+    );
+    #[cfg(feature = "test-hooks")]
+    c.env_remove(dpn::train::checkpoint::TEST_PAUSE_ENV);
+    c
+}
+
+/// A short `dpn train` of dpn48b on the digits at 32 px (5 batches an epoch).
+fn train(out: &Path, epochs: u32) -> Command {
+    let d = digits();
+    let mut c = dpn();
+    c.arg("train")
+        .arg("--data")
+        .arg(d.join("train"))
+        .arg("--val-data")
+        .arg(d.join("val"))
+        .args([
+            "-m",
+            "dpn48b",
+            "--img-size",
+            "32",
+            "--batch-size",
+            "16",
+            "--lr",
+            "0.05",
+        ])
+        .args(["--warmup-epochs", "1", "--workers", "1", "--seed", "7"])
+        .arg("--epochs")
+        .arg(epochs.to_string())
+        .arg("--output")
+        .arg(out);
+    c
+}
+
+fn resume(out: &Path, epochs: u32) -> Output {
+    dpn()
+        .arg("train")
+        .arg("--resume")
+        .arg(out)
+        .arg("--epochs")
+        .arg(epochs.to_string())
+        .output()
+        .unwrap()
+}
+
+/// The PID of a process that has ended.
+fn dead_pid() -> u32 {
+    let mut c = Command::new("true").spawn().unwrap();
+    let pid = c.id();
+    c.wait().unwrap();
+    pid
+}
+
+fn epoch(dir: &Path) -> u64 {
+    let s: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("state.json")).unwrap()).unwrap();
+    s["epoch"].as_u64().unwrap()
+}
+
+#[test]
+fn a_run_folder_takes_one_process_and_a_kill_before_the_first_checkpoint_starts_over() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    // The first run: long enough to be running while the second tries.
+    let mut first = train(&out, 1000)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = out.join(dpn::train::run_lock::LOCK_FILE);
+    let pid = first.id().to_string();
+    let t0 = std::time::Instant::now();
+    while std::fs::read_to_string(&lock)
+        .map(|s| s.trim().to_string())
+        .ok()
+        != Some(pid.clone())
+    {
+        assert!(first.try_wait().unwrap().is_none(), "the first run ended");
+        assert!(t0.elapsed() < Duration::from_secs(120), "no lock taken");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A second run of the same folder fails at once, naming the first;
+    // --resume too.
+    let o = train(&out, 1).output().unwrap();
+    assert_one_line_error(
+        &o,
+        2,
+        &["in use by another dpn train", &format!("PID {pid}")],
+    );
+    let o = resume(&out, 1);
+    assert_one_line_error(&o, 2, &[&format!("PID {pid}")]);
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+
+    // The folder as a kill before the first checkpoint leaves it: the
+    // recorded settings, a half-written checkpoint of a dead process, an
+    // empty checkpoint folder, a link being moved.
+    let run = tmp.path().join("killed");
+    let ckpts = run.join("checkpoints");
+    let half = ckpts.join(format!(".tmp-{}-epoch-0001", dead_pid()));
+    std::fs::create_dir_all(&half).unwrap();
+    std::fs::write(half.join("model.safetensors"), vec![0u8; 4096]).unwrap();
+    std::fs::create_dir_all(ckpts.join("epoch-0007")).unwrap();
+    std::fs::copy(out.join("run.json"), run.join("run.json")).unwrap();
+    std::os::unix::fs::symlink(
+        "checkpoints/epoch-0007",
+        run.join(format!(".last.tmp-{}", dead_pid())),
+    )
+    .unwrap();
+
+    let o = resume(&run, 1);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("starting it again from scratch"), "{err}");
+    assert_eq!(epoch(&run.join("last")), 1);
+    let left: Vec<String> = tree(&run)
+        .into_iter()
+        .filter(|p| p.contains(".tmp") || p.contains("epoch-0007"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn resume_repairs_what_kills_leave_and_goes_on_from_the_last_complete_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let o = train(&out, 1).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let ckpts = out.join("checkpoints");
+    // `last` lost, an empty and a partial checkpoint folder, stale temporaries.
+    std::fs::remove_file(out.join("last")).unwrap();
+    std::fs::create_dir(ckpts.join("epoch-0007")).unwrap();
+    std::fs::create_dir(ckpts.join("epoch-0008")).unwrap();
+    std::fs::write(ckpts.join("epoch-0008/model.safetensors"), b"half").unwrap();
+    let stale = ckpts.join(format!(".tmp-{}-epoch-0002", dead_pid()));
+    std::fs::create_dir(&stale).unwrap();
+    // A live process's temporary folder (this test's) is not touched.
+    let live = ckpts.join(format!(".tmp-{}-epoch-0002", std::process::id()));
+    std::fs::create_dir(&live).unwrap();
+
+    let o = resume(&out, 2);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("incomplete checkpoint"), "{err}");
+    assert!(
+        err.contains("was missing; it now names"),
+        "{err}"
+    );
+    assert!(
+        err.contains("resuming dpn48b") && err.contains("(epoch 1, step 0)"),
+        "{err}"
+    );
+    assert_eq!(epoch(&out.join("last")), 2);
+    for gone in [ckpts.join("epoch-0007"), ckpts.join("epoch-0008"), stale] {
+        assert!(!gone.exists(), "{} left", gone.display());
+    }
+    assert!(live.exists());
+}
