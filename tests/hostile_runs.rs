@@ -274,6 +274,7 @@ const HTML: &[u8] = b"<html>Not Found</html>\n\n\n\n\n";
 
 // ---------------------------------------------------------------- downloads
 
+#[cfg(feature = "test-hooks")] // the knobs that make it quick
 #[test]
 fn endless_body_stops_at_the_ceiling_and_leaves_nothing() {
     let server = Server::start(|_, _, conn| endless(conn));
@@ -320,6 +321,7 @@ fn stated_sizes_bound_the_body() {
     assert_eq!(tree(&env.cache().join("weights")), Vec::<String>::new());
 }
 
+#[cfg(feature = "test-hooks")] // the knobs that make it quick
 #[test]
 fn dripping_server_is_given_up_on() {
     // Headers at once, then one byte every 50 ms: far under 1 KiB/s, yet
@@ -673,10 +675,7 @@ fn resume_repairs_what_kills_leave_and_goes_on_from_the_last_complete_checkpoint
     assert!(o.status.success(), "{}", text(&o.stderr));
     let err = text(&o.stderr);
     assert!(err.contains("incomplete checkpoint"), "{err}");
-    assert!(
-        err.contains("was missing; it now names"),
-        "{err}"
-    );
+    assert!(err.contains("was missing; it now names"), "{err}");
     assert!(
         err.contains("resuming dpn48b") && err.contains("(epoch 1, step 0)"),
         "{err}"

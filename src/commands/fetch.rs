@@ -33,9 +33,15 @@ from in <file>.provenance.json and converts it once to safetensors. A verified f
 is not downloaded again (--force does). An interrupted download resumes on the next call. \
 Processes fetching the same model at once download it once; the others wait for it.
 
+A download enters the cache only when it holds the model's tensors (names and shapes); a file \
+whose name carries no SHA-256 prefix is listed as unverified. A body larger than the server's \
+Content-Length, the hub's stated size or 2 GiB is stopped and removed, and a transfer slower \
+than 1 KiB/s over 30 s is given up (both exit code 5).
+
 With --source hf the file is model.safetensors of the model's hub id, kept in the Hugging Face \
 cache (HF_HOME, HF_HUB_CACHE; HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE are honoured), where \
-files a timm user downloaded are found without network. Proxy variables (HTTPS_PROXY, NO_PROXY) \
+files a timm user downloaded are found without network; the download is checked against the \
+hub's SHA-256 (X-Linked-Etag) and must be safetensors. Proxy variables (HTTPS_PROXY, NO_PROXY) \
 are honoured.
 
 Examples:

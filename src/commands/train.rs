@@ -46,6 +46,12 @@ timm.create_model(\"local-dir:FOLDER\", pretrained=True) loads the folder), \
 optimizer.safetensors and state.json. A checkpoint is written whole before the \
 links move, so a kill at any moment leaves the previous one intact.
 
+One process at a time writes OUTPUT: a second dpn train on it (--resume included) fails at \
+once (exit code 2) naming the PID that holds OUTPUT/.dpn-train.lock. --resume first removes \
+what kills leave (temporary and incomplete checkpoint folders) and points `last` at the newest \
+complete checkpoint; a run killed before its first checkpoint starts again from scratch with \
+the settings in OUTPUT/run.json.
+
 SIGINT or SIGTERM (Ctrl-C, a batch scheduler's warning) saves a checkpoint at the next step \
 and exits with code 130; a second signal stops at once. `--resume OUTPUT` continues exactly \
 where the run stopped: on the CPU the resumed run computes the same updates, bit for bit, \
@@ -514,6 +520,8 @@ pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
                 .output
                 .clone()
                 .unwrap_or_else(|| default_output(&cfg.model));
+            // Before the folder is made: a refused run leaves nothing.
+            check_config(&cfg)?;
             _lock = RunLock::acquire(&output)?;
             recover(&output, ctx)?;
             if output.join(checkpoint::LAST).exists() {
@@ -525,8 +533,9 @@ pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
             (cfg, output, None)
         }
     };
-    check_config(&cfg)?;
-    if args.resume.is_none() {
+    if args.resume.is_some() {
+        check_config(&cfg)?;
+    } else {
         checkpoint::save_run_config(&output, &cfg)?;
     }
 

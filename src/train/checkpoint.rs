@@ -372,14 +372,24 @@ pub fn clean_stale(output: &Path) -> Vec<PathBuf> {
     removed
 }
 
-/// The state of checkpoint folder `dir` when it is whole: its three files
-/// there and state.json readable.
-fn complete(dir: &Path) -> Option<TrainState> {
-    if !(dir.join(MODEL_FILE).is_file() && dir.join(OPTIMIZER_FILE).is_file()) {
-        return None;
-    }
-    let state: TrainState = serde_json::from_slice(&fs::read(dir.join(STATE_FILE)).ok()?).ok()?;
-    (state.format == FORMAT).then_some(state)
+/// Whether checkpoint folder `dir` is whole: [`save`] writes state.json
+/// last and renames the folder into place, so a folder without all three
+/// files is a write that never finished. Its contents are not judged here
+/// (a checkpoint of another version is not a leftover to delete).
+fn complete(dir: &Path) -> bool {
+    [MODEL_FILE, OPTIMIZER_FILE, STATE_FILE]
+        .iter()
+        .all(|f| dir.join(f).is_file())
+}
+
+/// How far a whole checkpoint got: (updates, epoch, step), read leniently.
+fn progress(dir: &Path) -> (u64, u64, u64) {
+    let v: serde_json::Value = fs::read(dir.join(STATE_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    (n("update"), n("epoch"), n("step_in_epoch"))
 }
 
 /// Makes run folder `output` whole again after killed runs (the caller
@@ -394,7 +404,7 @@ pub fn recover(output: &Path) -> Result<Vec<String>> {
         .map(|p| format!("removed {}, left by a process that is gone", p.display()))
         .collect();
     let root = output.join(CHECKPOINTS_DIR);
-    let mut whole: Vec<(TrainState, String)> = Vec::new();
+    let mut whole: Vec<((u64, u64, u64), String)> = Vec::new();
     if let Ok(entries) = fs::read_dir(&root) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
@@ -402,34 +412,26 @@ pub fn recover(output: &Path) -> Result<Vec<String>> {
             if name.starts_with('.') || !path.is_dir() {
                 continue;
             }
-            match complete(&path) {
-                Some(state) => whole.push((state, name)),
-                None => {
-                    fs::remove_dir_all(&path)
-                        .with_context(|| format!("cannot remove {}", path.display()))?;
-                    notes.push(format!(
-                        "removed {}: an incomplete checkpoint",
-                        path.display()
-                    ));
-                }
+            if complete(&path) {
+                whole.push((progress(&path), name));
+            } else {
+                fs::remove_dir_all(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+                notes.push(format!(
+                    "removed {}: an incomplete checkpoint",
+                    path.display()
+                ));
             }
         }
     }
-    whole.sort_by(|a, b| {
-        (a.0.update, a.0.epoch, a.0.step_in_epoch, &a.1).cmp(&(
-            b.0.update,
-            b.0.epoch,
-            b.0.step_in_epoch,
-            &b.1,
-        ))
-    });
+    whole.sort();
     let newest = whole
         .last()
         .map(|(_, name)| Path::new(CHECKPOINTS_DIR).join(name));
     for link in [LAST, BEST] {
         let path = output.join(link);
         let exists = path.symlink_metadata().is_ok();
-        if complete(&path).is_some() || (path.is_dir() && !path.is_symlink()) {
+        if complete(&path) || (path.is_dir() && !path.is_symlink()) {
             // Whole, or not a link of ours (which `point` refuses to replace
             // with a clear line).
             continue;
