@@ -61,10 +61,10 @@ pub fn labels_file(data: &[u8]) {
     use dpn::data::folders::{labels_file, ClassIndex};
     let file = scratch("labels.txt", data);
     let root = std::env::temp_dir();
-    let _ = labels_file(&file, &root, ClassIndex::ImageNetOrFolders);
-    let _ = labels_file(&file, &root, ClassIndex::Folders);
+    let _ = labels_file(&file, &root, ClassIndex::ImageNetOrFolders, 1000);
+    let _ = labels_file(&file, &root, ClassIndex::Folders, 10);
     let named = Classes::from_names(["cat", "dog", "n01440764"].map(String::from));
-    let _ = labels_file(&file, &root, ClassIndex::Named(&named, "the model's"));
+    let _ = labels_file(&file, &root, ClassIndex::Named(&named, "the model's"), 3);
     let _ = std::fs::remove_file(&file);
 }
 

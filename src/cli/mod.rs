@@ -17,12 +17,14 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  success
   1  failure (I/O, libtorch, network)
-  2  usage error (bad option or value, unknown model)
+  2  usage error (bad option or value, unknown model, a train output folder in use)
   3  invalid input (malformed model index, corrupt or wrong weights, weights with
      NaN/Inf under --reject-non-finite, bad image, a class folder the model does not
-     know, results files that do not merge, evaluate with NaN/Inf outputs)
+     know, results files that do not merge, evaluate with NaN/Inf outputs, a
+     download that is not the model's weights)
   4  verification failed (a weights file's SHA-256 does not match the prefix in its name)
-  5  download failed (HTTP error such as 404 or 403, timeout, unreachable server)
+  5  download failed (HTTP error such as 404 or 403, timeout, unreachable server,
+     a body over its stated size or 2 GiB, under 1 KiB/s for 30 s)
   6  weights not cached (run `dpn fetch MODEL`, or pass --weights FILE)
   7  some inputs failed (unreadable images, NaN/Inf outputs); the rest were processed
   8  out of memory (CPU or CUDA), after predict/evaluate/profile retried at smaller batches

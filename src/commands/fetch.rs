@@ -33,9 +33,15 @@ from in <file>.provenance.json and converts it once to safetensors. A verified f
 is not downloaded again (--force does). An interrupted download resumes on the next call. \
 Processes fetching the same model at once download it once; the others wait for it.
 
+A download enters the cache only when it holds the model's tensors (names and shapes); a file \
+whose name carries no SHA-256 prefix is listed as unverified. A body larger than the server's \
+Content-Length, the hub's stated size or 2 GiB is stopped and removed, and a transfer slower \
+than 1 KiB/s over 30 s is given up (both exit code 5).
+
 With --source hf the file is model.safetensors of the model's hub id, kept in the Hugging Face \
 cache (HF_HOME, HF_HUB_CACHE; HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE are honoured), where \
-files a timm user downloaded are found without network. Proxy variables (HTTPS_PROXY, NO_PROXY) \
+files a timm user downloaded are found without network; the download is checked against the \
+hub's SHA-256 (X-Linked-Etag) and must be safetensors. Proxy variables (HTTPS_PROXY, NO_PROXY) \
 are honoured.
 
 Examples:
@@ -216,6 +222,7 @@ fn list(ctx: &Context, specs: &[&ModelSpec]) -> Table {
         Column::new("kind", "Kind", false),
         Column::new("size", "Size", true),
         Column::new("sha256", "SHA-256", false),
+        Column::new("verified", "Verified", false),
         Column::new("fetched_at", "Fetched", false),
         Column::new("url", "URL", false),
         Column::new("path", "Path", false),
@@ -233,17 +240,33 @@ fn list(ctx: &Context, specs: &[&ModelSpec]) -> Table {
             "hub" => hub::blob_digest(&e.path).map(|(s, _)| s),
             _ => prov.as_ref().map(|p| p.sha256.clone()),
         };
+        let verified = spec.is_some_and(|s| verified(s, &e));
         t.push(vec![
             Cell::plain(e.model),
             Cell::plain(e.kind),
             Cell::new(size, output::bytes(size)),
             Cell::plain(sha),
+            Cell::new(verified, if verified { "sha256" } else { "unverified" }),
             Cell::plain(prov.as_ref().map(|p| p.fetched_at.clone())),
             Cell::plain(prov.and_then(|p| p.url)),
             Cell::plain(e.path.display().to_string()),
         ]);
     }
     t
+}
+
+/// Whether a cached file was checked against a digest its source stated
+/// (the SHA-256 prefix in the registry's file name, the hub's LFS SHA-256),
+/// rather than only found to be weights of the model.
+fn verified(spec: &ModelSpec, e: &Entry) -> bool {
+    match e.kind {
+        "source" | "converted" => spec
+            .weights
+            .as_ref()
+            .is_some_and(|w| w.sha256_prefix.is_some()),
+        "hub" => hub::blob_digest(&e.path).is_some(),
+        _ => false,
+    }
 }
 
 fn verify(ctx: &Context, specs: &[&ModelSpec], format: Format) -> Result<()> {

@@ -15,6 +15,7 @@ use crate::sys::error;
 use crate::sys::time;
 use crate::train::checkpoint;
 use crate::train::config::TrainConfig;
+use crate::train::run_lock::RunLock;
 use crate::train::sched::SchedKind;
 use crate::train::trainer::{self, Env};
 
@@ -44,6 +45,12 @@ predict, evaluate and profile then use), config.json (timm's hub config: \
 timm.create_model(\"local-dir:FOLDER\", pretrained=True) loads the folder), \
 optimizer.safetensors and state.json. A checkpoint is written whole before the \
 links move, so a kill at any moment leaves the previous one intact.
+
+One process at a time writes OUTPUT: a second dpn train on it (--resume included) fails at \
+once (exit code 2) naming the PID that holds OUTPUT/.dpn-train.lock. --resume first removes \
+what kills leave (temporary and incomplete checkpoint folders) and points `last` at the newest \
+complete checkpoint; a run killed before its first checkpoint starts again from scratch with \
+the settings in OUTPUT/run.json.
 
 SIGINT or SIGTERM (Ctrl-C, a batch scheduler's warning) saves a checkpoint at the next step \
 and exits with code 130; a second signal stops at once. `--resume OUTPUT` continues exactly \
@@ -443,38 +450,76 @@ fn default_output(model: &str) -> PathBuf {
     PathBuf::from("output/train").join(format!("{model}-{stamp}"))
 }
 
+/// The run folder a `--resume PATH` continues: `--output`, else PATH when
+/// it is a run folder, else the folder around the checkpoint PATH names.
+fn resume_output(path: &Path, output: Option<&Path>) -> Result<PathBuf> {
+    if let Some(o) = output {
+        return Ok(o.to_path_buf());
+    }
+    let is_run = path.join(checkpoint::CHECKPOINTS_DIR).is_dir()
+        || path.join(checkpoint::LAST).symlink_metadata().is_ok()
+        || path.join(checkpoint::RUN_FILE).is_file();
+    if is_run && !path.join(checkpoint::STATE_FILE).is_file() {
+        return Ok(path.to_path_buf());
+    }
+    let dir = checkpoint::resolve(path)?;
+    match absolute(&dir).parent() {
+        Some(p)
+            if p.file_name()
+                .is_some_and(|n| n == checkpoint::CHECKPOINTS_DIR) =>
+        {
+            Ok(p.parent().unwrap_or(Path::new(".")).to_path_buf())
+        }
+        _ => Err(error::usage(format!(
+            "{} is not inside a dpn train output folder; pass --output DIR",
+            dir.display()
+        ))),
+    }
+}
+
+/// Tells the user what [`checkpoint::recover`] repaired in `output`.
+fn recover(output: &Path, ctx: &Context) -> Result<()> {
+    for note in checkpoint::recover(output)? {
+        ctx.ui.warn(note);
+    }
+    Ok(())
+}
+
 pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
+    // Held until the run ends: one process per run folder.
+    let _lock;
     let (cfg, output, resume) = match &args.resume {
         Some(path) => {
-            let dir = checkpoint::resolve(path)?;
-            let loaded = checkpoint::load(&dir)?;
-            let cfg = resumed_config(&args, &loaded.state.config)?;
-            let canon = absolute(&dir);
-            let output = match &args.output {
-                Some(o) => o.clone(),
-                None => match canon.parent() {
-                    Some(p)
-                        if p.file_name()
-                            .is_some_and(|n| n == checkpoint::CHECKPOINTS_DIR) =>
-                    {
-                        p.parent().unwrap_or(Path::new(".")).to_path_buf()
-                    }
-                    _ => {
-                        return Err(error::usage(format!(
-                            "{} is not inside a dpn train output folder; pass --output DIR",
-                            dir.display()
-                        )))
-                    }
-                },
-            };
-            ctx.ui.info(format!(
-                "resuming {} from {} (epoch {}, step {})",
-                cfg.model,
-                canon.display(),
-                loaded.state.epoch,
-                loaded.state.step_in_epoch
-            ));
-            (cfg, output, Some(loaded))
+            let output = resume_output(path, args.output.as_deref())?;
+            _lock = RunLock::acquire(&output)?;
+            recover(&output, ctx)?;
+            let scratch = absolute(path) == absolute(&output)
+                && output.join(checkpoint::LAST).symlink_metadata().is_err();
+            match checkpoint::load_run_config(&output)?.filter(|_| scratch) {
+                Some(saved) => {
+                    // Killed before its first checkpoint: nothing to continue.
+                    let cfg = resumed_config(&args, &saved)?;
+                    ctx.ui.warn(format!(
+                        "{} holds no complete checkpoint (the run stopped before its first); \
+                         starting it again from scratch with its recorded settings",
+                        output.display()
+                    ));
+                    (cfg, output, None)
+                }
+                None => {
+                    let dir = checkpoint::resolve(path)?;
+                    let loaded = checkpoint::load(&dir)?;
+                    let cfg = resumed_config(&args, &loaded.state.config)?;
+                    ctx.ui.info(format!(
+                        "resuming {} from {} (epoch {}, step {})",
+                        cfg.model,
+                        absolute(&dir).display(),
+                        loaded.state.epoch,
+                        loaded.state.step_in_epoch
+                    ));
+                    (cfg, output, Some(loaded))
+                }
+            }
         }
         None => {
             let cfg = new_config(&args, ctx)?;
@@ -482,6 +527,10 @@ pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
                 .output
                 .clone()
                 .unwrap_or_else(|| default_output(&cfg.model));
+            // Before the folder is made: a refused run leaves nothing.
+            check_config(&cfg)?;
+            _lock = RunLock::acquire(&output)?;
+            recover(&output, ctx)?;
             if output.join(checkpoint::LAST).exists() {
                 return Err(error::usage(format!(
                     "{} already holds a training run; continue it with --resume {0} or choose another --output",
@@ -491,7 +540,11 @@ pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
             (cfg, output, None)
         }
     };
-    check_config(&cfg)?;
+    if args.resume.is_some() {
+        check_config(&cfg)?;
+    } else {
+        checkpoint::save_run_config(&output, &cfg)?;
+    }
     // The loader uses no more than the cap; say so once, here.
     super::common::workers(cfg.workers, &ctx.ui);
 

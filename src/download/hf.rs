@@ -118,7 +118,7 @@ pub fn fetch(spec: &ModelSpec, opts: &Options, ui: &Ui) -> Result<Fetched> {
         headers.push(("Authorization".to_string(), format!("Bearer {t}")));
     }
     let client = super::http::Client::new(opts.timeout, opts.retries);
-    let (commit, etag) = head(&client, &url, &headers, ui)?;
+    let (commit, etag, size) = head(&client, &url, &headers, ui)?;
     let blob = dir.join("blobs").join(&etag);
     let pointer = dir.join("snapshots").join(&commit).join(FILE);
     fs::create_dir_all(blob.parent().unwrap_or(&dir))
@@ -134,7 +134,7 @@ pub fn fetch(spec: &ModelSpec, opts: &Options, ui: &Ui) -> Result<Fetched> {
             let _ = fs::remove_file(&part);
         }
         ui.info(format!("fetching {} from {url}", spec.name));
-        client.download(&url, &part, &headers, opts.progress, ui, repo_id)?;
+        client.download(&url, &part, &headers, size, opts.progress, ui, repo_id)?;
         if is_sha256(&etag) {
             let (sha, _) = file_sha256(&part)?;
             if sha != etag {
@@ -144,7 +144,17 @@ pub fn fetch(spec: &ModelSpec, opts: &Options, ui: &Ui) -> Result<Fetched> {
                      the file was removed"
                 )));
             }
+        } else {
+            ui.warn(format!(
+                "{url}: the hub states no SHA-256 (ETag `{etag}`); the file is checked as {}'s \
+                 weights only, and `fetch --list` marks it unverified",
+                spec.name
+            ));
         }
+        // Where timm would load it from too: it must be safetensors of this
+        // model, whatever the digest said.
+        check_safetensors(&part, &url)?;
+        super::check_weights(&part, spec, &format!("{repo_id}/{FILE}"), &url)?;
         super::commit(&part, &blob)?;
         downloaded = true;
     }
@@ -160,14 +170,34 @@ pub fn fetch(spec: &ModelSpec, opts: &Options, ui: &Ui) -> Result<Fetched> {
     found(pointer, downloaded)
 }
 
-/// The commit and etag the hub reports for the file, from a HEAD request
-/// whose redirect is not followed (the headers are on the hub's answer).
+/// A download that is not safetensors at all (an HTML page, a `.pth`) is
+/// refused and removed (exit code 3).
+fn check_safetensors(part: &Path, url: &str) -> Result<()> {
+    match crate::weights::detect_format(part) {
+        Ok(crate::weights::Format::Safetensors) => Ok(()),
+        other => {
+            let _ = fs::remove_file(part);
+            let what = match other {
+                Ok(_) => "a PyTorch .pth file".to_string(),
+                Err(e) => format!("{e:#}"),
+            };
+            Err(error::bad_input(format!(
+                "{url}: the hub sent no safetensors file ({what}); the file was removed"
+            )))
+        }
+    }
+}
+
+/// The commit, etag and size (`X-Linked-Size`, when stated) the hub
+/// reports for the file, from a
+/// HEAD request whose redirect is not followed (the headers are on the
+/// hub's answer).
 fn head(
     client: &super::http::Client,
     url: &str,
     headers: &[(String, String)],
     ui: &Ui,
-) -> Result<(String, String)> {
+) -> Result<(String, String, Option<u64>)> {
     let resp = client.head(url, headers, ui)?;
     let status = resp.status().as_u16();
     match status {
@@ -206,7 +236,9 @@ fn head(
             "{url}: bad X-Repo-Commit `{commit}`"
         )));
     }
-    Ok((commit, etag))
+    // Not Content-Length: on the redirect it is that of its empty body.
+    let size = get("x-linked-size").and_then(|v| v.trim().parse::<u64>().ok());
+    Ok((commit, etag, size))
 }
 
 /// `snapshots/<commit>/model.safetensors -> ../../blobs/<etag>`, as

@@ -7,11 +7,19 @@
 //! asks for the rest with `Range: bytes=N-`, and starts over when the server
 //! answers with the whole file instead. `file://` URLs and plain paths are
 //! copied the same way, without a network.
+//!
+//! Every download is bounded: its body may not outgrow the `Content-Length`
+//! the server announced, the size the caller was told to expect (the hub's
+//! `X-Linked-Size`), or [`MAX_DOWNLOAD`]; past that the attempt ends for good
+//! and the partial file is removed. A server that keeps the connection
+//! alive but sends less than [`MIN_SPEED`] bytes a second over a whole
+//! [`SPEED_WINDOW`] (curl's `--speed-limit`/`--speed-time`) is given up on
+//! like one that times out.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
@@ -29,6 +37,35 @@ pub fn local_path(url: &str) -> PathBuf {
     let p = url.strip_prefix("file://").unwrap_or(url);
     // `file://localhost/x` names `/x`.
     PathBuf::from(p.strip_prefix("localhost").unwrap_or(p))
+}
+
+/// The most bytes one download may bring: the largest DPN weights (dpn107's
+/// `.pth`) are about 333 MB, so 2 GiB leaves room for any conversion of
+/// them while a server that never ends its body stops there
+/// (docs/conventions.md, "Limits on downloads and runs").
+pub const MAX_DOWNLOAD: u64 = 2 << 30;
+
+/// The slowest transfer accepted, in bytes per second, averaged over
+/// [`SPEED_WINDOW`]: below it a download is a stalled one.
+pub const MIN_SPEED: u64 = 1024;
+
+/// How long a download may stay under [`MIN_SPEED`] before it is given up.
+pub const SPEED_WINDOW: Duration = Duration::from_secs(30);
+
+fn max_download() -> u64 {
+    #[cfg(feature = "test-hooks")]
+    if let Some(n) = crate::sys::fail::max_download() {
+        return n;
+    }
+    MAX_DOWNLOAD
+}
+
+fn speed_window() -> Duration {
+    #[cfg(feature = "test-hooks")]
+    if let Some(w) = crate::sys::fail::speed_window() {
+        return w;
+    }
+    SPEED_WINDOW
 }
 
 /// A failed attempt: worth retrying or not.
@@ -63,18 +100,30 @@ impl Client {
 
     /// Downloads `url` into `part`, continuing what `part` already holds.
     /// `headers` go with every request (an `Authorization` one is dropped on
-    /// redirects). Failures carry exit code 5.
+    /// redirects). `expected` is the file's size where the caller knows it;
+    /// the body may not outgrow it (nor [`MAX_DOWNLOAD`]). Failures carry
+    /// exit code 5.
+    #[allow(clippy::too_many_arguments)]
     pub fn download(
         &self,
         url: &str,
         part: &Path,
         headers: &[(String, String)],
+        expected: Option<u64>,
         progress: bool,
         ui: &Ui,
         label: &str,
     ) -> Result<u64> {
+        let ceiling = max_download();
+        if let Some(n) = expected.filter(|&n| n > ceiling) {
+            return Err(error::network(format!(
+                "{url}: the server states {n} bytes, more than the {} a DPN weights file may be",
+                indicatif::HumanBytes(ceiling)
+            )));
+        }
+        let limit = expected.unwrap_or(ceiling);
         let bar = progress::bytes(progress, label);
-        let result = self.download_with(url, part, headers, &bar, ui);
+        let result = self.download_with(url, part, headers, limit, &bar, ui);
         bar.finish_and_clear();
         result
     }
@@ -84,14 +133,15 @@ impl Client {
         url: &str,
         part: &Path,
         headers: &[(String, String)],
+        limit: u64,
         bar: &ProgressBar,
         ui: &Ui,
     ) -> Result<u64> {
         self.retrying(ui, || {
             if is_local(url) {
-                copy_local(&local_path(url), part, bar)
+                copy_local(&local_path(url), part, limit, bar)
             } else {
-                self.get_once(url, part, headers, bar, ui)
+                self.get_once(url, part, headers, limit, bar, ui)
             }
         })
     }
@@ -161,6 +211,7 @@ impl Client {
         url: &str,
         part: &Path,
         headers: &[(String, String)],
+        limit: u64,
         bar: &ProgressBar,
         ui: &Ui,
     ) -> Result<u64, Failure> {
@@ -232,7 +283,14 @@ impl Client {
                 ))))
             }
         };
-        let total = resp.body().content_length().map(|n| n + start);
+        let total = resp
+            .body()
+            .content_length()
+            .map(|n| n.saturating_add(start));
+        if let Some(t) = total.filter(|&t| t > limit) {
+            truncate(part).map_err(Failure::Permanent)?;
+            return Err(Failure::Permanent(too_big(url, t, limit)));
+        }
         let mut body = resp.into_body();
         let mut file = if start == 0 {
             File::create(part)
@@ -248,6 +306,7 @@ impl Client {
         let mut reader = body.as_reader();
         let mut got = start;
         let mut buf = vec![0u8; 1 << 16];
+        let mut speed = SpeedCheck::new(got);
         loop {
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
@@ -261,11 +320,20 @@ impl Client {
                     )));
                 }
             };
+            if got.saturating_add(n as u64) > limit {
+                drop(file);
+                truncate(part).map_err(Failure::Permanent)?;
+                return Err(Failure::Permanent(too_big(url, got + n as u64, limit)));
+            }
             file.write_all(&buf[..n])
                 .with_context(|| format!("cannot write {}", part.display()))
                 .map_err(Failure::Permanent)?;
             got += n as u64;
             bar.set_position(got);
+            if let Some(msg) = speed.too_slow(got) {
+                let _ = file.sync_all();
+                return Err(Failure::Transient(format!("{url}: {msg}")));
+            }
         }
         file.sync_all()
             .with_context(|| format!("cannot write {}", part.display()))
@@ -324,8 +392,56 @@ impl Client {
     }
 }
 
-/// Copies a local file (a `file://` mirror) into `part`; same result as a download.
-fn copy_local(src: &Path, part: &Path, bar: &ProgressBar) -> Result<u64, Failure> {
+/// The error for a body that outgrows `limit` (exit code 5).
+fn too_big(url: &str, got: u64, limit: u64) -> anyhow::Error {
+    error::network(format!(
+        "{url}: {got} bytes, more than the {limit} stated or allowed (a DPN weights file is at \
+         most {}); the partial file was removed",
+        indicatif::HumanBytes(max_download())
+    ))
+}
+
+/// curl's `--speed-limit`/`--speed-time`: a transfer averaging less than
+/// [`MIN_SPEED`] over a whole window is over. The read timeout alone never
+/// ends a server that drips a byte at a time.
+struct SpeedCheck {
+    window: Duration,
+    since: Instant,
+    at: u64,
+}
+
+impl SpeedCheck {
+    fn new(got: u64) -> SpeedCheck {
+        SpeedCheck {
+            window: speed_window(),
+            since: Instant::now(),
+            at: got,
+        }
+    }
+
+    /// Why the transfer is given up, once a window closes too slow.
+    fn too_slow(&mut self, got: u64) -> Option<String> {
+        let elapsed = self.since.elapsed();
+        if elapsed < self.window {
+            return None;
+        }
+        let moved = got - self.at;
+        let secs = elapsed.as_secs_f64();
+        if (moved as f64) < MIN_SPEED as f64 * secs {
+            return Some(format!(
+                "slower than {} B/s: {moved} bytes in the last {secs:.1} s; the server is stalling",
+                MIN_SPEED
+            ));
+        }
+        self.since = Instant::now();
+        self.at = got;
+        None
+    }
+}
+
+/// Copies a local file (a `file://` mirror) into `part`; same result as a
+/// download, under the same size limit (a mirror path may be a device).
+fn copy_local(src: &Path, part: &Path, limit: u64, bar: &ProgressBar) -> Result<u64, Failure> {
     let mut from = match File::open(src) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -346,9 +462,17 @@ fn copy_local(src: &Path, part: &Path, bar: &ProgressBar) -> Result<u64, Failure
         let mut to =
             File::create(part).with_context(|| format!("cannot write {}", part.display()))?;
         from.seek(SeekFrom::Start(0))?;
-        let n = std::io::copy(&mut bar.wrap_read(&mut from), &mut to)
-            .with_context(|| format!("cannot copy {} to {}", src.display(), part.display()))?;
+        let n = std::io::copy(
+            &mut bar.wrap_read((&mut from).take(limit.saturating_add(1))),
+            &mut to,
+        )
+        .with_context(|| format!("cannot copy {} to {}", src.display(), part.display()))?;
         to.sync_all()?;
+        if n > limit {
+            drop(to);
+            truncate(part)?;
+            return Err(too_big(&src.display().to_string(), n, limit));
+        }
         Ok(n)
     };
     run().map_err(Failure::Permanent)

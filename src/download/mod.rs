@@ -177,7 +177,7 @@ pub fn fetch_url(cache: &Cache, spec: &ModelSpec, opts: &Options, ui: &Ui) -> Re
 
     ui.info(format!("fetching {} from {url}", spec.name));
     let client = http::Client::new(opts.timeout, opts.retries);
-    client.download(&url, &part, &[], opts.progress, ui, &w.file_name)?;
+    client.download(&url, &part, &[], None, opts.progress, ui, &w.file_name)?;
     let (sha256, size) = file_sha256(&part)?;
     if let Some(exp) = &expected {
         if !sha256.starts_with(exp.as_str()) {
@@ -189,6 +189,7 @@ pub fn fetch_url(cache: &Cache, spec: &ModelSpec, opts: &Options, ui: &Ui) -> Re
             )));
         }
     }
+    check_weights(&part, spec, &w.file_name, &url)?;
     commit(&part, &dest)?;
     write_provenance(
         &prov_path,
@@ -213,6 +214,20 @@ pub fn fetch_url(cache: &Cache, spec: &ModelSpec, opts: &Options, ui: &Ui) -> Re
         size,
         downloaded: true,
     })
+}
+
+/// Refuses a download that is not weights of `spec` (an error page, another
+/// model), before it enters the cache; the file is removed. A digest only
+/// says the bytes are the ones named, and a name may carry none.
+pub(crate) fn check_weights(part: &Path, spec: &ModelSpec, name: &str, url: &str) -> Result<()> {
+    crate::weights::convert::check_for(spec, part).map_err(|e| {
+        let _ = fs::remove_file(part);
+        e.context(format!(
+            "{name} from {url} is not weights of model `{}`; the file was removed",
+            spec.name
+        ))
+    })?;
+    Ok(())
 }
 
 /// The cached file's digest and size when it is there and verifies; a file

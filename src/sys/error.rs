@@ -13,18 +13,21 @@ pub enum Exit {
     Success = 0,
     /// A runtime failure: I/O, libtorch, the network.
     Failure = 1,
-    /// The command line is wrong: bad flag, unknown model name, bad value.
+    /// The command line is wrong: bad flag, unknown model name, bad value, a
+    /// `dpn train` output folder another process is writing.
     Usage = 2,
     /// An input is invalid: malformed model index, corrupt or wrong weights
     /// (NaN/infinite values or negative BatchNorm variances under
     /// `--reject-non-finite`), bad image, a class folder that is not among the
     /// model's classes, results files that do not merge, weights whose outputs
-    /// are NaN or infinite (`evaluate`).
+    /// are NaN or infinite (`evaluate`), a download that is not the model's
+    /// weights.
     BadInput = 3,
     /// A file fails its digest check: a download whose SHA-256 does not match
     /// the prefix in its name, or a cached file that no longer verifies.
     Verification = 4,
-    /// A download failed: HTTP error (404, 403, ...), timeout, unreachable server.
+    /// A download failed: HTTP error (404, 403, ...), timeout, unreachable
+    /// server, a body over its stated size or the ceiling, a stalling transfer.
     Network = 5,
     /// The weights a command needs are not in the cache (and `--offline` or
     /// no explicit file forbids getting them).

@@ -33,3 +33,23 @@ pub fn alloc() {
         std::hint::black_box(v);
     }
 }
+
+/// Set to a number of milliseconds: the window over which downloads must
+/// keep up the minimum transfer rate (`download::http`), instead of 30 s, so
+/// that a test of a dripping server takes a second.
+pub const SPEED_WINDOW_ENV: &str = "DPN_TEST_SPEED_WINDOW_MS";
+
+/// The shortened speed window, when asked.
+pub fn speed_window() -> Option<std::time::Duration> {
+    let ms: u64 = std::env::var(SPEED_WINDOW_ENV).ok()?.parse().ok()?;
+    Some(std::time::Duration::from_millis(ms))
+}
+
+/// Set to a number of bytes: the most one download may bring, instead of
+/// 2 GiB, so that a test of a server that never ends its body is quick.
+pub const MAX_DOWNLOAD_ENV: &str = "DPN_TEST_MAX_DOWNLOAD";
+
+/// The lowered download ceiling, when asked.
+pub fn max_download() -> Option<u64> {
+    std::env::var(MAX_DOWNLOAD_ENV).ok()?.parse().ok()
+}

@@ -9,6 +9,8 @@
 //! checkpoints/<name>/state.json             epoch, step, RNG state, arguments, classes, history
 //! last -> checkpoints/<name>                the newest checkpoint (relative symlink)
 //! best -> checkpoints/<name>                the best by validation top-1
+//! run.json                                  the settings the run started with
+//! .dpn-train.lock                           held by the process writing the folder
 //! ```
 //!
 //! A checkpoint is written into a temporary folder (`checkpoints/.tmp-*`),
@@ -18,6 +20,12 @@
 //! leaves `last` pointing at a complete checkpoint, the previous one until
 //! the new one is whole. Checkpoints that no link names are deleted after
 //! the links move; leftovers of a killed run are removed by the next.
+//!
+//! Before a run folder is resumed or reused, [`recover`] undoes what kills
+//! leave behind: temporary folders and links of processes that are gone,
+//! checkpoint folders that are not whole, and a `last` that names none. A
+//! run killed before its first checkpoint has `run.json` only, and starts
+//! again from it.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -46,6 +54,7 @@ pub const STATE_FILE: &str = "state.json";
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
 pub const LAST: &str = "last";
 pub const BEST: &str = "best";
+pub const RUN_FILE: &str = "run.json";
 
 /// Set to a file path, makes a checkpoint write that has a previous
 /// checkpoint to replace stop after its weights file is written, create
@@ -308,27 +317,175 @@ fn prune(output: &Path) {
     }
 }
 
-/// Removes temporary checkpoint folders left by killed runs.
-pub fn clean_stale(output: &Path) {
-    let root = output.join(CHECKPOINTS_DIR);
-    let Ok(entries) = fs::read_dir(&root) else {
-        return;
-    };
-    for e in entries.flatten() {
-        if e.file_name().to_string_lossy().starts_with(".tmp-") {
-            let _ = fs::remove_dir_all(e.path());
+/// The PID in a temporary name (`.tmp-<pid>-...`, `.last.tmp-<pid>`).
+fn tmp_pid(rest: &str) -> Option<u32> {
+    rest.split('-').next()?.parse().ok()
+}
+
+/// Whether process `pid` is running (on this machine).
+fn alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 only checks that the process exists.
+        let r = unsafe { libc::kill(pid, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    false
+}
+
+/// Removes temporary checkpoint folders and link files left by processes
+/// that are gone (a live process's write in progress is left alone);
+/// returns what was removed.
+pub fn clean_stale(output: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    if let Ok(entries) = fs::read_dir(output.join(CHECKPOINTS_DIR)) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name.strip_prefix(".tmp-") else {
+                continue;
+            };
+            if !tmp_pid(rest).is_some_and(alive) && fs::remove_dir_all(e.path()).is_ok() {
+                removed.push(e.path());
+            }
         }
     }
-    for link in [LAST, BEST] {
-        let prefix = format!(".{link}.tmp-");
-        if let Ok(entries) = fs::read_dir(output) {
-            for e in entries.flatten() {
-                if e.file_name().to_string_lossy().starts_with(&prefix) {
-                    let _ = fs::remove_file(e.path());
+    if let Ok(entries) = fs::read_dir(output) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let rest = [LAST, BEST]
+                .iter()
+                .find_map(|l| name.strip_prefix(&format!(".{l}.tmp-")));
+            if let Some(rest) = rest {
+                if !tmp_pid(rest).is_some_and(alive) && fs::remove_file(e.path()).is_ok() {
+                    removed.push(e.path());
                 }
             }
         }
     }
+    removed
+}
+
+/// Whether checkpoint folder `dir` is whole: [`save`] writes state.json
+/// last and renames the folder into place, so a folder without all three
+/// files is a write that never finished. Its contents are not judged here
+/// (a checkpoint of another version is not a leftover to delete).
+fn complete(dir: &Path) -> bool {
+    [MODEL_FILE, OPTIMIZER_FILE, STATE_FILE]
+        .iter()
+        .all(|f| dir.join(f).is_file())
+}
+
+/// How far a whole checkpoint got: (updates, epoch, step), read leniently.
+fn progress(dir: &Path) -> (u64, u64, u64) {
+    let v: serde_json::Value = fs::read(dir.join(STATE_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    (n("update"), n("epoch"), n("step_in_epoch"))
+}
+
+/// Makes run folder `output` whole again after killed runs (the caller
+/// holds its lock): stale temporary folders and links are removed
+/// ([`clean_stale`]), checkpoint folders that are not whole are removed,
+/// and `last` (and `best`) that name no whole checkpoint are pointed at the
+/// newest whole one, or removed when there is none. Returns one line per
+/// repair, for the user.
+pub fn recover(output: &Path) -> Result<Vec<String>> {
+    let mut notes: Vec<String> = clean_stale(output)
+        .iter()
+        .map(|p| format!("removed {}, left by a process that is gone", p.display()))
+        .collect();
+    let root = output.join(CHECKPOINTS_DIR);
+    let mut whole: Vec<((u64, u64, u64), String)> = Vec::new();
+    if let Ok(entries) = fs::read_dir(&root) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            if name.starts_with('.') || !path.is_dir() {
+                continue;
+            }
+            if complete(&path) {
+                whole.push((progress(&path), name));
+            } else {
+                fs::remove_dir_all(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+                notes.push(format!(
+                    "removed {}: an incomplete checkpoint",
+                    path.display()
+                ));
+            }
+        }
+    }
+    whole.sort();
+    let newest = whole
+        .last()
+        .map(|(_, name)| Path::new(CHECKPOINTS_DIR).join(name));
+    for link in [LAST, BEST] {
+        let path = output.join(link);
+        let exists = path.symlink_metadata().is_ok();
+        if complete(&path) || (path.is_dir() && !path.is_symlink()) {
+            // Whole, or not a link of ours (which `point` refuses to replace
+            // with a clear line).
+            continue;
+        }
+        match (&newest, link) {
+            (Some(target), LAST) => {
+                point(output, LAST, target)?;
+                let was = if exists {
+                    "named no complete checkpoint"
+                } else {
+                    "was missing"
+                };
+                notes.push(format!(
+                    "{} {was}; it now names {}, the newest complete checkpoint",
+                    path.display(),
+                    output.join(target).display()
+                ));
+            }
+            _ if !exists => {}
+            _ => {
+                fs::remove_file(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+                notes.push(format!(
+                    "removed {}: it named no complete checkpoint",
+                    path.display()
+                ));
+            }
+        }
+    }
+    if !notes.is_empty() {
+        sync_dir(output);
+    }
+    Ok(notes)
+}
+
+/// Records the settings a new run starts with (`run.json`), so that a run
+/// killed before its first checkpoint can start again with `--resume`.
+pub fn save_run_config(output: &Path, config: &TrainConfig) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(config)?;
+    text.push(b'\n');
+    crate::sys::atomic::write_atomic(&output.join(RUN_FILE), &text)
+}
+
+/// The settings `run.json` records, when the folder has one.
+pub fn load_run_config(output: &Path) -> Result<Option<TrainConfig>> {
+    let path = output.join(RUN_FILE);
+    let bytes = match fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| error::bad_input(format!("{}: invalid run settings: {e}", path.display())))
 }
 
 /// The checkpoint folder `--resume PATH` names: a checkpoint folder, a file

@@ -7,7 +7,9 @@
 //! * [`sched`]: timm's cosine and step schedules with warmup, per update;
 //! * [`dataset`]: epoch order (the images come from `data::folders`);
 //! * [`checkpoint`]: atomic checkpoints (weights in timm's names, optimizer
-//!   state, RNG state, settings, history) and `--resume`;
+//!   state, RNG state, settings, history), `--resume` and repairing a run
+//!   folder after a kill;
+//! * [`run_lock`]: one process per run folder;
 //! * [`step`]: one update (forward, loss, backward, SGD) with f16 loss scaling;
 //! * [`validate`]: the end-of-epoch validation pass, scored by `metrics`;
 //! * [`logs`]: `steps.csv` and `metrics.csv`;
@@ -23,6 +25,7 @@ pub mod config;
 pub mod dataset;
 pub mod logs;
 pub mod optim;
+pub mod run_lock;
 pub mod sched;
 pub mod step;
 pub mod trainer;

@@ -165,6 +165,14 @@ pub fn convert_for(
     write_converted(sd, spec, &arch, input, output, dtype, source_sha256, false)
 }
 
+/// Reads `input` and checks that it holds `spec`'s tensors, names and
+/// shapes (what a download must pass before it enters the cache); returns
+/// the architecture it fits. Nothing is written.
+pub fn check_for(spec: &ModelSpec, input: &Path) -> Result<ArchSpec> {
+    let sd = weights::read_any(input)?;
+    fit(spec, &shapes(&sd), input)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn write_converted(
     sd: StateDict,
