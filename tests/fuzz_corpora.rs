@@ -3,7 +3,7 @@
 //! mutations of them (`fuzz/src/mutate.rs`). A panic fails the test and
 //! saves the input under `target/tmp/fuzz-artifacts/`; an abort or a runaway
 //! allocation ends the test binary, which fails too. `DPN_FUZZ_EXECS`
-//! changes the number of mutations (default 1500 a target); libFuzzer runs
+//! changes the number of mutations (default 5000 a target); libFuzzer runs
 //! the same targets for longer (fuzz/README.md).
 
 #[path = "../fuzz/src/mutate.rs"]
@@ -18,7 +18,7 @@ fn execs() -> usize {
     std::env::var("DPN_FUZZ_EXECS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1500)
+        .unwrap_or(5000)
 }
 
 fn run(name: &str) {
@@ -26,7 +26,9 @@ fn run(name: &str) {
         .iter()
         .find(|(n, _)| *n == name)
         .expect("a known target");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(name);
     let seeds = mutate::load_corpus(&dir);
     assert!(seeds.len() >= 3, "{}: too few seeds", dir.display());
     let artifacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fuzz-artifacts");
@@ -48,7 +50,10 @@ fn run(name: &str) {
         check(i, seed);
     }
     // One fixed seed per target: a failure replays exactly.
-    let mut rng = mutate::Rng::new(name.bytes().fold(0u64, |h, b| h.wrapping_mul(31) ^ b as u64));
+    let mut rng = mutate::Rng::new(
+        name.bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31) ^ b as u64),
+    );
     for i in 0..execs() {
         let mut data = seeds[rng.below(seeds.len())].clone();
         mutate::mutate(&mut rng, &mut data, &seeds);
@@ -82,7 +87,9 @@ fn every_target_has_a_test_and_a_corpus() {
     let here = include_str!("fuzz_corpora.rs");
     for (name, _) in targets::TARGETS {
         assert!(here.contains(&format!("fn {name}()")), "no test for {name}");
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(name);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus")
+            .join(name);
         assert!(dir.is_dir(), "no corpus for {name}");
     }
 }

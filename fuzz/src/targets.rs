@@ -9,8 +9,11 @@
 
 use std::path::PathBuf;
 
+/// A fuzz target: arbitrary bytes in, nothing out.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name of its corpus folder under `fuzz/corpus/`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("pth_reader", pth_reader),
     ("safetensors", safetensors),
     ("model_index", model_index),
@@ -72,7 +75,8 @@ pub fn labels_file(data: &[u8]) {
 fn scratch(name: &str, data: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("dpn-fuzz-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join(format!("{:?}-{name}", std::thread::current().id()).replace(['(', ')'], ""));
+    let path =
+        dir.join(format!("{:?}-{name}", std::thread::current().id()).replace(['(', ')'], ""));
     std::fs::write(&path, data).expect("the scratch folder is writable");
     path
 }

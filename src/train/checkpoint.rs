@@ -472,7 +472,7 @@ pub fn recover(output: &Path) -> Result<Vec<String>> {
 pub fn save_run_config(output: &Path, config: &TrainConfig) -> Result<()> {
     let mut text = serde_json::to_vec_pretty(config)?;
     text.push(b'\n');
-    crate::sys::atomic::write_atomic(&output.join(RUN_FILE), &text)
+    crate::sys::output_path::write_atomic(&output.join(RUN_FILE), &text)
 }
 
 /// The settings `run.json` records, when the folder has one.
