@@ -324,6 +324,36 @@ impl ImageFolder {
     }
 }
 
+/// The largest labels file read (docs/conventions.md, "Limits on sizes"):
+/// ImageNet-21k's 13 million training images at 100 bytes a line.
+pub const MAX_LABELS_FILE_BYTES: u64 = 2 << 30;
+
+/// A labels file's text, read only up to [`MAX_LABELS_FILE_BYTES`] (a device
+/// such as `/dev/zero` would otherwise grow without bound).
+fn read_labels_text(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let cannot = || format!("cannot read labels file {}", path.display());
+    let file = std::fs::File::open(path).with_context(cannot)?;
+    let stated = file.metadata().with_context(cannot)?.len();
+    let mut bytes = Vec::new();
+    if stated <= MAX_LABELS_FILE_BYTES {
+        file.take(MAX_LABELS_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .with_context(cannot)?;
+    }
+    // A regular file says its size up front; a device or FIFO only by
+    // what it sends.
+    if stated > MAX_LABELS_FILE_BYTES || bytes.len() as u64 > MAX_LABELS_FILE_BYTES {
+        return Err(error::bad_input(format!(
+            "labels file {} is larger than {} GiB, the most dpn reads; split the data",
+            path.display(),
+            MAX_LABELS_FILE_BYTES >> 30
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| error::bad_input(format!("labels file {} is not UTF-8 text", path.display())))
+}
+
 /// Images listed in a labels file, relative paths resolved against `root`.
 /// Either CSV `path,label` (a header row is allowed) or whitespace-separated
 /// `path label` lines (Caffe's ILSVRC2012 `val.txt`); a label is a class
@@ -338,8 +368,7 @@ pub fn labels_file(
     index: ClassIndex,
     num_classes: usize,
 ) -> Result<ImageFolder> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read labels file {}", path.display()))?;
+    let text = read_labels_text(path)?;
     let imagenet = Classes::imagenet();
     let (lookup, whose) = match index {
         ClassIndex::Named(classes, whose) => (classes, whose),
@@ -558,6 +587,21 @@ mod tests {
         let own = Classes::from_metadata(r#"["n01443537", "n15075141"]"#).unwrap();
         let f = ImageFolder::scan(syn.path(), ClassIndex::for_model(&own, true)).unwrap();
         assert_eq!(labels(&f)[1].1, 1);
+    }
+
+    #[test]
+    fn labels_files_beyond_the_limit_are_refused_unread() {
+        let tmp = tempfile::tempdir().unwrap();
+        let list = tmp.path().join("huge.csv");
+        // Sparse: the size is stated, nothing is stored or read.
+        let f = std::fs::File::create(&list).unwrap();
+        f.set_len(MAX_LABELS_FILE_BYTES + 1).unwrap();
+        let e = labels_file(&list, tmp.path(), ClassIndex::Folders, 10).unwrap_err();
+        assert_eq!(error::exit_code(&e), 3, "{e:#}");
+        assert!(format!("{e}").contains("larger than 2 GiB"), "{e:#}");
+        std::fs::write(&list, b"a.png,\xff\n").unwrap();
+        let e = labels_file(&list, tmp.path(), ClassIndex::Folders, 10).unwrap_err();
+        assert!(format!("{e}").contains("not UTF-8"), "{e:#}");
     }
 
     #[test]
