@@ -163,7 +163,10 @@ fn predict_bf16_top1_agrees_with_timm_f32() {
             line["top"][0]["class_index"] == r.json["images"][path]["index"][0]
         })
         .count();
-    eprintln!("bf16 folded top-1 agreement with timm f32: {agree} of {}", lines.len());
+    eprintln!(
+        "bf16 folded top-1 agreement with timm f32: {agree} of {}",
+        lines.len()
+    );
     assert_eq!(agree, lines.len(), "bf16 top-1 agreement");
 }
 

@@ -110,7 +110,10 @@ fn measured_run_reports_speed_and_memory() {
     assert_eq!(r["device"], "cpu");
     assert_eq!(r["dtype"], "f32");
     assert_eq!(r["layout"], "nchw");
-    assert_eq!(r["network"], "folded", "the CPU runs the folded network by default");
+    assert_eq!(
+        r["network"], "folded",
+        "the CPU runs the folded network by default"
+    );
     assert_eq!(r["params"], 9_126_226);
     let median = r["latency_ms_median"].as_f64().unwrap();
     let p90 = r["latency_ms_p90"].as_f64().unwrap();
