@@ -3,6 +3,7 @@
 #
 #   bench/fold.sh [OUTDIR]    # dpn68 batch 8 and dpn92 batch 4, 224 px, 2 threads
 #
+# MODELS (default "dpn68:8 dpn92:4") lists model:batch pairs.
 # Per model and dtype (DTYPES, default "f32 bf16"): timm eager in NCHW and NHWC
 # (bf16 through autocast, as timm's benchmark.py), `dpn profile --exact` and
 # `dpn profile` (folded) in both layouts. Each runs ROUNDS times (default 2),
@@ -54,8 +55,8 @@ flags="$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(amx_bf16|amx
     echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 } | tee "$report"
 
-for cfg in "dpn68 8" "dpn92 4"; do
-    read -r model batch <<<"$cfg"
+for cfg in ${MODELS:-dpn68:8 dpn92:4}; do
+    model="${cfg%%:*}" batch="${cfg##*:}"
     for dtype in $dtypes; do
         tn=(); tc=(); en=(); ec=(); fn=(); fc=()
         for _ in $(seq "$rounds"); do

@@ -132,7 +132,6 @@ fn measured_run_reports_speed_and_memory() {
         "--dtype",
         "bf16",
         "--channels-last",
-        "--exact",
         "--warmup",
         "0",
         "--iters",
@@ -142,7 +141,24 @@ fn measured_run_reports_speed_and_memory() {
     ]));
     assert_eq!(v[0]["dtype"], "bf16");
     assert_eq!(v[0]["layout"], "nhwc");
-    assert_eq!(v[0]["network"], "exact");
+    assert_eq!(v[0]["network"], "exact", "bf16 keeps the exact network");
+
+    let v = json(&dpn(&[
+        "profile",
+        "dpn48b",
+        "--device",
+        "cpu",
+        "--img-size",
+        "64",
+        "--exact",
+        "--warmup",
+        "0",
+        "--iters",
+        "1",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(v[0]["network"], "exact", "--exact");
     assert!(v[0]["images_per_s"].as_f64().unwrap() > 0.0);
 }
 

@@ -73,7 +73,7 @@ pub struct DeviceArgs {
     pub channels_last: bool,
 
     /// Run the exact network (bit for bit timm's) instead of the faster one with BatchNorms
-    /// folded into the convolutions (the default on the CPU)
+    /// folded into the convolutions (the default on the CPU in f32)
     #[arg(long)]
     pub exact: bool,
 }
