@@ -97,6 +97,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand predict" -l cache-dir -d 'Direct
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s 0 -l null -d 'Paths on stdin (`-`) end in NUL bytes instead of newlines (as `xargs -0`)'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l channels-last -d 'Run in channels-last (NHWC) memory format'
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l exact -d 'Run the exact network (bit for bit timm\'s) instead of the faster one with BatchNorms folded into the convolutions (the default on the CPU in f32)'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l no-retry -d 'On out of memory, stop (exit 8) instead of retrying at half the batch size'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s v -l verbose -d 'Print more on stderr (repeat for more)'
@@ -136,6 +137,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l model-index -d 'Mod
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l cache-dir -d 'Directory for cached weights' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l channels-last -d 'Run in channels-last (NHWC) memory format'
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l exact -d 'Run the exact network (bit for bit timm\'s) instead of the faster one with BatchNorms folded into the convolutions (the default on the CPU in f32)'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l no-retry -d 'On out of memory, stop (exit 8) instead of retrying at half the batch size'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s v -l verbose -d 'Print more on stderr (repeat for more)'
@@ -175,6 +177,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand eval" -l model-index -d 'Model-i
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l cache-dir -d 'Directory for cached weights' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l channels-last -d 'Run in channels-last (NHWC) memory format'
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l exact -d 'Run the exact network (bit for bit timm\'s) instead of the faster one with BatchNorms folded into the convolutions (the default on the CPU in f32)'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l no-retry -d 'On out of memory, stop (exit 8) instead of retrying at half the batch size'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s v -l verbose -d 'Print more on stderr (repeat for more)'
@@ -198,6 +201,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand profile" -l model-index -d 'Mode
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l cache-dir -d 'Directory for cached weights' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l all -d 'Profile every model in the registry'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l channels-last -d 'Run in channels-last (NHWC) memory format'
+complete -c dpn -n "__fish_dpn_using_subcommand profile" -l exact -d 'Run the exact network (bit for bit timm\'s) instead of the faster one with BatchNorms folded into the convolutions (the default on the CPU in f32)'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l by-stage -d 'MACs and activations per stage (stem, conv2..conv5, head) instead of the summary'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l no-retry -d 'On out of memory, stop (exit 8) instead of timing at half the batch size'

@@ -17,6 +17,7 @@ use std::sync::{Mutex, OnceLock};
 
 use dpn::arch::ArchSpec;
 use dpn::arch::Plan;
+use dpn::model::fold::Folded;
 use dpn::model::infer::{self, Precision, RunOptions};
 use dpn::model::{self, Dpn};
 use dpn::registry::Registry;
@@ -300,7 +301,13 @@ fn eval_parity(name: &str) {
     let de = max_diff(&elu, r.get("logits_elu"));
     eprintln!("{name}: ELU-head logits max |diff| {de:.3e}");
     assert_eq!(de, 0.0, "{name}: ELU-head logits differ by {de:e}");
+    let de_fold = folded_parity(name, &net, x, r.get("logits_elu"), None, "ELU head");
     net.set_activations(model::Activations::timm(&spec));
+    let d_fold = folded_parity(name, &net, x, r.get("logits"), Some(r.get("features")), "");
+    eprintln!(
+        "{name}: folded network vs timm, largest |diff| {:.3e}",
+        d_fold.max(de_fold)
+    );
 
     // Eval mode leaves every buffer alone.
     for (k, t) in model::state_dict(&vs, &net) {
@@ -316,6 +323,35 @@ fn eval_parity(name: &str) {
     if name == "dpn68b" {
         device_variants(&net, x, &logits);
     }
+}
+
+/// The folded network ([`Folded`]) against timm's f32 outputs, NCHW and
+/// channels-last: within 1e-4 (it differs by rounding only). Returns the
+/// largest difference.
+fn folded_parity(
+    name: &str,
+    net: &Dpn,
+    x: &Tensor,
+    logits: &Tensor,
+    features: Option<&Tensor>,
+    what: &str,
+) -> f64 {
+    let mut worst = 0f64;
+    for channels_last in [false, true] {
+        let opts = RunOptions::new(Device::Cpu, Precision::F32, channels_last).unwrap();
+        let fast = Folded::new(net, &opts);
+        let (l, f) = infer::infer_with_features(&fast, x, &opts);
+        let dl = max_diff(&l, logits);
+        let df = features.map_or(0.0, |want| max_diff(&f, want));
+        eprintln!(
+            "{name}: folded {what} (channels-last {channels_last}) max |diff| logits {dl:.3e}, \
+             features {df:.3e}"
+        );
+        assert!(dl < 1e-4, "{name}: folded {what} logits differ by {dl:e}");
+        assert!(df < 1e-4, "{name}: folded {what} features differ by {df:e}");
+        worst = worst.max(dl).max(df);
+    }
+    worst
 }
 
 /// Channels-last and bf16 on the CPU through the inference helpers.
@@ -337,6 +373,17 @@ fn device_variants(net: &Dpn, x: &Tensor, reference: &Tensor) {
     assert!(
         d <= 0.1 * scale.max(1e-3),
         "bf16 logits too far from fp32: {d:e} (scale {scale})"
+    );
+
+    // The folded network in bf16: weights folded in f64, cast once.
+    let fast = Folded::new(net, &bf16);
+    let out = infer::infer(&fast, x, &bf16);
+    assert_eq!(out.kind(), Kind::Float);
+    let d = max_diff(&out, reference);
+    eprintln!("dpn68b: folded bf16 vs fp32 max |diff| {d:.3e} (max |logit| {scale:.3})");
+    assert!(
+        d <= 0.1 * scale.max(1e-3),
+        "folded bf16 logits too far from fp32: {d:e} (scale {scale})"
     );
 }
 

@@ -110,6 +110,10 @@ fn measured_run_reports_speed_and_memory() {
     assert_eq!(r["device"], "cpu");
     assert_eq!(r["dtype"], "f32");
     assert_eq!(r["layout"], "nchw");
+    assert_eq!(
+        r["network"], "folded",
+        "the CPU runs the folded network by default"
+    );
     assert_eq!(r["params"], 9_126_226);
     let median = r["latency_ms_median"].as_f64().unwrap();
     let p90 = r["latency_ms_p90"].as_f64().unwrap();
@@ -137,6 +141,24 @@ fn measured_run_reports_speed_and_memory() {
     ]));
     assert_eq!(v[0]["dtype"], "bf16");
     assert_eq!(v[0]["layout"], "nhwc");
+    assert_eq!(v[0]["network"], "exact", "bf16 keeps the exact network");
+
+    let v = json(&dpn(&[
+        "profile",
+        "dpn48b",
+        "--device",
+        "cpu",
+        "--img-size",
+        "64",
+        "--exact",
+        "--warmup",
+        "0",
+        "--iters",
+        "1",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(v[0]["network"], "exact", "--exact");
     assert!(v[0]["images_per_s"].as_f64().unwrap() > 0.0);
 }
 

@@ -12,7 +12,8 @@ use super::Context;
 use crate::data::batches::{max_workers, MAX_WORKERS_PER_CORE};
 use crate::data::classes::Classes;
 use crate::data::EvalTransform;
-use crate::model::infer::{self, RunOptions};
+use crate::model::fold::{self, Folded};
+use crate::model::infer::{self, Forward, RunOptions};
 use crate::registry::{Interpolation, ModelSpec, Preprocess};
 use crate::sys::error;
 use crate::ui::Ui;
@@ -70,6 +71,11 @@ pub struct DeviceArgs {
     /// Run in channels-last (NHWC) memory format
     #[arg(long)]
     pub channels_last: bool,
+
+    /// Run the exact network (bit for bit timm's) instead of the faster one with BatchNorms
+    /// folded into the convolutions (the default on the CPU in f32)
+    #[arg(long)]
+    pub exact: bool,
 }
 
 impl DeviceArgs {
@@ -79,6 +85,12 @@ impl DeviceArgs {
             self.dtype.parse()?,
             self.channels_last,
         )
+    }
+
+    /// Whether the folded network runs for `opts`: where it measured
+    /// faster (docs/conventions.md, "Folding"), unless --exact.
+    pub fn folded(&self, opts: &RunOptions) -> bool {
+        !self.exact && fold::faster_on(opts)
     }
 }
 
@@ -172,6 +184,8 @@ pub struct Prepared<'a> {
     pub spec: &'a ModelSpec,
     pub weights: PathBuf,
     pub loaded: Loaded,
+    /// The folded network, when it runs instead of `loaded.model`.
+    pub fast: Option<Folded>,
     pub opts: RunOptions,
     pub preprocess: Preprocess,
     pub transform: Arc<EvalTransform>,
@@ -231,7 +245,14 @@ pub fn prepare<'a>(
     ));
     let mut loaded = load::load_model(&ctx.registry, spec, &weights_path, opts.device)?;
     model.check.apply(ctx, &loaded.health, &weights_path)?;
-    infer::prepare_model_for_inference(&mut loaded.vs, &opts);
+    // Folding reads the f32 weights, so it comes before any cast.
+    let fast = if run.target.folded(&opts) {
+        infer::prepare_model(&mut loaded.vs, &opts);
+        Some(Folded::new(&loaded.model, &opts))
+    } else {
+        infer::prepare_model_for_inference(&mut loaded.vs, &opts);
+        None
+    };
     let file_meta = if model.weights.is_some() {
         explicit_meta
     } else {
@@ -271,12 +292,23 @@ pub fn prepare<'a>(
         spec,
         weights: weights_path,
         loaded,
+        fast,
         opts,
         preprocess,
         transform,
         classes,
         named,
     })
+}
+
+impl Prepared<'_> {
+    /// The network that runs: the folded one, else the exact one.
+    pub fn net(&self) -> &dyn Forward {
+        match &self.fast {
+            Some(f) => f,
+            None => &self.loaded.model,
+        }
+    }
 }
 
 /// Preprocessing in words: `32 px, crop 1, bicubic, mean [..], std [..]`.

@@ -157,7 +157,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     )?;
     let bar = crate::ui::progress::bar(&ctx.ui, total as u64, "images");
     let mut c = Tally::new(num_classes);
-    let mut runner = infer::Runner::new(&p.loaded.model, p.opts, !run_args.no_retry);
+    let mut runner = infer::Runner::new(p.net(), p.opts, !run_args.no_retry);
     let t0 = Instant::now();
     for batch in loader {
         let batch = batch?;

@@ -132,7 +132,7 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     // A closed stdout (`| head`) ends the run at once, unless --features
     // asked for a file: then the rows stop and the file is still completed.
     let mut stdout_open = true;
-    let mut runner = infer::Runner::new(&p.loaded.model, p.opts, !args.run.no_retry);
+    let mut runner = infer::Runner::new(p.net(), p.opts, !args.run.no_retry);
     let mut non_finite = 0usize;
     for batch in loader {
         let batch = batch?;

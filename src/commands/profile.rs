@@ -12,7 +12,8 @@ use super::Context;
 use crate::arch::cost;
 use crate::arch::Plan;
 use crate::model;
-use crate::model::infer::{self, Precision, RunOptions};
+use crate::model::fold::Folded;
+use crate::model::infer::{self, Forward, Precision, RunOptions};
 use crate::model::Dpn;
 use crate::output::{self, Cell, Column, Format, Table};
 use crate::registry::ModelSpec;
@@ -212,6 +213,7 @@ fn summary(
         Column::new("device", "Device", false),
         Column::new("dtype", "Dtype", false),
         Column::new("layout", "Layout", false),
+        Column::new("network", "Network", false),
         Column::new("batch_size", "Batch", true),
         Column::new("latency_ms_median", "Median ms", true),
         Column::new("latency_ms_p90", "p90 ms", true),
@@ -302,6 +304,13 @@ fn summary(
             opts.map_or_else(Cell::missing, |o| {
                 Cell::plain(if o.channels_last { "nhwc" } else { "nchw" })
             }),
+            opts.map_or_else(Cell::missing, |o| {
+                Cell::plain(if args.target.folded(&o) {
+                    "folded"
+                } else {
+                    "exact"
+                })
+            }),
             Cell::plain(timing.as_ref().map_or(args.batch_size, |t| t.batch_size)),
             Cell::opt(timing.as_ref().map(|t| t.median_ms), ms),
             Cell::opt(timing.as_ref().map(|t| t.p90_ms), ms),
@@ -335,13 +344,24 @@ fn time_model(
             (vs, model, None)
         }
     };
-    infer::prepare_model_for_inference(&mut vs, opts);
+    // Folding reads the f32 weights, so it comes before any cast.
+    let folded = if args.target.folded(opts) {
+        infer::prepare_model(&mut vs, opts);
+        Some(Folded::new(&model, opts))
+    } else {
+        infer::prepare_model_for_inference(&mut vs, opts);
+        None
+    };
+    let net: &dyn Forward = match &folded {
+        Some(f) => f,
+        None => &model,
+    };
     if opts.device == Device::Cpu {
         memory::cap_to_available();
     }
     let mut batch = args.batch_size;
     let times = loop {
-        match crate::sys::panic::catch(|| time_batch(&model, spec, size, batch, args, opts))
+        match crate::sys::panic::catch(|| time_batch(net, spec, size, batch, args, opts))
             .and_then(|r| r)
         {
             Ok(times) => break times,
@@ -393,7 +413,7 @@ fn time_model(
 /// The sorted wall times (ms) of `args.iters` forward passes of `batch`
 /// random images, after `args.warmup` untimed ones.
 fn time_batch(
-    model: &Dpn,
+    model: &dyn Forward,
     spec: &ModelSpec,
     size: usize,
     batch: usize,

@@ -17,6 +17,7 @@ use std::str::FromStr;
 use anyhow::Result;
 use tch::{nn, Cuda, Device, Kind, Tensor};
 
+use super::fold::Folded;
 use super::Dpn;
 use crate::sys::error;
 
@@ -223,22 +224,57 @@ pub fn prepare_input(xs: &Tensor, opts: &RunOptions) -> Tensor {
     }
 }
 
+/// A network that runs inference: the exact [`Dpn`] in eval mode, or its
+/// folded form ([`Folded`]).
+pub trait Forward {
+    /// Logits `[N, num_classes]`.
+    fn logits(&self, xs: &Tensor) -> Tensor;
+    /// Pooled embeddings `[N, num_features]`.
+    fn features(&self, xs: &Tensor) -> Tensor;
+    /// Logits from [`Forward::features`].
+    fn classify(&self, features: &Tensor) -> Tensor;
+}
+
+impl Forward for Dpn {
+    fn logits(&self, xs: &Tensor) -> Tensor {
+        self.forward_t(xs, false)
+    }
+    fn features(&self, xs: &Tensor) -> Tensor {
+        self.forward_features(xs, false)
+    }
+    fn classify(&self, features: &Tensor) -> Tensor {
+        self.classify_features(features)
+    }
+}
+
+impl Forward for Folded {
+    fn logits(&self, xs: &Tensor) -> Tensor {
+        self.forward(xs)
+    }
+    fn features(&self, xs: &Tensor) -> Tensor {
+        self.forward_features(xs)
+    }
+    fn classify(&self, features: &Tensor) -> Tensor {
+        self.classify_features(features)
+    }
+}
+
 /// Eval-mode logits `[N, num_classes]`, computed without gradients in the
 /// requested precision and memory format, returned as f32 on the model's device.
-pub fn infer(model: &Dpn, xs: &Tensor, opts: &RunOptions) -> Tensor {
-    tch::no_grad(|| {
-        model
-            .forward_t(&prepare_input(xs, opts), false)
-            .to_kind(Kind::Float)
-    })
+pub fn infer(model: &(impl Forward + ?Sized), xs: &Tensor, opts: &RunOptions) -> Tensor {
+    tch::no_grad(|| model.logits(&prepare_input(xs, opts)).to_kind(Kind::Float))
 }
 
 /// Eval-mode logits and pooled features `[N, num_features]` from one pass,
 /// both as [`infer`] returns logits.
-pub fn infer_with_features(model: &Dpn, xs: &Tensor, opts: &RunOptions) -> (Tensor, Tensor) {
+pub fn infer_with_features(
+    model: &(impl Forward + ?Sized),
+    xs: &Tensor,
+    opts: &RunOptions,
+) -> (Tensor, Tensor) {
     tch::no_grad(|| {
-        let f = model.forward_features(&prepare_input(xs, opts), false);
-        let logits = model.classify_features(&f);
+        let f = model.features(&prepare_input(xs, opts));
+        let logits = model.classify(&f);
         (logits.to_kind(Kind::Float), f.to_kind(Kind::Float))
     })
 }
@@ -250,7 +286,7 @@ pub fn infer_with_features(model: &Dpn, xs: &Tensor, opts: &RunOptions) -> (Tens
 /// once. Either way the error names the device, the batch size and what to
 /// try (exit code 8).
 pub struct Runner<'a> {
-    model: &'a Dpn,
+    model: &'a dyn Forward,
     opts: RunOptions,
     retry: bool,
     /// Retries not yet reported, for the caller to print (it owns stderr).
@@ -260,7 +296,7 @@ pub struct Runner<'a> {
 }
 
 impl<'a> Runner<'a> {
-    pub fn new(model: &'a Dpn, opts: RunOptions, retry: bool) -> Runner<'a> {
+    pub fn new(model: &'a dyn Forward, opts: RunOptions, retry: bool) -> Runner<'a> {
         Runner {
             model,
             opts,
@@ -299,7 +335,7 @@ impl<'a> Runner<'a> {
     fn run<T>(
         &mut self,
         xs: &Tensor,
-        f: impl Fn(&Dpn, &Tensor, &RunOptions) -> T,
+        f: impl Fn(&dyn Forward, &Tensor, &RunOptions) -> T,
     ) -> Result<Vec<T>> {
         let n = xs.size()[0] as usize;
         let mut out = Vec::new();

@@ -1,0 +1,372 @@
+//! The inference form of a [`Dpn`]: every BatchNorm that directly follows a
+//! convolution folded into it, computed once from the loaded weights.
+//!
+//! A DPN is pre-activation (BatchNorm, activation, convolution), so inside a
+//! dual-path block the BatchNorms of `c3x3_b` and `c1x1_c` read nothing but
+//! the output of the convolution before them (`c1x1_a`, `c3x3_b`), and the
+//! stem's reads the stem convolution's. Those three become a per-output-channel
+//! scale on the weight and a bias (docs/conventions.md, "Folding"), computed
+//! in f64 from the f32 weights and cast to the run's dtype only at the end, so
+//! the rounding is that of one cast. The BatchNorms on a block's concatenated
+//! input (`c1x1_a`, the projection, `conv5_bn_ac`) cannot fold backwards
+//! through the concatenation; they become a precomputed scale and shift, run
+//! as one pass by libtorch's eval BatchNorm kernel (mean 0, variance 1,
+//! epsilon 0), then the activation in place.
+//!
+//! The result differs from the exact network only by rounding (f32: about
+//! 1e-5 on logits); `--exact` runs [`Dpn`] itself.
+
+use tch::{Device, Kind, Tensor};
+
+use super::infer::{to_channels_last, Precision, RunOptions};
+use super::{Act, BatchNorm, Conv, Dpn, Flow, Tail, BN_EPS};
+
+/// Where the folded network measured faster than the exact one
+/// (bench/results/*-fold-cpu.md, docs/conventions.md "Folding"): the CPU in
+/// f32. bf16 has not been measured yet, so it keeps the exact network.
+pub fn faster_on(opts: &RunOptions) -> bool {
+    opts.device == Device::Cpu && opts.precision == Precision::F32
+}
+
+/// A BatchNorm's eval-mode effect `y = x * scale + shift`, per channel, in f64.
+fn scale_shift(bn: &BatchNorm, eps: f64) -> (Tensor, Tensor) {
+    affine(&bn.weight, &bn.bias, &bn.running_mean, &bn.running_var, eps)
+}
+
+/// `scale = gamma / sqrt(var + eps)`, `shift = beta - mean * scale`, in f64.
+fn affine(
+    gamma: &Tensor,
+    beta: &Tensor,
+    mean: &Tensor,
+    var: &Tensor,
+    eps: f64,
+) -> (Tensor, Tensor) {
+    let scale = f64_cpu(gamma) / (f64_cpu(var) + eps).sqrt();
+    let shift = f64_cpu(beta) - f64_cpu(mean) * &scale;
+    (scale, shift)
+}
+
+fn f64_cpu(t: &Tensor) -> Tensor {
+    t.detach().to_device(Device::Cpu).to_kind(Kind::Double)
+}
+
+/// `conv` followed by `bn` as one convolution `(weight, bias)`, in f64:
+/// `bn(conv(x) + b) = conv_{w * s}(x) + (b * s + t)`, per output channel,
+/// with `s`, `t` from [`scale_shift`].
+pub fn fold_conv_bn(
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    bn_weight: &Tensor,
+    bn_bias: &Tensor,
+    running_mean: &Tensor,
+    running_var: &Tensor,
+    eps: f64,
+) -> (Tensor, Tensor) {
+    let (scale, shift) = affine(bn_weight, bn_bias, running_mean, running_var, eps);
+    let w = f64_cpu(weight) * scale.view([-1, 1, 1, 1]);
+    let b = match bias {
+        Some(b) => f64_cpu(b) * &scale + shift,
+        None => shift,
+    };
+    (w, b)
+}
+
+/// Where and in what dtype the folded tensors live.
+#[derive(Clone, Copy)]
+struct Target {
+    device: Device,
+    kind: Kind,
+    channels_last: bool,
+}
+
+impl Target {
+    /// An f64 tensor made in [`fold_conv_bn`] or [`scale_shift`], cast once.
+    fn place(&self, t: Tensor, kind: Kind) -> Tensor {
+        let t = t.to_kind(kind).to_device(self.device);
+        if self.channels_last && t.dim() == 4 {
+            to_channels_last(&t)
+        } else {
+            t
+        }
+    }
+}
+
+/// A convolution with its bias, in the run's dtype.
+#[derive(Debug)]
+struct FConv {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    stride: i64,
+    padding: i64,
+    groups: i64,
+}
+
+impl FConv {
+    fn plain(c: &Conv, t: Target) -> FConv {
+        FConv {
+            weight: t.place(f64_cpu(&c.weight), t.kind),
+            bias: c.bias.as_ref().map(|b| t.place(f64_cpu(b), t.kind)),
+            stride: c.stride,
+            padding: c.padding,
+            groups: c.groups,
+        }
+    }
+
+    fn folded(c: &Conv, bn: &BatchNorm, t: Target) -> FConv {
+        let (w, b) = fold_conv_bn(
+            &c.weight,
+            c.bias.as_ref(),
+            &bn.weight,
+            &bn.bias,
+            &bn.running_mean,
+            &bn.running_var,
+            BN_EPS,
+        );
+        FConv {
+            weight: t.place(w, t.kind),
+            bias: Some(t.place(b, t.kind)),
+            stride: c.stride,
+            padding: c.padding,
+            groups: c.groups,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        xs.conv2d(
+            &self.weight,
+            self.bias.as_ref(),
+            [self.stride, self.stride],
+            [self.padding, self.padding],
+            [1, 1],
+            self.groups,
+        )
+    }
+}
+
+/// A pre-activation BatchNorm as scale and shift (f32, as BatchNorm's own
+/// parameters are), then the activation.
+#[derive(Debug)]
+struct Affine {
+    scale: Tensor,
+    shift: Tensor,
+    zeros: Tensor,
+    ones: Tensor,
+    act: Act,
+}
+
+impl Affine {
+    fn new(bn: &BatchNorm, act: Act, t: Target) -> Affine {
+        let (s, b) = scale_shift(bn, BN_EPS);
+        let c = s.size()[0];
+        let on = |x: Tensor| x.to_kind(Kind::Float).to_device(t.device);
+        Affine {
+            scale: on(s),
+            shift: on(b),
+            zeros: on(Tensor::zeros([c], (Kind::Double, Device::Cpu))),
+            ones: on(Tensor::ones([c], (Kind::Double, Device::Cpu))),
+            act,
+        }
+    }
+
+    fn forward(&self, xs: &Tensor) -> Tensor {
+        // Eval BatchNorm with mean 0, variance 1 and epsilon 0 is exactly
+        // x * scale + shift, in one pass that keeps the input's dtype and
+        // memory format (which a broadcast mul-add would not promise).
+        let y = xs.batch_norm(
+            Some(&self.scale),
+            Some(&self.shift),
+            Some(&self.zeros),
+            Some(&self.ones),
+            false,
+            0.0,
+            0.0,
+            true,
+        );
+        self.act.apply(y)
+    }
+}
+
+#[derive(Debug)]
+enum FTail {
+    Joint(FConv),
+    Split(FConv, FConv),
+}
+
+#[derive(Debug)]
+struct FBlock {
+    proj: Option<(Affine, FConv)>,
+    pre: Affine,
+    /// `c1x1_a`'s convolution with `c3x3_b`'s BatchNorm folded in.
+    a: FConv,
+    /// `c3x3_b`'s convolution with `c1x1_c`'s BatchNorm folded in.
+    b: FConv,
+    /// The activation after each folded convolution.
+    act: Act,
+    tail: FTail,
+    bw: i64,
+}
+
+impl FBlock {
+    fn forward(&self, x: &Flow) -> Flow {
+        let x_in = x.joined();
+        let (x_s1, x_s2) = match (&self.proj, x) {
+            (Some((pre, conv)), _) => {
+                let x_s = conv.forward(&pre.forward(&x_in));
+                let c = x_s.size()[1];
+                (
+                    x_s.narrow(1, 0, self.bw),
+                    x_s.narrow(1, self.bw, c - self.bw),
+                )
+            }
+            (None, Flow::Pair(r, d)) => (r.shallow_clone(), d.shallow_clone()),
+            (None, Flow::Single(_)) => unreachable!("a normal block always follows another block"),
+        };
+        let h = self.act.apply(self.a.forward(&self.pre.forward(&x_in)));
+        let h = self.act.apply(self.b.forward(&h));
+        let (out1, out2) = match &self.tail {
+            FTail::Joint(c) => {
+                let h = c.forward(&h);
+                let c = h.size()[1];
+                (h.narrow(1, 0, self.bw), h.narrow(1, self.bw, c - self.bw))
+            }
+            FTail::Split(c1, c2) => (c1.forward(&h), c2.forward(&h)),
+        };
+        Flow::Pair(x_s1 + out1, Tensor::cat(&[x_s2, out2], 1))
+    }
+}
+
+/// A [`Dpn`] with its BatchNorms folded, for inference only, in one dtype,
+/// memory format and device.
+#[derive(Debug)]
+pub struct Folded {
+    stem: FConv,
+    stem_act: Act,
+    blocks: Vec<FBlock>,
+    head: Affine,
+    classifier: FConv,
+    num_features: i64,
+}
+
+impl Folded {
+    /// The inference form of `model` for `opts`: a pure function of the
+    /// model's weights and activations (it reads `model`, changes nothing),
+    /// to run on inputs prepared by [`super::infer::prepare_input`]. The
+    /// model's weights must still be f32 (fold before
+    /// [`super::infer::prepare_model_for_inference`] casts them).
+    pub fn new(model: &Dpn, opts: &RunOptions) -> Folded {
+        let t = Target {
+            device: opts.device,
+            kind: opts.precision.kind(),
+            channels_last: opts.channels_last,
+        };
+        tch::no_grad(|| {
+            let blocks = model
+                .blocks
+                .iter()
+                .map(|b| {
+                    let (b_bn, b_act) = (&b.c3x3_b.bn_act.bn, b.c3x3_b.bn_act.act);
+                    let (c_bn, c_act, tail) = match &b.tail {
+                        Tail::Joint(c) => (
+                            &c.bn_act.bn,
+                            c.bn_act.act,
+                            FTail::Joint(FConv::plain(&c.conv, t)),
+                        ),
+                        Tail::Split { bn_act, c1, c2 } => (
+                            &bn_act.bn,
+                            bn_act.act,
+                            FTail::Split(FConv::plain(c1, t), FConv::plain(c2, t)),
+                        ),
+                    };
+                    // One activation field serves both folded convolutions:
+                    // every block BatchNorm shares [`super::Activations::blocks`].
+                    debug_assert_eq!(b_act, c_act);
+                    FBlock {
+                        proj: b.proj.as_ref().map(|p| {
+                            (
+                                Affine::new(&p.bn_act.bn, p.bn_act.act, t),
+                                FConv::plain(&p.conv, t),
+                            )
+                        }),
+                        pre: Affine::new(&b.c1x1_a.bn_act.bn, b.c1x1_a.bn_act.act, t),
+                        a: FConv::folded(&b.c1x1_a.conv, b_bn, t),
+                        b: FConv::folded(&b.c3x3_b.conv, c_bn, t),
+                        act: b_act,
+                        tail,
+                        bw: b.bw,
+                    }
+                })
+                .collect();
+            Folded {
+                stem: FConv::folded(&model.stem, &model.stem_bn_act.bn, t),
+                stem_act: model.stem_bn_act.act,
+                blocks,
+                head: Affine::new(&model.conv5_bn_ac.bn, model.conv5_bn_ac.act, t),
+                classifier: FConv::plain(&model.classifier, t),
+                num_features: model.num_features as i64,
+            }
+        })
+    }
+
+    /// Pooled pre-logit embeddings `[N, num_features]`.
+    pub fn forward_features(&self, xs: &Tensor) -> Tensor {
+        let x = self.stem_act.apply(self.stem.forward(xs));
+        let x = x.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
+        let mut flow = Flow::Single(x);
+        for block in &self.blocks {
+            flow = block.forward(&flow);
+        }
+        let x = self.head.forward(&flow.joined());
+        x.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+    }
+
+    /// Logits from pooled embeddings.
+    pub fn classify_features(&self, features: &Tensor) -> Tensor {
+        let n = features.size()[0];
+        let pooled = features.view([n, self.num_features, 1, 1]);
+        self.classifier.forward(&pooled).flatten(1, -1)
+    }
+
+    /// Logits `[N, num_classes]`.
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
+        self.classify_features(&self.forward_features(xs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Folding is exact algebra: in f64, conv then eval BatchNorm equals the
+    /// folded convolution to rounding (< 1e-12).
+    #[test]
+    fn folding_one_conv_bn_pair_is_exact_in_f64() {
+        tch::manual_seed(7);
+        let opts = (Kind::Double, Device::Cpu);
+        let (cin, cout) = (6, 5);
+        let x = Tensor::randn([2, cin, 9, 9], opts);
+        let w = Tensor::randn([cout, cin, 3, 3], opts);
+        let bias = Tensor::randn([cout], opts);
+        let gamma = Tensor::randn([cout], opts);
+        let beta = Tensor::randn([cout], opts);
+        let mean = Tensor::randn([cout], opts);
+        let var = Tensor::rand([cout], opts) + 0.1;
+        for conv_bias in [None, Some(&bias)] {
+            let reference = x
+                .conv2d(&w, conv_bias, [2, 2], [1, 1], [1, 1], 1)
+                .batch_norm(
+                    Some(&gamma),
+                    Some(&beta),
+                    Some(&mean),
+                    Some(&var),
+                    false,
+                    0.1,
+                    BN_EPS,
+                    false,
+                );
+            let (fw, fb) = fold_conv_bn(&w, conv_bias, &gamma, &beta, &mean, &var, BN_EPS);
+            let folded = x.conv2d(&fw, Some(&fb), [2, 2], [1, 1], [1, 1], 1);
+            let diff = (&folded - &reference).abs().max().double_value(&[]);
+            assert!(diff < 1e-12, "largest difference {diff:e}");
+        }
+    }
+}
