@@ -7,6 +7,9 @@
 //! The servers are threads of the test answering on 127.0.0.1 with crafted
 //! responses; no network is used.
 
+mod common;
+use common::python;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -485,13 +488,6 @@ fn url_without_a_hash_is_checked_and_listed_unverified() {
 }
 
 // ---------------------------------------------------------------- training runs
-
-fn python() -> PathBuf {
-    std::env::var_os("DPN_TEST_PYTHON")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
-}
 
 /// The digits data set of tests/train_cli.rs (made once into the target's
 /// tmp dir, shared with it).
