@@ -41,10 +41,7 @@ fn run_python(args: &[&str]) -> Output {
 fn reference() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("dpn-convert-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .unwrap();
+        let dir = common::shared_tempdir("dpn-convert-");
         let mut args = vec!["make", dir.path().to_str().unwrap()];
         args.extend(MODELS);
         run_python(&args);

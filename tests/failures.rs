@@ -70,10 +70,7 @@ impl Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("dpn-failures-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .unwrap();
+        let dir = common::shared_tempdir("dpn-failures-");
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let o = Command::new(python())
             .arg(root.join("tests/py/predict_reference.py"))

@@ -3,6 +3,8 @@
 //! work); names with spaces, newlines or no target; weights that are not
 //! files. Rust-made fixtures (random dpn48b weights, small PNGs), no Python.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -73,10 +75,7 @@ impl Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("dpn-hostile-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .unwrap();
+        let dir = common::shared_tempdir("dpn-hostile-");
         let registry = dpn::registry::Registry::load(None).unwrap();
         let arch = registry.get("dpn48b").unwrap().arch.clone();
         let vs = tch::nn::VarStore::new(tch::Device::Cpu);

@@ -80,10 +80,7 @@ impl Reference {
 fn reference() -> &'static Reference {
     static R: OnceLock<Reference> = OnceLock::new();
     R.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("dpn-predict-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .unwrap();
+        let dir = common::shared_tempdir("dpn-predict-");
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let o = Command::new(python())
             .arg(root.join("tests/py/predict_reference.py"))

@@ -38,7 +38,7 @@ fn run_python(args: &[&str]) -> String {
 fn fixtures() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = common::shared_tempdir("dpn-weights-io-");
         run_python(&["make", dir.path().to_str().unwrap()]);
         dir
     })
