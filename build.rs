@@ -6,7 +6,7 @@
 //! drops it (nothing references its symbols directly), and with it goes
 //! `libtorch_cuda.so`, so CUDA silently disappears on GPU machines.
 //!
-//! It also builds `csrc/jpeg.c` against the system's libjpeg-turbo (see
+//! It also builds `csrc/dist.cpp` (c10d, for distributed runs) and `csrc/jpeg.c` against the system's libjpeg-turbo (see
 //! `src/data/jpeg.rs` for why), linked statically when its `libjpeg.a` is
 //! installed so that the binary carries the exact decoder it was tested with.
 
@@ -31,6 +31,31 @@ fn main() {
         libtorch_version(Path::new(&lib_dir))
     );
     build_cuda_memory_shim(Path::new(&lib_dir));
+    build_dist_shim(Path::new(&lib_dir));
+}
+
+/// `csrc/dist.cpp`: the binding to c10d (TCPStore, Gloo, DDP's Reducer) for
+/// distributed runs. The wheel ships c10d's headers but not gloo's, which
+/// they include: those are vendored in `csrc/vendor` (see its README).
+fn build_dist_shim(lib_dir: &Path) {
+    println!("cargo:rerun-if-changed=csrc/dist.cpp");
+    println!("cargo:rerun-if-changed=csrc/vendor");
+    let include = lib_dir.parent().unwrap_or(lib_dir).join("include");
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .opt_level(2)
+        .include(&include)
+        .include(include.join("torch/csrc/api/include"))
+        .include("csrc/vendor")
+        .flag("-std=c++17")
+        .define("_GLIBCXX_USE_CXX11_ABI", "1")
+        .define("USE_C10D_GLOO", None)
+        .define("USE_DISTRIBUTED", None)
+        .file("csrc/dist.cpp")
+        .compile("dpn_dist");
+    println!("cargo:rustc-link-lib=dylib=torch_cpu");
 }
 
 /// `csrc/cuda_memory.cpp`: the CUDA allocator's peak statistics for

@@ -9,7 +9,13 @@ flip, normalize with the model's mean/std), DataLoader(shuffle, drop_last). Opti
 timm.optim.create_optimizer_v2('momentum', lr 0.1, weight decay 1e-4 without BN/bias), loss:
 cross-entropy with label smoothing 0.1, per-update cosine LR. Prints one JSON line with the
 training images/s of the last epoch (loading included, as dpn's metrics.csv counts it).
+
+Under torchrun (WORLD_SIZE > 1) it is timm's train.py under DDP: Gloo, DistributedSampler,
+DistributedDataParallel; --batch-size is per process and rank 0 prints the images/s of all
+processes together (bench/dist.sh).
 """
+
+import os
 
 import argparse
 import json
@@ -40,6 +46,10 @@ def main():
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        torch.distributed.init_process_group("gloo")
+    rank = torch.distributed.get_rank() if world > 1 else 0
     dev = torch.device(a.device)
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -50,10 +60,13 @@ def main():
     cfg = resolve_data_config({}, model=model)
     cfg["input_size"] = (3, a.img_size, a.img_size)
     ds.transform = create_transform(**cfg, is_training=True)
+    sampler = torch.utils.data.DistributedSampler(ds) if world > 1 else None
     loader = torch.utils.data.DataLoader(
-        ds, batch_size=a.batch_size, shuffle=True, drop_last=True, num_workers=a.workers,
+        ds, batch_size=a.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
+        num_workers=a.workers,
         pin_memory=dev.type == "cuda", persistent_workers=a.workers > 0,
     )
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     opt = create_optimizer_v2(model, opt="momentum", lr=0.1, weight_decay=1e-4, momentum=0.9)
     sched, _ = create_scheduler_v2(
         opt, sched="cosine", num_epochs=a.epochs, warmup_epochs=0,
@@ -64,13 +77,15 @@ def main():
     updates, ips = 0, 0.0
     model.train()
     for epoch in range(a.epochs):
+        if sampler is not None:
+            sampler.set_epoch(epoch)
         t0, n = time.perf_counter(), 0
         for x, y in loader:
             x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
             if a.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                loss = F.cross_entropy(model(x).float(), y, label_smoothing=0.1)
+                loss = F.cross_entropy(net(x).float(), y, label_smoothing=0.1)
             opt.zero_grad()
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -81,8 +96,12 @@ def main():
         loss.item()
         if dev.type == "cuda":
             torch.cuda.synchronize()
-        ips = n / (time.perf_counter() - t0)
-    print(json.dumps({"impl": "timm", "model": a.model, "img_size": a.img_size,
+        ips = n * world / (time.perf_counter() - t0)
+    if world > 1:
+        torch.distributed.destroy_process_group()
+    if rank != 0:
+        return
+    print(json.dumps({"impl": "timm", "model": a.model, "img_size": a.img_size, "processes": world,
                       "batch_size": a.batch_size, "device": a.device, "amp": a.amp,
                       "channels_last": a.channels_last, "images_per_s": ips}))
 

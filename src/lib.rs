@@ -17,6 +17,7 @@ pub mod train;
 
 pub mod arch;
 pub mod data;
+pub mod dist;
 pub mod model;
 pub mod registry;
 pub mod store;

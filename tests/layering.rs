@@ -1,6 +1,6 @@
 //! The layering that ARCHITECTURE.md promises, checked on the sources:
 //! `main -> cli -> commands -> {train, metrics, download} -> {model, weights,
-//! data, registry, arch, store} -> {output, ui, sys}`. No module imports one
+//! data, dist, registry, arch, store} -> {output, ui, sys}`. No module imports one
 //! above it, no two modules import each other, and only `cli` and `commands`
 //! know clap. Test code (`#[cfg(test)]` modules) may reach anywhere.
 
@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("model", 3),
     ("weights", 3),
     ("data", 3),
+    ("dist", 3),
     ("registry", 3),
     ("arch", 3),
     ("store", 3),

@@ -134,6 +134,9 @@ fn config_of(c: &serde_json::Value) -> TrainConfig {
         seed: 0,
         workers: 1,
         strict: false,
+        world_size: 1,
+        dist_bn: "reduce".into(),
+        sync_bn: false,
     }
 }
 
@@ -285,6 +288,7 @@ fn run_config(name: &str) {
             cfg.label_smoothing,
             &opts,
             &mut scaler,
+            None,
         )
         .unwrap();
         assert!(res.applied);
@@ -360,7 +364,18 @@ fn optimizer_state_round_trip() {
     let xs = Tensor::randn([2, 3, 32, 32], (Kind::Float, Device::Cpu));
     let ys = Tensor::from_slice(&[0i64, 2]);
     let mut scaler = LossScaler::new(false);
-    train_step(&model, &mut opt, &xs, &ys, 0.1, 0.0, &opts, &mut scaler).unwrap();
+    train_step(
+        &model,
+        &mut opt,
+        &xs,
+        &ys,
+        0.1,
+        0.0,
+        &opts,
+        &mut scaler,
+        None,
+    )
+    .unwrap();
     let state: Vec<(String, Tensor)> = opt
         .state()
         .into_iter()

@@ -28,6 +28,8 @@ Exit codes:
   6  weights not cached (run `dpn fetch MODEL`, or pass --weights FILE)
   7  some inputs failed (unreadable images, NaN/Inf outputs); the rest were processed
   8  out of memory (CPU or CUDA), after predict/evaluate/profile retried at smaller batches
+  9  a distributed run failed: the ranks did not meet, or a peer died or stopped answering,
+     within --dist-timeout; or another rank failed (its own line says why)
   70  internal error: a bug in dpn (the line asks for a report; RUST_BACKTRACE=1 shows where)
   130  interrupted by SIGINT/SIGTERM after saving (dpn train: resume with --resume)
 

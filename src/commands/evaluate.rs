@@ -3,7 +3,7 @@
 //! scoring and the results files are [`crate::metrics`]).
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use clap::Args;
@@ -14,6 +14,7 @@ use crate::data::classes::Classes;
 use crate::data::folders::{self, ClassIndex, ImageFolder};
 use crate::data::shard::Shard;
 use crate::data::{BatchLoader, LoaderOptions};
+use crate::dist;
 use crate::metrics::results::{self, Results, Setup};
 use crate::metrics::{score, Tally};
 use crate::model::infer;
@@ -38,7 +39,12 @@ else the registry's; --img-size, --crop-pct and --interpolation override it (-v 
 Shards (--shard I/N, or --shard auto: the Slurm array's or RANK/WORLD_SIZE) take a deterministic \
 slice; without --shard every image is evaluated. Write each shard's --results-file as JSON and \
 combine them with `dpn evaluate --merge FILE...`, which gives the whole set's result and refuses \
-duplicated, missing or foreign shards.")]
+duplicated, missing or foreign shards.
+
+Under torchrun or srun (RANK/WORLD_SIZE, or a Slurm job step) without --shard, the processes \
+split the images among themselves, add up their counts exactly, and rank 0 alone prints and \
+writes the one result: the same as one process evaluating everything (--dist-timeout bounds the \
+wait for the other ranks).")]
 pub struct EvaluateArgs {
     /// Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)
     #[arg(long, value_name = "DIR", required_unless_present = "merge")]
@@ -85,6 +91,10 @@ pub struct EvaluateArgs {
     /// Output format of the summary
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+
+    /// Under torchrun or srun: seconds to wait for the other ranks before giving up
+    #[arg(long, value_name = "SECS", default_value_t = dist::DEFAULT_TIMEOUT_SECS)]
+    pub dist_timeout: u64,
 }
 
 pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
@@ -130,11 +140,30 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     if items.is_empty() {
         return Err(error::usage("no images to evaluate in this shard"));
     }
+    // Under a launcher, without --shard: one result from all the ranks.
+    let group = match sharding {
+        Some(_) => None,
+        None => dist::join_from_env(Duration::from_secs(args.dist_timeout.max(1)))?,
+    };
+    let leader = group.as_ref().is_none_or(|g| g.is_leader());
+    let ui = if leader { ctx.ui } else { ctx.ui.silent() };
+    let whole = items.len();
+    if let Some(g) = &group {
+        items = Shard {
+            index: g.rank(),
+            count: g.world(),
+        }
+        .take(items);
+        ui.info(format!(
+            "distributed: {} processes share the {whole} images; rank 0 reports",
+            g.world()
+        ));
+    }
     // Recorded in the results file, so that --merge can tell shards of
     // other weights apart.
     let weights_sha256 = match &outputs.results {
-        Some(_) => Some(crate::sys::digest::file_sha256(&p.weights)?.0),
-        None => None,
+        Some(_) if leader => Some(crate::sys::digest::file_sha256(&p.weights)?.0),
+        _ => None,
     };
     let num_classes = p.loaded.arch.num_classes;
     if let Some(max) = items.iter().filter_map(|i| i.label).max() {
@@ -145,24 +174,25 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
             )));
         }
     }
-    let total = items.len();
+    let total = whole;
+    let share = items.len();
     let loader = BatchLoader::new(
         items,
         p.transform.clone(),
         LoaderOptions {
             batch_size: run_args.batch_size,
-            workers: common::workers(run_args.workers, &ctx.ui),
+            workers: common::workers(run_args.workers, &ui),
             prefetch: 2,
         },
     )?;
-    let bar = crate::ui::progress::bar(&ctx.ui, total as u64, "images");
+    let bar = crate::ui::progress::bar(&ui, share as u64, "images");
     let mut c = Tally::new(num_classes);
     let mut runner = infer::Runner::new(p.net(), p.opts, !run_args.no_retry);
     let t0 = Instant::now();
     for batch in loader {
         let batch = batch?;
         for f in &batch.failures {
-            bar.suspend(|| ctx.ui.warn(&f.error));
+            bar.suspend(|| ui.warn(&f.error));
         }
         c.skipped += batch.failures.len() as u64;
         if !batch.is_empty() {
@@ -171,7 +201,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
                 .expect("every evaluation item has a label");
             let logits = runner.logits(&batch.images)?;
             for note in runner.take_notes() {
-                bar.suspend(|| ctx.ui.warn(note));
+                bar.suspend(|| ui.warn(note));
             }
             score(&logits, &labels, &mut c)?;
         }
@@ -180,6 +210,12 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     }
     c.seconds = t0.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    if let Some(g) = &group {
+        c = c.all_ranks(g)?;
+        if !leader {
+            return Ok(());
+        }
+    }
     if c.non_finite > 0 {
         return Err(error::bad_input(format!(
             "{} of {total} images gave NaN or infinite outputs with the weights {}; no accuracy \

@@ -56,7 +56,8 @@ pub struct PredictArgs {
     #[arg(long, value_name = "FILE")]
     pub labels: Option<PathBuf>,
 
-    /// Also write pooled pre-logit embeddings (.safetensors or .npy) keyed by path
+    /// Also write pooled pre-logit embeddings (.safetensors or .npy) keyed by path;
+    /// with --shard, `{rank}` in FILE becomes the shard's index
     #[arg(long, value_name = "FILE")]
     pub features: Option<PathBuf>,
 
@@ -75,12 +76,45 @@ pub struct PredictArgs {
     pub format: PredictFormat,
 }
 
+/// `--features` with `{rank}` replaced by the shard's index. Under a
+/// launcher (torchrun, srun) every process would otherwise classify every
+/// image and write the same file: such a run must take shards, and name a
+/// features file per shard.
+fn features_for_shard(
+    features: Option<&std::path::Path>,
+    sharding: Option<&crate::data::shard::Sharding>,
+) -> Result<Option<PathBuf>> {
+    let launched = crate::dist::Launch::detect();
+    if let (Some((rank, world, launcher)), None) = (launched, sharding) {
+        return Err(error::usage(format!(
+            "dpn predict under {launcher} (rank {rank} of {world}): every process would classify \
+             every image; pass --shard auto so that each takes its share (and writes its own output)"
+        )));
+    }
+    let Some(f) = features else {
+        return Ok(None);
+    };
+    let text = f.to_string_lossy();
+    match sharding {
+        Some(s) if text.contains("{rank}") => Ok(Some(PathBuf::from(
+            text.replace("{rank}", &s.shard.index.to_string()),
+        ))),
+        Some(s) if s.shard.count > 1 && launched.is_some() => Err(error::usage(format!(
+            "--features {}: every rank would write this one file; put {{rank}} in its name \
+             (e.g. features-{{rank}}.safetensors) for one file per rank",
+            f.display()
+        ))),
+        _ => Ok(Some(f.to_path_buf())),
+    }
+}
+
 pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     if args.top_k == 0 {
         return Err(error::usage("--top-k must be at least 1"));
     }
-    let features_out = args
-        .features
+    let sharding = Shard::resolve(args.run.shard.as_deref())?;
+    let features_path = features_for_shard(args.features.as_deref(), sharding.as_ref())?;
+    let features_out = features_path
         .as_deref()
         .map(|p| OutputPath::check(p, "--features"))
         .transpose()?;
@@ -89,7 +123,6 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
             "--features -: standard output carries the predictions; name a file, a FIFO or a device",
         ));
     }
-    let sharding = Shard::resolve(args.run.shard.as_deref())?;
     let separator = if args.null { b'\0' } else { b'\n' };
     let all = folders::collect_paths(&args.paths, separator)?;
     let total_inputs = all.len();

@@ -1,13 +1,16 @@
 //! `dpn train`: train or fine-tune a DPN on an image folder, timm's way.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::Context;
+use crate::dist::{self, Group};
 use crate::output::Format;
 use crate::registry::ModelSpec;
 use crate::store;
@@ -18,6 +21,7 @@ use crate::train::config::TrainConfig;
 use crate::train::run_lock::RunLock;
 use crate::train::sched::SchedKind;
 use crate::train::trainer::{self, Env};
+use crate::ui::Ui;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -197,6 +201,39 @@ pub struct TrainArgs {
     /// Format of the per-epoch summary printed at the end
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+
+    /// Distributed runs: seconds to wait for the other ranks (at the rendezvous
+    /// and at every collective) before a rank gives up with an error
+    #[arg(long, value_name = "SECS", default_value_t = dist::DEFAULT_TIMEOUT_SECS)]
+    pub dist_timeout: u64,
+
+    /// Distributed runs: BatchNorm running statistics at the end of each epoch
+    /// (timm's --dist-bn): averaged over the ranks, rank 0's, or left per rank
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub dist_bn: Option<DistBn>,
+
+    /// Distributed runs: BatchNorm statistics over every process's batch together
+    /// (SyncBatchNorm); costs two all-reduces per BatchNorm per update
+    #[arg(long)]
+    pub sync_bn: bool,
+}
+
+/// `--dist-bn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DistBn {
+    Reduce,
+    Broadcast,
+    None,
+}
+
+impl DistBn {
+    fn name(self) -> &'static str {
+        match self {
+            DistBn::Reduce => "reduce",
+            DistBn::Broadcast => "broadcast",
+            DistBn::None => "none",
+        }
+    }
 }
 
 /// timm's `--lr-base` and `--lr-base-size`, for models the registry gives no LR.
@@ -222,8 +259,8 @@ fn absolute(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// The settings of a new run.
-fn new_config(args: &TrainArgs, ctx: &Context) -> Result<TrainConfig> {
+/// The settings of a new run over `world` processes.
+fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConfig> {
     let model = args.model.clone().expect("clap requires --model");
     let spec = ctx.registry.get(&model)?;
     let data = args.data.clone().expect("clap requires --data");
@@ -243,7 +280,10 @@ fn new_config(args: &TrainArgs, ctx: &Context) -> Result<TrainConfig> {
         init,
         epochs: args.epochs.unwrap_or(10),
         batch_size,
-        lr: args.lr.unwrap_or_else(|| default_lr(spec, batch_size)),
+        // timm scales by the global batch: every process's batch together.
+        lr: args
+            .lr
+            .unwrap_or_else(|| default_lr(spec, batch_size * world)),
         momentum: args.momentum.unwrap_or(0.9),
         nesterov: args.nesterov,
         weight_decay: args.weight_decay.unwrap_or(1e-4),
@@ -265,6 +305,9 @@ fn new_config(args: &TrainArgs, ctx: &Context) -> Result<TrainConfig> {
         seed: args.seed.unwrap_or(42),
         workers: args.workers.unwrap_or(2),
         strict: args.strict,
+        world_size: world,
+        dist_bn: args.dist_bn.unwrap_or(DistBn::Reduce).name().into(),
+        sync_bn: args.sync_bn,
     })
 }
 
@@ -363,8 +406,17 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
     differs(&mut fixed, "crop-pct", args.crop_pct, saved.crop_pct);
     differs(&mut fixed, "amp", args.amp.clone(), saved.amp.clone());
     differs(&mut fixed, "seed", args.seed, saved.seed);
+    differs(
+        &mut fixed,
+        "dist-bn",
+        args.dist_bn.map(|d| d.name().to_string()),
+        saved.dist_bn.clone(),
+    );
     if args.nesterov && !saved.nesterov {
         fixed.push("--nesterov (the checkpoint has plain momentum)".into());
+    }
+    if args.sync_bn && !saved.sync_bn {
+        fixed.push("--sync-bn (the checkpoint ran without it)".into());
     }
     if args.channels_last && !saved.channels_last {
         fixed.push("--channels-last (the checkpoint ran NCHW)".into());
@@ -478,75 +530,163 @@ fn resume_output(path: &Path, output: Option<&Path>) -> Result<PathBuf> {
 }
 
 /// Tells the user what [`checkpoint::recover`] repaired in `output`.
-fn recover(output: &Path, ctx: &Context) -> Result<()> {
+fn recover(output: &Path, ui: &Ui) -> Result<()> {
     for note in checkpoint::recover(output)? {
-        ctx.ui.warn(note);
+        ui.warn(note);
     }
     Ok(())
 }
 
-pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
-    // Held until the run ends: one process per run folder.
-    let _lock;
-    let (cfg, output, resume) = match &args.resume {
-        Some(path) => {
-            let output = resume_output(path, args.output.as_deref())?;
-            _lock = RunLock::acquire(&output)?;
-            recover(&output, ctx)?;
-            let scratch = absolute(path) == absolute(&output)
-                && output.join(checkpoint::LAST).symlink_metadata().is_err();
-            match checkpoint::load_run_config(&output)?.filter(|_| scratch) {
-                Some(saved) => {
-                    // Killed before its first checkpoint: nothing to continue.
-                    let cfg = resumed_config(&args, &saved)?;
-                    ctx.ui.warn(format!(
-                        "{} holds no complete checkpoint (the run stopped before its first); \
-                         starting it again from scratch with its recorded settings",
-                        output.display()
-                    ));
-                    (cfg, output, None)
-                }
-                None => {
-                    let dir = checkpoint::resolve(path)?;
-                    let loaded = checkpoint::load(&dir)?;
-                    let cfg = resumed_config(&args, &loaded.state.config)?;
-                    ctx.ui.info(format!(
-                        "resuming {} from {} (epoch {}, step {})",
-                        cfg.model,
-                        absolute(&dir).display(),
-                        loaded.state.epoch,
-                        loaded.state.step_in_epoch
-                    ));
-                    (cfg, output, Some(loaded))
-                }
-            }
-        }
+/// `r` on this rank, or the error some rank had (see `Group::agree`).
+fn agree<T>(group: &Option<Rc<Group>>, r: Result<T>) -> Result<T> {
+    match group {
+        Some(g) => g.agree(r),
+        None => r,
+    }
+}
+
+/// What to train and where: the settings, the run folder and the
+/// checkpoint to continue from. Rank 0 alone takes the run folder's lock,
+/// repairs it and records the settings; the other ranks read what it left.
+fn prepare(
+    args: &TrainArgs,
+    ctx: &Context,
+    ui: &Ui,
+    group: &Option<Rc<Group>>,
+) -> Result<(
+    TrainConfig,
+    PathBuf,
+    Option<checkpoint::Loaded>,
+    Option<RunLock>,
+)> {
+    let world = group.as_ref().map_or(1, |g| g.world());
+    let leader = group.as_ref().is_none_or(|g| g.is_leader());
+    let fresh = match &args.resume {
+        Some(_) => None,
         None => {
-            let cfg = new_config(&args, ctx)?;
-            let output = args
-                .output
-                .clone()
-                .unwrap_or_else(|| default_output(&cfg.model));
+            let cfg = new_config(args, ctx, world)?;
             // Before the folder is made: a refused run leaves nothing.
             check_config(&cfg)?;
-            _lock = RunLock::acquire(&output)?;
-            recover(&output, ctx)?;
-            if output.join(checkpoint::LAST).exists() {
+            Some(cfg)
+        }
+    };
+    let output = match (&args.resume, &args.output, &fresh) {
+        (Some(path), o, _) => resume_output(path, o.as_deref())?,
+        (None, Some(o), _) => o.clone(),
+        (None, None, Some(cfg)) => {
+            let mine = default_output(&cfg.model);
+            match group {
+                // Rank 0's: the name holds the time, which the ranks differ on.
+                Some(g) => {
+                    let all = g.all_gather_bytes(mine.to_string_lossy().as_bytes())?;
+                    PathBuf::from(String::from_utf8_lossy(&all[0]).into_owned())
+                }
+                None => mine,
+            }
+        }
+        (None, None, None) => unreachable!("a new run has its settings"),
+    };
+    let claimed = if leader {
+        (|| {
+            let lock = RunLock::acquire(&output)?;
+            recover(&output, ui)?;
+            if fresh.is_some() && output.join(checkpoint::LAST).exists() {
                 return Err(error::usage(format!(
                     "{} already holds a training run; continue it with --resume {0} or choose another --output",
                     output.display()
                 )));
             }
-            (cfg, output, None)
-        }
+            Ok(Some(lock))
+        })()
+    } else {
+        Ok(None)
+    };
+    let lock = agree(group, claimed)?;
+    let (mut cfg, resume) = match (&args.resume, fresh) {
+        (_, Some(cfg)) => (cfg, None),
+        (Some(path), None) => agree(group, resumed(args, path, &output, ui))?,
+        (None, None) => unreachable!("a new run has its settings"),
     };
     if args.resume.is_some() {
         check_config(&cfg)?;
-    } else {
-        checkpoint::save_run_config(&output, &cfg)?;
+        if cfg.world_size != world {
+            ui.warn(format!(
+                "the run was trained on {} processes, this one runs on {world}: the data order \
+                 changes from here on, and the global batch is now {} images",
+                cfg.world_size,
+                cfg.batch_size * world
+            ));
+            cfg.world_size = world;
+        }
     }
+    let saved = if leader && args.resume.is_none() {
+        checkpoint::save_run_config(&output, &cfg)
+    } else {
+        Ok(())
+    };
+    agree(group, saved)?;
+    Ok((cfg, output, resume, lock))
+}
+
+/// The settings and checkpoint that `--resume PATH` continues.
+fn resumed(
+    args: &TrainArgs,
+    path: &Path,
+    output: &Path,
+    ui: &Ui,
+) -> Result<(TrainConfig, Option<checkpoint::Loaded>)> {
+    let scratch = absolute(path) == absolute(output)
+        && output.join(checkpoint::LAST).symlink_metadata().is_err();
+    match checkpoint::load_run_config(output)?.filter(|_| scratch) {
+        Some(saved) => {
+            // Killed before its first checkpoint: nothing to continue.
+            let cfg = resumed_config(args, &saved)?;
+            ui.warn(format!(
+                "{} holds no complete checkpoint (the run stopped before its first); \
+                 starting it again from scratch with its recorded settings",
+                output.display()
+            ));
+            Ok((cfg, None))
+        }
+        None => {
+            let dir = checkpoint::resolve(path)?;
+            let loaded = checkpoint::load(&dir)?;
+            let cfg = resumed_config(args, &loaded.state.config)?;
+            ui.info(format!(
+                "resuming {} from {} (epoch {}, step {})",
+                cfg.model,
+                absolute(&dir).display(),
+                loaded.state.epoch,
+                loaded.state.step_in_epoch
+            ));
+            Ok((cfg, Some(loaded)))
+        }
+    }
+}
+
+pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
+    let group = dist::join_from_env(Duration::from_secs(args.dist_timeout.max(1)))?;
+    let leader = group.as_ref().is_none_or(|g| g.is_leader());
+    // Rank 0 speaks for the run; the others only report their errors.
+    let ui = if leader { ctx.ui } else { ctx.ui.silent() };
+    if let Some(g) = &group {
+        let device = crate::model::infer::parse_device(args.device.as_deref().unwrap_or("auto"))?;
+        if device != tch::Device::Cpu {
+            return Err(error::usage(format!(
+                "rank {}: distributed training runs on the CPU (Gloo) in this version of dpn; \
+                 pass --device cpu",
+                g.rank()
+            )));
+        }
+        ui.info(format!(
+            "distributed: {} processes, rank 0 writes the run (Gloo, --dist-timeout {} s)",
+            g.world(),
+            args.dist_timeout
+        ));
+    }
+    let (cfg, output, resume, _lock) = prepare(&args, ctx, &ui, &group)?;
     // The loader uses no more than the cap; say so once, here.
-    super::common::workers(cfg.workers, &ctx.ui);
+    super::common::workers(cfg.workers, &ui);
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -559,18 +699,22 @@ pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
         .context("installing signal handlers")?;
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
-    ctx.ui.info(format!("writing to {}", output.display()));
+    ui.info(format!("writing to {}", output.display()));
     let outcome = trainer::train(
         cfg,
         &output,
         resume,
         &Env {
             registry: &ctx.registry,
-            ui: &ctx.ui,
+            ui: &ui,
             stop,
+            group: group.clone(),
         },
     )?;
-    ctx.ui.info(format!(
+    if !leader {
+        return Ok(());
+    }
+    ui.info(format!(
         "last checkpoint: {}{}",
         outcome.last.display(),
         outcome

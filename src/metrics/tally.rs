@@ -43,6 +43,18 @@ impl Tally {
         }
     }
 
+    /// The sum of every rank's tally, on every rank: exact, as `--merge`
+    /// adds shards (the tallies travel whole, as JSON).
+    pub fn all_ranks(self, group: &crate::dist::Group) -> Result<Tally> {
+        let mine = serde_json::to_vec(&self)?;
+        let mut total = Tally::new(self.per_class.len());
+        for bytes in group.all_gather_bytes(&mine)? {
+            let t: Tally = serde_json::from_slice(&bytes)?;
+            total.add(&t)?;
+        }
+        Ok(total)
+    }
+
     /// Adds another shard's tally; an error, and `self` unchanged, if a
     /// count would not fit (only an edited or corrupt file can cause that).
     pub fn add(&mut self, o: &Tally) -> Result<()> {

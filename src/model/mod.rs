@@ -20,6 +20,7 @@ pub mod fold;
 pub mod infer;
 mod scope;
 mod state;
+pub mod sync_bn;
 
 use tch::nn::{self, Init};
 use tch::Tensor;
@@ -146,6 +147,19 @@ impl BatchNorm {
             tch::no_grad(|| {
                 let _ = self.num_batches_tracked.shallow_clone().g_add_scalar_(1);
             });
+        }
+        if train {
+            if let Some(sync) = sync_bn::current() {
+                return sync.batch_norm(
+                    xs,
+                    &self.weight,
+                    &self.bias,
+                    &self.running_mean,
+                    &self.running_var,
+                    BN_MOMENTUM,
+                    BN_EPS,
+                );
+            }
         }
         xs.batch_norm(
             Some(&self.weight),

@@ -38,6 +38,10 @@ pub enum Exit {
     /// Out of memory on the CPU or a CUDA device (after the retries at
     /// smaller batches that predict, evaluate and profile make).
     OutOfMemory = 8,
+    /// A distributed run (torchrun, srun) failed as a whole: this rank could
+    /// not meet the others within `--dist-timeout`, a peer died or stopped
+    /// answering, or another rank failed (its own line says why).
+    Distributed = 9,
     /// A bug in dpn: a panic that reached the top. The line asks for a report.
     Internal = 70,
     /// Stopped by SIGINT or SIGTERM after saving a resumable state (`dpn
@@ -150,6 +154,15 @@ pub fn interrupted(message: impl Into<String>) -> anyhow::Error {
 pub fn out_of_memory(message: impl Into<String>) -> anyhow::Error {
     Coded {
         exit: Exit::OutOfMemory,
+        message: message.into(),
+    }
+    .into()
+}
+
+/// A distributed run that cannot go on (exit code 9).
+pub fn distributed(message: impl Into<String>) -> anyhow::Error {
+    Coded {
+        exit: Exit::Distributed,
         message: message.into(),
     }
     .into()

@@ -68,6 +68,12 @@ pub fn catch<T>(f: impl FnOnce() -> T) -> anyhow::Result<T> {
 
 /// The error a caught panic payload stands for.
 pub fn from_payload(payload: Box<dyn Any + Send>) -> anyhow::Error {
+    // An error raised where a signature has no error path (a synchronized
+    // BatchNorm in the forward pass, model::sync_bn) travels as itself.
+    let payload = match payload.downcast::<anyhow::Error>() {
+        Ok(e) => return *e,
+        Err(p) => p,
+    };
     let text = payload
         .downcast_ref::<String>()
         .cloned()

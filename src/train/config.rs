@@ -42,4 +42,24 @@ pub struct TrainConfig {
     pub seed: u64,
     pub workers: usize,
     pub strict: bool,
+    /// Processes the run is data-parallel over (1 without a launcher);
+    /// `batch_size` is per process.
+    #[serde(default = "one")]
+    pub world_size: usize,
+    /// What happens to BatchNorm's running statistics at the end of each
+    /// epoch of a distributed run (timm's `--dist-bn`): "reduce" (averaged
+    /// over the ranks), "broadcast" (rank 0's) or "none".
+    #[serde(default = "reduce")]
+    pub dist_bn: String,
+    /// BatchNorm statistics over every rank's batch (SyncBatchNorm).
+    #[serde(default)]
+    pub sync_bn: bool,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn reduce() -> String {
+    "reduce".into()
 }

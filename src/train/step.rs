@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use tch::{Kind, Tensor};
 
 use super::optim::{cross_entropy, Sgd};
+use crate::dist::Ddp;
 use crate::model::infer::{self, RunOptions};
 use crate::model::Dpn;
 
@@ -41,6 +42,12 @@ pub struct StepResult {
 /// One SGD step on a batch, as timm's train loop takes it: train-mode
 /// forward, cross-entropy with label smoothing, backward, update at `lr`.
 /// A non-finite loss returns without touching the weights.
+///
+/// With `ddp` (a distributed run) the step is DDP's: rank 0's BatchNorm
+/// buffers before the forward, gradients averaged over the ranks during the
+/// backward. The loss returned is then the mean of the ranks' losses, and a
+/// non-finite loss on any rank skips the update on all (its loss is NaN on
+/// the ranks whose own loss was finite).
 #[allow(clippy::too_many_arguments)]
 pub fn train_step(
     model: &Dpn,
@@ -51,6 +58,7 @@ pub fn train_step(
     label_smoothing: f64,
     opts: &RunOptions,
     scaler: &mut LossScaler,
+    ddp: Option<&Ddp>,
 ) -> Result<StepResult> {
     opt.zero_grad();
     // An f64 batch (a model converted to f64, for reference checks) stays f64.
@@ -60,9 +68,25 @@ pub fn train_step(
         infer::prepare_input(xs, opts)
     };
     let y = ys.to_device(opts.device);
-    let logits = model.forward_t(&x, true);
+    if let Some(d) = ddp {
+        d.before_forward()?;
+    }
+    let sync = ddp.and_then(|d| d.batch_norm_sync());
+    let logits = crate::model::sync_bn::scoped(sync, || model.forward_t(&x, true));
     let loss = cross_entropy(&logits, &y, label_smoothing);
-    let value = loss.f_double_value(&[]).context("computing the loss")?;
+    let mut value = loss.f_double_value(&[]).context("computing the loss")?;
+    if let Some(d) = ddp {
+        let g = d.group();
+        let t = g.sum(&[f64::from(u8::from(!value.is_finite())), value])?;
+        if t[0] > 0.0 {
+            return Ok(StepResult {
+                loss: if value.is_finite() { f64::NAN } else { value },
+                applied: false,
+            });
+        }
+        value = t[1] / g.world() as f64;
+        d.after_forward(&[&logits])?;
+    }
     if !value.is_finite() {
         return Ok(StepResult {
             loss: value,
@@ -70,7 +94,7 @@ pub fn train_step(
         });
     }
     if scaler.enabled {
-        (loss * scaler.scale).backward();
+        backward(&(loss * scaler.scale), ddp)?;
         if !opt.unscale_grads(1.0 / scaler.scale) {
             scaler.scale *= 0.5;
             scaler.good_steps = 0;
@@ -86,11 +110,23 @@ pub fn train_step(
             scaler.good_steps = 0;
         }
     } else {
-        loss.backward();
+        backward(&loss, ddp)?;
         opt.step(lr);
     }
     Ok(StepResult {
         loss: value,
         applied: true,
     })
+}
+
+/// The backward pass; under DDP it also averages the gradients, so a
+/// failure there is a lost peer (exit 9) unless it is out of memory.
+fn backward(loss: &Tensor, ddp: Option<&Ddp>) -> Result<()> {
+    match (loss.f_backward(), ddp) {
+        (Ok(()), _) => Ok(()),
+        (Err(e), Some(d)) if !crate::sys::panic::says_out_of_memory(&e.to_string()) => {
+            Err(d.group().failure("averaging the gradients", &e.to_string()))
+        }
+        (Err(e), _) => Err(anyhow::Error::new(e).context("the backward pass")),
+    }
 }

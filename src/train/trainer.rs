@@ -10,6 +10,7 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,6 +32,7 @@ use crate::data::folders::{ClassIndex, ImageFolder, IMAGENET_CLASSES};
 use crate::data::{
     BatchLoader, EvalTransform, ImageTransform, Item, LoaderOptions, RgbImage, TrainTransform,
 };
+use crate::dist::{shard, Ddp, Group};
 use crate::model::infer::{self, Precision, RunOptions};
 use crate::model::Dpn;
 use crate::registry::{ModelSpec, Preprocess, Registry};
@@ -44,6 +46,18 @@ pub struct Env<'a> {
     pub ui: &'a Ui,
     /// Set by SIGINT/SIGTERM: checkpoint at the next step boundary and stop.
     pub stop: Arc<AtomicBool>,
+    /// The ranks of a distributed run (torchrun, srun); `None` for one
+    /// process. Rank 0 alone writes files and speaks.
+    pub group: Option<Rc<Group>>,
+}
+
+/// `r` on this rank, or the error that some rank had: every rank stops
+/// together instead of waiting for a failed one until the timeout.
+fn agree<T>(group: &Option<Rc<Group>>, r: Result<T>) -> Result<T> {
+    match group {
+        Some(g) => g.agree(r),
+        None => r,
+    }
 }
 
 /// How a run ended without error.
@@ -70,6 +84,7 @@ pub fn train(
     }
     while run.state.epoch < run.cfg.epochs {
         let lr = run.train_epoch()?;
+        run.distribute_bn()?;
         let t_val = Instant::now();
         let val = run.validate_epoch()?;
         run.end_epoch(lr, val, t_val.elapsed().as_secs_f64())?;
@@ -103,8 +118,12 @@ struct Run<'a> {
     ui: &'a Ui,
     stop: &'a AtomicBool,
     data: Data,
-    /// Updates per epoch (the last incomplete batch is dropped, as timm does).
+    /// Updates per epoch (the last incomplete batch of each rank's share is
+    /// dropped, as timm does).
     upe: u64,
+    group: Option<Rc<Group>>,
+    /// Gradient averaging and buffer broadcasts of a distributed run.
+    ddp: Option<Ddp>,
     vs: nn::VarStore,
     model: Dpn,
     opt: Sgd,
@@ -115,7 +134,8 @@ struct Run<'a> {
     preprocess: Preprocess,
     eval_tf: Arc<dyn ImageTransform>,
     loader_opts: LoaderOptions,
-    steps_file: fs::File,
+    /// steps.csv (rank 0 only).
+    steps_file: Option<fs::File>,
     /// The newest checkpoint written (`last` until the first one exists).
     last: PathBuf,
 }
@@ -138,33 +158,54 @@ impl<'a> Run<'a> {
             crate::sys::memory::cap_to_available();
         }
 
-        let data = load_data(&mut cfg)?;
+        let group = env.group.clone();
+        let (rank, world) = group.as_ref().map_or((0, 1), |g| (g.rank(), g.world()));
+        let data = agree(&group, load_data(&mut cfg))?;
         if data.train.classes.len() == IMAGENET_CLASSES && data.train.classes == Classes::imagenet()
         {
             ui.info(
                 "class folders named by ImageNet synsets with --num-classes 1000: labels are ImageNet's indices (the ImageNet head is kept)",
             );
         }
-        let upe = (data.train.items.len() / cfg.batch_size) as u64;
+        // Every rank's share has the same length (DistributedSampler pads).
+        let share = data.train.items.len().div_ceil(world);
+        let upe = (share / cfg.batch_size) as u64;
         if upe == 0 {
             return Err(error::usage(format!(
-                "--batch-size {} is larger than the {} training images (the last incomplete batch is dropped, as timm does)",
+                "--batch-size {} is larger than the {share} training images of {} (the last incomplete batch is dropped, as timm does)",
                 cfg.batch_size,
-                data.train.items.len()
+                if world > 1 { format!("each of the {world} processes") } else { "the run".to_string() }
             )));
         }
         ui.info(format!(
-            "{}: {} training images, {} validation images, {} classes; {} batches of {} per epoch",
+            "{}: {} training images, {} validation images, {} classes; {} batches of {} per epoch{}",
             cfg.model,
             data.train.items.len(),
             data.val.as_ref().map_or(0, |v| v.items.len()),
             data.classes.len(),
             upe,
-            cfg.batch_size
+            cfg.batch_size,
+            if world > 1 {
+                format!(
+                    " on each of {world} processes (global batch {})",
+                    cfg.batch_size * world
+                )
+            } else {
+                String::new()
+            }
         ));
 
-        let (mut vs, model) = build_model(&cfg, env.registry, spec, resume.as_ref(), &data, ui)?;
+        let built = build_model(&cfg, env.registry, spec, resume.as_ref(), &data, ui);
+        let (mut vs, model) = agree(&group, built)?;
         infer::prepare_model(&mut vs, &opts);
+        #[cfg(feature = "test-hooks")]
+        if test_f64() {
+            vs.double();
+        }
+        let ddp = match &group {
+            Some(g) => Some(Ddp::new(g.clone(), &vs, model.keys(), cfg.sync_bn)?),
+            None => None,
+        };
         let mut opt = Sgd::new(&vs, cfg.momentum, cfg.weight_decay, cfg.nesterov);
         let sched = schedule(&cfg, upe);
         let state = match resume {
@@ -182,11 +223,18 @@ impl<'a> Run<'a> {
             good_steps: state.loss_scale_good_steps,
         };
 
-        fs::create_dir_all(output)
-            .with_context(|| format!("cannot create {}", output.display()))?;
-        checkpoint::clean_stale(output);
-        write_metrics(output, &state.history)?;
-        let steps_file = open_steps(output, state.epoch * upe + state.step_in_epoch)?;
+        let files = if rank == 0 {
+            (|| {
+                fs::create_dir_all(output)
+                    .with_context(|| format!("cannot create {}", output.display()))?;
+                checkpoint::clean_stale(output);
+                write_metrics(output, &state.history)?;
+                open_steps(output, state.epoch * upe + state.step_in_epoch).map(Some)
+            })()
+        } else {
+            Ok(None)
+        };
+        let steps_file = agree(&group, files)?;
 
         let pp = preprocess(&spec.preprocess, &cfg);
         let eval_tf: Arc<dyn ImageTransform> = Arc::new(EvalTransform::from_preprocess(&pp));
@@ -203,6 +251,8 @@ impl<'a> Run<'a> {
             stop: &env.stop,
             data,
             upe,
+            group,
+            ddp,
             vs,
             model,
             opt,
@@ -223,6 +273,8 @@ impl<'a> Run<'a> {
     fn train_epoch(&mut self) -> Result<f64> {
         let (epoch, upe, bs) = (self.state.epoch, self.upe, self.cfg.batch_size);
         let order = epoch_order(self.data.train.items.len(), self.cfg.seed, epoch);
+        let (rank, world) = self.rank_world();
+        let order = shard::train_share(&order, rank, world);
         let start_step = self.state.step_in_epoch;
         let skip = start_step as usize * bs;
         let items: Vec<Item> = order[..upe as usize * bs]
@@ -238,6 +290,8 @@ impl<'a> Run<'a> {
         let tf: Arc<dyn ImageTransform> = Arc::new(Offset {
             inner: tf,
             offset: skip,
+            rank,
+            world,
         });
         let bar = progress::epoch(self.ui, upe, epoch, self.cfg.epochs);
         bar.set_position(start_step);
@@ -257,7 +311,8 @@ impl<'a> Run<'a> {
                 ))
             })?;
             let step = start_step + i as u64;
-            if self.stop.load(Ordering::SeqCst) {
+            let totals = self.batch_totals(&batch)?;
+            if totals.stop {
                 bar.finish_and_clear();
                 self.state.partial.train_seconds += t_train.elapsed().as_secs_f64();
                 return Err(self.interrupt());
@@ -269,10 +324,10 @@ impl<'a> Run<'a> {
                         batch.failures[0].error
                     )));
                 }
-                self.state.partial.skipped += batch.failures.len() as u64;
                 first_failure.get_or_insert_with(|| batch.failures[0].error.clone());
             }
-            lr = self.update(&batch, step, &bar)?;
+            self.state.partial.skipped += totals.skipped;
+            lr = self.update(&batch, &totals, step, &bar)?;
             let p = &self.state.partial;
             let elapsed = p.train_seconds + t_train.elapsed().as_secs_f64();
             bar.set_message(format!(
@@ -301,31 +356,47 @@ impl<'a> Run<'a> {
                 self.state.partial.skipped
             ));
         }
-        self.steps_file.flush()?;
+        if let Some(f) = &mut self.steps_file {
+            f.flush()?;
+        }
         Ok(lr)
     }
 
     /// One optimizer update on `batch` (step `step` of the epoch), logged to
     /// steps.csv; a batch of fewer than two images is logged and skipped, as
     /// BatchNorm cannot train on it. Returns the update's learning rate.
-    fn update(&mut self, batch: &crate::data::Batch, step: u64, bar: &ProgressBar) -> Result<f64> {
+    fn update(
+        &mut self,
+        batch: &crate::data::Batch,
+        totals: &BatchTotals,
+        step: u64,
+        bar: &ProgressBar,
+    ) -> Result<f64> {
         let epoch = self.state.epoch;
         let u = epoch * self.upe + step;
         let lr = self.sched.lr(u);
-        let loss = if batch.len() >= 2 {
+        let loss = if totals.trainable {
             let ys = batch
                 .label_tensor()
                 .ok_or_else(|| anyhow::anyhow!("training image without a label"))?;
+            #[cfg(feature = "test-hooks")]
+            let f64_images = test_f64().then(|| batch.images.to_kind(tch::Kind::Double));
+            #[cfg(not(feature = "test-hooks"))]
+            let f64_images: Option<tch::Tensor> = None;
+            let images = f64_images.as_ref().unwrap_or(&batch.images);
+            #[cfg(feature = "test-hooks")]
+            dump_batch(self.rank_world().0, u, images, &ys)?;
             let r = crate::sys::panic::catch(|| {
                 train_step(
                     &self.model,
                     &mut self.opt,
-                    &batch.images,
+                    images,
                     &ys,
                     lr,
                     self.cfg.label_smoothing,
                     &self.opts,
                     &mut self.scaler,
+                    self.ddp.as_ref(),
                 )
             })
             .and_then(|r| r)
@@ -348,20 +419,84 @@ impl<'a> Run<'a> {
             let p = &mut self.state.partial;
             p.loss_sum += r.loss;
             p.batches += 1;
-            p.images += batch.len() as u64;
+            p.images += totals.images;
             r.loss
         } else {
             f64::NAN
         };
-        writeln!(
-            self.steps_file,
-            "{u},{epoch},{step},{lr},{loss},{}",
-            batch.len()
-        )
-        .context("writing steps.csv")?;
+        if let Some(f) = &mut self.steps_file {
+            writeln!(f, "{u},{epoch},{step},{lr},{loss},{}", totals.images)
+                .context("writing steps.csv")?;
+        }
         self.state.step_in_epoch = step + 1;
         self.state.update = u + 1;
         Ok(lr)
+    }
+
+    fn rank_world(&self) -> (usize, usize) {
+        self.group
+            .as_ref()
+            .map_or((0, 1), |g| (g.rank(), g.world()))
+    }
+
+    /// What every rank needs to know before a step: whether to stop, and
+    /// whether the step can train (BatchNorm needs two images in every
+    /// rank's batch), with the images and failures of all ranks' batches.
+    fn batch_totals(&self, batch: &crate::data::Batch) -> Result<BatchTotals> {
+        let stop = self.stop.load(Ordering::SeqCst);
+        let small = batch.len() < 2;
+        let (images, skipped) = (batch.len() as u64, batch.failures.len() as u64);
+        let Some(g) = &self.group else {
+            return Ok(BatchTotals {
+                stop,
+                trainable: !small,
+                images,
+                skipped,
+            });
+        };
+        // One all-reduce: a signal to any rank (torchrun forwards SIGTERM to
+        // all) stops all, at the same step.
+        let t = g.sum(&[
+            f64::from(u8::from(stop)),
+            f64::from(u8::from(small)),
+            images as f64,
+            skipped as f64,
+        ])?;
+        Ok(BatchTotals {
+            stop: t[0] > 0.0,
+            trainable: t[1] == 0.0,
+            images: t[2] as u64,
+            skipped: t[3] as u64,
+        })
+    }
+
+    /// timm's `distribute_bn` at the end of a distributed epoch: BatchNorm's
+    /// running means and variances averaged over the ranks ("reduce", the
+    /// default) or taken from rank 0 ("broadcast"), so that validation and
+    /// the checkpoint use one set of statistics.
+    fn distribute_bn(&mut self) -> Result<()> {
+        let (Some(g), Some(ddp)) = (&self.group, &self.ddp) else {
+            return Ok(());
+        };
+        let stats: Vec<&tch::Tensor> = ddp
+            .buffer_names()
+            .iter()
+            .zip(ddp.buffers())
+            .filter(|(n, _)| n.ends_with("running_mean") || n.ends_with("running_var"))
+            .map(|(_, t)| t)
+            .collect();
+        match self.cfg.dist_bn.as_str() {
+            "reduce" => tch::no_grad(|| -> Result<()> {
+                g.all_reduce(&stats, crate::dist::Op::Sum)?;
+                for t in &stats {
+                    let mut t = (*t).shallow_clone();
+                    let _ = t.f_div_scalar_(g.world() as f64)?;
+                }
+                Ok(())
+            }),
+            "broadcast" => tch::no_grad(|| g.broadcast(&stats, 0)),
+            _ => Ok(()),
+        }
     }
 
     /// The validation pass, when the run has a validation set.
@@ -377,6 +512,7 @@ impl<'a> Run<'a> {
                 &self.opts,
                 self.loader_opts,
                 self.stop,
+                self.group.as_deref(),
             )
         })
         .and_then(|r| r)
@@ -440,8 +576,16 @@ impl<'a> Run<'a> {
         self.state.history.push(row);
         self.state.epoch += 1;
         self.state.step_in_epoch = 0;
-        write_metrics(self.output, &self.state.history)?;
-        self.last = self.save("epoch", is_best)?;
+        let saved = if self.rank_world().0 == 0 {
+            write_metrics(self.output, &self.state.history)
+                .and_then(|()| self.save("epoch", is_best))
+                .map(Some)
+        } else {
+            Ok(None)
+        };
+        if let Some(dir) = agree(&self.group, saved)? {
+            self.last = dir;
+        }
         Ok(())
     }
 
@@ -483,12 +627,23 @@ impl<'a> Run<'a> {
 
     /// Saves an "interrupted" checkpoint and returns the error (exit 130)
     /// that tells the user how to resume; a failed save is the error instead.
+    /// In a distributed run rank 0 saves and the others wait for it: a
+    /// launcher such as torchrun stops every process once one has exited.
     fn interrupt(&mut self) -> anyhow::Error {
-        match self.save("interrupted", false) {
-            Ok(dir) => error::interrupted(format!(
+        let rank = self.rank_world().0;
+        let saved = if rank == 0 {
+            self.save("interrupted", false).map(Some)
+        } else {
+            Ok(None)
+        };
+        match agree(&self.group, saved) {
+            Ok(Some(dir)) => error::interrupted(format!(
                 "interrupted; checkpoint saved in {}; continue with `dpn train --resume {}`",
                 dir.display(),
                 self.output.display()
+            )),
+            Ok(None) => error::interrupted(format!(
+                "rank {rank}: interrupted; rank 0 saved the checkpoint"
             )),
             Err(e) => e,
         }
@@ -659,11 +814,45 @@ fn epoch_row(
     }
 }
 
-/// A transform that sees item `index` as `index + offset`: the remaining
-/// items of a resumed epoch get the random draws they would have had.
+/// Test hook: with `DPN_TEST_TRAIN_F64=1` the model and its batches are f64,
+/// so that a comparison with a reference over many updates is not swamped
+/// by f32 rounding, which training on small batches amplifies step by step
+/// (see tests/dist.rs).
+#[cfg(feature = "test-hooks")]
+fn test_f64() -> bool {
+    std::env::var_os("DPN_TEST_TRAIN_F64").is_some_and(|v| v == "1")
+}
+
+/// Test hook: with `DPN_TEST_DUMP_BATCHES=DIR`, each update's batch goes to
+/// `DIR/rank{R}-update{U}.safetensors` (`images`, `labels`), so that a
+/// reference (tests/py/ddp_reference.py) can train on exactly dpn's batches.
+#[cfg(feature = "test-hooks")]
+fn dump_batch(rank: usize, update: u64, images: &tch::Tensor, labels: &tch::Tensor) -> Result<()> {
+    let Some(dir) = std::env::var_os("DPN_TEST_DUMP_BATCHES") else {
+        return Ok(());
+    };
+    let path = Path::new(&dir).join(format!("rank{rank}-update{update}.safetensors"));
+    tch::Tensor::write_safetensors(&[("images", images), ("labels", labels)], &path)?;
+    Ok(())
+}
+
+/// What all ranks' batches of one step add up to (see `Run::batch_totals`).
+struct BatchTotals {
+    stop: bool,
+    trainable: bool,
+    images: u64,
+    skipped: u64,
+}
+
+/// A transform that sees item `index` of rank `rank`'s share as its
+/// position in the epoch's whole order, `(index + offset) * world + rank`:
+/// the remaining items of a resumed epoch get the random draws they would
+/// have had, and each rank's items their own.
 struct Offset<T> {
     inner: T,
     offset: usize,
+    rank: usize,
+    world: usize,
 }
 
 impl<T: ImageTransform> ImageTransform for Offset<T> {
@@ -672,7 +861,8 @@ impl<T: ImageTransform> ImageTransform for Offset<T> {
     }
 
     fn apply_into(&self, img: &RgbImage, index: usize, out: &mut [f32]) {
-        self.inner.apply_into(img, index + self.offset, out)
+        let position = (index + self.offset) * self.world + self.rank;
+        self.inner.apply_into(img, position, out)
     }
 }
 

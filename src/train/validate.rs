@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::data::{BatchLoader, ImageTransform, Item, LoaderOptions};
+use crate::dist::{shard, Group};
 use crate::metrics::{score, Tally};
 use crate::model::infer::{self, RunOptions};
 use crate::model::Dpn;
@@ -27,6 +28,9 @@ pub struct Validation {
 }
 
 /// Evaluates `model` on `items`; `None` when `stop` was set meanwhile.
+/// With a `group`, each rank evaluates its share (`dist::shard::eval_share`)
+/// and the figures are those of the whole set, on every rank; `images`
+/// counts the whole set's, `failures` this rank's.
 pub fn validate(
     model: &Dpn,
     items: &[Item],
@@ -34,13 +38,22 @@ pub fn validate(
     opts: &RunOptions,
     loader_opts: LoaderOptions,
     stop: &AtomicBool,
+    group: Option<&Group>,
 ) -> Result<Option<Validation>> {
-    let loader = BatchLoader::new(items.to_vec(), transform, loader_opts)?;
+    let share: Vec<Item> = match group {
+        Some(g) => shard::eval_share(items.len(), g.rank(), g.world())
+            .map(|i| items[i].clone())
+            .collect(),
+        None => items.to_vec(),
+    };
+    let loader = BatchLoader::new(share, transform, loader_opts)?;
     let mut tally = Tally::new(model.num_classes());
     let mut failures = Vec::new();
     for batch in loader {
         let batch = batch?;
-        if stop.load(Ordering::SeqCst) {
+        // A distributed pass runs to its end: the ranks meet once, after it,
+        // and the training loop checks for a signal at its next step.
+        if group.is_none() && stop.load(Ordering::SeqCst) {
             return Ok(None);
         }
         failures.extend(
@@ -58,6 +71,10 @@ pub fn validate(
         let logits = infer::infer(model, &batch.images, opts);
         score(&logits, &ys, &mut tally)?;
     }
+    let tally = match group {
+        Some(g) => tally.all_ranks(g)?,
+        None => tally,
+    };
     // Figures of the finite outputs alone would flatter a broken model.
     let broken = tally.non_finite > 0;
     let nan_if = |bad: bool, v: f64| if bad { f64::NAN } else { v };

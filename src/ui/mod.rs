@@ -43,6 +43,16 @@ impl Ui {
         }
     }
 
+    /// This Ui without info, warnings or progress: errors only (the ranks of
+    /// a distributed run other than rank 0).
+    pub fn silent(self) -> Ui {
+        Ui {
+            quiet: true,
+            progress: false,
+            ..self
+        }
+    }
+
     pub fn info(&self, msg: impl AsRef<str>) {
         if !self.quiet {
             line(msg.as_ref());

@@ -32,3 +32,43 @@ pub fn shared_tempdir(prefix: &str) -> tempfile::TempDir {
         .tempdir_in(base)
         .expect("make a fixture directory")
 }
+
+/// 80 training and 20 validation images of 10 digits, 32x32 (the first 100
+/// of scikit-learn's digits, scripts/make_digits.py): made once into the
+/// target's tmp dir (atomically, by renaming a finished folder) and reused.
+#[allow(dead_code)]
+pub fn digits() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("train-digits-100");
+        if dir.join("val").is_dir() {
+            return dir;
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix("train-digits-")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap()
+            .keep();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make_digits.py");
+        let out = std::process::Command::new(python())
+            .arg(&script)
+            .arg(&tmp)
+            .args(["--limit", "100"])
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} (set DPN_TEST_PYTHON): {e}",
+                    python().display()
+                )
+            });
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if std::fs::rename(&tmp, &dir).is_err() {
+            let _ = std::fs::remove_dir_all(&tmp); // made meanwhile by another process
+        }
+        dir
+    })
+}

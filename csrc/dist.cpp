@@ -1,0 +1,398 @@
+// The binding to c10d, PyTorch's distributed engine, for `dpn train` and
+// `dpn evaluate` under torchrun or Slurm (src/dist/; docs/distributed.md).
+//
+// Kept to what dpn needs and written against the classes that libtorch_cpu.so
+// exports: TCPStore (rendezvous), ProcessGroupGloo (CPU collectives),
+// broadcast_coalesced, and Reducer, the engine of torch's
+// DistributedDataParallel. Using DDP's own Reducer (bucketed gradient
+// averaging overlapped with the backward pass) rather than a hand-written
+// all-reduce is what makes a dpn run's updates equal torch DDP's.
+//
+// Every entry point catches C++ exceptions and reports them as a message in
+// `err` and a non-zero return, so that nothing unwinds into Rust.
+//
+// Tensors arrive as tch's `C_tensor*`, which torch-sys defines as an
+// `at::Tensor*` (torch-sys's torch_api.h: `typedef torch::Tensor *tensor`).
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/comm.hpp>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <c10/util/Logging.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Dist {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  int rank;
+  int world;
+};
+
+struct Ddp {
+  std::unique_ptr<c10d::Reducer> reducer;
+};
+
+// The first line of an exception's message: c10 errors append a C++
+// backtrace and "Exception raised from ..." that a user does not need.
+void set_error(char* err, size_t len, const char* what) {
+  if (err == nullptr || len == 0) {
+    return;
+  }
+  std::string s(what == nullptr ? "unknown error" : what);
+  auto nl = s.find('\n');
+  if (nl != std::string::npos) {
+    s.resize(nl);
+  }
+  std::strncpy(err, s.c_str(), len - 1);
+  err[len - 1] = '\0';
+}
+
+template <typename F>
+int guarded(char* err, size_t len, F&& f) {
+  try {
+    f();
+    return 0;
+  } catch (const c10::Error& e) {
+    set_error(err, len, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    set_error(err, len, e.what());
+  } catch (...) {
+    set_error(err, len, "unknown C++ exception");
+  }
+  return 1;
+}
+
+void all_reduce_sum(Dist* d, at::Tensor& t) {
+  std::vector<at::Tensor> one{t};
+  d->pg->allreduce(one)->wait();
+}
+
+// SyncBatchNorm's semantics (torch.nn.SyncBatchNorm) for `dpn train
+// --sync-bn`: the batch statistics of all ranks' batches together, and a
+// backward pass that reduces the two gradient sums over the ranks. torch's
+// own SyncBatchNorm runs on CUDA only; this one runs wherever Gloo does.
+// Statistics are combined in f64 (see forward).
+struct SyncBatchNorm : public torch::autograd::Function<SyncBatchNorm> {
+  static std::vector<int64_t> reduced_dims(const at::Tensor& x) {
+    std::vector<int64_t> dims{0};
+    for (int64_t i = 2; i < x.dim(); ++i) {
+      dims.push_back(i);
+    }
+    return dims;
+  }
+
+  static std::vector<int64_t> channel_shape(const at::Tensor& x) {
+    std::vector<int64_t> shape(x.dim(), 1);
+    shape[1] = x.size(1);
+    return shape;
+  }
+
+  static at::Tensor forward(
+      torch::autograd::AutogradContext* ctx,
+      const at::Tensor& x,
+      const at::Tensor& weight,
+      const at::Tensor& bias,
+      at::Tensor running_mean,
+      at::Tensor running_var,
+      double momentum,
+      double eps,
+      int64_t group) {
+    auto* d = reinterpret_cast<Dist*>(group);
+    const int64_t c = x.size(1);
+    auto dims = reduced_dims(x);
+    auto shape = channel_shape(x);
+    // Each rank's mean and sum of squared deviations (two passes, in f64),
+    // gathered into one [world, 2C + 1] buffer by one all-reduce (each rank
+    // fills its own row), then combined as Chan et al.'s parallel variance:
+    // as accurate as one process's two-pass statistics over every batch.
+    auto xd = x.to(at::kDouble);
+    const double n_local = static_cast<double>(x.numel() / c);
+    auto mean_local = xd.mean(dims);
+    auto m2_local = (xd - mean_local.view(shape)).pow(2).sum(dims);
+    auto rows = at::zeros({d->world, 2 * c + 1}, xd.options());
+    rows[d->rank].narrow(0, 0, c).copy_(mean_local);
+    rows[d->rank].narrow(0, c, c).copy_(m2_local);
+    rows[d->rank][2 * c].fill_(n_local);
+    all_reduce_sum(d, rows);
+    auto counts = rows.narrow(1, 2 * c, 1); // [world, 1]
+    const double total = counts.sum().item<double>();
+    TORCH_CHECK(total > 1, "SyncBatchNorm needs more than one value per channel");
+    auto means = rows.narrow(1, 0, c); // [world, C]
+    auto mean = (means * counts).sum(0) / total;
+    auto m2 = rows.narrow(1, c, c).sum(0) +
+        (counts * (means - mean).pow(2)).sum(0);
+    auto var = m2 / total;
+    {
+      at::NoGradGuard no_grad;
+      running_mean.mul_(1 - momentum).add_(
+          mean.to(running_mean.scalar_type()), momentum);
+      running_var.mul_(1 - momentum).add_(
+          (var * (total / (total - 1))).to(running_var.scalar_type()), momentum);
+    }
+    auto mean_x = mean.to(x.scalar_type());
+    auto invstd = (var + eps).rsqrt().to(x.scalar_type());
+    auto y = (x - mean_x.view(shape)) * (invstd * weight).view(shape) +
+        bias.view(shape);
+    ctx->save_for_backward({x, weight, mean_x, invstd});
+    ctx->saved_data["group"] = group;
+    ctx->saved_data["total"] = total;
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(
+      torch::autograd::AutogradContext* ctx,
+      torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    auto &x = saved[0], &weight = saved[1], &mean = saved[2], &invstd = saved[3];
+    auto* d = reinterpret_cast<Dist*>(ctx->saved_data["group"].toInt());
+    const double total = ctx->saved_data["total"].toDouble();
+    const int64_t c = x.size(1);
+    auto dims = reduced_dims(x);
+    auto shape = channel_shape(x);
+    auto dy = grads[0].contiguous();
+    auto xmu = x - mean.view(shape);
+    auto sum_dy = dy.sum(dims);
+    auto sum_dy_xmu = (dy * xmu).sum(dims);
+    auto grad_weight = sum_dy_xmu * invstd;
+    auto grad_bias = sum_dy;
+    auto both = at::cat({sum_dy, sum_dy_xmu}).to(at::kDouble);
+    all_reduce_sum(d, both);
+    auto mean_dy = (both.narrow(0, 0, c) / total).to(x.scalar_type());
+    auto mean_dy_xmu = (both.narrow(0, c, c) / total).to(x.scalar_type());
+    auto grad_x = (dy - mean_dy.view(shape) -
+                   xmu * (invstd * invstd * mean_dy_xmu).view(shape)) *
+        (invstd * weight).view(shape);
+    return {
+        grad_x,
+        grad_weight,
+        grad_bias,
+        at::Tensor(),
+        at::Tensor(),
+        at::Tensor(),
+        at::Tensor(),
+        at::Tensor()};
+  }
+};
+
+std::vector<at::Tensor> tensors(at::Tensor** ts, size_t n) {
+  std::vector<at::Tensor> v;
+  v.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    v.push_back(*ts[i]);
+  }
+  return v;
+}
+
+} // namespace
+
+extern "C" {
+
+// Meets the other ranks through a TCPStore at host:port (rank 0 serves it
+// unless `server` is 0, as under torchrun, whose agent serves it) and makes
+// the Gloo process group. `prefix` namespaces the keys in a shared store.
+void* dpn_dist_new(
+    const char* host,
+    int port,
+    int rank,
+    int world,
+    int server,
+    const char* prefix,
+    int64_t timeout_ms,
+    char* err,
+    size_t errlen) {
+  Dist* out = nullptr;
+  // c10d logs its retries and timeouts to stderr as warnings; dpn reports
+  // a failure itself, in one line. TORCH_CPP_LOG_LEVEL, as in torch, shows them.
+  if (std::getenv("TORCH_CPP_LOG_LEVEL") == nullptr) {
+    FLAGS_caffe2_log_level = 3;
+  }
+  guarded(err, errlen, [&] {
+    auto timeout = std::chrono::milliseconds(timeout_ms);
+    c10d::TCPStoreOptions opts;
+    opts.port = static_cast<std::uint16_t>(port);
+    opts.isServer = server != 0;
+    opts.numWorkers = world;
+    opts.waitWorkers = false;
+    opts.timeout = timeout;
+    opts.useLibUV = true;
+    c10::intrusive_ptr<c10d::Store> store =
+        c10::make_intrusive<c10d::TCPStore>(std::string(host), opts);
+    if (prefix != nullptr && prefix[0] != '\0') {
+      store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
+    }
+    auto gloo_opts = c10d::ProcessGroupGloo::Options::create(timeout);
+    gloo_opts->devices.push_back(
+        c10d::ProcessGroupGloo::createDefaultDevice());
+    auto gloo_store = c10::make_intrusive<c10d::PrefixStore>("gloo/", store);
+    auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        gloo_store, rank, world, gloo_opts);
+    auto pg = c10::make_intrusive<c10d::ProcessGroup>(store, rank, world);
+    pg->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    pg->setBackend(
+        c10::DeviceType::CPU,
+        c10d::ProcessGroup::BackendType::GLOO,
+        c10::intrusive_ptr<c10d::Backend>(backend));
+    out = new Dist{store, pg, rank, world};
+  });
+  return out;
+}
+
+void dpn_dist_free(void* d) {
+  delete static_cast<Dist*>(d);
+}
+
+// op: 0 sum, 1 max, 2 min.
+int dpn_dist_allreduce(
+    void* d,
+    at::Tensor** ts,
+    size_t n,
+    int op,
+    char* err,
+    size_t errlen) {
+  return guarded(err, errlen, [&] {
+    auto* dist = static_cast<Dist*>(d);
+    c10d::AllreduceOptions opts;
+    opts.reduceOp = op == 1 ? c10d::ReduceOp::MAX
+        : op == 2           ? c10d::ReduceOp::MIN
+                            : c10d::ReduceOp::SUM;
+    for (size_t i = 0; i < n; ++i) {
+      std::vector<at::Tensor> one{*ts[i]};
+      dist->pg->allreduce(one, opts)->wait();
+    }
+  });
+}
+
+// Copies rank `root`'s tensors to every rank, as DDP syncs module states.
+int dpn_dist_broadcast(
+    void* d,
+    at::Tensor** ts,
+    size_t n,
+    int root,
+    int64_t bucket_bytes,
+    char* err,
+    size_t errlen) {
+  return guarded(err, errlen, [&] {
+    auto* dist = static_cast<Dist*>(d);
+    auto v = tensors(ts, n);
+    c10d::broadcast_coalesced(
+        dist->pg, v, static_cast<size_t>(bucket_bytes), root);
+  });
+}
+
+int dpn_dist_barrier(void* d, char* err, size_t errlen) {
+  return guarded(err, errlen, [&] {
+    auto* dist = static_cast<Dist*>(d);
+    dist->pg->barrier()->wait();
+  });
+}
+
+// DDP's Reducer over `params` (in the model's order), with the buckets DDP
+// computes by default (the first 1 MiB, then 25 MiB each, in reverse order
+// of the parameters, as gradients become ready in the backward pass).
+void* dpn_ddp_new(
+    void* d,
+    at::Tensor** params,
+    const char** names,
+    size_t n,
+    int64_t bucket_bytes,
+    int64_t first_bucket_bytes,
+    char* err,
+    size_t errlen) {
+  Ddp* out = nullptr;
+  guarded(err, errlen, [&] {
+    auto* dist = static_cast<Dist*>(d);
+    auto ps = tensors(params, n);
+    std::vector<bool> sparse(n, false);
+    std::vector<size_t> limits{
+        static_cast<size_t>(first_bucket_bytes), static_cast<size_t>(bucket_bytes)};
+    auto [indices, per_bucket_limits] = c10d::compute_bucket_assignment_by_size(
+        ps, limits, sparse, /*tensor_indices=*/{}, /*logger=*/std::nullopt);
+    std::reverse(indices.begin(), indices.end());
+    std::reverse(per_bucket_limits.begin(), per_bucket_limits.end());
+    std::unordered_map<size_t, std::string> param_names;
+    for (size_t i = 0; i < n; ++i) {
+      param_names[i] = names[i];
+    }
+    std::vector<int64_t> caps(per_bucket_limits.begin(), per_bucket_limits.end());
+    out = new Ddp{std::make_unique<c10d::Reducer>(
+        ps,
+        indices,
+        dist->pg,
+        sparse,
+        bucket_bytes,
+        /*find_unused_parameters=*/false,
+        /*gradient_as_bucket_view=*/false,
+        param_names,
+        first_bucket_bytes,
+        /*skip_all_reduce_unused_params=*/false,
+        /*use_python_reducer=*/false,
+        caps)};
+  });
+  return out;
+}
+
+// What DDP's forward does around the module's forward in training: rebuild
+// the buckets once (in the order gradients became ready) and arm the hooks
+// that all-reduce the gradients during the next backward pass.
+int dpn_ddp_rebuild_buckets(void* r, char* err, size_t errlen) {
+  return guarded(err, errlen, [&] {
+    static_cast<Ddp*>(r)->reducer->rebuild_buckets();
+  });
+}
+
+int dpn_ddp_prepare(
+    void* r,
+    at::Tensor** outputs,
+    size_t n,
+    char* err,
+    size_t errlen) {
+  return guarded(err, errlen, [&] {
+    static_cast<Ddp*>(r)->reducer->prepare_for_backward(tensors(outputs, n));
+  });
+}
+
+// Training-mode BatchNorm over all ranks' batches (SyncBatchNorm above);
+// returns a new tensor handle for tch, or null with `err` set.
+at::Tensor* dpn_sync_batch_norm(
+    void* d,
+    at::Tensor* x,
+    at::Tensor* weight,
+    at::Tensor* bias,
+    at::Tensor* running_mean,
+    at::Tensor* running_var,
+    double momentum,
+    double eps,
+    char* err,
+    size_t errlen) {
+  at::Tensor* out = nullptr;
+  guarded(err, errlen, [&] {
+    out = new at::Tensor(SyncBatchNorm::apply(
+        *x,
+        *weight,
+        *bias,
+        *running_mean,
+        *running_var,
+        momentum,
+        eps,
+        reinterpret_cast<int64_t>(d)));
+  });
+  return out;
+}
+
+void dpn_ddp_free(void* r) {
+  delete static_cast<Ddp*>(r);
+}
+
+} // extern "C"

@@ -1,0 +1,95 @@
+//! The C functions of `csrc/dist.cpp`. Each returns non-zero (or null) on
+//! failure and leaves the C++ exception's first line in `err`.
+
+use std::os::raw::{c_char, c_int, c_void};
+
+use tch::Tensor;
+use torch_sys::C_tensor;
+
+pub const ERR_LEN: usize = 1024;
+
+extern "C" {
+    pub fn dpn_dist_new(
+        host: *const c_char,
+        port: c_int,
+        rank: c_int,
+        world: c_int,
+        server: c_int,
+        prefix: *const c_char,
+        timeout_ms: i64,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> *mut c_void;
+    pub fn dpn_dist_free(d: *mut c_void);
+    pub fn dpn_dist_allreduce(
+        d: *mut c_void,
+        ts: *const *mut C_tensor,
+        n: usize,
+        op: c_int,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> c_int;
+    pub fn dpn_dist_broadcast(
+        d: *mut c_void,
+        ts: *const *mut C_tensor,
+        n: usize,
+        root: c_int,
+        bucket_bytes: i64,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> c_int;
+    pub fn dpn_dist_barrier(d: *mut c_void, err: *mut c_char, errlen: usize) -> c_int;
+    pub fn dpn_ddp_new(
+        d: *mut c_void,
+        params: *const *mut C_tensor,
+        names: *const *const c_char,
+        n: usize,
+        bucket_bytes: i64,
+        first_bucket_bytes: i64,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> *mut c_void;
+    pub fn dpn_ddp_rebuild_buckets(r: *mut c_void, err: *mut c_char, errlen: usize) -> c_int;
+    pub fn dpn_ddp_prepare(
+        r: *mut c_void,
+        outputs: *const *mut C_tensor,
+        n: usize,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> c_int;
+    pub fn dpn_ddp_free(r: *mut c_void);
+    #[allow(clippy::too_many_arguments)]
+    pub fn dpn_sync_batch_norm(
+        d: *mut c_void,
+        x: *const C_tensor,
+        weight: *const C_tensor,
+        bias: *const C_tensor,
+        running_mean: *const C_tensor,
+        running_var: *const C_tensor,
+        momentum: f64,
+        eps: f64,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> *mut C_tensor;
+}
+
+/// The `at::Tensor*` of each tensor. The C++ side only reads the handles
+/// (tensors are reference-counted there), so shared references suffice.
+pub fn handles(ts: &[&Tensor]) -> Vec<*mut C_tensor> {
+    ts.iter().map(|t| t.as_ptr() as *mut C_tensor).collect()
+}
+
+/// The message a failed call left in `err`.
+pub fn message(err: &[c_char]) -> String {
+    let bytes: Vec<u8> = err
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    let s = String::from_utf8_lossy(&bytes).trim().to_string();
+    if s.is_empty() {
+        "unknown error".into()
+    } else {
+        s
+    }
+}

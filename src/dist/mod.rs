@@ -1,0 +1,45 @@
+//! Distributed runs: `dpn train` data-parallel and `dpn evaluate` sharded
+//! over the processes that torchrun or Slurm's srun start, on c10d (the
+//! engine of torch's DistributedDataParallel) through `csrc/dist.cpp`.
+//! docs/distributed.md is the user's guide.
+//!
+//! * [`launch`]: rank, world and rendezvous address from the launcher's
+//!   variables;
+//! * [`group`]: the process group (TCPStore rendezvous, Gloo collectives,
+//!   `--dist-timeout`) and [`group::Group::agree`], which stops every rank
+//!   when one fails;
+//! * [`ddp`]: DDP's gradient averaging and buffer broadcasts for training;
+//! * [`shard`]: each rank's share of the training order and of an
+//!   evaluation set.
+
+pub mod ddp;
+mod ffi;
+pub mod group;
+pub mod launch;
+pub mod shard;
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use anyhow::Result;
+
+pub use ddp::Ddp;
+pub use group::{Group, Op};
+pub use launch::Launch;
+
+/// torch's default collective timeout for Gloo (`default_pg_timeout`).
+pub const DEFAULT_TIMEOUT_SECS: u64 = 1800;
+
+/// The process group of this run when a launcher started it, else `None`.
+/// Also gives each process its share of the CPU threads (the cores over the
+/// processes on this node) unless `OMP_NUM_THREADS` sets them.
+pub fn join_from_env(timeout: Duration) -> Result<Option<Rc<Group>>> {
+    let Some(launch) = Launch::from_env()? else {
+        return Ok(None);
+    };
+    if std::env::var_os("OMP_NUM_THREADS").is_none_or(|v| v.is_empty()) {
+        let share = (tch::get_num_threads() as usize / launch.local_world).max(1);
+        tch::set_num_threads(share as i32);
+    }
+    Ok(Some(Rc::new(Group::join(&launch, timeout)?)))
+}

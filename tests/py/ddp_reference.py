@@ -1,0 +1,115 @@
+"""torch DDP's training of timm's dpn48b on the batches a distributed `dpn train` used,
+for tests/dist.rs.
+
+usage:
+  ddp_reference.py init OUT.safetensors
+      timm's dpn48b (10 classes, seeded) as the starting weights of both runs.
+  torchrun --nproc-per-node 2 ddp_reference.py train INIT DUMP_DIR STEPS_CSV OUT [--dist-bn reduce]
+      Every rank trains timm's model wrapped in torch.nn.parallel.DistributedDataParallel
+      (Gloo, default buckets, broadcast_buffers=True) on the batches dpn dumped for it
+      (DUMP_DIR/rank{R}-update{U}.safetensors, written under DPN_TEST_DUMP_BATCHES), with
+      timm's optimizer (create_optimizer_v2, opt="momentum") and loss
+      (LabelSmoothingCrossEntropy), each update's learning rate read from dpn's steps.csv.
+      At the end timm's train.py's distribute_bn (--dist-bn reduce: running statistics
+      averaged over the ranks). In f64 when dpn's batches are (DPN_TEST_TRAIN_F64=1).
+      Rank 0 writes OUT: the state dict (timm's names), and
+      `loss` (f64 [updates]): each update's loss averaged over the ranks.
+
+The recipe (momentum 0.9, weight decay 1e-4, label smoothing 0.1) is tests/dist.rs's.
+"""
+
+import pinned  # tests/py/pinned.py: the pinned torch, timm and Pillow, or exit
+
+pinned.check()
+
+import csv
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+
+import timm
+from timm.loss import LabelSmoothingCrossEntropy
+from timm.optim import create_optimizer_v2
+
+MOMENTUM = 0.9
+WEIGHT_DECAY = 1e-4
+LABEL_SMOOTHING = 0.1
+
+
+def save(tensors, path, metadata=None):
+    save_file(tensors, path + ".partial", metadata=metadata)
+    os.replace(path + ".partial", path)
+
+
+def make_init(out):
+    torch.manual_seed(0)
+    model = timm.create_model("dpn48b", pretrained=False, num_classes=10)
+    save({k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}, out)
+
+
+def steps(path):
+    """(update, lr) of every trained update in dpn's steps.csv."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [(int(r["update"]), float(r["lr"])) for r in rows if r["loss"] not in ("", "NaN", "nan")]
+
+
+def train(init, dump, steps_csv, out, dist_bn):
+    dist.init_process_group("gloo")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    torch.set_num_threads(1)
+    model = timm.create_model("dpn48b", pretrained=False, num_classes=10)
+    model.load_state_dict(load_file(init))
+    model.train()
+    plan = steps(steps_csv)
+    first = load_file(os.path.join(dump, f"rank{rank}-update{plan[0][0]}.safetensors"))
+    if first["images"].dtype == torch.float64:
+        model.double()  # dpn ran under DPN_TEST_TRAIN_F64=1
+    ddp = torch.nn.parallel.DistributedDataParallel(model)
+    opt = create_optimizer_v2(
+        model, opt="momentum", lr=0.1, weight_decay=WEIGHT_DECAY, momentum=MOMENTUM
+    )
+    loss_fn = LabelSmoothingCrossEntropy(LABEL_SMOOTHING)
+    losses = []
+    for update, lr in plan:
+        batch = load_file(os.path.join(dump, f"rank{rank}-update{update}.safetensors"))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        loss = loss_fn(ddp(batch["images"]), batch["labels"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        mean = loss.detach().clone()
+        dist.all_reduce(mean)
+        losses.append(mean.item() / world)
+    if dist_bn == "reduce":
+        # timm.utils.distribute_bn(model, world, reduce=True)
+        for name, buf in model.named_buffers():
+            if "running_mean" in name or "running_var" in name:
+                dist.all_reduce(buf, op=dist.ReduceOp.SUM)
+                buf /= float(world)
+    if rank == 0:
+        tensors = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+        tensors["loss"] = torch.tensor(losses, dtype=torch.float64)
+        save(tensors, out)
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def main():
+    if sys.argv[1] == "init":
+        make_init(sys.argv[2])
+    elif sys.argv[1] == "train":
+        dist_bn = "reduce"
+        if "--dist-bn" in sys.argv:
+            dist_bn = sys.argv[sys.argv.index("--dist-bn") + 1]
+        train(*sys.argv[2:6], dist_bn)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
