@@ -138,7 +138,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__evaluate)
-            opts="-m -b -d -f -q -v -h --data --labels-file --labels --model --weights --reject-non-finite --batch-size --device --dtype --channels-last --exact --workers --shard --no-retry --img-size --crop-pct --interpolation --amp --limit --results-file --per-class --merge --format --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-m -b -d -f -q -v -h --data --labels-file --labels --model --weights --reject-non-finite --batch-size --device --dtype --channels-last --exact --workers --shard --no-retry --img-size --crop-pct --interpolation --amp --limit --results-file --per-class --merge --format --dist-timeout --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -234,6 +234,10 @@ _dpn() {
                     ;;
                 -f)
                     COMPREPLY=($(compgen -W "table csv json yaml markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                --dist-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --color)
@@ -638,7 +642,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__train)
-            opts="-m -b -d -o -f -q -v -h --data --val-data --val-split --model --pretrained --weights --num-classes --epochs --batch-size --lr --momentum --nesterov --weight-decay --sched --warmup-epochs --warmup-lr --min-lr --decay-epochs --decay-rate --label-smoothing --img-size --scale --ratio --hflip --crop-pct --amp --channels-last --device --seed --workers --strict --output --resume --format --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-m -b -d -o -f -q -v -h --data --val-data --val-split --model --pretrained --weights --num-classes --epochs --batch-size --lr --momentum --nesterov --weight-decay --sched --warmup-epochs --warmup-lr --min-lr --decay-epochs --decay-rate --label-smoothing --img-size --scale --ratio --hflip --crop-pct --amp --channels-last --device --seed --workers --strict --output --resume --format --dist-timeout --dist-bn --sync-bn --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -782,6 +786,14 @@ _dpn() {
                     ;;
                 -f)
                     COMPREPLY=($(compgen -W "table csv json yaml markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                --dist-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dist-bn)
+                    COMPREPLY=($(compgen -W "reduce broadcast none" -- "${cur}"))
                     return 0
                     ;;
                 --color)

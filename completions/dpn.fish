@@ -71,7 +71,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand predict" -s m -l model -d 'Model
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l weights -d 'Weights file (any format `dpn convert` reads); default: the cached weights of --model' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s k -l top-k -d 'Classes per image' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l labels -d 'Class names, one per line (`name` or `synset<TAB>name`); default: the weights\' own, else ImageNet-1k\'s' -r -F
-complete -c dpn -n "__fish_dpn_using_subcommand predict" -l features -d 'Also write pooled pre-logit embeddings (.safetensors or .npy) keyed by path' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l features -d 'Also write pooled pre-logit embeddings (.safetensors or .npy) keyed by path; with --shard, `{rank}` in FILE becomes the shard\'s index' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s b -l batch-size -d 'Images per batch' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
@@ -130,6 +130,7 @@ csv\t'Comma-separated, exact values, one header row'
 json\t'A JSON array of objects with exact values'
 yaml\t'A YAML list of mappings with exact values'
 markdown\t'A GitHub-flavoured Markdown table with human units'"
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l dist-timeout -d 'Under torchrun or srun: seconds to wait for the other ranks before giving up' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -170,6 +171,7 @@ csv\t'Comma-separated, exact values, one header row'
 json\t'A JSON array of objects with exact values'
 yaml\t'A YAML list of mappings with exact values'
 markdown\t'A GitHub-flavoured Markdown table with human units'"
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l dist-timeout -d 'Under torchrun or srun: seconds to wait for the other ranks before giving up' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -268,6 +270,10 @@ csv\t'Comma-separated, exact values, one header row'
 json\t'A JSON array of objects with exact values'
 yaml\t'A YAML list of mappings with exact values'
 markdown\t'A GitHub-flavoured Markdown table with human units'"
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l dist-timeout -d 'Distributed runs: seconds to wait for the other ranks (at the rendezvous and at every collective) before a rank gives up with an error' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l dist-bn -d 'Distributed runs: BatchNorm running statistics at the end of each epoch (timm\'s --dist-bn): averaged over the ranks, rank 0\'s, or left per rank' -r -f -a "reduce\t''
+broadcast\t''
+none\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -277,6 +283,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l pretrained -d 'Start f
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l nesterov -d 'Nesterov momentum (timm\'s `--opt sgd`); plain momentum without it (`--opt momentum`)'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l channels-last -d 'Train in channels-last (NHWC) memory format'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l strict -d 'Stop at the first unreadable image instead of skipping it'
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l sync-bn -d 'Distributed runs: BatchNorm statistics over every process\'s batch together (SyncBatchNorm); costs two all-reduces per BatchNorm per update'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s h -l help -d 'Print help (see more with \'--help\')'
