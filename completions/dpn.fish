@@ -76,7 +76,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand predict" -s b -l batch-size -d '
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l workers -d 'Image decoding threads (default: one per core; at most 4 per core)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand predict" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand predict" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs; see docs/distributed.md under a launcher)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand predict" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model\'s)' -r -f -a "bicubic\t''
@@ -111,7 +111,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s b -l batch-size -d 
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l workers -d 'Image decoding threads (default: one per core; at most 4 per core)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs; see docs/distributed.md under a launcher)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model\'s)' -r -f -a "bicubic\t''
@@ -152,7 +152,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand eval" -s b -l batch-size -d 'Ima
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s d -l device -d 'auto, cpu, cuda or cuda:N' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l dtype -d 'Compute precision: f32, bf16 or f16 (f16 on CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l workers -d 'Image decoding threads (default: one per core; at most 4 per core)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand eval" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs, whatever the environment)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l shard -d 'Take shard I of N of the inputs; `auto`: the Slurm array\'s (SLURM_ARRAY_TASK_*) or RANK/WORLD_SIZE (default: all inputs; see docs/distributed.md under a launcher)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model\'s)' -r -f -a "bicubic\t''

@@ -650,13 +650,33 @@ fn job_variables_shard_only_with_shard_auto() {
     let all_images = r.json["images"].as_object().unwrap().len();
     let folder_images = r.json["folder"]["images"].as_u64().unwrap() as usize;
 
-    // Inside a Slurm array task under torchrun, without --shard: everything.
-    let (paths, err) = predicted(&[], &SLURM_STEP_4);
+    // Inside a Slurm array task, without --shard: everything.
+    let array_task = &SLURM_STEP_4[..5];
+    let (paths, err) = predicted(&[], array_task);
     assert_eq!(paths.len(), all_images, "{err}");
     assert!(!err.contains("shard"), "{err}");
-    let (n, err) = evaluated(&[], &SLURM_STEP_4);
+    let (n, err) = evaluated(&[], array_task);
     assert_eq!(n as usize, folder_images, "{err}");
     assert!(!err.contains("shard"), "{err}");
+    // Under a launcher (RANK/WORLD_SIZE), without --shard: predict would have
+    // every process classify everything, so it asks for --shard auto;
+    // evaluate joins the other ranks (tests/dist.rs), which needs the
+    // rendezvous address torchrun always sets.
+    let weights = r.weights();
+    let images = r.path("images");
+    let o = dpn_env(
+        &["predict", "--weights", &weights, images.to_str().unwrap()],
+        &SLURM_STEP_4,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("pass --shard auto"), "{}", stderr(&o));
+    let folder = r.path("folder");
+    let o = dpn_env(
+        &["evaluate", "--weights", &weights, "--data", folder.to_str().unwrap()],
+        &SLURM_STEP_4,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("MASTER_PORT is not set"), "{}", stderr(&o));
 
     // --shard auto: task 4 of --array=0-8:4 is shard 1 of 3.
     let (whole, _) = predicted(&[], &[]);

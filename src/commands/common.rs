@@ -108,7 +108,7 @@ pub struct RunArgs {
     pub workers: usize,
 
     /// Take shard I of N of the inputs; `auto`: the Slurm array's (SLURM_ARRAY_TASK_*) or
-    /// RANK/WORLD_SIZE (default: all inputs, whatever the environment)
+    /// RANK/WORLD_SIZE (default: all inputs; see docs/distributed.md under a launcher)
     #[arg(long, value_name = "I/N|auto")]
     pub shard: Option<String>,
 

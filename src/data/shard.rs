@@ -2,8 +2,10 @@
 //!
 //! Sharding happens only when asked: `--shard I/N`, or `--shard auto`, which
 //! reads the job array's variables. Without the flag a command takes the
-//! whole input, whatever the environment (every task of a Slurm array job has
-//! `SLURM_ARRAY_*`, and every process under torchrun `RANK`/`WORLD_SIZE`).
+//! whole input, whatever a Slurm array job's `SLURM_ARRAY_*` say. Under a
+//! launcher (torchrun's `RANK`/`WORLD_SIZE`, an `srun` step) `evaluate`
+//! without `--shard` splits the images among the ranks itself and reports one
+//! result, and `predict` asks for `--shard auto` (docs/distributed.md).
 
 use anyhow::Result;
 

@@ -172,9 +172,13 @@ impl<'a> Run<'a> {
         let upe = (share / cfg.batch_size) as u64;
         if upe == 0 {
             return Err(error::usage(format!(
-                "--batch-size {} is larger than the {share} training images of {} (the last incomplete batch is dropped, as timm does)",
+                "--batch-size {} is larger than the {share} training images{} (the last incomplete batch is dropped, as timm does)",
                 cfg.batch_size,
-                if world > 1 { format!("each of the {world} processes") } else { "the run".to_string() }
+                if world > 1 {
+                    format!(" of each of the {world} processes")
+                } else {
+                    String::new()
+                }
             )));
         }
         ui.info(format!(
