@@ -672,11 +672,21 @@ fn job_variables_shard_only_with_shard_auto() {
     assert!(stderr(&o).contains("pass --shard auto"), "{}", stderr(&o));
     let folder = r.path("folder");
     let o = dpn_env(
-        &["evaluate", "--weights", &weights, "--data", folder.to_str().unwrap()],
+        &[
+            "evaluate",
+            "--weights",
+            &weights,
+            "--data",
+            folder.to_str().unwrap(),
+        ],
         &SLURM_STEP_4,
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("MASTER_PORT is not set"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("MASTER_PORT is not set"),
+        "{}",
+        stderr(&o)
+    );
 
     // --shard auto: task 4 of --array=0-8:4 is shard 1 of 3.
     let (whole, _) = predicted(&[], &[]);
