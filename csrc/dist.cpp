@@ -233,8 +233,30 @@ void* dpn_dist_new(
       store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
     }
     auto gloo_opts = c10d::ProcessGroupGloo::Options::create(timeout);
-    gloo_opts->devices.push_back(
-        c10d::ProcessGroupGloo::createDefaultDevice());
+    // As torch's Python frontend: GLOO_SOCKET_IFNAME names the network
+    // interfaces (comma-separated) to use; else the address the hostname
+    // resolves to, else the loopback interface.
+    const char* ifnames = std::getenv("GLOO_SOCKET_IFNAME");
+    if (ifnames != nullptr && ifnames[0] != '\0') {
+      std::string all(ifnames);
+      size_t start = 0;
+      while (start <= all.size()) {
+        auto end = all.find(',', start);
+        if (end == std::string::npos) {
+          end = all.size();
+        }
+        if (end > start) {
+          gloo_opts->devices.push_back(
+              c10d::ProcessGroupGloo::createDeviceForInterface(
+                  all.substr(start, end - start)));
+        }
+        start = end + 1;
+      }
+    }
+    if (gloo_opts->devices.empty()) {
+      gloo_opts->devices.push_back(
+          c10d::ProcessGroupGloo::createDefaultDevice());
+    }
     auto gloo_store = c10::make_intrusive<c10d::PrefixStore>("gloo/", store);
     auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(
         gloo_store, rank, world, gloo_opts);

@@ -437,6 +437,25 @@ fn sigterm_to_torchrun_checkpoints_once_and_resume_equals_uninterrupted() {
     for f in ["model.safetensors", "optimizer.safetensors"] {
         assert_same_tensors(&a.join("last").join(f), &b.join("last").join(f));
     }
+
+    // Another world size goes on, after a warning.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dpn"));
+    let o = clean(&mut c)
+        .args(["train", "--resume"])
+        .arg(&b)
+        .args(["--epochs", "3"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(code(&o), 0, "{err}");
+    assert!(
+        err.contains("the run was trained on 2 processes, this one runs on 1"),
+        "{err}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("last/state.json")).unwrap()).unwrap();
+    assert_eq!(state["epoch"], 3, "{state}");
+    assert_eq!(state["config"]["world_size"], 1, "{state}");
 }
 
 #[test]
@@ -478,6 +497,49 @@ fn a_killed_rank_stops_the_other_with_one_line_and_exit_9() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_stopped_rank_ends_the_other_at_the_timeout_with_exit_9() {
+    let tmp = tempdir("dist-hang-");
+    let out = tmp.path().join("run");
+    let mut args = train_args(&out, init_weights(), 10);
+    let t = args.iter().position(|a| a == "--dist-timeout").unwrap();
+    args[t + 1] = "5".into();
+    let mut ranks = spawn_ranks(2, &args, &[]);
+    let steps = out.join("steps.csv");
+    let t0 = Instant::now();
+    while std::fs::read_to_string(&steps).map_or(0, |s| s.lines().count()) < 3 {
+        assert!(
+            ranks[0].try_wait().unwrap().is_none(),
+            "rank 0 exited early"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(600), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGSTOP: alive, connected, and silent (a hung peer).
+    let victim = ranks.pop().unwrap();
+    let stop = |sig: &str| {
+        Command::new("kill")
+            .args([sig, &victim.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    assert!(stop("-STOP").success());
+    let o = wait(ranks.pop().unwrap());
+    let _ = stop("-KILL");
+    let _ = wait(victim);
+    let err = stderr(&o);
+    assert_eq!(code(&o), 9, "{err}");
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("dpn: error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line: {err}");
+    assert!(
+        errors[0].contains("rank 0 of 2") && errors[0].contains("within 5 s"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -43,7 +43,13 @@ Environment:
   NO_COLOR         when set and not empty, no colour (same as --color never)
   SLURM_ARRAY_TASK_ID, _COUNT, _MIN, _MAX, _STEP, then RANK and WORLD_SIZE
                    the shard that --shard auto takes (predict, evaluate); without
-                   --shard they are ignored";
+                   --shard a job array's variables are ignored
+  RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT (torchrun),
+  SLURM_STEP_ID, SLURM_PROCID, SLURM_STEP_NUM_TASKS, SLURM_LOCALID (srun)
+                   a distributed train or evaluate over the launched processes;
+                   predict then needs --shard auto (docs/distributed.md)
+  GLOO_SOCKET_IFNAME  network interfaces of a distributed run (as in torch)
+  TORCH_CPP_LOG_LEVEL  show c10d's own log lines (dpn hides them)";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -213,7 +213,7 @@ pub struct TrainArgs {
     pub dist_bn: Option<DistBn>,
 
     /// Distributed runs: BatchNorm statistics over every process's batch together
-    /// (SyncBatchNorm); costs two all-reduces per BatchNorm per update
+    /// (SyncBatchNorm); costs an all-reduce per BatchNorm in each forward and backward pass
     #[arg(long)]
     pub sync_bn: bool,
 }
