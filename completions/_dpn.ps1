@@ -289,7 +289,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--nesterov', '--nesterov', [CompletionResultType]::ParameterName, 'Nesterov momentum (timm''s `--opt sgd`); plain momentum without it (`--opt momentum`)')
             [CompletionResult]::new('--channels-last', '--channels-last', [CompletionResultType]::ParameterName, 'Train in channels-last (NHWC) memory format')
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Stop at the first unreadable image instead of skipping it')
-            [CompletionResult]::new('--sync-bn', '--sync-bn', [CompletionResultType]::ParameterName, 'Distributed runs: BatchNorm statistics over every process''s batch together (SyncBatchNorm); costs two all-reduces per BatchNorm per update')
+            [CompletionResult]::new('--sync-bn', '--sync-bn', [CompletionResultType]::ParameterName, 'Distributed runs: BatchNorm statistics over every process''s batch together (SyncBatchNorm); costs an all-reduce per BatchNorm in each forward and backward pass')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')

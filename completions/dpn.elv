@@ -278,7 +278,7 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand --nesterov 'Nesterov momentum (timm''s `--opt sgd`); plain momentum without it (`--opt momentum`)'
             cand --channels-last 'Train in channels-last (NHWC) memory format'
             cand --strict 'Stop at the first unreadable image instead of skipping it'
-            cand --sync-bn 'Distributed runs: BatchNorm statistics over every process''s batch together (SyncBatchNorm); costs two all-reduces per BatchNorm per update'
+            cand --sync-bn 'Distributed runs: BatchNorm statistics over every process''s batch together (SyncBatchNorm); costs an all-reduce per BatchNorm in each forward and backward pass'
             cand -q 'Print nothing on stderr but errors'
             cand --quiet 'Print nothing on stderr but errors'
             cand -v 'Print more on stderr (repeat for more)'

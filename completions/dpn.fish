@@ -283,7 +283,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l pretrained -d 'Start f
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l nesterov -d 'Nesterov momentum (timm\'s `--opt sgd`); plain momentum without it (`--opt momentum`)'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l channels-last -d 'Train in channels-last (NHWC) memory format'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l strict -d 'Stop at the first unreadable image instead of skipping it'
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l sync-bn -d 'Distributed runs: BatchNorm statistics over every process\'s batch together (SyncBatchNorm); costs two all-reduces per BatchNorm per update'
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l sync-bn -d 'Distributed runs: BatchNorm statistics over every process\'s batch together (SyncBatchNorm); costs an all-reduce per BatchNorm in each forward and backward pass'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s h -l help -d 'Print help (see more with \'--help\')'
