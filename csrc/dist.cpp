@@ -313,13 +313,6 @@ int dpn_dist_broadcast(
   });
 }
 
-int dpn_dist_barrier(void* d, char* err, size_t errlen) {
-  return guarded(err, errlen, [&] {
-    auto* dist = static_cast<Dist*>(d);
-    dist->pg->barrier()->wait();
-  });
-}
-
 // DDP's Reducer over `params` (in the model's order), with the buckets DDP
 // computes by default (the first 1 MiB, then 25 MiB each, in reverse order
 // of the parameters, as gradients become ready in the backward pass).

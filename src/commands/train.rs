@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::Context;
-use crate::dist::{self, Group};
+use crate::dist::{self, agree, Group};
 use crate::output::Format;
 use crate::registry::ModelSpec;
 use crate::store;
@@ -535,14 +535,6 @@ fn recover(output: &Path, ui: &Ui) -> Result<()> {
         ui.warn(note);
     }
     Ok(())
-}
-
-/// `r` on this rank, or the error some rank had (see `Group::agree`).
-fn agree<T>(group: &Option<Rc<Group>>, r: Result<T>) -> Result<T> {
-    match group {
-        Some(g) => g.agree(r),
-        None => r,
-    }
 }
 
 /// What to train and where: the settings, the run folder and the

@@ -88,11 +88,11 @@ impl Ddp {
     /// the first update) DDP's one-time re-bucketing in the order gradients
     /// became ready.
     pub fn before_forward(&self) -> Result<()> {
-        let mut err = [0 as c_char; ffi::ERR_LEN];
         // SAFETY: a live reducer and an error buffer of the stated length.
-        if unsafe { ffi::dpn_ddp_rebuild_buckets(self.reducer, err.as_mut_ptr(), err.len()) } != 0 {
-            return Err(self.group.failed("re-bucketing the gradients", &err));
-        }
+        self.group
+            .call("re-bucketing the gradients", |err, len| unsafe {
+                ffi::dpn_ddp_rebuild_buckets(self.reducer, err, len)
+            })?;
         let bufs: Vec<&Tensor> = self.buffers.iter().collect();
         tch::no_grad(|| self.group.broadcast(&bufs, 0))
     }
@@ -101,21 +101,11 @@ impl Ddp {
     /// during the next backward pass.
     pub fn after_forward(&self, outputs: &[&Tensor]) -> Result<()> {
         let hs = ffi::handles(outputs);
-        let mut err = [0 as c_char; ffi::ERR_LEN];
         // SAFETY: as in before_forward, with live output handles.
-        let rc = unsafe {
-            ffi::dpn_ddp_prepare(
-                self.reducer,
-                hs.as_ptr(),
-                hs.len(),
-                err.as_mut_ptr(),
-                err.len(),
-            )
-        };
-        if rc != 0 {
-            return Err(self.group.failed("preparing gradient averaging", &err));
-        }
-        Ok(())
+        self.group
+            .call("preparing gradient averaging", |err, len| unsafe {
+                ffi::dpn_ddp_prepare(self.reducer, hs.as_ptr(), hs.len(), err, len)
+            })
     }
 
     /// The model's buffers (BatchNorm statistics), in state-dict order.

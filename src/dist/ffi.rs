@@ -38,7 +38,6 @@ extern "C" {
         err: *mut c_char,
         errlen: usize,
     ) -> c_int;
-    pub fn dpn_dist_barrier(d: *mut c_void, err: *mut c_char, errlen: usize) -> c_int;
     pub fn dpn_ddp_new(
         d: *mut c_void,
         params: *const *mut C_tensor,

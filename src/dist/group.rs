@@ -96,6 +96,20 @@ impl Group {
         self.failure(what, &ffi::message(err))
     }
 
+    /// Runs a csrc/dist.cpp call that returns non-zero on failure, with an
+    /// error buffer; a failure is [`Group::failure`] of `what`.
+    pub(super) fn call(
+        &self,
+        what: &str,
+        f: impl FnOnce(*mut c_char, usize) -> c_int,
+    ) -> Result<()> {
+        let mut err = [0 as c_char; ffi::ERR_LEN];
+        if f(err.as_mut_ptr(), err.len()) != 0 {
+            return Err(self.failed(what, &err));
+        }
+        Ok(())
+    }
+
     /// The error (exit 9) of communication `what` that failed with `message`.
     pub fn failure(&self, what: &str, message: &str) -> anyhow::Error {
         let first = message.lines().next().unwrap_or(message).trim();
@@ -111,22 +125,10 @@ impl Group {
     /// Combines `tensors` (CPU) across ranks in place.
     pub fn all_reduce(&self, tensors: &[&Tensor], op: Op) -> Result<()> {
         let hs = ffi::handles(tensors);
-        let mut err = [0 as c_char; ffi::ERR_LEN];
         // SAFETY: live tensor handles and an error buffer of the stated length.
-        let rc = unsafe {
-            ffi::dpn_dist_allreduce(
-                self.raw,
-                hs.as_ptr(),
-                hs.len(),
-                op as c_int,
-                err.as_mut_ptr(),
-                err.len(),
-            )
-        };
-        if rc != 0 {
-            return Err(self.failed("an all-reduce", &err));
-        }
-        Ok(())
+        self.call("an all-reduce", |err, len| unsafe {
+            ffi::dpn_dist_allreduce(self.raw, hs.as_ptr(), hs.len(), op as c_int, err, len)
+        })
     }
 
     /// Copies rank `root`'s `tensors` to every rank, in place.
@@ -135,33 +137,18 @@ impl Group {
             return Ok(());
         }
         let hs = ffi::handles(tensors);
-        let mut err = [0 as c_char; ffi::ERR_LEN];
         // SAFETY: as in all_reduce.
-        let rc = unsafe {
+        self.call("a broadcast", |err, len| unsafe {
             ffi::dpn_dist_broadcast(
                 self.raw,
                 hs.as_ptr(),
                 hs.len(),
                 root as c_int,
                 BROADCAST_BUCKET,
-                err.as_mut_ptr(),
-                err.len(),
+                err,
+                len,
             )
-        };
-        if rc != 0 {
-            return Err(self.failed("a broadcast", &err));
-        }
-        Ok(())
-    }
-
-    pub fn barrier(&self) -> Result<()> {
-        let mut err = [0 as c_char; ffi::ERR_LEN];
-        // SAFETY: as in all_reduce.
-        let rc = unsafe { ffi::dpn_dist_barrier(self.raw, err.as_mut_ptr(), err.len()) };
-        if rc != 0 {
-            return Err(self.failed("a barrier", &err));
-        }
-        Ok(())
+        })
     }
 
     /// The element-wise sum of `values` over the ranks, in f64.

@@ -27,6 +27,15 @@ pub use ddp::Ddp;
 pub use group::{Group, Op};
 pub use launch::Launch;
 
+/// `r` on this rank, or the error some rank had (see [`Group::agree`]); a
+/// single process's `r` as it is.
+pub fn agree<T>(group: &Option<Rc<Group>>, r: Result<T>) -> Result<T> {
+    match group {
+        Some(g) => g.agree(r),
+        None => r,
+    }
+}
+
 /// torch's default collective timeout for Gloo (`default_pg_timeout`).
 pub const DEFAULT_TIMEOUT_SECS: u64 = 1800;
 

@@ -32,7 +32,7 @@ use crate::data::folders::{ClassIndex, ImageFolder, IMAGENET_CLASSES};
 use crate::data::{
     BatchLoader, EvalTransform, ImageTransform, Item, LoaderOptions, RgbImage, TrainTransform,
 };
-use crate::dist::{shard, Ddp, Group};
+use crate::dist::{agree, shard, Ddp, Group};
 use crate::model::infer::{self, Precision, RunOptions};
 use crate::model::Dpn;
 use crate::registry::{ModelSpec, Preprocess, Registry};
@@ -49,15 +49,6 @@ pub struct Env<'a> {
     /// The ranks of a distributed run (torchrun, srun); `None` for one
     /// process. Rank 0 alone writes files and speaks.
     pub group: Option<Rc<Group>>,
-}
-
-/// `r` on this rank, or the error that some rank had: every rank stops
-/// together instead of waiting for a failed one until the timeout.
-fn agree<T>(group: &Option<Rc<Group>>, r: Result<T>) -> Result<T> {
-    match group {
-        Some(g) => g.agree(r),
-        None => r,
-    }
 }
 
 /// How a run ended without error.
