@@ -162,6 +162,38 @@ fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
+/// `args` with `--dist-timeout SECS` instead of train_args's.
+fn with_timeout(mut args: Vec<String>, secs: &str) -> Vec<String> {
+    let t = args.iter().position(|a| a == "--dist-timeout").unwrap();
+    args[t + 1] = secs.into();
+    args
+}
+
+/// Waits until `out`'s steps.csv has `lines` lines (header included) while
+/// `child` runs (a hang guard, not a timing check).
+fn wait_for_steps(out: &Path, lines: usize, child: &mut Child) {
+    let steps = out.join("steps.csv");
+    let t0 = Instant::now();
+    while std::fs::read_to_string(&steps).map_or(0, |s| s.lines().count()) < lines {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "exited before {lines} lines of steps.csv"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(600), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The one `dpn: error:` line of `err`.
+fn error_line(err: &str) -> &str {
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("dpn: error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line: {err}");
+    errors[0]
+}
+
 fn all_succeed(outs: &[Output]) {
     for (r, o) in outs.iter().enumerate() {
         assert_eq!(code(o), 0, "rank {r}: {}", stderr(o));
@@ -398,16 +430,7 @@ fn sigterm_to_torchrun_checkpoints_once_and_resume_equals_uninterrupted() {
         .spawn()
         .unwrap();
     // Into epoch 2: header + 5 updates of epoch 1 + 2.
-    let steps = b.join("steps.csv");
-    let t0 = Instant::now();
-    while std::fs::read_to_string(&steps).map_or(0, |s| s.lines().count()) < 8 {
-        assert!(
-            launcher.try_wait().unwrap().is_none(),
-            "torchrun exited early"
-        );
-        assert!(t0.elapsed() < Duration::from_secs(600), "no progress");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_steps(&b, 8, &mut launcher);
     let kill = Command::new("kill")
         .args(["-TERM", &launcher.id().to_string()])
         .status()
@@ -462,20 +485,9 @@ fn sigterm_to_torchrun_checkpoints_once_and_resume_equals_uninterrupted() {
 fn a_killed_rank_stops_the_other_with_one_line_and_exit_9() {
     let tmp = tempdir("dist-kill-");
     let out = tmp.path().join("run");
-    let mut args = train_args(&out, init_weights(), 10);
-    let t = args.iter().position(|a| a == "--dist-timeout").unwrap();
-    args[t + 1] = "20".into();
+    let args = with_timeout(train_args(&out, init_weights(), 10), "20");
     let mut ranks = spawn_ranks(2, &args, &[]);
-    let steps = out.join("steps.csv");
-    let t0 = Instant::now();
-    while std::fs::read_to_string(&steps).map_or(0, |s| s.lines().count()) < 3 {
-        assert!(
-            ranks[0].try_wait().unwrap().is_none(),
-            "rank 0 exited early"
-        );
-        assert!(t0.elapsed() < Duration::from_secs(600), "no progress");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_steps(&out, 3, &mut ranks[0]);
     let victim = ranks.pop().unwrap();
     let _ = Command::new("kill")
         .args(["-KILL", &victim.id().to_string()])
@@ -484,12 +496,8 @@ fn a_killed_rank_stops_the_other_with_one_line_and_exit_9() {
     let o = wait(ranks.pop().unwrap());
     let err = stderr(&o);
     assert_eq!(code(&o), 9, "{err}");
-    let errors: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("dpn: error:"))
-        .collect();
-    assert_eq!(errors.len(), 1, "one error line: {err}");
-    assert!(errors[0].contains("rank 0 of 2"), "{err}");
+    let error = error_line(&err);
+    assert!(error.contains("rank 0 of 2"), "{err}");
     // Nothing but dpn's own lines (no c10d log lines, no C++ backtrace).
     assert!(
         err.lines()
@@ -503,20 +511,9 @@ fn a_killed_rank_stops_the_other_with_one_line_and_exit_9() {
 fn a_stopped_rank_ends_the_other_at_the_timeout_with_exit_9() {
     let tmp = tempdir("dist-hang-");
     let out = tmp.path().join("run");
-    let mut args = train_args(&out, init_weights(), 10);
-    let t = args.iter().position(|a| a == "--dist-timeout").unwrap();
-    args[t + 1] = "5".into();
+    let args = with_timeout(train_args(&out, init_weights(), 10), "5");
     let mut ranks = spawn_ranks(2, &args, &[]);
-    let steps = out.join("steps.csv");
-    let t0 = Instant::now();
-    while std::fs::read_to_string(&steps).map_or(0, |s| s.lines().count()) < 3 {
-        assert!(
-            ranks[0].try_wait().unwrap().is_none(),
-            "rank 0 exited early"
-        );
-        assert!(t0.elapsed() < Duration::from_secs(600), "no progress");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_steps(&out, 3, &mut ranks[0]);
     // SIGSTOP: alive, connected, and silent (a hung peer).
     let victim = ranks.pop().unwrap();
     let stop = |sig: &str| {
@@ -531,13 +528,9 @@ fn a_stopped_rank_ends_the_other_at_the_timeout_with_exit_9() {
     let _ = wait(victim);
     let err = stderr(&o);
     assert_eq!(code(&o), 9, "{err}");
-    let errors: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("dpn: error:"))
-        .collect();
-    assert_eq!(errors.len(), 1, "one error line: {err}");
+    let error = error_line(&err);
     assert!(
-        errors[0].contains("rank 0 of 2") && errors[0].contains("within 5 s"),
+        error.contains("rank 0 of 2") && error.contains("within 5 s"),
         "{err}"
     );
 }
@@ -545,9 +538,7 @@ fn a_stopped_rank_ends_the_other_at_the_timeout_with_exit_9() {
 #[test]
 fn a_rank_alone_gives_up_at_the_timeout_with_exit_9() {
     let tmp = tempdir("dist-alone-");
-    let mut args = train_args(&tmp.path().join("run"), init_weights(), 1);
-    let t = args.iter().position(|a| a == "--dist-timeout").unwrap();
-    args[t + 1] = "3".into();
+    let args = with_timeout(train_args(&tmp.path().join("run"), init_weights(), 1), "3");
     for rank in [0, 1] {
         let o = wait(rank_cmd(rank, 2, free_port(), &args).spawn().unwrap());
         let err = stderr(&o);

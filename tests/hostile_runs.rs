@@ -8,7 +8,7 @@
 //! responses; no network is used.
 
 mod common;
-use common::python;
+use common::digits;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -488,40 +488,6 @@ fn url_without_a_hash_is_checked_and_listed_unverified() {
 }
 
 // ---------------------------------------------------------------- training runs
-
-/// The digits data set of tests/train_cli.rs (made once into the target's
-/// tmp dir, shared with it).
-fn digits() -> &'static Path {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("train-digits-100");
-        if dir.join("val").is_dir() {
-            return dir;
-        }
-        let tmp = tempfile::Builder::new()
-            .prefix("train-digits-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-            .unwrap()
-            .keep();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make_digits.py");
-        let out = Command::new(python())
-            .arg(&script)
-            .arg(&tmp)
-            .args(["--limit", "100"])
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {} (set DPN_TEST_PYTHON): {e}",
-                    python().display()
-                )
-            });
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        if std::fs::rename(&tmp, &dir).is_err() {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-        dir
-    })
-}
 
 fn dpn() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dpn"));

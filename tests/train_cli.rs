@@ -2,59 +2,20 @@
 //! scikit-learn's digits, made by scripts/make_digits.py): exact resume after
 //! SIGTERM, kill -9 during a checkpoint write, NaN handling, bad input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use dpn::weights::read_safetensors;
 
-fn python() -> PathBuf {
-    std::env::var_os("DPN_TEST_PYTHON")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
-}
+mod common;
+use common::digits;
 
 fn tempdir(prefix: &str) -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix(prefix)
         .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
         .unwrap()
-}
-
-/// 80 training and 20 validation images of 10 digits, 32x32: made once into
-/// the target's tmp dir (atomically, by renaming a finished folder) and reused.
-fn digits() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("train-digits-100");
-        if dir.join("val").is_dir() {
-            return dir;
-        }
-        let tmp = tempdir("train-digits-").keep();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make_digits.py");
-        let out = Command::new(python())
-            .arg(&script)
-            .arg(&tmp)
-            .args(["--limit", "100"])
-            .output()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {} (set DPN_TEST_PYTHON): {e}",
-                    python().display()
-                )
-            });
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        if std::fs::rename(&tmp, &dir).is_err() {
-            let _ = std::fs::remove_dir_all(&tmp); // made meanwhile by another process
-        }
-        dir
-    })
 }
 
 fn dpn() -> Command {
