@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 fn main() {
+    build_onnx_schema();
     build_jpeg_shim();
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib_dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
@@ -32,6 +33,18 @@ fn main() {
     );
     build_cuda_memory_shim(Path::new(&lib_dir));
     build_dist_shim(Path::new(&lib_dir));
+}
+
+/// `proto/onnx.proto` (the ONNX schema, copied from the `onnx` Python
+/// package; see proto/README.md) compiled into prost messages for
+/// `dpn export`. protox parses it in Rust, so no `protoc` is needed.
+fn build_onnx_schema() {
+    println!("cargo:rerun-if-changed=proto/onnx.proto");
+    let files = protox::compile(["proto/onnx.proto"], ["proto"])
+        .unwrap_or_else(|e| panic!("proto/onnx.proto does not compile: {e}"));
+    prost_build::Config::new()
+        .compile_fds(files)
+        .unwrap_or_else(|e| panic!("generating the ONNX messages failed: {e}"));
 }
 
 /// `csrc/dist.cpp`: the binding to c10d (TCPStore, Gloo, DDP's Reducer) for

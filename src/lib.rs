@@ -12,6 +12,7 @@ pub mod cli;
 pub mod commands;
 
 pub mod download;
+pub mod export;
 pub mod metrics;
 pub mod train;
 

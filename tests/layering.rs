@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("train", 2),
     ("metrics", 2),
     ("download", 2),
+    ("export", 2),
     ("model", 3),
     ("weights", 3),
     ("data", 3),

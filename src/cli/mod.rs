@@ -122,6 +122,8 @@ pub enum Command {
     Fetch(commands::fetch::FetchArgs),
     /// Train or fine-tune a DPN on an image folder (timm's recipe), with exact resume
     Train(commands::train::TrainArgs),
+    /// Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing
+    Export(commands::export::ExportArgs),
 }
 
 impl Command {
@@ -135,6 +137,7 @@ impl Command {
             Command::Evaluate(args) => commands::evaluate::run(args, ctx),
             Command::Fetch(args) => commands::fetch::run(args, ctx),
             Command::Train(args) => commands::train::run(args, ctx),
+            Command::Export(args) => commands::export::run(args, ctx),
         }
     }
 }

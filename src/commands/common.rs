@@ -196,28 +196,17 @@ pub struct Prepared<'a> {
     pub named: bool,
 }
 
-/// Resolves the model and its weights, loads it onto the device and builds
-/// the eval transform: the preprocessing recorded in the weights (a `dpn
-/// train` checkpoint's), else the registry's, with the flags given applied
-/// over it. `labels` overrides the class names.
-pub fn prepare<'a>(
-    ctx: &'a Context,
-    model: &ModelArgs,
-    run: &RunArgs,
-    pre: &PreprocessArgs,
-    labels: Option<&std::path::Path>,
-) -> Result<Prepared<'a>> {
-    if run.batch_size == 0 {
-        return Err(error::usage("--batch-size must be at least 1"));
-    }
-    // Before the weights are read: a flag out of range is refused at once.
-    if let Some(n) = pre.img_size {
-        crate::arch::cost::check_image_size(n)?;
-    }
-    let opts = run.target.run_options()?;
-    if opts.device == tch::Device::Cpu {
-        crate::sys::memory::cap_to_available();
-    }
+/// The model a command runs and the weights file it reads.
+pub struct Located<'a> {
+    pub spec: &'a ModelSpec,
+    pub weights: PathBuf,
+    /// The weights file's metadata (empty but for dpn's safetensors).
+    pub meta: std::collections::BTreeMap<String, String>,
+}
+
+/// Resolves `-m`/`--weights` to a registry model and a weights file: the
+/// model named, else the one an explicit file records.
+pub fn locate<'a>(ctx: &'a Context, model: &ModelArgs) -> Result<Located<'a>> {
     if let Some(w) = &model.weights {
         crate::store::resolve::explicit_file(w)?;
     }
@@ -237,14 +226,98 @@ pub fn prepare<'a>(
             )),
         };
     let spec = ctx.registry.get(&name)?;
-    let weights_path = crate::store::resolve_weights(&ctx.cache, spec, model.weights.as_deref())?;
+    let weights = crate::store::resolve_weights(&ctx.cache, spec, model.weights.as_deref())?;
+    let meta = if model.weights.is_some() {
+        explicit_meta
+    } else {
+        weights_metadata(&weights)
+    };
+    Ok(Located {
+        spec,
+        weights,
+        meta,
+    })
+}
+
+impl Located<'_> {
+    /// The eval preprocessing: the one recorded in the weights (a `dpn
+    /// train` checkpoint's), else the registry's, with the flags given
+    /// applied over it.
+    pub fn preprocess(&self, pre: &PreprocessArgs, ui: &Ui) -> Result<Preprocess> {
+        let (base, source) =
+            match meta::recorded_preprocess(&self.meta, &self.spec.preprocess, &self.weights)? {
+                Some(p) => (p, "recorded in the weights"),
+                None => (self.spec.preprocess.clone(), "the registry's"),
+            };
+        let preprocess = pre.apply(&base)?;
+        ui.debug(format!(
+            "preprocessing: {} ({source}{})",
+            describe(&preprocess),
+            match pre.given() {
+                flags if flags.is_empty() => String::new(),
+                flags => format!(", overridden by {}", flags.join(", ")),
+            }
+        ));
+        Ok(preprocess)
+    }
+
+    /// The names of the model's `num_classes` outputs: from `labels`, else
+    /// the weights' metadata, else the default ([`Classes::default_for`]);
+    /// and whether they are the model's own (not a default).
+    pub fn classes(
+        &self,
+        labels: Option<&std::path::Path>,
+        num_classes: usize,
+    ) -> Result<(Classes, bool)> {
+        let own = match labels {
+            Some(path) => Some(Classes::from_file(path)?),
+            None => self
+                .meta
+                .get(meta::CLASS_NAMES)
+                .and_then(|j| Classes::from_metadata(j)),
+        };
+        let named = own.is_some();
+        let classes = own.unwrap_or_else(|| Classes::default_for(num_classes));
+        if classes.len() != num_classes {
+            return Err(error::usage(format!(
+                "{} class names for a model with {num_classes} outputs; the labels must match the model",
+                classes.len()
+            )));
+        }
+        Ok((classes, named))
+    }
+}
+
+/// Resolves the model and its weights, loads it onto the device and builds
+/// the eval transform ([`Located::preprocess`]). `labels` overrides the
+/// class names.
+pub fn prepare<'a>(
+    ctx: &'a Context,
+    model: &ModelArgs,
+    run: &RunArgs,
+    pre: &PreprocessArgs,
+    labels: Option<&std::path::Path>,
+) -> Result<Prepared<'a>> {
+    if run.batch_size == 0 {
+        return Err(error::usage("--batch-size must be at least 1"));
+    }
+    // Before the weights are read: a flag out of range is refused at once.
+    if let Some(n) = pre.img_size {
+        crate::arch::cost::check_image_size(n)?;
+    }
+    let opts = run.target.run_options()?;
+    if opts.device == tch::Device::Cpu {
+        crate::sys::memory::cap_to_available();
+    }
+    let located = locate(ctx, model)?;
+    let spec = located.spec;
     ctx.ui.debug(format!(
         "loading {} from {}",
         spec.name,
-        weights_path.display()
+        located.weights.display()
     ));
-    let mut loaded = load::load_model(&ctx.registry, spec, &weights_path, opts.device)?;
-    model.check.apply(ctx, &loaded.health, &weights_path)?;
+    let mut loaded = load::load_model(&ctx.registry, spec, &located.weights, opts.device)?;
+    model.check.apply(ctx, &loaded.health, &located.weights)?;
     // Folding reads the f32 weights, so it comes before any cast.
     let fast = if run.target.folded(&opts) {
         infer::prepare_model(&mut loaded.vs, &opts);
@@ -253,44 +326,12 @@ pub fn prepare<'a>(
         infer::prepare_model_for_inference(&mut loaded.vs, &opts);
         None
     };
-    let file_meta = if model.weights.is_some() {
-        explicit_meta
-    } else {
-        weights_metadata(&weights_path)
-    };
-    let (base, source) =
-        match meta::recorded_preprocess(&file_meta, &spec.preprocess, &weights_path)? {
-            Some(p) => (p, "recorded in the weights"),
-            None => (spec.preprocess.clone(), "the registry's"),
-        };
-    let preprocess = pre.apply(&base)?;
-    ctx.ui.debug(format!(
-        "preprocessing: {} ({source}{})",
-        describe(&preprocess),
-        match pre.given() {
-            flags if flags.is_empty() => String::new(),
-            flags => format!(", overridden by {}", flags.join(", ")),
-        }
-    ));
+    let preprocess = located.preprocess(pre, &ctx.ui)?;
     let transform = Arc::new(EvalTransform::from_preprocess(&preprocess));
-    let num_classes = loaded.arch.num_classes;
-    let own = match labels {
-        Some(path) => Some(Classes::from_file(path)?),
-        None => file_meta
-            .get(meta::CLASS_NAMES)
-            .and_then(|j| Classes::from_metadata(j)),
-    };
-    let named = own.is_some();
-    let classes = own.unwrap_or_else(|| Classes::default_for(num_classes));
-    if classes.len() != num_classes {
-        return Err(error::usage(format!(
-            "{} class names for a model with {num_classes} outputs; the labels must match the model",
-            classes.len()
-        )));
-    }
+    let (classes, named) = located.classes(labels, loaded.arch.num_classes)?;
     Ok(Prepared {
         spec,
-        weights: weights_path,
+        weights: located.weights,
         loaded,
         fast,
         opts,

@@ -4,6 +4,7 @@
 pub mod common;
 pub mod convert;
 pub mod evaluate;
+pub mod export;
 pub mod fetch;
 pub mod info;
 pub mod predict;

@@ -207,7 +207,7 @@ struct FBlock {
 }
 
 impl FBlock {
-    fn forward(&self, x: &Flow) -> Flow {
+    fn forward(&self, x: &Flow<Tensor>) -> Flow<Tensor> {
         let x_in = x.joined();
         let (x_s1, x_s2) = match (&self.proj, x) {
             (Some((pre, conv)), _) => {

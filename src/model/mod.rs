@@ -18,6 +18,7 @@
 
 pub mod fold;
 pub mod infer;
+mod ops;
 mod scope;
 mod state;
 pub mod sync_bn;
@@ -28,6 +29,7 @@ use tch::Tensor;
 use crate::arch::{Activation, ArchSpec, BlockKind, BlockPlan, ParamShape, Plan};
 use scope::Scope;
 
+pub use ops::{Eager, Ops};
 pub use state::{is_nbt, load_state_dict, state_dict, LoadReport};
 
 /// Every BatchNorm's epsilon (docs/conventions.md, "Architecture").
@@ -61,13 +63,17 @@ fn conv_init(fan_in: i64) -> Init {
 }
 
 /// A convolution, bias optional; the weight is cast to the input's dtype.
+/// Fields are visible to the crate for the [`Ops`] that record the network
+/// (ONNX export); only the network definition makes one.
 #[derive(Debug)]
-struct Conv {
-    weight: Tensor,
-    bias: Option<Tensor>,
-    stride: i64,
-    padding: i64,
-    groups: i64,
+pub struct Conv {
+    /// The state-dict prefix of its variables (`<name>.weight`, `<name>.bias`).
+    pub(crate) name: String,
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Option<Tensor>,
+    pub(crate) stride: i64,
+    pub(crate) padding: i64,
+    pub(crate) groups: i64,
 }
 
 impl Conv {
@@ -89,6 +95,7 @@ impl Conv {
         // timm's static "same-ish" padding: ((stride - 1) + (k - 1)) / 2, which is
         // k / 2 for every convolution a DPN has.
         Conv {
+            name: path.prefix().to_string(),
             weight,
             bias,
             stride,
@@ -119,19 +126,23 @@ impl Conv {
     }
 }
 
-/// BatchNorm2d with PyTorch's buffers, `num_batches_tracked` included.
+/// BatchNorm2d with PyTorch's buffers, `num_batches_tracked` included
+/// (epsilon [`BN_EPS`]).
 #[derive(Debug)]
-struct BatchNorm {
-    weight: Tensor,
-    bias: Tensor,
-    running_mean: Tensor,
-    running_var: Tensor,
+pub struct BatchNorm {
+    /// The state-dict prefix of its variables (`<name>.weight`, ...).
+    pub(crate) name: String,
+    pub(crate) weight: Tensor,
+    pub(crate) bias: Tensor,
+    pub(crate) running_mean: Tensor,
+    pub(crate) running_var: Tensor,
     num_batches_tracked: Tensor,
 }
 
 impl BatchNorm {
     fn new(p: &Scope, c: i64) -> BatchNorm {
         BatchNorm {
+            name: p.prefix().to_string(),
             weight: p.param("weight", &[c], Init::Const(1.0)),
             bias: p.param("bias", &[c], Init::Const(0.0)),
             running_mean: p.buffer("running_mean", &[c], false),
@@ -142,7 +153,7 @@ impl BatchNorm {
 
     /// Train mode normalizes with the batch's statistics and updates the
     /// running ones (unbiased variance, momentum 0.1) and the batch counter.
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+    pub(crate) fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         if train {
             tch::no_grad(|| {
                 let _ = self.num_batches_tracked.shallow_clone().g_add_scalar_(1);
@@ -189,7 +200,7 @@ impl Act {
     /// inference is bound by memory traffic, so saving an allocation and a
     /// pass per layer shows in throughput. ELU (the optional head) stays
     /// out of place, as in timm.
-    fn apply(self, mut xs: Tensor) -> Tensor {
+    pub(crate) fn apply(self, mut xs: Tensor) -> Tensor {
         match self {
             Act::Relu => xs.relu_(),
             Act::Silu => xs.silu_(),
@@ -260,8 +271,8 @@ impl BnAct {
         }
     }
 
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        self.act.apply(self.bn.forward_t(xs, train))
+    fn walk<O: Ops>(&self, o: &mut O, xs: &O::Value) -> O::Value {
+        o.bn_act(&self.bn, self.act, xs)
     }
 }
 
@@ -289,8 +300,9 @@ impl BnActConv {
         }
     }
 
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        self.conv.forward(&self.bn_act.forward_t(xs, train))
+    fn walk<O: Ops>(&self, o: &mut O, xs: &O::Value) -> O::Value {
+        let h = self.bn_act.walk(o, xs);
+        o.conv(&self.conv, &h)
     }
 }
 
@@ -304,17 +316,24 @@ enum Tail {
 }
 
 /// What flows between blocks: one tensor (after the stem) or (resid, dense).
-enum Flow {
-    Single(Tensor),
-    Pair(Tensor, Tensor),
+enum Flow<V> {
+    Single(V),
+    Pair(V, V),
 }
 
-impl Flow {
-    fn joined(&self) -> Tensor {
+impl<V> Flow<V> {
+    /// The block input: the residual path first, as timm concatenates.
+    fn join<O: Ops<Value = V>>(&self, o: &mut O) -> V {
         match self {
-            Flow::Single(x) => x.shallow_clone(),
-            Flow::Pair(r, d) => Tensor::cat(&[r, d], 1),
+            Flow::Single(x) => o.share(x),
+            Flow::Pair(r, d) => o.cat(r, d),
         }
+    }
+}
+
+impl Flow<Tensor> {
+    fn joined(&self) -> Tensor {
+        self.join(&mut Eager { train: false })
     }
 }
 
@@ -326,6 +345,7 @@ struct DualPathBlock {
     c3x3_b: BnActConv,
     tail: Tail,
     bw: i64,
+    inc: i64,
 }
 
 impl DualPathBlock {
@@ -376,37 +396,39 @@ impl DualPathBlock {
             c3x3_b,
             tail,
             bw,
+            inc,
         }
     }
 
-    fn forward_t(&self, x: &Flow, train: bool) -> Flow {
-        let x_in = x.joined();
+    fn walk<O: Ops>(&self, o: &mut O, x: &Flow<O::Value>) -> Flow<O::Value> {
+        let x_in = x.join(o);
+        // The projection's output is bw residual channels, then 2 * inc dense.
         let (x_s1, x_s2) = match (&self.proj, x) {
             (Some(proj), _) => {
-                let x_s = proj.forward_t(&x_in, train);
-                let c = x_s.size()[1];
+                let x_s = proj.walk(o, &x_in);
                 (
-                    x_s.narrow(1, 0, self.bw),
-                    x_s.narrow(1, self.bw, c - self.bw),
+                    o.narrow(&x_s, 0, self.bw),
+                    o.narrow(&x_s, self.bw, 2 * self.inc),
                 )
             }
-            (None, Flow::Pair(r, d)) => (r.shallow_clone(), d.shallow_clone()),
+            (None, Flow::Pair(r, d)) => (o.share(r), o.share(d)),
             (None, Flow::Single(_)) => unreachable!("a normal block always follows another block"),
         };
-        let h = self.c1x1_a.forward_t(&x_in, train);
-        let h = self.c3x3_b.forward_t(&h, train);
+        let h = self.c1x1_a.walk(o, &x_in);
+        let h = self.c3x3_b.walk(o, &h);
         let (out1, out2) = match &self.tail {
             Tail::Joint(c) => {
-                let h = c.forward_t(&h, train);
-                let c = h.size()[1];
-                (h.narrow(1, 0, self.bw), h.narrow(1, self.bw, c - self.bw))
+                let h = c.walk(o, &h);
+                (o.narrow(&h, 0, self.bw), o.narrow(&h, self.bw, self.inc))
             }
             Tail::Split { bn_act, c1, c2 } => {
-                let h = bn_act.forward_t(&h, train);
-                (c1.forward(&h), c2.forward(&h))
+                let h = bn_act.walk(o, &h);
+                (o.conv(c1, &h), o.conv(c2, &h))
             }
         };
-        Flow::Pair(x_s1 + out1, Tensor::cat(&[x_s2, out2], 1))
+        let resid = o.add(x_s1, out1);
+        let dense = o.cat(&x_s2, &out2);
+        Flow::Pair(resid, dense)
     }
 }
 
@@ -527,16 +549,34 @@ impl Dpn {
         self.conv5_bn_ac.act = acts.head;
     }
 
+    /// The forward pass up to the feature map after `conv5_bn_ac`, written
+    /// once over [`Ops`]: [`Eager`] computes it, ONNX export records it.
+    pub fn walk_feature_map<O: Ops>(&self, o: &mut O, xs: &O::Value) -> O::Value {
+        let x = o.conv(&self.stem, xs);
+        let x = self.stem_bn_act.walk(o, &x);
+        let x = o.max_pool(&x);
+        let mut flow = Flow::Single(x);
+        for block in &self.blocks {
+            flow = block.walk(o, &flow);
+        }
+        let x = flow.join(o);
+        self.conv5_bn_ac.walk(o, &x)
+    }
+
+    /// timm's head on the feature map, written once over [`Ops`]: global
+    /// average pooling, then the classifier (a 1x1 convolution with bias).
+    /// Returns the pooled embedding `[N, num_features]` and the logits
+    /// `[N, num_classes]`.
+    pub fn walk_head<O: Ops>(&self, o: &mut O, fmap: &O::Value) -> (O::Value, O::Value) {
+        let pooled = o.global_pool(fmap);
+        let logits = o.conv(&self.classifier, &pooled);
+        (o.flatten(&pooled), o.flatten(&logits))
+    }
+
     /// The feature map after `conv5_bn_ac` (BN + ELU), before pooling:
     /// `[N, num_features, H/32, W/32]`.
     pub fn forward_feature_map(&self, xs: &Tensor, train: bool) -> Tensor {
-        let x = self.stem_bn_act.forward_t(&self.stem.forward(xs), train);
-        let x = x.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false);
-        let mut flow = Flow::Single(x);
-        for block in &self.blocks {
-            flow = block.forward_t(&flow, train);
-        }
-        self.conv5_bn_ac.forward_t(&flow.joined(), train)
+        self.walk_feature_map(&mut Eager { train }, xs)
     }
 
     /// Pooled pre-logit embeddings `[N, num_features]`.
@@ -554,8 +594,9 @@ impl Dpn {
 
     /// Logits `[N, num_classes]`.
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let pooled = pool(&self.forward_feature_map(xs, train));
-        self.classifier.forward(&pooled).flatten(1, -1)
+        let o = &mut Eager { train };
+        let fmap = self.walk_feature_map(o, xs);
+        self.walk_head(o, &fmap).1
     }
 
     /// Replaces the classifier with a freshly initialized one for

@@ -44,6 +44,11 @@ impl<'a> Scope<'a> {
         }
     }
 
+    /// The dotted state-dict prefix of this scope (`features.conv1_1`).
+    pub(super) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     pub(super) fn sub(&self, name: &str) -> Scope<'a> {
         Scope {
             path: self.path.as_ref().map(|p| p.sub(name)),
