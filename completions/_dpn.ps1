@@ -40,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures')
             [CompletionResult]::new('fetch', 'fetch', [CompletionResultType]::ParameterValue, 'Download, verify and convert pretrained weights into the cache; list, verify or clean it')
             [CompletionResult]::new('train', 'train', [CompletionResultType]::ParameterValue, 'Train or fine-tune a DPN on an image folder (timm''s recipe), with exact resume')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -298,6 +299,31 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
+        'dpn;export' {
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model to run (default: the one a --weights file records)')
+            [CompletionResult]::new('--weights', '--weights', [CompletionResultType]::ParameterName, 'Weights file (any format `dpn convert` reads); default: the cached weights of --model')
+            [CompletionResult]::new('-b', '-b', [CompletionResultType]::ParameterName, 'Batch dimension: `dynamic` (any size at run time) or a fixed size N')
+            [CompletionResult]::new('--batch-size', '--batch-size', [CompletionResultType]::ParameterName, 'Batch dimension: `dynamic` (any size at run time) or a fixed size N')
+            [CompletionResult]::new('--dtype', '--dtype', [CompletionResultType]::ParameterName, 'Floating-point type of the input, outputs and weights: f32, f16 or bf16')
+            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input size (default: the one the weights record, else the model''s)')
+            [CompletionResult]::new('--crop-pct', '--crop-pct', [CompletionResultType]::ParameterName, 'Center-crop fraction (default: the one the weights record, else the model''s)')
+            [CompletionResult]::new('--interpolation', '--interpolation', [CompletionResultType]::ParameterName, 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model''s)')
+            [CompletionResult]::new('--labels', '--labels', [CompletionResultType]::ParameterName, 'Class names to record, one per line (`name` or `synset<TAB>name`); default: the weights'' own, else ImageNet-1k''s')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour stderr and tables')
+            [CompletionResult]::new('--model-index', '--model-index', [CompletionResultType]::ParameterName, 'Model-index YAML file whose models add to or replace the built-in ones')
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Directory for cached weights')
+            [CompletionResult]::new('--reject-non-finite', '--reject-non-finite', [CompletionResultType]::ParameterName, 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning')
+            [CompletionResult]::new('--fold-bn', '--fold-bn', [CompletionResultType]::ParameterName, 'Fold each BatchNorm that directly follows a convolution into it (a smaller, faster graph; the other BatchNorms stay)')
+            [CompletionResult]::new('--features', '--features', [CompletionResultType]::ParameterName, 'Add a second output, `features`: the pooled embedding before the classifier')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'dpn;help' {
             [CompletionResult]::new('info', 'info', [CompletionResultType]::ParameterValue, 'Show the registry''s models: architecture, published figures, preprocessing, cache state')
             [CompletionResult]::new('convert', 'convert', [CompletionResultType]::ParameterValue, 'Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated')
@@ -306,6 +332,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures')
             [CompletionResult]::new('fetch', 'fetch', [CompletionResultType]::ParameterValue, 'Download, verify and convert pretrained weights into the cache; list, verify or clean it')
             [CompletionResult]::new('train', 'train', [CompletionResultType]::ParameterValue, 'Train or fine-tune a DPN on an image folder (timm''s recipe), with exact resume')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -328,6 +355,9 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             break
         }
         'dpn;help;train' {
+            break
+        }
+        'dpn;help;export' {
             break
         }
         'dpn;help;help' {

@@ -25,6 +25,9 @@ _dpn() {
             dpn,evaluate)
                 cmd="dpn__subcmd__evaluate"
                 ;;
+            dpn,export)
+                cmd="dpn__subcmd__export"
+                ;;
             dpn,fetch)
                 cmd="dpn__subcmd__fetch"
                 ;;
@@ -48,6 +51,9 @@ _dpn() {
                 ;;
             dpn__subcmd__help,evaluate)
                 cmd="dpn__subcmd__help__subcmd__evaluate"
+                ;;
+            dpn__subcmd__help,export)
+                cmd="dpn__subcmd__help__subcmd__export"
                 ;;
             dpn__subcmd__help,fetch)
                 cmd="dpn__subcmd__help__subcmd__fetch"
@@ -74,7 +80,7 @@ _dpn() {
 
     case "${cmd}" in
         dpn)
-            opts="-q -v -V -h --quiet --verbose --color --model-index --cache-dir --version --help info convert predict evaluate eval profile fetch train help"
+            opts="-q -v -V -h --quiet --verbose --color --model-index --cache-dir --version --help info convert predict evaluate eval profile fetch train export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -259,6 +265,72 @@ _dpn() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        dpn__subcmd__export)
+            opts="-m -b -q -v -h --model --weights --reject-non-finite --batch-size --dtype --fold-bn --features --img-size --crop-pct --interpolation --labels --quiet --verbose --color --model-index --cache-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --weights)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -b)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dtype)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --img-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crop-pct)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interpolation)
+                    COMPREPLY=($(compgen -W "bicubic bilinear nearest lanczos box hamming" -- "${cur}"))
+                    return 0
+                    ;;
+                --labels)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --model-index)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         dpn__subcmd__fetch)
             opts="-f -q -v -h --all --source --force --mirror --offline --timeout --retries --list --verify --clean --format --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -310,7 +382,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__help)
-            opts="info convert predict evaluate profile fetch train help"
+            opts="info convert predict evaluate profile fetch train export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -338,6 +410,20 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__help__subcmd__evaluate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dpn__subcmd__help__subcmd__export)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -37,6 +37,7 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand profile 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures'
             cand fetch 'Download, verify and convert pretrained weights into the cache; list, verify or clean it'
             cand train 'Train or fine-tune a DPN on an image folder (timm''s recipe), with exact resume'
+            cand export 'Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'dpn;info'= {
@@ -286,6 +287,30 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'dpn;export'= {
+            cand -m 'Model to run (default: the one a --weights file records)'
+            cand --model 'Model to run (default: the one a --weights file records)'
+            cand --weights 'Weights file (any format `dpn convert` reads); default: the cached weights of --model'
+            cand -b 'Batch dimension: `dynamic` (any size at run time) or a fixed size N'
+            cand --batch-size 'Batch dimension: `dynamic` (any size at run time) or a fixed size N'
+            cand --dtype 'Floating-point type of the input, outputs and weights: f32, f16 or bf16'
+            cand --img-size 'Input size (default: the one the weights record, else the model''s)'
+            cand --crop-pct 'Center-crop fraction (default: the one the weights record, else the model''s)'
+            cand --interpolation 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model''s)'
+            cand --labels 'Class names to record, one per line (`name` or `synset<TAB>name`); default: the weights'' own, else ImageNet-1k''s'
+            cand --color 'When to colour stderr and tables'
+            cand --model-index 'Model-index YAML file whose models add to or replace the built-in ones'
+            cand --cache-dir 'Directory for cached weights'
+            cand --reject-non-finite 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
+            cand --fold-bn 'Fold each BatchNorm that directly follows a convolution into it (a smaller, faster graph; the other BatchNorms stay)'
+            cand --features 'Add a second output, `features`: the pooled embedding before the classifier'
+            cand -q 'Print nothing on stderr but errors'
+            cand --quiet 'Print nothing on stderr but errors'
+            cand -v 'Print more on stderr (repeat for more)'
+            cand --verbose 'Print more on stderr (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'dpn;help'= {
             cand info 'Show the registry''s models: architecture, published figures, preprocessing, cache state'
             cand convert 'Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated'
@@ -294,6 +319,7 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand profile 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures'
             cand fetch 'Download, verify and convert pretrained weights into the cache; list, verify or clean it'
             cand train 'Train or fine-tune a DPN on an image folder (timm''s recipe), with exact resume'
+            cand export 'Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'dpn;help;info'= {
@@ -309,6 +335,8 @@ set edit:completion:arg-completer[dpn] = {|@words|
         &'dpn;help;fetch'= {
         }
         &'dpn;help;train'= {
+        }
+        &'dpn;help;export'= {
         }
         &'dpn;help;help'= {
         }

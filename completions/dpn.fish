@@ -41,6 +41,7 @@ complete -c dpn -n "__fish_dpn_needs_command" -f -a "eval" -d 'Top-1/top-5 and l
 complete -c dpn -n "__fish_dpn_needs_command" -f -a "profile" -d 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures'
 complete -c dpn -n "__fish_dpn_needs_command" -f -a "fetch" -d 'Download, verify and convert pretrained weights into the cache; list, verify or clean it'
 complete -c dpn -n "__fish_dpn_needs_command" -f -a "train" -d 'Train or fine-tune a DPN on an image folder (timm\'s recipe), with exact resume'
+complete -c dpn -n "__fish_dpn_needs_command" -f -a "export" -d 'Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing'
 complete -c dpn -n "__fish_dpn_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dpn -n "__fish_dpn_using_subcommand info" -s f -l format -d 'Output format' -r -f -a "table\t'Aligned columns with human units, for people'
 csv\t'Comma-separated, exact values, one header row'
@@ -287,11 +288,36 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l sync-bn -d 'Distribute
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "info" -d 'Show the registry\'s models: architecture, published figures, preprocessing, cache state'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "convert" -d 'Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "predict" -d 'Classify images: top-k classes per image, streamed; optional embeddings'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "evaluate" -d 'Top-1/top-5 and loss on a labelled image set, beside the published figures'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "profile" -d 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "fetch" -d 'Download, verify and convert pretrained weights into the cache; list, verify or clean it'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "train" -d 'Train or fine-tune a DPN on an image folder (timm\'s recipe), with exact resume'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dpn -n "__fish_dpn_using_subcommand export" -s m -l model -d 'Model to run (default: the one a --weights file records)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand export" -l weights -d 'Weights file (any format `dpn convert` reads); default: the cached weights of --model' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand export" -s b -l batch-size -d 'Batch dimension: `dynamic` (any size at run time) or a fixed size N' -r
+complete -c dpn -n "__fish_dpn_using_subcommand export" -l dtype -d 'Floating-point type of the input, outputs and weights: f32, f16 or bf16' -r
+complete -c dpn -n "__fish_dpn_using_subcommand export" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand export" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand export" -l interpolation -d 'Resize filter: bicubic, bilinear, nearest, lanczos, box or hamming (default: the one the weights record, else the model\'s)' -r -f -a "bicubic\t''
+bilinear\t''
+nearest\t''
+lanczos\t''
+box\t''
+hamming\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand export" -l labels -d 'Class names to record, one per line (`name` or `synset<TAB>name`); default: the weights\' own, else ImageNet-1k\'s' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand export" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand export" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand export" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand export" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
+complete -c dpn -n "__fish_dpn_using_subcommand export" -l fold-bn -d 'Fold each BatchNorm that directly follows a convolution into it (a smaller, faster graph; the other BatchNorms stay)'
+complete -c dpn -n "__fish_dpn_using_subcommand export" -l features -d 'Add a second output, `features`: the pooled embedding before the classifier'
+complete -c dpn -n "__fish_dpn_using_subcommand export" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c dpn -n "__fish_dpn_using_subcommand export" -s v -l verbose -d 'Print more on stderr (repeat for more)'
+complete -c dpn -n "__fish_dpn_using_subcommand export" -s h -l help -d 'Print help'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "info" -d 'Show the registry\'s models: architecture, published figures, preprocessing, cache state'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "convert" -d 'Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "predict" -d 'Classify images: top-k classes per image, streamed; optional embeddings'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "evaluate" -d 'Top-1/top-5 and loss on a labelled image set, beside the published figures'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "profile" -d 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "fetch" -d 'Download, verify and convert pretrained weights into the cache; list, verify or clean it'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "train" -d 'Train or fine-tune a DPN on an image folder (timm\'s recipe), with exact resume'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "export" -d 'Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

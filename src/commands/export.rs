@@ -22,8 +22,8 @@ use crate::weights::load;
 The graph has one input, `pixel_values` (N, 3, H, W): RGB pixels after the model's resize, \
 center crop and normalization, which the model's metadata records (input_size, crop_pct, \
 interpolation, mean, std) with its class names. The output is `logits` (N, classes), and with \
---features also `features` (N, embedding). ONNX opset 17; onnxruntime, TensorRT and OpenVINO \
-read it. The file is written atomically and read back and checked before dpn reports success: \
+--features also `features` (N, embedding). ONNX opset 17 (22 for bf16, the first that has bf16 \
+convolutions); onnxruntime, TensorRT and OpenVINO read it. The file is written atomically and read back and checked before dpn reports success: \
 a failure leaves no file behind. OUTPUT may be `-` (standard output).")]
 pub struct ExportArgs {
     /// ONNX file to write (- for standard output)
@@ -86,7 +86,9 @@ pub fn run(args: ExportArgs, ctx: &Context) -> Result<()> {
     let out = OutputPath::check(&args.output, "output")?;
     let located = common::locate(ctx, &args.model)?;
     let loaded = load::load_model(&ctx.registry, located.spec, &located.weights, Device::Cpu)?;
-    args.model.check.apply(ctx, &loaded.health, &located.weights)?;
+    args.model
+        .check
+        .apply(ctx, &loaded.health, &located.weights)?;
     let preprocess = located.preprocess(&args.preprocess, &ctx.ui)?;
     let (classes, _) = located.classes(args.labels.as_deref(), loaded.arch.num_classes)?;
     let opts = Options {
@@ -115,7 +117,7 @@ pub fn run(args: ExportArgs, ctx: &Context) -> Result<()> {
         "exported {} -> {}: ONNX opset {}, {}, batch {}, {} px, {} nodes{}, {}",
         located.spec.name,
         args.output.display(),
-        export::OPSET,
+        export::opset(precision).0,
         precision.name(),
         batch.map_or("dynamic".to_string(), |n| n.to_string()),
         preprocess.image_size,

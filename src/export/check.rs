@@ -25,7 +25,9 @@ pub fn check(
     let model = ModelProto::decode(bytes)
         .map_err(|e| fail(format!("does not decode as an ONNX model ({e})")))?;
     if &model != expected {
-        return Err(fail("does not read back as the model that was built".into()));
+        return Err(fail(
+            "does not read back as the model that was built".into(),
+        ));
     }
     well_formed(&model).map_err(|why| fail(format!("is malformed: {why}")))?;
     let graph = model.graph.as_ref().expect("checked by well_formed");
@@ -105,7 +107,13 @@ fn check_data(t: &TensorProto) -> std::result::Result<(), String> {
         Ok(DataType::Float) => 4,
         Ok(DataType::Float16 | DataType::Bfloat16) => 2,
         Ok(DataType::Int64) => 8,
-        _ => return Err(format!("{} has the element type {}", t.name(), t.data_type())),
+        _ => {
+            return Err(format!(
+                "{} has the element type {}",
+                t.name(),
+                t.data_type()
+            ))
+        }
     };
     let numel: i64 = t.dims.iter().product();
     if t.raw_data().len() as i64 != numel * size {

@@ -50,8 +50,16 @@ pub fn encode(g: &Graph, h: &Header) -> ModelProto {
             .iter()
             .map(|i| tensor(&i.name, &i.tensor, h.kind))
             .collect(),
-        input: h.inputs.iter().map(|(n, d)| value_info(n, d, h.kind)).collect(),
-        output: h.outputs.iter().map(|(n, d)| value_info(n, d, h.kind)).collect(),
+        input: h
+            .inputs
+            .iter()
+            .map(|(n, d)| value_info(n, d, h.kind))
+            .collect(),
+        output: h
+            .outputs
+            .iter()
+            .map(|(n, d)| value_info(n, d, h.kind))
+            .collect(),
         ..Default::default()
     };
     ModelProto {
@@ -114,8 +122,16 @@ fn attribute(name: &str, v: &Attr) -> AttributeProto {
 /// A weight cast once to `kind` (integer constants keep their type), as
 /// little-endian `raw_data`, which ONNX specifies.
 fn tensor(name: &str, t: &Tensor, kind: Kind) -> TensorProto {
-    let kind = if t.kind() == Kind::Int64 { Kind::Int64 } else { kind };
-    let t = t.detach().to_device(tch::Device::Cpu).to_kind(kind).contiguous();
+    let kind = if t.kind() == Kind::Int64 {
+        Kind::Int64
+    } else {
+        kind
+    };
+    let t = t
+        .detach()
+        .to_device(tch::Device::Cpu)
+        .to_kind(kind)
+        .contiguous();
     let numel = t.numel();
     let mut raw = vec![0u8; numel * kind.elt_size_in_bytes()];
     t.copy_data_u8(&mut raw, numel);

@@ -134,7 +134,12 @@ struct Recorder {
 
 impl Recorder {
     /// A weightless node `op` named `<op>_<k>`, returning its output.
-    fn node(&mut self, op: &'static str, inputs: Vec<String>, attrs: Vec<(&'static str, Attr)>) -> String {
+    fn node(
+        &mut self,
+        op: &'static str,
+        inputs: Vec<String>,
+        attrs: Vec<(&'static str, Attr)>,
+    ) -> String {
         let k = self.counts.entry(op).or_default();
         let name = format!("{op}_{k}");
         *k += 1;
@@ -216,7 +221,12 @@ impl Ops for Recorder {
             Act::Elu => self.named("Elu", act_name, vec![y], vec![("alpha", Attr::Float(1.0))]),
             // ONNX 17 has no SiLU operator: x * sigmoid(x), as exporters write it.
             Act::Silu => {
-                let s = self.named("Sigmoid", format!("{}.sigmoid", bn.name), vec![y.clone()], vec![]);
+                let s = self.named(
+                    "Sigmoid",
+                    format!("{}.sigmoid", bn.name),
+                    vec![y.clone()],
+                    vec![],
+                );
                 self.named("Mul", act_name, vec![y, s], vec![])
             }
         }
@@ -243,7 +253,11 @@ impl Ops for Recorder {
     }
 
     fn cat(&mut self, a: &String, b: &String) -> String {
-        self.node("Concat", vec![a.clone(), b.clone()], vec![("axis", Attr::Int(1))])
+        self.node(
+            "Concat",
+            vec![a.clone(), b.clone()],
+            vec![("axis", Attr::Int(1))],
+        )
     }
 
     fn add(&mut self, a: String, b: String) -> String {

@@ -24,12 +24,25 @@ use encode::{Dim, Header};
 use graph::Graph;
 pub use proto::ModelProto;
 
-/// The ONNX operator set the graph is written for: the oldest one both
-/// onnxruntime and TensorRT 8.6+ take that has every operator the graph
-/// uses in its current form (docs/export.md).
+/// The ONNX operator set of f32 and f16 graphs: the oldest one that has
+/// every operator the graph uses in its current form, which onnxruntime and
+/// TensorRT 8.6 and later take (docs/export.md).
 pub const OPSET: i64 = 17;
 /// The IR version that goes with [`OPSET`] (ONNX 1.12).
 pub const IR_VERSION: i64 = 8;
+/// bf16 graphs need opset 22, where `Conv`, `MaxPool`,
+/// `GlobalAveragePool` and `Elu` first take bfloat16.
+pub const OPSET_BF16: i64 = 22;
+/// The IR version that goes with [`OPSET_BF16`] (ONNX 1.16).
+pub const IR_VERSION_BF16: i64 = 10;
+
+/// The operator set and IR version a graph in `precision` is written for.
+pub fn opset(precision: Precision) -> (i64, i64) {
+    match precision {
+        Precision::Bf16 => (OPSET_BF16, IR_VERSION_BF16),
+        Precision::F32 | Precision::F16 => (OPSET, IR_VERSION),
+    }
+}
 /// The graph's input: normalized pixels, `[N, 3, H, W]`.
 pub const INPUT: &str = "pixel_values";
 pub const LOGITS: &str = "logits";
@@ -87,21 +100,30 @@ pub fn export(model: &Dpn, arch: &ArchSpec, d: &Description, o: &Options) -> Res
         None => Dim::Named(BATCH),
     };
     let size = d.preprocess.image_size as i64;
-    let mut out = vec![(LOGITS, vec![batch.clone(), Dim::Fixed(arch.num_classes as i64)])];
+    let mut out = vec![(
+        LOGITS,
+        vec![batch.clone(), Dim::Fixed(arch.num_classes as i64)],
+    )];
     if o.features {
         out.push((
             FEATURES,
             vec![batch.clone(), Dim::Fixed(model.num_features() as i64)],
         ));
     }
+    let (opset, ir_version) = opset(o.precision);
     let header = Header {
         name: d.model,
-        opset: OPSET,
-        ir_version: IR_VERSION,
+        opset,
+        ir_version,
         kind: o.precision.kind(),
         inputs: vec![(
             INPUT,
-            vec![batch, Dim::Fixed(arch.in_chans as i64), Dim::Fixed(size), Dim::Fixed(size)],
+            vec![
+                batch,
+                Dim::Fixed(arch.in_chans as i64),
+                Dim::Fixed(size),
+                Dim::Fixed(size),
+            ],
         )],
         outputs: out,
         doc: doc(d),
@@ -159,7 +181,11 @@ fn metadata(d: &Description, arch: &ArchSpec) -> Vec<(String, String)> {
         ("dpn.version", env!("CARGO_PKG_VERSION").to_string()),
         (
             "input_size",
-            json(&serde_json::json!([arch.in_chans, p.image_size, p.image_size])),
+            json(&serde_json::json!([
+                arch.in_chans,
+                p.image_size,
+                p.image_size
+            ])),
         ),
         ("crop_pct", p.crop_pct.to_string()),
         ("interpolation", p.interpolation.to_string()),
@@ -188,4 +214,163 @@ fn metadata(d: &Description, arch: &ArchSpec) -> Vec<(String, String)> {
         ));
     }
     m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::{Activation, ArchSpec};
+    use crate::registry::{Interpolation, Preprocess};
+
+    fn tiny(b: bool, activation: Activation) -> ArchSpec {
+        ArchSpec {
+            small: true,
+            init_features: 8,
+            k_r: 16,
+            groups: 4,
+            b,
+            k_sec: [1, 2, 1, 1],
+            inc_sec: [4, 4, 8, 8],
+            activation,
+            num_classes: 5,
+            in_chans: 3,
+        }
+    }
+
+    fn export_tiny(arch: &ArchSpec, o: &Options) -> (Exported, Dpn, tch::nn::VarStore) {
+        let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+        let model = Dpn::new(&vs.root(), arch);
+        let pre = Preprocess {
+            normalization: None,
+            mean: [0.5; 3],
+            std: [0.25; 3],
+            crop_pct: 0.875,
+            interpolation: Interpolation::Bicubic,
+            image_size: 32,
+        };
+        let classes = Classes::default_for(arch.num_classes);
+        let d = Description {
+            model: "tiny",
+            preprocess: &pre,
+            classes: &classes,
+        };
+        let e = tch::no_grad(|| export(&model, arch, &d, o)).unwrap();
+        (e, model, vs)
+    }
+
+    const F32: Options = Options {
+        batch: None,
+        precision: Precision::F32,
+        fold_bn: false,
+        features: false,
+    };
+
+    /// Every weight of the network is an initializer under its state-dict
+    /// key with its shape, and the file checks.
+    #[test]
+    fn the_graph_holds_every_weight_under_its_key() {
+        for (b, act) in [(false, Activation::Relu), (true, Activation::Silu)] {
+            let arch = tiny(b, act);
+            let (e, _, _) = export_tiny(&arch, &F32);
+            verify(&e.bytes, &e, &arch, &F32).unwrap();
+            let g = e.model.graph.as_ref().unwrap();
+            let names: Vec<&str> = g.initializer.iter().map(|t| t.name()).collect();
+            for p in crate::model::parameter_shapes(&arch) {
+                if !crate::model::is_nbt(&p.name) {
+                    assert!(names.contains(&p.name.as_str()), "{}", p.name);
+                }
+            }
+            assert_eq!(g.input[0].name(), INPUT);
+            assert_eq!(g.output.len(), 1);
+            assert_eq!(g.output[0].name(), LOGITS);
+            let silu = g.node.iter().filter(|n| n.op_type() == "Sigmoid").count();
+            // SiLU only where timm uses the architecture's activation: the
+            // stem and conv5_bn_ac.
+            assert_eq!(silu, if act == Activation::Silu { 2 } else { 0 });
+        }
+    }
+
+    /// --fold-bn folds the stem's BatchNorm and two per block, no other.
+    #[test]
+    fn folding_takes_the_batch_norms_after_convolutions() {
+        let arch = tiny(false, Activation::Relu);
+        let o = Options {
+            fold_bn: true,
+            features: true,
+            ..F32
+        };
+        let (e, _, _) = export_tiny(&arch, &o);
+        let blocks: usize = arch.k_sec.iter().sum::<usize>();
+        assert_eq!(e.folded, 1 + 2 * blocks);
+        verify(&e.bytes, &e, &arch, &o).unwrap();
+        let g = e.model.graph.as_ref().unwrap();
+        let bn = g
+            .node
+            .iter()
+            .filter(|n| n.op_type() == "BatchNormalization")
+            .count();
+        // Left: each block's c1x1_a, the projections (one per stage), conv5_bn_ac.
+        assert_eq!(bn, blocks + 4 + 1);
+        assert_eq!(g.output[1].name(), FEATURES);
+    }
+
+    /// The read-back check fails on a changed byte or a truncated file.
+    #[test]
+    fn a_damaged_file_fails_the_check() {
+        let arch = tiny(false, Activation::Relu);
+        let (e, _, _) = export_tiny(&arch, &F32);
+        let mut flipped = e.bytes.clone();
+        let at = flipped.len() / 2;
+        flipped[at] ^= 0x10;
+        for bad in [&flipped[..], &e.bytes[..e.bytes.len() - 100]] {
+            let err = verify(bad, &e, &arch, &F32).unwrap_err();
+            assert_eq!(error::exit_code(&err), 4, "{err:#}");
+        }
+    }
+
+    /// f16 and bf16 graphs: every weight in the element type, the opset
+    /// that has it, and the values those of the f32 weights rounded once.
+    #[test]
+    fn reduced_precision_casts_every_weight_once() {
+        let arch = tiny(true, Activation::Relu);
+        for (p, ty, opset) in [
+            (
+                Precision::F16,
+                proto::tensor_proto::DataType::Float16,
+                OPSET,
+            ),
+            (
+                Precision::Bf16,
+                proto::tensor_proto::DataType::Bfloat16,
+                OPSET_BF16,
+            ),
+        ] {
+            let o = Options {
+                precision: p,
+                batch: Some(2),
+                ..F32
+            };
+            let (e, _, vs) = export_tiny(&arch, &o);
+            verify(&e.bytes, &e, &arch, &o).unwrap();
+            assert_eq!(e.model.opset_import[0].version(), opset);
+            let g = e.model.graph.as_ref().unwrap();
+            let w = g
+                .initializer
+                .iter()
+                .find(|t| t.name() == "classifier.weight")
+                .unwrap();
+            assert_eq!(w.data_type(), ty as i32);
+            let want = vs.variables()["classifier.weight"].to_kind(p.kind());
+            let mut raw = vec![0u8; w.raw_data().len()];
+            want.copy_data_u8(&mut raw, want.numel());
+            assert_eq!(w.raw_data(), &raw[..]);
+            let dims = |v: &proto::ValueInfoProto| match &v.r#type.as_ref().unwrap().value {
+                Some(proto::type_proto::Value::TensorType(t)) => {
+                    (t.elem_type(), t.shape.as_ref().unwrap().dim.len())
+                }
+                _ => panic!("not a tensor"),
+            };
+            assert_eq!(dims(&g.input[0]), (ty as i32, 4));
+        }
+    }
 }
