@@ -152,43 +152,7 @@ impl<'a> Run<'a> {
         let group = env.group.clone();
         let (rank, world) = group.as_ref().map_or((0, 1), |g| (g.rank(), g.world()));
         let data = agree(&group, load_data(&mut cfg))?;
-        if data.train.classes.len() == IMAGENET_CLASSES && data.train.classes == Classes::imagenet()
-        {
-            ui.info(
-                "class folders named by ImageNet synsets with --num-classes 1000: labels are ImageNet's indices (the ImageNet head is kept)",
-            );
-        }
-        // Every rank's share has the same length (DistributedSampler pads).
-        let share = data.train.items.len().div_ceil(world);
-        let upe = (share / cfg.batch_size) as u64;
-        if upe == 0 {
-            return Err(error::usage(format!(
-                "--batch-size {} is larger than the {share} training images{} (the last incomplete batch is dropped, as timm does)",
-                cfg.batch_size,
-                if world > 1 {
-                    format!(" of each of the {world} processes")
-                } else {
-                    String::new()
-                }
-            )));
-        }
-        ui.info(format!(
-            "{}: {} training images, {} validation images, {} classes; {} batches of {} per epoch{}",
-            cfg.model,
-            data.train.items.len(),
-            data.val.as_ref().map_or(0, |v| v.items.len()),
-            data.classes.len(),
-            upe,
-            cfg.batch_size,
-            if world > 1 {
-                format!(
-                    " on each of {world} processes (global batch {})",
-                    cfg.batch_size * world
-                )
-            } else {
-                String::new()
-            }
-        ));
+        let upe = updates_per_epoch(&cfg, &data, world, ui)?;
 
         let built = build_model(&cfg, env.registry, spec, resume.as_ref(), &data, ui);
         let (mut vs, model) = agree(&group, built)?;
@@ -203,15 +167,7 @@ impl<'a> Run<'a> {
         };
         let mut opt = Sgd::new(&vs, cfg.momentum, cfg.weight_decay, cfg.nesterov);
         let sched = schedule(&cfg, upe);
-        let state = match resume {
-            Some(r) => {
-                opt.load_state(&r.optimizer)?;
-                let mut s = r.state;
-                s.config = cfg.clone();
-                s
-            }
-            None => fresh_state(&cfg, &data.classes, precision),
-        };
+        let state = initial_state(&cfg, resume, &mut opt, &data, precision)?;
         let scaler = LossScaler {
             enabled: precision == Precision::F16,
             scale: state.loss_scale,
@@ -219,13 +175,7 @@ impl<'a> Run<'a> {
         };
 
         let files = if rank == 0 {
-            (|| {
-                fs::create_dir_all(output)
-                    .with_context(|| format!("cannot create {}", output.display()))?;
-                checkpoint::clean_stale(output);
-                write_metrics(output, &state.history)?;
-                open_steps(output, state.epoch * upe + state.step_in_epoch).map(Some)
-            })()
+            open_run_files(output, &state, upe).map(Some)
         } else {
             Ok(None)
         };
@@ -266,33 +216,13 @@ impl<'a> Run<'a> {
     /// One epoch's updates (from the step a resumed run stopped at); returns
     /// the last learning rate.
     fn train_epoch(&mut self) -> Result<f64> {
-        let (epoch, upe, bs) = (self.state.epoch, self.upe, self.cfg.batch_size);
-        let order = epoch_order(self.data.train.items.len(), self.cfg.seed, epoch);
-        let (rank, world) = self.rank_world();
-        let order = shard::train_share(&order, rank, world);
+        let (epoch, upe) = (self.state.epoch, self.upe);
         let start_step = self.state.step_in_epoch;
-        let skip = start_step as usize * bs;
-        let items: Vec<Item> = order[..upe as usize * bs]
-            .iter()
-            .skip(skip)
-            .map(|&i| self.data.train.items[i].clone())
-            .collect();
-        let mut tf =
-            TrainTransform::from_preprocess(&self.preprocess, epoch_seed(self.cfg.seed, epoch));
-        tf.scale = self.cfg.scale;
-        tf.ratio = self.cfg.ratio;
-        tf.hflip = self.cfg.hflip;
-        let tf: Arc<dyn ImageTransform> = Arc::new(Offset {
-            inner: tf,
-            offset: skip,
-            rank,
-            world,
-        });
+        let loader = self.epoch_loader()?;
         let bar = progress::epoch(self.ui, upe, epoch, self.cfg.epochs);
         bar.set_position(start_step);
         let mut lr = self.sched.lr(epoch * upe + start_step.saturating_sub(1));
         let mut first_failure: Option<String> = None;
-        let loader = BatchLoader::new(items, tf, self.loader_opts)?;
         let t_train = Instant::now();
         for (i, batch) in loader.enumerate() {
             let batch = batch.map_err(|e| {
@@ -334,17 +264,51 @@ impl<'a> Run<'a> {
         }
         self.state.partial.train_seconds += t_train.elapsed().as_secs_f64();
         bar.finish_and_clear();
+        self.end_of_epoch_checks(first_failure.as_deref())?;
+        Ok(lr)
+    }
+
+    /// This epoch's batches on this rank, from the step a resumed run
+    /// stopped at: the epoch's order, this rank's share, and the
+    /// augmentation keyed by each image's global position.
+    fn epoch_loader(&self) -> Result<BatchLoader> {
+        let (epoch, upe, bs) = (self.state.epoch, self.upe, self.cfg.batch_size);
+        let order = epoch_order(self.data.train.items.len(), self.cfg.seed, epoch);
+        let (rank, world) = self.rank_world();
+        let order = shard::train_share(&order, rank, world);
+        let skip = self.state.step_in_epoch as usize * bs;
+        let items: Vec<Item> = order[..upe as usize * bs]
+            .iter()
+            .skip(skip)
+            .map(|&i| self.data.train.items[i].clone())
+            .collect();
+        let mut tf =
+            TrainTransform::from_preprocess(&self.preprocess, epoch_seed(self.cfg.seed, epoch));
+        tf.scale = self.cfg.scale;
+        tf.ratio = self.cfg.ratio;
+        tf.hflip = self.cfg.hflip;
+        let tf: Arc<dyn ImageTransform> = Arc::new(Offset {
+            inner: tf,
+            offset: skip,
+            rank,
+            world,
+        });
+        BatchLoader::new(items, tf, self.loader_opts)
+    }
+
+    /// After an epoch's batches: an epoch that read no image is an error,
+    /// skipped images a warning; steps.csv is flushed.
+    fn end_of_epoch_checks(&mut self, first_failure: Option<&str>) -> Result<()> {
+        let epoch = self.state.epoch;
         if self.state.partial.images == 0 {
             return Err(error::bad_input(format!(
                 "epoch {}: not one training image of {} could be read{}; nothing was trained",
                 epoch + 1,
                 self.cfg.data.display(),
-                first_failure
-                    .as_ref()
-                    .map_or_else(String::new, |f| format!(" (first: {f})"))
+                first_failure.map_or_else(String::new, |f| format!(" (first: {f})"))
             )));
         }
-        if let Some(f) = &first_failure {
+        if let Some(f) = first_failure {
             self.ui.warn(format!(
                 "epoch {}: skipped {} unreadable training images (first: {f}); --strict stops instead",
                 epoch + 1,
@@ -354,7 +318,7 @@ impl<'a> Run<'a> {
         if let Some(f) = &mut self.steps_file {
             f.flush()?;
         }
-        Ok(lr)
+        Ok(())
     }
 
     /// One optimizer update on `batch` (step `step` of the epoch), logged to
@@ -651,6 +615,71 @@ impl<'a> Run<'a> {
 /// only a run with `--num-classes 1000` on folders that are all ImageNet
 /// synset ids keeps ImageNet's classes and indices. Validation folders are
 /// looked up by name among the training classes.
+/// Updates per epoch: each rank's share of the training images (every
+/// share has the same length: DistributedSampler pads) in whole batches,
+/// the last incomplete one dropped as timm does. Says what the run trains on.
+fn updates_per_epoch(cfg: &TrainConfig, data: &Data, world: usize, ui: &Ui) -> Result<u64> {
+    if data.train.classes.len() == IMAGENET_CLASSES && data.train.classes == Classes::imagenet() {
+        ui.info(
+            "class folders named by ImageNet synsets with --num-classes 1000: labels are ImageNet's indices (the ImageNet head is kept)",
+        );
+    }
+    let share = data.train.items.len().div_ceil(world);
+    let upe = (share / cfg.batch_size) as u64;
+    let per_process = |text: String| if world > 1 { text } else { String::new() };
+    if upe == 0 {
+        return Err(error::usage(format!(
+            "--batch-size {} is larger than the {share} training images{} (the last incomplete batch is dropped, as timm does)",
+            cfg.batch_size,
+            per_process(format!(" of each of the {world} processes"))
+        )));
+    }
+    ui.info(format!(
+        "{}: {} training images, {} validation images, {} classes; {} batches of {} per epoch{}",
+        cfg.model,
+        data.train.items.len(),
+        data.val.as_ref().map_or(0, |v| v.items.len()),
+        data.classes.len(),
+        upe,
+        cfg.batch_size,
+        per_process(format!(
+            " on each of {world} processes (global batch {})",
+            cfg.batch_size * world
+        ))
+    ));
+    Ok(upe)
+}
+
+/// The state a run starts from: the checkpoint's (its optimizer state
+/// loaded into `opt`, its settings replaced by this run's), or a fresh one.
+fn initial_state(
+    cfg: &TrainConfig,
+    resume: Option<checkpoint::Loaded>,
+    opt: &mut Sgd,
+    data: &Data,
+    precision: Precision,
+) -> Result<TrainState> {
+    Ok(match resume {
+        Some(r) => {
+            opt.load_state(&r.optimizer)?;
+            let mut s = r.state;
+            s.config = cfg.clone();
+            s
+        }
+        None => fresh_state(cfg, &data.classes, precision),
+    })
+}
+
+/// Rank 0's files in the run folder: the folder itself (stale temporary
+/// files removed), metrics.csv as the state has it, and steps.csv open for
+/// appending from the state's update.
+fn open_run_files(output: &Path, state: &TrainState, upe: u64) -> Result<fs::File> {
+    fs::create_dir_all(output).with_context(|| format!("cannot create {}", output.display()))?;
+    checkpoint::clean_stale(output);
+    write_metrics(output, &state.history)?;
+    open_steps(output, state.epoch * upe + state.step_in_epoch)
+}
+
 fn load_data(cfg: &mut TrainConfig) -> Result<Data> {
     let index = if cfg.num_classes == IMAGENET_CLASSES {
         ClassIndex::ImageNetOrFolders
