@@ -151,33 +151,16 @@ fn every_architecture_matches_timm_in_onnxruntime() {
 
 /// The digits model that `dpn train` makes in a minute.
 fn trained(dir: &Path) -> PathBuf {
-    let d = common::digits();
     let out = dir.join("run");
-    let (train, val) = (d.join("train"), d.join("val"));
-    let mut args = vec!["-q", "train", "--data", s(&train), "--val-data", s(&val)];
-    args.extend([
-        "-m",
-        "dpn48b",
-        "--img-size",
-        "32",
-        "--batch-size",
-        "16",
-        "--epochs",
-        "1",
-        "--warmup-epochs",
-        "0",
-        "--workers",
-        "1",
-        "--crop-pct",
-        "1",
-        "--seed",
-        "7",
-        "--lr",
-        "0.05",
-        "--output",
-    ]);
-    args.push(s(&out));
-    ok(dpn(&args));
+    let o = Command::new(env!("CARGO_BIN_EXE_dpn"))
+        .arg("-q")
+        .args(common::digits_train_args(&out, 1, "32"))
+        .args(["--crop-pct", "1", "--lr", "0.05"])
+        .env_remove("DPN_MODEL_INDEX")
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    ok(o);
     out.join("last/model.safetensors")
 }
 

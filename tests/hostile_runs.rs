@@ -8,7 +8,6 @@
 //! responses; no network is used.
 
 mod common;
-use common::digits;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -502,28 +501,9 @@ fn dpn() -> Command {
 
 /// A short `dpn train` of dpn48b on the digits at 32 px (5 batches an epoch).
 fn train(out: &Path, epochs: u32) -> Command {
-    let d = digits();
     let mut c = dpn();
-    c.arg("train")
-        .arg("--data")
-        .arg(d.join("train"))
-        .arg("--val-data")
-        .arg(d.join("val"))
-        .args([
-            "-m",
-            "dpn48b",
-            "--img-size",
-            "32",
-            "--batch-size",
-            "16",
-            "--lr",
-            "0.05",
-        ])
-        .args(["--warmup-epochs", "1", "--workers", "1", "--seed", "7"])
-        .arg("--epochs")
-        .arg(epochs.to_string())
-        .arg("--output")
-        .arg(out);
+    c.args(common::digits_train_args(out, epochs, "32"))
+        .args(["--lr", "0.05"]);
     c
 }
 

@@ -434,21 +434,10 @@ fn bad_data_folders() {
 
 /// `train_cmd`'s run of dpn48b on the digits at `size` px with `extra` flags.
 fn digits_cmd(out: &Path, epochs: u32, size: &str, extra: &[&str]) -> Command {
-    let d = digits();
     let mut c = dpn();
-    c.arg("train")
-        .arg("--data")
-        .arg(d.join("train"))
-        .arg("--val-data")
-        .arg(d.join("val"))
-        .args(["-m", "dpn48b", "--img-size", size, "--batch-size", "16"])
-        .args(["--warmup-epochs", "1", "--workers", "1"])
-        .args(["--scale", "0.35", "1", "--crop-pct", "1", "--seed", "7"])
-        .args(extra)
-        .arg("--epochs")
-        .arg(epochs.to_string())
-        .arg("--output")
-        .arg(out);
+    c.args(common::digits_train_args(out, epochs, size))
+        .args(["--scale", "0.35", "1", "--crop-pct", "1"])
+        .args(extra);
     c
 }
 

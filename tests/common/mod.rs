@@ -1,5 +1,6 @@
 //! Shared by the integration tests.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// The interpreter that runs the Python reference scripts: `DPN_TEST_PYTHON`,
@@ -71,4 +72,23 @@ pub fn digits() -> &'static Path {
         }
         dir
     })
+}
+
+/// The arguments of a short `dpn train` on [`digits`]: dpn48b at `size` px,
+/// batch 16 (5 updates an epoch), one decoding worker, seed 7, one warm-up
+/// epoch, `epochs` epochs into `out`. Callers add their own flags.
+#[allow(dead_code)]
+pub fn digits_train_args(out: &Path, epochs: u32, size: &str) -> Vec<OsString> {
+    let d = digits();
+    let mut args: Vec<OsString> = vec!["train".into(), "--data".into(), d.join("train").into()];
+    args.extend(["--val-data".into(), d.join("val").into()]);
+    for a in ["-m", "dpn48b", "--img-size", size, "--batch-size", "16"] {
+        args.push(a.into());
+    }
+    for a in ["--warmup-epochs", "1", "--workers", "1", "--seed", "7"] {
+        args.push(a.into());
+    }
+    args.extend(["--epochs".into(), epochs.to_string().into()]);
+    args.extend(["--output".into(), out.into()]);
+    args
 }

@@ -33,7 +33,6 @@ import sys
 import numpy as np
 import onnx
 import onnxruntime as ort
-import skimage.data as data
 import timm
 import torch
 from onnx import numpy_helper
@@ -42,23 +41,14 @@ from safetensors.numpy import load_file
 from safetensors.torch import save_file
 from timm.data import create_transform
 
+from predict_reference import photos as photo_arrays, separate_classes
+
 torch.set_num_threads(2)
-CLASS_STEP = 97
 
 
 def photos():
-    hubble = data.hubble_deep_field()
-    arrays = [
-        data.astronaut(),
-        data.coffee(),
-        data.chelsea(),
-        data.rocket(),
-        np.stack([data.camera()] * 3, -1),
-        np.stack([data.coins()] * 3, -1),
-        hubble[:333, :517],
-        data.astronaut()[:500, 100:321],
-    ]
-    return [Image.fromarray(a).convert("RGB") for a in arrays]
+    """predict_reference.py's photographs, as RGB images."""
+    return [Image.fromarray(a).convert("RGB") for a in photo_arrays().values()]
 
 
 def make(out, arch, size):
@@ -77,17 +67,9 @@ def make(out, arch, size):
     images = photos()
     x = torch.stack([transform(im) for im in images])
     x = torch.cat([x, x.flip(-1)])
-    # A random network maps every photograph to nearly the same output: give
-    # class CLASS_STEP*j the centred embedding of photograph j, so that top-1
-    # and top-5 are decided by margins that float rounding cannot flip.
+    # A random network maps every photograph to nearly the same output.
     with torch.no_grad():
-        feats = model.forward_head(model.forward_features(x[:8]), pre_logits=True)
-        mean = feats.mean(0)
-        w = model.classifier.weight
-        w.mul_(0.1)
-        for j, f in enumerate(feats):
-            v = f - mean
-            w[CLASS_STEP * j, :, 0, 0] = 40.0 * v / v.norm()
+        separate_classes(model, model.forward_head(model.forward_features(x[:8]), pre_logits=True))
         features = model.forward_head(model.forward_features(x), pre_logits=True)
         logits = model(x)
     sd = {k: v.contiguous() for k, v in model.state_dict().items()}

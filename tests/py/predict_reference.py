@@ -47,6 +47,19 @@ def photos():
     }
 
 
+def separate_classes(model, feats):
+    """Class CLASS_STEP*j gets the centred, normalized embedding `feats[j]` of
+    photograph j (the rest of the classifier scaled down), so that each
+    photograph's top-1 is its own class by a margin rounding cannot flip."""
+    with torch.no_grad():
+        mean = feats.mean(0)
+        w = model.classifier.weight
+        w.mul_(0.1)
+        for j, f in enumerate(feats):
+            v = f - mean
+            w[CLASS_STEP * j, :, 0, 0] = 40.0 * v / v.norm()
+
+
 def main(out):
     torch.manual_seed(0)
     model = timm.create_model("dpn68b", pretrained=False).eval()
@@ -68,12 +81,7 @@ def main(out):
                                pre_logits=True)[0]
             for a in arrays.values()
         ])
-        mean = feats.mean(0)
-        w = model.classifier.weight
-        w.mul_(0.1)
-        for j, f in enumerate(feats):
-            v = f - mean
-            w[CLASS_STEP * j, :, 0, 0] = 40.0 * v / v.norm()
+        separate_classes(model, feats)
         model.classifier.bias.zero_()
     torch.save(model.state_dict(), os.path.join(out, "weights.pth"))
 
