@@ -21,6 +21,7 @@ fn main() {
             "cargo:warning=DEP_TCH_LIBTORCH_LIB is not set; libtorch will not be on the rpath"
         );
         println!("cargo:rustc-env=DPN_LIBTORCH_VERSION=unknown");
+        println!("cargo:rustc-env=DPN_WITH_NCCL=no");
         return;
     };
     println!("cargo:rustc-link-arg=-Wl,-rpath={lib_dir}");
@@ -69,6 +70,84 @@ fn build_dist_shim(lib_dir: &Path) {
         .file("csrc/dist.cpp")
         .compile("dpn_dist");
     println!("cargo:rustc-link-lib=dylib=torch_cpu");
+    build_nccl_shim(lib_dir, &include);
+}
+
+/// `csrc/dist_nccl.cpp`: the NCCL backend for distributed runs on CUDA.
+/// `ProcessGroupNCCL.hpp` includes CUDA's runtime headers and `nccl.h`,
+/// which the torch wheel does not ship: they come from the PyPI packages
+/// beside it (`nvidia/cu13/include` from nvidia-cuda-runtime, -crt and -cccl;
+/// `nvidia/nccl/include` from nvidia-nccl), else from `CUDA_HOME`. Without
+/// them, or with a CPU-only libtorch, the file is compiled as a stub whose
+/// backend is an error naming the fix, and `dpn --version` says so.
+fn build_nccl_shim(lib_dir: &Path, include: &Path) {
+    println!("cargo:rerun-if-changed=csrc/dist_nccl.cpp");
+    println!("cargo:rerun-if-env-changed=CUDA_HOME");
+    let site = lib_dir.parent().and_then(Path::parent);
+    let cuda_dirs: Vec<PathBuf> = site
+        .map(|s| s.join("nvidia"))
+        .into_iter()
+        .flat_map(|n| [n.join("cu13/include"), n.join("cuda_runtime/include")])
+        .chain(std::env::var_os("CUDA_HOME").map(|h| PathBuf::from(h).join("include")))
+        .collect();
+    let nccl_dirs: Vec<PathBuf> = site
+        .map(|s| s.join("nvidia/nccl/include"))
+        .into_iter()
+        .chain(cuda_dirs.iter().cloned())
+        .collect();
+    let cuda = cuda_dirs.iter().find(|d| {
+        d.join("cuda_runtime.h").is_file()
+            && d.join("crt/host_config.h").is_file()
+            && d.join("nv/target").is_file()
+    });
+    let nccl = nccl_dirs.iter().find(|d| d.join("nccl.h").is_file());
+    let has_cuda_lib = lib_dir.join("libtorch_cuda.so").is_file();
+    let mut build = cc::Build::new();
+    build
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .opt_level(1)
+        .include(include)
+        .include(include.join("torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .define("_GLIBCXX_USE_CXX11_ABI", "1")
+        .define("USE_DISTRIBUTED", None)
+        .file("csrc/dist_nccl.cpp");
+    let with_nccl = match (cuda, nccl, has_cuda_lib) {
+        (Some(cuda), Some(nccl), true) => {
+            build
+                .include(cuda)
+                .include(nccl)
+                .define("USE_C10D_NCCL", None)
+                .define("USE_CUDA", None)
+                .define("DPN_WITH_NCCL", None);
+            true
+        }
+        _ => {
+            if has_cuda_lib {
+                println!(
+                    "cargo:warning=CUDA or NCCL headers not found (looked in {}): dpn is built \
+                     without NCCL; run scripts/setup.sh, which installs them",
+                    cuda_dirs
+                        .iter()
+                        .map(|d| d.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            false
+        }
+    };
+    build.compile("dpn_dist_nccl");
+    if with_nccl {
+        println!("cargo:rustc-link-lib=dylib=torch_cuda");
+        println!("cargo:rustc-link-lib=dylib=c10_cuda");
+    }
+    println!(
+        "cargo:rustc-env=DPN_WITH_NCCL={}",
+        if with_nccl { "yes" } else { "no" }
+    );
 }
 
 /// `csrc/cuda_memory.cpp`: the CUDA allocator's peak statistics for

@@ -6,7 +6,10 @@
 #
 # 1. CUDA parity: dpn predict (f32, and bf16) against timm on the same GPU:
 #    f32 embeddings within 1e-3, bf16 top-1 agreeing with timm's autocast on >= 99%.
-# 2. Inference throughput, dpn vs timm, f32/bf16 x NCHW/NHWC, batch 256 (bench/inference.sh cuda).
+# 2. Distributed smoke (docs/distributed.md): torchrun, a world of one on the GPU with
+#    --dist-backend nccl, and two ranks sharing the GPU through Gloo (NCCL refuses two ranks
+#    on one GPU); each trains dpn48b for one epoch on random images, against a plain run.
+# 3. Inference throughput, dpn vs timm, f32/bf16 x NCHW/NHWC, batch 256 (bench/inference.sh cuda).
 # Results go to OUTDIR (default bench/results).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,5 +27,31 @@ work="$(mktemp -d)"
 "$DPN" -q predict --weights "$work/w.safetensors" --device cuda --dtype bf16 --channels-last --batch-size 128 \
     -k 1 --format csv "$work/images" >"$work/dpn_bf16.csv"
 "$PYTHON" bench/gpu_parity.py check "$work" | tee "$out/gpu-parity.json"
+
+# 2. Distributed smoke: exit codes and the loss per step of each run, in gpu-dist.txt.
+"$PYTHON" - "$work/tiny" <<'PY'
+import os, sys
+import numpy as np
+from PIL import Image
+rng = np.random.default_rng(0)
+for c in range(4):
+    d = os.path.join(sys.argv[1], str(c)); os.makedirs(d, exist_ok=True)
+    for i in range(48):
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(f"{d}/{i}.png")
+PY
+train=(train --data "$work/tiny" -m dpn48b --img-size 64 -b 16 --epochs 1 --lr 0.01 --seed 3 --workers 2 --format csv)
+{
+    for how in plain nccl1 gloo2; do
+        case $how in
+            plain) cmd=("$DPN" "${train[@]}" --device cuda --output "$work/run-$how") ;;
+            nccl1) cmd=("$PYTHON" -m torch.distributed.run --nproc-per-node 1 --no-python "$DPN" "${train[@]}" --device cuda --dist-backend nccl --output "$work/run-$how") ;;
+            gloo2) cmd=("$PYTHON" -m torch.distributed.run --nproc-per-node 2 --no-python "$DPN" "${train[@]}" --device cuda --dist-backend gloo --output "$work/run-$how") ;;
+        esac
+        timeout 240 "${cmd[@]}" >"$work/$how.out" 2>"$work/$how.err"
+        echo "== $how: exit $?"
+        grep -E "distributed:|error" "$work/$how.err" | head -5
+        cut -d, -f1-6 "$work/run-$how/steps.csv" 2>/dev/null | head -20
+    done
+} 2>&1 | tee "$out/gpu-dist.txt"
 
 ROUNDS="${ROUNDS:-2}" PYTHON="$PYTHON" bash bench/inference.sh cuda "$out"

@@ -283,6 +283,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Format of the per-epoch summary printed at the end')
             [CompletionResult]::new('--dist-timeout', '--dist-timeout', [CompletionResultType]::ParameterName, 'Distributed runs: seconds to wait for the other ranks (at the rendezvous and at every collective) before a rank gives up with an error')
             [CompletionResult]::new('--dist-bn', '--dist-bn', [CompletionResultType]::ParameterName, 'Distributed runs: BatchNorm running statistics at the end of each epoch (timm''s --dist-bn): averaged over the ranks, rank 0''s, or left per rank')
+            [CompletionResult]::new('--dist-backend', '--dist-backend', [CompletionResultType]::ParameterName, 'Distributed runs: the collective library, by default NCCL on CUDA and Gloo on the CPU; given explicitly, a launcher''s world of one joins it too')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour stderr and tables')
             [CompletionResult]::new('--model-index', '--model-index', [CompletionResultType]::ParameterName, 'Model-index YAML file whose models add to or replace the built-in ones')
             [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Directory for cached weights')

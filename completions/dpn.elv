@@ -272,6 +272,7 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand --format 'Format of the per-epoch summary printed at the end'
             cand --dist-timeout 'Distributed runs: seconds to wait for the other ranks (at the rendezvous and at every collective) before a rank gives up with an error'
             cand --dist-bn 'Distributed runs: BatchNorm running statistics at the end of each epoch (timm''s --dist-bn): averaged over the ranks, rank 0''s, or left per rank'
+            cand --dist-backend 'Distributed runs: the collective library, by default NCCL on CUDA and Gloo on the CPU; given explicitly, a launcher''s world of one joins it too'
             cand --color 'When to colour stderr and tables'
             cand --model-index 'Model-index YAML file whose models add to or replace the built-in ones'
             cand --cache-dir 'Directory for cached weights'

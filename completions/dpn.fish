@@ -275,6 +275,9 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l dist-timeout -d 'Distr
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l dist-bn -d 'Distributed runs: BatchNorm running statistics at the end of each epoch (timm\'s --dist-bn): averaged over the ranks, rank 0\'s, or left per rank' -r -f -a "reduce\t''
 broadcast\t''
 none\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l dist-backend -d 'Distributed runs: the collective library, by default NCCL on CUDA and Gloo on the CPU; given explicitly, a launcher\'s world of one joins it too' -r -f -a "auto\t''
+gloo\t''
+nccl\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
 always\t''
 never\t''"

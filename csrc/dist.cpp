@@ -197,11 +197,41 @@ std::vector<at::Tensor> tensors(at::Tensor** ts, size_t n) {
 
 } // namespace
 
+// csrc/dist_nccl.cpp: the NCCL backend, or an error when built without it.
+c10::intrusive_ptr<c10d::Backend> dpn_make_nccl_backend(
+    const c10::intrusive_ptr<c10d::Store>& store,
+    int rank,
+    int world,
+    std::chrono::milliseconds timeout);
+
+namespace {
+
+// Marks NCCL's failures apart from the rendezvous's, for the message.
+c10::intrusive_ptr<c10d::Backend> nccl_backend(
+    const c10::intrusive_ptr<c10d::Store>& store,
+    int rank,
+    int world,
+    std::chrono::milliseconds timeout) {
+  try {
+    return dpn_make_nccl_backend(store, rank, world, timeout);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(
+        std::string("NCCL backend: ") + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("NCCL backend: ") + e.what());
+  }
+}
+
+} // namespace
+
 extern "C" {
 
 // Meets the other ranks through a TCPStore at host:port (rank 0 serves it
 // unless `server` is 0, as under torchrun, whose agent serves it) and makes
-// the Gloo process group. `prefix` namespaces the keys in a shared store.
+// the process group. `prefix` namespaces the keys in a shared store.
+// `backend_kind` 0 is Gloo for every tensor; 1 is NCCL for CUDA tensors with Gloo
+// for CPU ones (torch's "cpu:gloo,cuda:nccl"), so that the small CPU
+// all-reduces dpn makes (stop flags, counts) work under either.
 void* dpn_dist_new(
     const char* host,
     int port,
@@ -210,6 +240,7 @@ void* dpn_dist_new(
     int server,
     const char* prefix,
     int64_t timeout_ms,
+    int backend_kind,
     char* err,
     size_t errlen) {
   Dist* out = nullptr;
@@ -261,11 +292,21 @@ void* dpn_dist_new(
     auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(
         gloo_store, rank, world, gloo_opts);
     auto pg = c10::make_intrusive<c10d::ProcessGroup>(store, rank, world);
-    pg->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    auto gloo = c10::intrusive_ptr<c10d::Backend>(backend);
     pg->setBackend(
-        c10::DeviceType::CPU,
-        c10d::ProcessGroup::BackendType::GLOO,
-        c10::intrusive_ptr<c10d::Backend>(backend));
+        c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, gloo);
+    if (backend_kind == 1) {
+      auto nccl_store = c10::make_intrusive<c10d::PrefixStore>("nccl/", store);
+      pg->setBackend(
+          c10::DeviceType::CUDA,
+          c10d::ProcessGroup::BackendType::NCCL,
+          nccl_backend(nccl_store, rank, world, timeout));
+      pg->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
+    } else {
+      pg->setBackend(
+          c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::GLOO, gloo);
+      pg->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+    }
     out = new Dist{store, pg, rank, world};
   });
   return out;

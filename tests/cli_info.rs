@@ -406,6 +406,8 @@ fn version_names_libtorch_and_cuda() {
     );
     assert!(out.contains("libtorch 2.11.0"), "{out}");
     assert!(out.contains("CUDA: "), "{out}");
+    // scripts/setup.sh installs the headers, so the test build has NCCL.
+    assert!(out.contains("distributed: Gloo, NCCL"), "{out}");
 }
 
 #[test]

@@ -698,3 +698,54 @@ fn sync_bn_over_two_ranks_equals_one_process_at_twice_the_batch() {
         worst.0
     );
 }
+
+/// `--dist-backend` given explicitly makes a launcher's world of one join a
+/// process group (DDP's Reducer, broadcasts, `--dist-bn` reduction), which
+/// must train exactly as a plain process does: every division is by 1.
+#[test]
+fn an_explicit_backend_trains_a_world_of_one_as_one_process() {
+    let tmp = tempdir("dist-one-");
+    let (grouped, plain) = (tmp.path().join("grouped"), tmp.path().join("plain"));
+    let mut args = train_args(&grouped, init_weights(), 1);
+    args.extend(["--dist-backend".into(), "gloo".into()]);
+    let o = rank_cmd(0, 1, free_port(), &args).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("distributed: 1 process, rank 0 writes the run (Gloo"),
+        "{}",
+        stderr(&o)
+    );
+
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dpn"));
+    let o = clean(&mut c)
+        .args(train_args(&plain, init_weights(), 1))
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(!stderr(&o).contains("distributed:"), "{}", stderr(&o));
+
+    assert_eq!(losses(&grouped), losses(&plain));
+    assert_same_tensors(
+        &grouped.join("last/model.safetensors"),
+        &plain.join("last/model.safetensors"),
+    );
+}
+
+#[test]
+fn nccl_on_the_cpu_is_refused_before_the_rendezvous() {
+    let tmp = tempdir("dist-nccl-cpu-");
+    let mut args = train_args(&tmp.path().join("run"), init_weights(), 1);
+    args.extend(["--dist-backend".into(), "nccl".into()]);
+    // Two ranks whose rendezvous would fail: the refusal comes first, at once.
+    let outs: Vec<Output> = spawn_ranks(2, &args, &[]).into_iter().map(wait).collect();
+    for o in &outs {
+        assert_eq!(code(o), 2, "{}", stderr(o));
+        let line = error_line(&stderr(o)).to_string();
+        assert!(
+            line.contains("--dist-backend nccl needs a CUDA device"),
+            "{line}"
+        );
+        assert!(line.contains("--dist-backend gloo"), "{line}");
+    }
+    assert!(!tmp.path().join("run").exists());
+}

@@ -12,6 +12,7 @@ use super::Context;
 use crate::data::batches::{max_workers, MAX_WORKERS_PER_CORE};
 use crate::data::classes::Classes;
 use crate::data::EvalTransform;
+use crate::dist::Launch;
 use crate::model::fold::{self, Folded};
 use crate::model::infer::{self, Forward, RunOptions};
 use crate::registry::{Interpolation, ModelSpec, Preprocess};
@@ -305,7 +306,13 @@ pub fn prepare<'a>(
     if let Some(n) = pre.img_size {
         crate::arch::cost::check_image_size(n)?;
     }
-    let opts = run.target.run_options()?;
+    let mut opts = run.target.run_options()?;
+    // Under torchrun or srun, `auto` and `cuda` mean this local rank's GPU
+    // (docs/distributed.md, "Devices"); a malformed launch is reported where
+    // the command joins the ranks.
+    if let (true, Ok(Some(launch))) = (opts.device != tch::Device::Cpu, Launch::from_env()) {
+        opts.device = launch.device(&run.target.device)?;
+    }
     if opts.device == tch::Device::Cpu {
         crate::sys::memory::cap_to_available();
     }

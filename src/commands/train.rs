@@ -216,6 +216,19 @@ pub struct TrainArgs {
     /// (SyncBatchNorm); costs an all-reduce per BatchNorm in each forward and backward pass
     #[arg(long)]
     pub sync_bn: bool,
+
+    /// Distributed runs: the collective library, by default NCCL on CUDA and Gloo
+    /// on the CPU; given explicitly, a launcher's world of one joins it too
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub dist_backend: Option<DistBackend>,
+}
+
+/// `--dist-backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DistBackend {
+    Auto,
+    Gloo,
+    Nccl,
 }
 
 /// `--dist-bn`.
@@ -656,23 +669,57 @@ fn resumed(
     }
 }
 
+/// The process group when a launcher started this process (a world of one
+/// only with an explicit `--dist-backend`), over the backend that
+/// `--dist-backend` and this rank's device choose.
+fn join(args: &TrainArgs, ctx: &Context) -> Result<Option<Rc<Group>>> {
+    let launch = match args.dist_backend {
+        Some(_) => dist::Launch::from_env_any()?,
+        None => dist::Launch::from_env()?,
+    };
+    let Some(launch) = launch else {
+        if args.dist_backend.is_some() {
+            ctx.ui.warn(
+                "--dist-backend has no effect: no launcher (torchrun or srun) started this process",
+            );
+        }
+        return Ok(None);
+    };
+    let device = launch.device(args.device.as_deref().unwrap_or("auto"))?;
+    let backend = match args.dist_backend.unwrap_or(DistBackend::Auto) {
+        DistBackend::Auto => dist::Backend::for_device(device),
+        DistBackend::Gloo => dist::Backend::Gloo,
+        DistBackend::Nccl if device == tch::Device::Cpu => {
+            return Err(error::usage(format!(
+                "rank {}: --dist-backend nccl needs a CUDA device, and this rank runs on the \
+                 CPU; use --dist-backend gloo, or --device cuda",
+                launch.rank
+            )))
+        }
+        DistBackend::Nccl => dist::Backend::Nccl,
+    };
+    if backend == dist::Backend::Nccl && !dist::has_nccl() {
+        return Err(error::usage(format!(
+            "rank {}: this dpn was built without NCCL (build.rs found no CUDA headers); \
+             rebuild it after scripts/setup.sh, or pass --dist-backend gloo",
+            launch.rank
+        )));
+    }
+    let timeout = Duration::from_secs(args.dist_timeout.max(1));
+    dist::join(&launch, timeout, backend).map(Some)
+}
+
 pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {
-    let group = dist::join_from_env(Duration::from_secs(args.dist_timeout.max(1)))?;
+    let group = join(&args, ctx)?;
     let leader = group.as_ref().is_none_or(|g| g.is_leader());
     // Rank 0 speaks for the run; the others only report their errors.
     let ui = if leader { ctx.ui } else { ctx.ui.silent() };
     if let Some(g) = &group {
-        let device = crate::model::infer::parse_device(args.device.as_deref().unwrap_or("auto"))?;
-        if device != tch::Device::Cpu {
-            return Err(error::usage(format!(
-                "rank {}: distributed training runs on the CPU (Gloo) in this version of dpn; \
-                 pass --device cpu",
-                g.rank()
-            )));
-        }
         ui.info(format!(
-            "distributed: {} processes, rank 0 writes the run (Gloo, --dist-timeout {} s)",
+            "distributed: {} process{}, rank 0 writes the run ({}, --dist-timeout {} s)",
             g.world(),
+            if g.world() == 1 { "" } else { "es" },
+            g.backend().name(),
             args.dist_timeout
         ));
     }

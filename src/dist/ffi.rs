@@ -17,6 +17,7 @@ extern "C" {
         server: c_int,
         prefix: *const c_char,
         timeout_ms: i64,
+        backend: c_int,
         err: *mut c_char,
         errlen: usize,
     ) -> *mut c_void;

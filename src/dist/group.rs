@@ -1,5 +1,5 @@
 //! A process group: the ranks of one run, met through c10d's TCPStore and
-//! talking through Gloo (csrc/dist.cpp). Every failure is one line naming
+//! talking through Gloo, or NCCL for CUDA tensors (csrc/dist.cpp). Every failure is one line naming
 //! this rank and what happened, with exit code 9 (`error::distributed`).
 
 use std::ffi::CString;
@@ -11,6 +11,7 @@ use tch::{Kind, Tensor};
 
 use super::ffi;
 use super::launch::Launch;
+use super::Backend;
 use crate::sys::error;
 
 /// How [`Group::all_reduce`] combines the ranks' values.
@@ -29,12 +30,14 @@ pub struct Group {
     rank: usize,
     world: usize,
     timeout: Duration,
+    launch: Launch,
+    backend: Backend,
 }
 
 impl Group {
     /// Meets the other ranks; fails (exit 9) when they are not all there
     /// within `timeout`.
-    pub fn join(launch: &Launch, timeout: Duration) -> Result<Group> {
+    pub fn join(launch: &Launch, timeout: Duration, backend: Backend) -> Result<Group> {
         let host = CString::new(launch.master_addr.clone())
             .map_err(|_| error::usage("MASTER_ADDR holds a NUL byte"))?;
         let prefix = CString::new(launch.prefix.clone())
@@ -51,11 +54,24 @@ impl Group {
                 c_int::from(server),
                 prefix.as_ptr(),
                 timeout.as_millis().min(i64::MAX as u128) as i64,
+                match backend {
+                    Backend::Gloo => 0,
+                    Backend::Nccl => 1,
+                },
                 err.as_mut_ptr(),
                 err.len(),
             )
         };
         if raw.is_null() {
+            let message = ffi::message(&err);
+            if let Some(nccl) = message.strip_prefix("NCCL backend: ") {
+                return Err(error::distributed(format!(
+                    "rank {} of {}: the NCCL backend could not start: {nccl}; NCCL needs a \
+                     CUDA device per process (check --device and CUDA_VISIBLE_DEVICES), or \
+                     pass --dist-backend gloo",
+                    launch.rank, launch.world
+                )));
+            }
             return Err(error::distributed(format!(
                 "rank {} of {}: could not meet the other ranks at {}:{} within {} s (--dist-timeout): {}; \
                  check that every rank was started and that MASTER_ADDR and MASTER_PORT reach rank 0's host",
@@ -64,7 +80,7 @@ impl Group {
                 launch.master_addr,
                 launch.master_port,
                 timeout.as_secs(),
-                ffi::message(&err)
+                message
             )));
         }
         Ok(Group {
@@ -72,7 +88,19 @@ impl Group {
             rank: launch.rank,
             world: launch.world,
             timeout,
+            launch: launch.clone(),
+            backend,
         })
+    }
+
+    /// The backend this group talks through.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// This rank's device for `--device SPEC` ([`Launch::device`]).
+    pub fn device(&self, spec: &str) -> Result<tch::Device> {
+        self.launch.device(spec)
     }
 
     pub fn rank(&self) -> usize {
@@ -280,5 +308,58 @@ impl Drop for Group {
     fn drop(&mut self) {
         // SAFETY: made by dpn_dist_new, freed once.
         unsafe { ffi::dpn_dist_free(self.raw) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alone() -> Launch {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Launch {
+            rank: 0,
+            world: 1,
+            local_rank: 0,
+            local_world: 1,
+            master_addr: "127.0.0.1".into(),
+            master_port: port,
+            agent_store: false,
+            prefix: String::new(),
+            launcher: "torchrun",
+        }
+    }
+
+    #[test]
+    fn gloo_group_of_one_sums_to_itself() {
+        let g = Group::join(&alone(), Duration::from_secs(20), Backend::Gloo).unwrap();
+        assert_eq!(g.backend(), Backend::Gloo);
+        assert_eq!(g.sum(&[1.5, -2.0]).unwrap(), vec![1.5, -2.0]);
+    }
+
+    /// The NCCL backend is linked in (csrc/dist_nccl.cpp built with NCCL)
+    /// and reached through the group: on a machine with a GPU it starts, and
+    /// without one torch's ProcessGroupNCCL itself refuses, with one line
+    /// that says what to do. A stub build fails this test either way.
+    #[test]
+    fn nccl_backend_is_built_and_reached() {
+        assert!(crate::dist::has_nccl(), "built without NCCL");
+        let joined = Group::join(&alone(), Duration::from_secs(20), Backend::Nccl);
+        if tch::Cuda::is_available() {
+            let g = joined.unwrap();
+            assert_eq!(g.backend(), Backend::Nccl);
+            // CPU tensors still go through Gloo under the NCCL group.
+            assert_eq!(g.sum(&[3.0]).unwrap(), vec![3.0]);
+        } else {
+            let e = format!("{:#}", joined.err().expect("NCCL without a GPU"));
+            assert!(e.contains("the NCCL backend could not start"), "{e}");
+            assert!(e.contains("no GPUs found"), "{e}");
+            assert!(e.contains("--dist-backend gloo"), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
     }
 }

@@ -16,8 +16,21 @@
 //!   started there directly runs alone, whatever `SLURM_NTASKS` says.
 
 use anyhow::Result;
+use tch::Device;
 
+use crate::model::infer;
 use crate::sys::error;
+
+/// The GPU index of local rank `local_rank` of `local_world` processes on a
+/// node showing `count` GPUs: its own, or the only one each process sees.
+fn local_gpu(local_rank: usize, local_world: usize, count: usize) -> Option<usize> {
+    match count {
+        0 => None,
+        1 => Some(0),
+        _ if local_rank < count && local_world <= count => Some(local_rank),
+        _ => None,
+    }
+}
 
 /// The variables a launcher sets, as read; `get` abstracts the environment
 /// for tests.
@@ -46,14 +59,51 @@ impl Launch {
     }
 
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Option<Launch>> {
-        let launch = if get("RANK").is_some() || get("WORLD_SIZE").is_some() {
-            torchrun(&get)?
+        Ok(Launch::from_vars_any(get)?.filter(|l| l.world > 1))
+    }
+
+    /// As [`Launch::from_env`], but a world of one too: for a run that asks
+    /// for a process group explicitly (`--dist-backend`), so that one GPU
+    /// can check a launch script and the backend before a multi-node job.
+    pub fn from_env_any() -> Result<Option<Launch>> {
+        Launch::from_vars_any(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn from_vars_any(get: impl Fn(&str) -> Option<String>) -> Result<Option<Launch>> {
+        if get("RANK").is_some() || get("WORLD_SIZE").is_some() {
+            torchrun(&get).map(Some)
         } else if get("SLURM_STEP_ID").is_some() && get("SLURM_PROCID").is_some() {
-            slurm(&get)?
+            slurm(&get).map(Some)
         } else {
-            return Ok(None);
-        };
-        Ok(Some(launch).filter(|l| l.world > 1))
+            Ok(None)
+        }
+    }
+
+    /// This rank's device for `--device SPEC`, as torchrun users expect of
+    /// `cuda:LOCAL_RANK` (docs/distributed.md, "Devices"): `auto` and `cuda`
+    /// mean the GPU of this local rank, or the only one when the launcher
+    /// shows each process one (`srun --gpus-per-task 1` sets
+    /// `CUDA_VISIBLE_DEVICES` per task); `cpu` and `cuda:N` are taken as given.
+    pub fn device(&self, spec: &str) -> Result<Device> {
+        let asked = infer::parse_device(spec)?;
+        let generic = matches!(
+            spec.trim().to_ascii_lowercase().as_str(),
+            "auto" | "cuda" | "gpu"
+        );
+        if asked == Device::Cpu || !generic {
+            return Ok(asked);
+        }
+        let count = tch::Cuda::device_count().max(0) as usize;
+        local_gpu(self.local_rank, self.local_world, count)
+            .map(Device::Cuda)
+            .ok_or_else(|| {
+                error::usage(format!(
+                    "rank {} is local rank {} of {} processes on this node, which shows {count} \
+                 CUDA devices: start at most one process per GPU (torchrun \
+                 --nproc-per-node {count}), or name a device with --device cuda:N or cpu",
+                    self.rank, self.local_rank, self.local_world
+                ))
+            })
     }
 
     /// Rank, world and launcher when the environment says this process is
@@ -324,5 +374,31 @@ mod tests {
         assert_eq!(first_host("a[3,5]"), "a3");
         assert_eq!(port_of_job("77"), 10077);
         assert_eq!(port_of_job(""), 29500);
+    }
+
+    #[test]
+    fn gpus_of_local_ranks() {
+        // One GPU per process: its own.
+        assert_eq!(local_gpu(3, 8, 8), Some(3));
+        // srun --gpus-per-task 1: each process sees one, as cuda:0.
+        assert_eq!(local_gpu(5, 8, 1), Some(0));
+        // More processes than GPUs, or none: refused.
+        assert_eq!(local_gpu(1, 4, 2), None);
+        assert_eq!(local_gpu(0, 4, 2), None);
+        assert_eq!(local_gpu(0, 1, 0), None);
+    }
+
+    #[test]
+    fn a_world_of_one_is_a_launch_only_when_asked_for() {
+        let vars = [("RANK", "0"), ("WORLD_SIZE", "1"), ("MASTER_PORT", "29511")];
+        assert_eq!(launch(&vars).unwrap(), None);
+        let m: std::collections::HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let one = Launch::from_vars_any(|k| m.get(k).cloned())
+            .unwrap()
+            .unwrap();
+        assert_eq!((one.rank, one.world, one.master_port), (0, 1, 29511));
     }
 }

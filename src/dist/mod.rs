@@ -5,7 +5,7 @@
 //!
 //! * [`launch`]: rank, world and rendezvous address from the launcher's
 //!   variables;
-//! * [`group`]: the process group (TCPStore rendezvous, Gloo collectives,
+//! * [`group`]: the process group (TCPStore rendezvous, Gloo or NCCL collectives,
 //!   `--dist-timeout`) and [`group::Group::agree`], which stops every rank
 //!   when one fails;
 //! * [`ddp`]: DDP's gradient averaging and buffer broadcasts for training;
@@ -39,16 +39,54 @@ pub fn agree<T>(group: &Option<Rc<Group>>, r: Result<T>) -> Result<T> {
 /// torch's default collective timeout for Gloo (`default_pg_timeout`).
 pub const DEFAULT_TIMEOUT_SECS: u64 = 1800;
 
+/// The collective library under the process group (csrc/dist.cpp).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Gloo for every tensor, CPU or CUDA.
+    Gloo,
+    /// NCCL for CUDA tensors, Gloo for the CPU ones (the counts and flags
+    /// that every rank agrees on): torch's `cpu:gloo,cuda:nccl`.
+    Nccl,
+}
+
+impl Backend {
+    /// torch's choice by device: NCCL for CUDA, Gloo for the CPU.
+    pub fn for_device(device: tch::Device) -> Backend {
+        match device {
+            tch::Device::Cpu => Backend::Gloo,
+            _ => Backend::Nccl,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Gloo => "Gloo",
+            Backend::Nccl => "NCCL",
+        }
+    }
+}
+
+/// Whether this binary was built with the NCCL backend (build.rs).
+pub fn has_nccl() -> bool {
+    crate::sys::runtime::with_nccl()
+}
+
 /// The process group of this run when a launcher started it, else `None`.
 /// Also gives each process its share of the CPU threads (the cores over the
 /// processes on this node) unless `OMP_NUM_THREADS` sets them.
 pub fn join_from_env(timeout: Duration) -> Result<Option<Rc<Group>>> {
-    let Some(launch) = Launch::from_env()? else {
-        return Ok(None);
-    };
+    match Launch::from_env()? {
+        Some(launch) => join(&launch, timeout, Backend::Gloo).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Joins the process group of `launch` over `backend`, with this process's
+/// share of the CPU threads.
+pub fn join(launch: &Launch, timeout: Duration, backend: Backend) -> Result<Rc<Group>> {
     if std::env::var_os("OMP_NUM_THREADS").is_none_or(|v| v.is_empty()) {
         let share = (tch::get_num_threads() as usize / launch.local_world).max(1);
         tch::set_num_threads(share as i32);
     }
-    Ok(Some(Rc::new(Group::join(&launch, timeout)?)))
+    Ok(Rc::new(Group::join(launch, timeout, backend)?))
 }

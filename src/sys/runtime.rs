@@ -3,6 +3,12 @@
 /// The libtorch the binary was built against (read by build.rs from the wheel).
 pub const LIBTORCH_VERSION: &str = env!("DPN_LIBTORCH_VERSION");
 
+/// Whether csrc/dist_nccl.cpp was built with NCCL (build.rs found CUDA's
+/// and NCCL's headers and a libtorch with CUDA).
+pub fn with_nccl() -> bool {
+    env!("DPN_WITH_NCCL") == "yes"
+}
+
 /// `dpn --version`'s text. Asking libtorch about CUDA initialises the driver,
 /// so only this path pays for it.
 pub fn version_text() -> String {
@@ -20,8 +26,13 @@ pub fn version_text() -> String {
     } else {
         "not available".to_string()
     };
+    let backends = if with_nccl() {
+        "Gloo, NCCL"
+    } else {
+        "Gloo (built without NCCL)"
+    };
     format!(
-        "dpn {}\nlibtorch {LIBTORCH_VERSION}\nCUDA: {cuda}",
+        "dpn {}\nlibtorch {LIBTORCH_VERSION}\nCUDA: {cuda}\ndistributed: {backends}",
         env!("CARGO_PKG_VERSION")
     )
 }

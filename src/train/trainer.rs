@@ -142,14 +142,18 @@ impl<'a> Run<'a> {
     ) -> Result<Run<'a>> {
         let ui = env.ui;
         let spec = env.registry.get(&cfg.model)?;
-        let device = infer::parse_device(&cfg.device)?;
+        let group = env.group.clone();
+        // Under a launcher, `auto` and `cuda` are this local rank's GPU.
+        let device = match &group {
+            Some(g) => g.device(&cfg.device)?,
+            None => infer::parse_device(&cfg.device)?,
+        };
         let precision: Precision = cfg.amp.parse()?;
         let opts = RunOptions::new(device, precision, cfg.channels_last)?;
         if device == Device::Cpu {
             crate::sys::memory::cap_to_available();
         }
 
-        let group = env.group.clone();
         let (rank, world) = group.as_ref().map_or((0, 1), |g| (g.rank(), g.world()));
         let data = agree(&group, load_data(&mut cfg))?;
         let upe = updates_per_epoch(&cfg, &data, world, ui)?;
