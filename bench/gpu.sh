@@ -9,7 +9,9 @@
 # 2. Distributed smoke (docs/distributed.md): torchrun, a world of one on the GPU with
 #    --dist-backend nccl, and two ranks sharing the GPU through Gloo (NCCL refuses two ranks
 #    on one GPU); each trains dpn48b for one epoch on random images, against a plain run.
-# 3. Inference throughput, dpn vs timm, f32/bf16 x NCHW/NHWC, batch 256 (bench/inference.sh cuda).
+# 3. The folded network against the exact one, timm eager and timm + torch.compile, bf16 NHWC
+#    batch 256 (bench/fold.sh with DEVICE=cuda); its parity in step 1 (gpu-parity-folded.json).
+# 4. Inference throughput, dpn vs timm, f32/bf16 x NCHW/NHWC, batch 256 (bench/inference.sh cuda).
 # Results go to OUTDIR (default bench/results).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +29,12 @@ work="$(mktemp -d)"
 "$DPN" -q predict --weights "$work/w.safetensors" --device cuda --dtype bf16 --channels-last --batch-size 128 \
     -k 1 --format csv "$work/images" >"$work/dpn_bf16.csv"
 "$PYTHON" bench/gpu_parity.py check "$work" | tee "$out/gpu-parity.json"
+# The same with the folded network (docs/conventions.md, "Folding"), not yet the default on CUDA.
+"$DPN" -q predict --weights "$work/w.safetensors" --device cuda --folded --batch-size 128 -k 1 --format csv \
+    --features "$work/dpn_folded_f32.npy" "$work/images" >"$work/dpn_folded_f32.csv"
+"$DPN" -q predict --weights "$work/w.safetensors" --device cuda --folded --dtype bf16 --channels-last \
+    --batch-size 128 -k 1 --format csv "$work/images" >"$work/dpn_folded_bf16.csv"
+"$PYTHON" bench/gpu_parity.py check "$work" dpn_folded | tee "$out/gpu-parity-folded.json"
 
 # 2. Distributed smoke: exit codes and the loss per step of each run, in gpu-dist.txt.
 "$PYTHON" - "$work/tiny" <<'PY'
@@ -54,4 +62,8 @@ train=(train --data "$work/tiny" -m dpn48b --img-size 64 -b 16 --epochs 1 --lr 0
     done
 } 2>&1 | tee "$out/gpu-dist.txt"
 
+# 3. Folded against exact against timm eager and timm + torch.compile, bf16 NHWC batch 256.
+DEVICE=cuda ROUNDS=1 DPN="$DPN" PYTHON="$PYTHON" bash bench/fold.sh "$out"
+
+# 4. dpn against timm in every dtype and layout.
 ROUNDS="${ROUNDS:-2}" PYTHON="$PYTHON" bash bench/inference.sh cuda "$out"

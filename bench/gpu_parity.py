@@ -48,14 +48,17 @@ def top1(path):
     return {r["path"]: int(r["class_index"]) for r in csv.DictReader(open(path)) if r["rank"] == "1"}
 
 
-def check(d):
+def check(d, prefix="dpn"):
+    """Checks PREFIX_f32.csv, PREFIX_bf16.csv and PREFIX_f32.npy (dpn's exact run is
+    "dpn", the folded network's "dpn_folded")."""
     ref = json.load(open(os.path.join(d, "timm.json")))
-    f32, b16 = top1(os.path.join(d, "dpn_f32.csv")), top1(os.path.join(d, "dpn_bf16.csv"))
-    feats = np.load(os.path.join(d, "dpn_f32.npy"))
-    order = [json.loads(l) for l in open(os.path.join(d, "dpn_f32.npy.paths.jsonl"))]
+    f32, b16 = top1(os.path.join(d, f"{prefix}_f32.csv")), top1(os.path.join(d, f"{prefix}_bf16.csv"))
+    feats = np.load(os.path.join(d, f"{prefix}_f32.npy"))
+    order = [json.loads(l) for l in open(os.path.join(d, f"{prefix}_f32.npy.paths.jsonl"))]
     want = np.load(os.path.join(d, "timm_features.npy"))[[ref["paths"].index(p) for p in order]]
     n = len(ref["paths"])
     out = {
+        "network": prefix,
         "images": n,
         "features_max_abs_diff_f32": float(np.abs(feats - want).max()),
         "top1_agree_f32": sum(f32[p] == t for p, t in zip(ref["paths"], ref["top1_f32"])) / n,
@@ -66,4 +69,4 @@ def check(d):
 
 
 if __name__ == "__main__":
-    make(sys.argv[2], int(sys.argv[3])) if sys.argv[1] == "make" else check(sys.argv[2])
+    make(sys.argv[2], int(sys.argv[3])) if sys.argv[1] == "make" else check(*sys.argv[2:4])

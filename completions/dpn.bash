@@ -144,7 +144,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__evaluate)
-            opts="-m -b -d -f -q -v -h --data --labels-file --labels --model --weights --reject-non-finite --batch-size --device --dtype --channels-last --exact --workers --shard --no-retry --img-size --crop-pct --interpolation --amp --limit --results-file --per-class --merge --format --dist-timeout --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-m -b -d -f -q -v -h --data --labels-file --labels --model --weights --reject-non-finite --batch-size --device --dtype --channels-last --exact --folded --workers --shard --no-retry --img-size --crop-pct --interpolation --amp --limit --results-file --per-class --merge --format --dist-timeout --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -556,7 +556,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__predict)
-            opts="-m -k -0 -b -d -f -q -v -h --model --weights --reject-non-finite --top-k --labels --features --null --batch-size --device --dtype --channels-last --exact --workers --shard --no-retry --img-size --crop-pct --interpolation --format --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-m -k -0 -b -d -f -q -v -h --model --weights --reject-non-finite --top-k --labels --features --null --batch-size --device --dtype --channels-last --exact --folded --workers --shard --no-retry --img-size --crop-pct --interpolation --format --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -658,7 +658,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__profile)
-            opts="-b -d -f -q -v -h --all --img-size --batch-size --device --dtype --channels-last --exact --warmup --iters --weights --reject-non-finite --by-stage --no-retry --format --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-b -d -f -q -v -h --all --img-size --batch-size --device --dtype --channels-last --exact --folded --warmup --iters --weights --reject-non-finite --by-stage --no-retry --format --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

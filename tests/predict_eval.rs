@@ -148,12 +148,29 @@ fn predict_exact_matches_timm_on_png_and_jpeg() {
 }
 
 /// bf16 against timm's f32: the top-1 of every photograph (at least 99% of
-/// them is the aim; 16 of 16 here). The folded network's bf16 is checked
-/// against f32 in tests/model_parity.rs.
+/// them is the aim; 16 of 16 here), for the exact network (bf16's default)
+/// and the folded one (`--folded`).
 #[test]
 fn predict_bf16_top1_agrees_with_timm_f32() {
+    bf16_top1_agrees_with_timm_f32(&["--dtype", "bf16"]);
+    bf16_top1_agrees_with_timm_f32(&["--dtype", "bf16", "--folded"]);
+}
+
+#[test]
+fn folded_and_exact_together_are_a_usage_error() {
+    let o = Command::new(env!("CARGO_BIN_EXE_dpn"))
+        .args(["predict", "--folded", "--exact", "x.png"])
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--folded") && err.contains("--exact"), "{err}");
+}
+
+fn bf16_top1_agrees_with_timm_f32(flags: &[&str]) {
     let r = reference();
-    let lines = predict_photos(&["--dtype", "bf16"]);
+    let lines = predict_photos(flags);
     let agree = lines
         .iter()
         .filter(|line| {
@@ -162,7 +179,7 @@ fn predict_bf16_top1_agrees_with_timm_f32() {
         })
         .count();
     eprintln!(
-        "bf16 top-1 agreement with timm f32: {agree} of {}",
+        "{flags:?}: top-1 agreement with timm f32: {agree} of {}",
         lines.len()
     );
     assert_eq!(agree, lines.len(), "bf16 top-1 agreement");

@@ -160,6 +160,28 @@ fn measured_run_reports_speed_and_memory() {
     ]));
     assert_eq!(v[0]["network"], "exact", "--exact");
     assert!(v[0]["images_per_s"].as_f64().unwrap() > 0.0);
+
+    let v = json(&dpn(&[
+        "profile",
+        "dpn48b",
+        "--device",
+        "cpu",
+        "--img-size",
+        "64",
+        "--dtype",
+        "bf16",
+        "--folded",
+        "--warmup",
+        "0",
+        "--iters",
+        "1",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(
+        v[0]["network"], "folded",
+        "--folded where it is not the default"
+    );
 }
 
 #[test]

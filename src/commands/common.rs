@@ -77,6 +77,11 @@ pub struct DeviceArgs {
     /// folded into the convolutions (the default on the CPU in f32)
     #[arg(long)]
     pub exact: bool,
+
+    /// Run the folded network also where it is not the default (bf16, f16, CUDA), e.g. to
+    /// measure it against --exact there
+    #[arg(long = "folded", conflicts_with = "exact")]
+    pub force_folded: bool,
 }
 
 impl DeviceArgs {
@@ -89,9 +94,10 @@ impl DeviceArgs {
     }
 
     /// Whether the folded network runs for `opts`: where it measured
-    /// faster (docs/conventions.md, "Folding"), unless --exact.
+    /// faster (docs/conventions.md, "Folding"), unless --exact; anywhere
+    /// with --folded.
     pub fn folded(&self, opts: &RunOptions) -> bool {
-        !self.exact && fold::faster_on(opts)
+        self.force_folded || (!self.exact && fold::faster_on(opts))
     }
 }
 
