@@ -39,11 +39,3 @@ c10::intrusive_ptr<c10d::Backend> dpn_make_nccl_backend(
       "libtorch_cuda); rebuild after scripts/setup.sh, or use --dist-backend gloo");
 #endif
 }
-
-extern "C" int dpn_dist_has_nccl() {
-#ifdef DPN_WITH_NCCL
-  return 1;
-#else
-  return 0;
-#endif
-}

@@ -1,6 +1,7 @@
 //! A process group: the ranks of one run, met through c10d's TCPStore and
-//! talking through Gloo, or NCCL for CUDA tensors (csrc/dist.cpp). Every failure is one line naming
-//! this rank and what happened, with exit code 9 (`error::distributed`).
+//! talking through Gloo, or NCCL for CUDA tensors (csrc/dist.cpp). Every
+//! failure is one line naming this rank and what happened, with exit code 9
+//! (`error::distributed`).
 
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_void};
