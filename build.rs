@@ -70,18 +70,21 @@ fn build_dist_shim(lib_dir: &Path) {
         .file("csrc/dist.cpp")
         .compile("dpn_dist");
     println!("cargo:rustc-link-lib=dylib=torch_cpu");
-    build_nccl_shim(lib_dir, &include);
+    build_cuda_shims(lib_dir, &include);
 }
 
-/// `csrc/dist_nccl.cpp`: the NCCL backend for distributed runs on CUDA.
-/// `ProcessGroupNCCL.hpp` includes CUDA's runtime headers and `nccl.h`,
-/// which the torch wheel does not ship: they come from the PyPI packages
+/// Where CUDA's and NCCL's headers are, for the shims that need them
+/// (`ProcessGroupNCCL.hpp` and `CUDAGraph.h` include CUDA's runtime headers,
+/// `nccl.h` too), which the torch wheel does not ship: the PyPI packages
 /// beside it (`nvidia/cu13/include` from nvidia-cuda-runtime, -crt and -cccl;
-/// `nvidia/nccl/include` from nvidia-nccl), else from `CUDA_HOME`. Without
-/// them, or with a CPU-only libtorch, the file is compiled as a stub whose
-/// backend is an error naming the fix, and `dpn --version` says so.
-fn build_nccl_shim(lib_dir: &Path, include: &Path) {
-    println!("cargo:rerun-if-changed=csrc/dist_nccl.cpp");
+/// `nvidia/nccl/include` from nvidia-nccl), else `CUDA_HOME`. `None` also
+/// for a libtorch without CUDA (no `libtorch_cuda.so`).
+struct CudaHeaders {
+    cuda: PathBuf,
+    nccl: Option<PathBuf>,
+}
+
+fn cuda_headers(lib_dir: &Path) -> Option<CudaHeaders> {
     println!("cargo:rerun-if-env-changed=CUDA_HOME");
     let site = lib_dir.parent().and_then(Path::parent);
     let cuda_dirs: Vec<PathBuf> = site
@@ -90,57 +93,91 @@ fn build_nccl_shim(lib_dir: &Path, include: &Path) {
         .flat_map(|n| [n.join("cu13/include"), n.join("cuda_runtime/include")])
         .chain(std::env::var_os("CUDA_HOME").map(|h| PathBuf::from(h).join("include")))
         .collect();
-    let nccl_dirs: Vec<PathBuf> = site
-        .map(|s| s.join("nvidia/nccl/include"))
-        .into_iter()
-        .chain(cuda_dirs.iter().cloned())
-        .collect();
+    if !lib_dir.join("libtorch_cuda.so").is_file() {
+        return None;
+    }
     let cuda = cuda_dirs.iter().find(|d| {
         d.join("cuda_runtime.h").is_file()
             && d.join("crt/host_config.h").is_file()
             && d.join("nv/target").is_file()
     });
-    let nccl = nccl_dirs.iter().find(|d| d.join("nccl.h").is_file());
-    let has_cuda_lib = lib_dir.join("libtorch_cuda.so").is_file();
-    let mut build = cc::Build::new();
-    build
-        .cpp(true)
-        .pic(true)
-        .warnings(false)
-        .opt_level(1)
-        .include(include)
-        .include(include.join("torch/csrc/api/include"))
-        .flag("-std=c++17")
-        .define("_GLIBCXX_USE_CXX11_ABI", "1")
-        .define("USE_DISTRIBUTED", None)
-        .file("csrc/dist_nccl.cpp");
-    let with_nccl = match (cuda, nccl, has_cuda_lib) {
-        (Some(cuda), Some(nccl), true) => {
-            build
-                .include(cuda)
-                .include(nccl)
+    let Some(cuda) = cuda else {
+        println!(
+            "cargo:warning=CUDA headers not found (looked in {}): dpn is built without NCCL \
+             and CUDA graphs; run scripts/setup.sh, which installs them",
+            cuda_dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return None;
+    };
+    let nccl = site
+        .map(|s| s.join("nvidia/nccl/include"))
+        .into_iter()
+        .chain(std::iter::once(cuda.clone()))
+        .find(|d| d.join("nccl.h").is_file());
+    if nccl.is_none() {
+        println!("cargo:warning=nccl.h not found: dpn is built without NCCL");
+    }
+    Some(CudaHeaders {
+        cuda: cuda.clone(),
+        nccl,
+    })
+}
+
+/// `csrc/dist_nccl.cpp` (the NCCL backend for distributed runs) and
+/// `csrc/cuda_graph.cpp` (CUDA graphs for `dpn profile --cuda-graph`). Each
+/// is compiled as a stub that reports what is missing when its headers are
+/// not there, and `dpn --version` says whether NCCL is in.
+fn build_cuda_shims(lib_dir: &Path, include: &Path) {
+    println!("cargo:rerun-if-changed=csrc/dist_nccl.cpp");
+    println!("cargo:rerun-if-changed=csrc/cuda_graph.cpp");
+    let headers = cuda_headers(lib_dir);
+    let shim = |file: &str| {
+        let mut build = cc::Build::new();
+        build
+            .cpp(true)
+            .pic(true)
+            .warnings(false)
+            .opt_level(1)
+            .include(include)
+            .include(include.join("torch/csrc/api/include"))
+            .flag("-std=c++17")
+            .define("_GLIBCXX_USE_CXX11_ABI", "1")
+            .file(file);
+        build
+    };
+
+    let mut nccl = shim("csrc/dist_nccl.cpp");
+    nccl.define("USE_DISTRIBUTED", None);
+    let with_nccl = match &headers {
+        Some(CudaHeaders {
+            cuda,
+            nccl: Some(dir),
+        }) => {
+            nccl.include(cuda)
+                .include(dir)
                 .define("USE_C10D_NCCL", None)
                 .define("USE_CUDA", None)
                 .define("DPN_WITH_NCCL", None);
             true
         }
-        _ => {
-            if has_cuda_lib {
-                println!(
-                    "cargo:warning=CUDA or NCCL headers not found (looked in {}): dpn is built \
-                     without NCCL; run scripts/setup.sh, which installs them",
-                    cuda_dirs
-                        .iter()
-                        .map(|d| d.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
-            false
-        }
+        _ => false,
     };
-    build.compile("dpn_dist_nccl");
-    if with_nccl {
+    nccl.compile("dpn_dist_nccl");
+
+    let mut graph = shim("csrc/cuda_graph.cpp");
+    if let Some(h) = &headers {
+        graph
+            .include(&h.cuda)
+            .define("USE_CUDA", None)
+            .define("DPN_WITH_CUDA_HEADERS", None);
+    }
+    graph.compile("dpn_cuda_graph");
+
+    if headers.is_some() {
         println!("cargo:rustc-link-lib=dylib=torch_cuda");
         println!("cargo:rustc-link-lib=dylib=c10_cuda");
     }

@@ -11,7 +11,8 @@
 #    on one GPU); each trains dpn48b for one epoch on random images, against a plain run.
 # 3. The folded network against the exact one, timm eager and timm + torch.compile, bf16 NHWC
 #    batch 256 (bench/fold.sh with DEVICE=cuda); its parity in step 1 (gpu-parity-folded.json).
-# 4. Inference throughput, dpn vs timm, f32/bf16 x NCHW/NHWC, batch 256 (bench/inference.sh cuda).
+# 4. Batch-1 latency with and without `dpn profile --cuda-graph`, against timm eager (gpu-latency.md).
+# 5. Inference throughput, dpn vs timm, f32/bf16 x NCHW/NHWC, batch 256 (bench/inference.sh cuda).
 # Results go to OUTDIR (default bench/results).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -65,5 +66,18 @@ train=(train --data "$work/tiny" -m dpn48b --img-size 64 -b 16 --epochs 1 --lr 0
 # 3. Folded against exact against timm eager and timm + torch.compile, bf16 NHWC batch 256.
 DEVICE=cuda ROUNDS=1 DPN="$DPN" PYTHON="$PYTHON" bash bench/fold.sh "$out"
 
-# 4. dpn against timm in every dtype and layout.
+# 4. Batch-1 latency, bf16 NHWC: timm eager against dpn (folded) with and without a CUDA graph.
+lat() { "$PYTHON" -c 'import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(round(d["latency_ms_median"],3))'; }
+{
+    echo "| model | timm eager ms | dpn ms | dpn CUDA graph ms | timm / dpn graph |"
+    echo "|---|---:|---:|---:|---:|"
+    for m in dpn68b dpn92 dpn107; do
+        t="$("$PYTHON" bench/timm_infer.py --model "$m" --device cuda --batch-size 1 --dtype bf16 --channels-last --warmup 10 --iters 50 | lat)"
+        d="$("$DPN" -q profile "$m" --device cuda --batch-size 1 --dtype bf16 --channels-last --folded --warmup 10 --iters 50 --format json | lat)"
+        g="$("$DPN" -q profile "$m" --device cuda --batch-size 1 --dtype bf16 --channels-last --folded --cuda-graph --warmup 10 --iters 50 --format json | lat)"
+        echo "| $m | $t | $d | $g | $("$PYTHON" -c "print(f'{$t/$g:.2f}x')" 2>/dev/null) |"
+    done
+} 2>&1 | tee "$out/gpu-latency.md"
+
+# 5. dpn against timm in every dtype and layout.
 ROUNDS="${ROUNDS:-2}" PYTHON="$PYTHON" bash bench/inference.sh cuda "$out"

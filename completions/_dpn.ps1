@@ -217,6 +217,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--reject-non-finite', '--reject-non-finite', [CompletionResultType]::ParameterName, 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning')
             [CompletionResult]::new('--by-stage', '--by-stage', [CompletionResultType]::ParameterName, 'MACs and activations per stage (stem, conv2..conv5, head) instead of the summary')
             [CompletionResult]::new('--no-retry', '--no-retry', [CompletionResultType]::ParameterName, 'On out of memory, stop (exit 8) instead of timing at half the batch size')
+            [CompletionResult]::new('--cuda-graph', '--cuda-graph', [CompletionResultType]::ParameterName, 'CUDA: record the forward pass once as a CUDA graph and time its replays (one launch per batch instead of one per kernel; the batch size is fixed)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')

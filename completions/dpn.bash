@@ -658,7 +658,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__profile)
-            opts="-b -d -f -q -v -h --all --img-size --batch-size --device --dtype --channels-last --exact --folded --warmup --iters --weights --reject-non-finite --by-stage --no-retry --format --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-b -d -f -q -v -h --all --img-size --batch-size --device --dtype --channels-last --exact --folded --warmup --iters --weights --reject-non-finite --by-stage --no-retry --cuda-graph --format --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -208,6 +208,7 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand --reject-non-finite 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
             cand --by-stage 'MACs and activations per stage (stem, conv2..conv5, head) instead of the summary'
             cand --no-retry 'On out of memory, stop (exit 8) instead of timing at half the batch size'
+            cand --cuda-graph 'CUDA: record the forward pass once as a CUDA graph and time its replays (one launch per batch instead of one per kernel; the batch size is fixed)'
             cand -q 'Print nothing on stderr but errors'
             cand --quiet 'Print nothing on stderr but errors'
             cand -v 'Print more on stderr (repeat for more)'

@@ -212,6 +212,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand profile" -l folded -d 'Run the f
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l reject-non-finite -d 'Refuse weights holding NaN or infinite values or negative BatchNorm running variances (exit code 3) instead of warning'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l by-stage -d 'MACs and activations per stage (stem, conv2..conv5, head) instead of the summary'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -l no-retry -d 'On out of memory, stop (exit 8) instead of timing at half the batch size'
+complete -c dpn -n "__fish_dpn_using_subcommand profile" -l cuda-graph -d 'CUDA: record the forward pass once as a CUDA graph and time its replays (one launch per batch instead of one per kernel; the batch size is fixed)'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand profile" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -252,4 +252,12 @@ fn bad_input_is_a_clear_usage_error() {
         &dpn(&["profile", "dpn68", "--device", "tpu"]),
         "invalid device `tpu`",
     );
+    assert_usage_error(
+        &dpn(&["profile", "dpn68", "--device", "cpu", "--cuda-graph"]),
+        "--cuda-graph needs a CUDA device",
+    );
+    assert_usage_error(
+        &dpn(&["profile", "dpn68", "--cuda-graph", "--by-stage"]),
+        "--cuda-graph times forward passes",
+    );
 }

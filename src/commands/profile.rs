@@ -12,6 +12,7 @@ use super::Context;
 use crate::arch::cost;
 use crate::arch::Plan;
 use crate::model;
+use crate::model::cuda_graph::Captured;
 use crate::model::fold::Folded;
 use crate::model::infer::{self, Forward, Precision, RunOptions};
 use crate::model::Dpn;
@@ -80,6 +81,11 @@ pub struct ProfileArgs {
     #[arg(long)]
     pub no_retry: bool,
 
+    /// CUDA: record the forward pass once as a CUDA graph and time its replays
+    /// (one launch per batch instead of one per kernel; the batch size is fixed)
+    #[arg(long)]
+    pub cuda_graph: bool,
+
     /// Output format
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -134,11 +140,22 @@ pub fn run(args: ProfileArgs, ctx: &Context) -> Result<()> {
         img_size: args.img_size.or(recorded),
         ..args
     };
+    if args.cuda_graph && (args.by_stage || args.iters == 0) {
+        return Err(error::usage(
+            "--cuda-graph times forward passes: it needs --iters above 0 and no --by-stage",
+        ));
+    }
     let table = if args.by_stage {
         by_stage(&args, &specs)
     } else {
         let opts = if args.iters > 0 {
-            Some(args.target.run_options()?)
+            let opts = args.target.run_options()?;
+            if args.cuda_graph && opts.device == Device::Cpu {
+                return Err(error::usage(
+                    "--cuda-graph needs a CUDA device (--device cuda); the CPU has no graphs",
+                ));
+            }
+            Some(opts)
         } else {
             // Nothing runs, but a bad --dtype is still a usage error.
             args.target.dtype.parse::<Precision>()?;
@@ -305,10 +322,11 @@ fn summary(
                 Cell::plain(if o.channels_last { "nhwc" } else { "nchw" })
             }),
             opts.map_or_else(Cell::missing, |o| {
-                Cell::plain(if args.target.folded(&o) {
-                    "folded"
-                } else {
-                    "exact"
+                Cell::plain(match (args.target.folded(&o), args.cuda_graph) {
+                    (true, false) => "folded",
+                    (false, false) => "exact",
+                    (true, true) => "folded, CUDA graph",
+                    (false, true) => "exact, CUDA graph",
                 })
             }),
             Cell::plain(timing.as_ref().map_or(args.batch_size, |t| t.batch_size)),
@@ -432,8 +450,16 @@ fn time_batch(
             tch::Cuda::synchronize(i as i64);
         }
     };
+    let graph = if args.cuda_graph {
+        Some(Captured::capture(model, &xs, opts)?)
+    } else {
+        None
+    };
     let run = || -> Result<()> {
-        let out = infer::infer(model, &xs, opts);
+        let out = match &graph {
+            Some(g) => g.run(&xs)?,
+            None => infer::infer(model, &xs, opts),
+        };
         sync();
         // Reading one value makes a failed kernel surface here, not later.
         let _ = out.f_double_value(&[0, 0]).context("running the model")?;

@@ -16,6 +16,7 @@
 //! convolutions in that dtype while BatchNorm keeps f32 statistics (see
 //! [`infer`] for the inference helper).
 
+pub mod cuda_graph;
 pub mod fold;
 pub mod infer;
 mod ops;
