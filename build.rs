@@ -53,6 +53,7 @@ fn build_onnx_schema() {
 /// they include: those are vendored in `csrc/vendor` (see its README).
 fn build_dist_shim(lib_dir: &Path) {
     println!("cargo:rerun-if-changed=csrc/dist.cpp");
+    println!("cargo:rerun-if-changed=csrc/guarded.h");
     println!("cargo:rerun-if-changed=csrc/vendor");
     let include = lib_dir.parent().unwrap_or(lib_dir).join("include");
     cc::Build::new()

@@ -24,6 +24,8 @@
 
 #include <c10/util/Logging.h>
 
+#include "guarded.h"
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -32,6 +34,8 @@
 #include <vector>
 
 namespace {
+
+using dpn::guarded;
 
 struct Dist {
   c10::intrusive_ptr<c10d::Store> store;
@@ -43,36 +47,6 @@ struct Dist {
 struct Ddp {
   std::unique_ptr<c10d::Reducer> reducer;
 };
-
-// The first line of an exception's message: c10 errors append a C++
-// backtrace and "Exception raised from ..." that a user does not need.
-void set_error(char* err, size_t len, const char* what) {
-  if (err == nullptr || len == 0) {
-    return;
-  }
-  std::string s(what == nullptr ? "unknown error" : what);
-  auto nl = s.find('\n');
-  if (nl != std::string::npos) {
-    s.resize(nl);
-  }
-  std::strncpy(err, s.c_str(), len - 1);
-  err[len - 1] = '\0';
-}
-
-template <typename F>
-int guarded(char* err, size_t len, F&& f) {
-  try {
-    f();
-    return 0;
-  } catch (const c10::Error& e) {
-    set_error(err, len, e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    set_error(err, len, e.what());
-  } catch (...) {
-    set_error(err, len, "unknown C++ exception");
-  }
-  return 1;
-}
 
 void all_reduce_sum(Dist* d, at::Tensor& t) {
   std::vector<at::Tensor> one{t};

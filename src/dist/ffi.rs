@@ -6,7 +6,7 @@ use std::os::raw::{c_char, c_int, c_void};
 use tch::Tensor;
 use torch_sys::C_tensor;
 
-pub const ERR_LEN: usize = 1024;
+pub use crate::sys::c_error::{message, ERR_LEN};
 
 extern "C" {
     pub fn dpn_dist_new(
@@ -77,19 +77,4 @@ extern "C" {
 /// (tensors are reference-counted there), so shared references suffice.
 pub fn handles(ts: &[&Tensor]) -> Vec<*mut C_tensor> {
     ts.iter().map(|t| t.as_ptr() as *mut C_tensor).collect()
-}
-
-/// The message a failed call left in `err`.
-pub fn message(err: &[c_char]) -> String {
-    let bytes: Vec<u8> = err
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
-    let s = String::from_utf8_lossy(&bytes).trim().to_string();
-    if s.is_empty() {
-        "unknown error".into()
-    } else {
-        s
-    }
 }
