@@ -1,0 +1,136 @@
+"""How much oneDNN's fused convolution + ReLU and prepacked weights would gain on this CPU.
+
+A probe for issue #15, not a benchmark of dpn: it rebuilds dpn's folded inference network
+(src/model/fold.rs, docs/conventions.md "Folding") in Python from timm's modules, in three
+forms, and times them interleaved in one process against timm's own bf16/f32 model:
+
+  plain      conv2d with the folded bias, then relu_ (what `dpn` runs today)
+  fused      mkldnn::_convolution_pointwise(attr="relu"), weights as they are
+  fusedpack  the same, weights prepacked once by mkldnn::_reorder_convolution_weight
+
+  .venv/bin/python bench/fuse_probe.py MODEL BATCH f32|bf16 [ROUNDS]
+
+Each form's figure is the best, over ROUNDS (default 5), of the median of 3 batches, so a
+slow moment on a shared machine hurts no form alone. NHWC, 224 px, 2 threads, random weights.
+Note: oneDNN's fused ReLU maps NaN to 0 (torch's relu keeps it), the reason dpn does not
+fuse yet (docs/conventions.md, "Folding").
+"""
+import statistics
+import sys
+import time
+
+import timm
+import torch
+
+torch.set_num_threads(2)
+name, batch = sys.argv[1], int(sys.argv[2])
+dtype = {"f32": torch.float32, "bf16": torch.bfloat16}[sys.argv[3]]
+rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 5
+cl = torch.channels_last
+shape = [batch, 3, 224, 224]
+m = timm.create_model(name, pretrained=False).eval()
+
+# Each convolution's input size, for prepacking.
+sizes, names = {}, {mod: n for n, mod in m.named_modules()}
+hooks = [mod.register_forward_hook(lambda mod, i, o: sizes.__setitem__(names[mod], list(i[0].shape)))
+         for mod in m.modules() if isinstance(mod, torch.nn.Conv2d)]
+with torch.no_grad():
+    m(torch.randn(shape))
+for h in hooks:
+    h.remove()
+
+
+def fold(conv, bn):
+    s = bn.weight.double() / (bn.running_var.double() + bn.eps).sqrt()
+    t = bn.bias.double() - bn.running_mean.double() * s
+    return (conv.weight.double() * s.view(-1, 1, 1, 1)).to(dtype).contiguous(memory_format=cl), t.to(dtype)
+
+
+def bn_relu(bn):
+    s = bn.weight / (bn.running_var + bn.eps).sqrt()
+    t = bn.bias - bn.running_mean * s
+    zeros, ones = torch.zeros_like(s), torch.ones_like(s)
+    return lambda x: torch.batch_norm(x, s, t, zeros, ones, False, 0.0, 0.0, True).relu_()
+
+
+def build(form):
+    def conv(w, b, c, relu):
+        stride, pad, groups = c.stride[0], c.padding[0], c.groups
+        if form == "plain":
+            def f(x):
+                y = torch.conv2d(x, w, b, stride, pad, 1, groups)
+                return y.relu_() if relu else y
+            return f
+        ww = w
+        if form == "fusedpack":
+            ww = torch.ops.mkldnn._reorder_convolution_weight(w, [pad, pad], [stride, stride], [1, 1], groups, sizes[names[c]])
+        attr = "relu" if relu else "none"
+        return lambda x: torch.ops.mkldnn._convolution_pointwise(x, ww, b, [pad, pad], [stride, stride], [1, 1], groups, attr, [], None)
+
+    def plain(c):
+        return conv(c.weight.to(dtype).contiguous(memory_format=cl), None, c, False)
+
+    f = m.features
+    stem = conv(*fold(f.conv1_1.conv, f.conv1_1.bn), f.conv1_1.conv, True)
+    blocks = []
+    for blk in f.children():
+        if type(blk).__name__ != "DualPathBlock":
+            continue
+        d = {"bw": blk.num_1x1_c, "pre": bn_relu(blk.c1x1_a.bn)}
+        p = blk.c1x1_w_s1 if blk.c1x1_w_s1 is not None else blk.c1x1_w_s2
+        if p is not None:
+            d["proj"] = (bn_relu(p.bn), plain(p.conv))
+        d["a"] = conv(*fold(blk.c1x1_a.conv, blk.c3x3_b.bn), blk.c1x1_a.conv, True)
+        if blk.b:
+            d["b"] = conv(*fold(blk.c3x3_b.conv, blk.c1x1_c), blk.c3x3_b.conv, True)
+            d["c1"], d["c2"] = plain(blk.c1x1_c1), plain(blk.c1x1_c2)
+        else:
+            d["b"] = conv(*fold(blk.c3x3_b.conv, blk.c1x1_c.bn), blk.c3x3_b.conv, True)
+            d["c"] = plain(blk.c1x1_c.conv)
+        blocks.append(d)
+    head = bn_relu(f.conv5_bn_ac.bn)
+
+    def forward(x):
+        x = torch.max_pool2d(stem(x), 3, 2, 1)
+        r = None
+        for d in blocks:
+            x_in = x if r is None else torch.cat([r, x], 1)
+            if "proj" in d:
+                xs = d["proj"][1](d["proj"][0](x_in))
+                r, dense = xs[:, :d["bw"]], xs[:, d["bw"]:]
+            else:
+                dense = x
+            h = d["b"](d["a"](d["pre"](x_in)))
+            if "c" in d:
+                h = d["c"](h)
+                o1, o2 = h[:, :d["bw"]], h[:, d["bw"]:]
+            else:
+                o1, o2 = d["c1"](h), d["c2"](h)
+            r, x = r + o1, torch.cat([dense, o2], 1)
+        return torch.nn.functional.adaptive_avg_pool2d(head(torch.cat([r, x], 1)), 1)
+
+    return forward
+
+
+forms = {form: build(form) for form in ("plain", "fused", "fusedpack")}
+with torch.no_grad():
+    x0 = torch.randn(shape)
+    ref = torch.nn.functional.adaptive_avg_pool2d(m.forward_features(x0), 1)
+    diffs = {k: (f(x0.to(dtype).contiguous(memory_format=cl)).float() - ref).abs().max().item() for k, f in forms.items()}
+    cast = m.to(dtype).to(memory_format=cl)
+    forms["timm model cast"] = cast.forward_features
+    inp = torch.randn(shape).to(dtype).contiguous(memory_format=cl)
+    best = {k: float("inf") for k in forms}
+    for f in forms.values():
+        f(inp), f(inp)
+    for _ in range(rounds):
+        for k, f in forms.items():
+            ts = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                f(inp)
+                ts.append(time.perf_counter() - t0)
+            best[k] = min(best[k], statistics.median(ts))
+for k, v in best.items():
+    d = f"  features max |diff| vs timm f32 {diffs[k]:.1e}" if k in diffs else ""
+    print(f"{name} batch {batch} {sys.argv[3]} {k}: {batch / v:.1f} img/s ({best['plain'] / v:.2f}x plain){d}")
