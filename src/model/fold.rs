@@ -23,7 +23,8 @@ use super::{Act, BatchNorm, Conv, Dpn, Flow, Tail, BN_EPS};
 
 /// Where the folded network measured faster than the exact one
 /// (bench/results/*-fold-cpu.md, docs/conventions.md "Folding"): the CPU in
-/// f32. bf16 has not been measured yet, so it keeps the exact network.
+/// f32. bf16 measured no faster on both models, also on an AMX CPU
+/// (bench/results/2026-12-02-fold-bf16-amx-cpu.md), so it keeps the exact network.
 pub fn faster_on(opts: &RunOptions) -> bool {
     opts.device == Device::Cpu && opts.precision == Precision::F32
 }
