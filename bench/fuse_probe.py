@@ -81,11 +81,11 @@ def build(form):
         if p is not None:
             d["proj"] = (bn_relu(p.bn), plain(p.conv))
         d["a"] = conv(*fold(blk.c1x1_a.conv, blk.c3x3_b.bn), blk.c1x1_a.conv, True)
+        # The b variants' c1x1_c is BatchNorm + activation alone, feeding c1x1_c1 and c1x1_c2.
+        d["b"] = conv(*fold(blk.c3x3_b.conv, blk.c1x1_c.bn), blk.c3x3_b.conv, True)
         if blk.b:
-            d["b"] = conv(*fold(blk.c3x3_b.conv, blk.c1x1_c), blk.c3x3_b.conv, True)
             d["c1"], d["c2"] = plain(blk.c1x1_c1), plain(blk.c1x1_c2)
         else:
-            d["b"] = conv(*fold(blk.c3x3_b.conv, blk.c1x1_c.bn), blk.c3x3_b.conv, True)
             d["c"] = plain(blk.c1x1_c.conv)
         blocks.append(d)
     head = bn_relu(f.conv5_bn_ac.bn)

@@ -23,8 +23,9 @@ use super::{Act, BatchNorm, Conv, Dpn, Flow, Tail, BN_EPS};
 
 /// Where the folded network measured faster than the exact one
 /// (bench/results/*-fold-cpu.md, docs/conventions.md "Folding"): the CPU in
-/// f32. bf16 measured no faster on both models, also on an AMX CPU
-/// (bench/results/2026-12-02-fold-bf16-amx-cpu.md), so it keeps the exact network.
+/// f32. In bf16, also on an AMX CPU, it was faster on dpn68 only (1.10x; 0.98x
+/// on dpn92, bench/results/2026-12-02-fold-bf16-amx-cpu.md), so bf16 keeps the
+/// exact network.
 pub fn faster_on(opts: &RunOptions) -> bool {
     opts.device == Device::Cpu && opts.precision == Precision::F32
 }
