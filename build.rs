@@ -33,6 +33,7 @@ fn main() {
         libtorch_version(Path::new(&lib_dir))
     );
     build_cuda_memory_shim(Path::new(&lib_dir));
+    build_cpu_caps_shim(Path::new(&lib_dir));
     build_dist_shim(Path::new(&lib_dir));
 }
 
@@ -202,6 +203,25 @@ fn build_cuda_memory_shim(lib_dir: &Path) {
         .define("_GLIBCXX_USE_CXX11_ABI", "1")
         .file("csrc/cuda_memory.cpp")
         .compile("dpn_cuda_memory");
+    println!("cargo:rustc-link-lib=dylib=c10");
+}
+
+/// `csrc/cpu_caps.cpp`: libtorch's own answer to whether its CPU
+/// convolutions have bf16 kernels here, through the operator registry.
+fn build_cpu_caps_shim(lib_dir: &Path) {
+    println!("cargo:rerun-if-changed=csrc/cpu_caps.cpp");
+    let include = lib_dir.parent().unwrap_or(lib_dir).join("include");
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .include(&include)
+        .include(include.join("torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .define("_GLIBCXX_USE_CXX11_ABI", "1")
+        .file("csrc/cpu_caps.cpp")
+        .compile("dpn_cpu_caps");
+    println!("cargo:rustc-link-lib=dylib=torch_cpu");
     println!("cargo:rustc-link-lib=dylib=c10");
 }
 

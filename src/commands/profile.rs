@@ -13,7 +13,7 @@ use crate::arch::cost;
 use crate::arch::Plan;
 use crate::model;
 use crate::model::cuda_graph::Captured;
-use crate::model::fold::Folded;
+use crate::model::fold::{ConvIn, Folded};
 use crate::model::infer::{self, Forward, Precision, RunOptions};
 use crate::model::Dpn;
 use crate::output::{self, Cell, Column, Format, Table};
@@ -322,7 +322,9 @@ fn summary(
                 Cell::plain(if o.channels_last { "nhwc" } else { "nchw" })
             }),
             opts.map_or_else(Cell::missing, |o| {
+                let widened = ConvIn::for_run(&o) == ConvIn::F32OverBf16;
                 Cell::plain(match (args.target.folded(&o), args.cuda_graph) {
+                    (true, false) if widened => "folded, f32 convolutions",
                     (true, false) => "folded",
                     (false, false) => "exact",
                     (true, true) => "folded, CUDA graph",

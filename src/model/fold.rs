@@ -23,11 +23,73 @@ use super::{Act, BatchNorm, Conv, Dpn, Flow, Tail, BN_EPS};
 
 /// Where the folded network measured faster than the exact one
 /// (bench/results/*-fold-cpu.md, docs/conventions.md "Folding"): the CPU in
-/// f32. In bf16, also on an AMX CPU, it was faster on dpn68 only (1.10x; 0.98x
-/// on dpn92, bench/results/2026-12-02-fold-bf16-amx-cpu.md), so bf16 keeps the
+/// f32, and in bf16 on a CPU without bf16 kernels, where its convolutions
+/// run in f32 ([`ConvIn`]). In bf16 on a CPU with them (an AMX one) it was
+/// faster on dpn68 only (1.10x; 0.98x on dpn92,
+/// bench/results/2026-12-02-fold-bf16-amx-cpu.md), so there bf16 keeps the
 /// exact network.
 pub fn faster_on(opts: &RunOptions) -> bool {
-    opts.device == Device::Cpu && opts.precision == Precision::F32
+    opts.device == Device::Cpu
+        && match opts.precision {
+            Precision::F32 => true,
+            Precision::Bf16 => !cpu_has_bf16_kernels(),
+            Precision::F16 => false,
+        }
+}
+
+/// Whether libtorch's CPU convolutions have bf16 kernels here: libtorch
+/// gives a bf16 convolution to oneDNN only where oneDNN has bf16 kernels
+/// (x86: AVX-512 or `avx2_vnni_2`), the check
+/// `torch.ops.mkldnn._is_mkldnn_bf16_supported()` makes, which this asks
+/// (csrc/cpu_caps.cpp). Without them libtorch falls back to a generic bf16
+/// convolution about 9x slower than f32 (2.2 against 18 img/s, dpn68 batch
+/// 8 on 2 AVX2 cores, docs/conventions.md "Folding"). A libtorch without
+/// oneDNN has no bf16 kernels either.
+pub fn cpu_has_bf16_kernels() -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| {
+        let mut out: std::os::raw::c_int = 0;
+        let mut err = [0 as std::os::raw::c_char; crate::sys::c_error::ERR_LEN];
+        // SAFETY: `out` and an error buffer of the stated length, both live
+        // for the call; the shim catches every C++ exception.
+        let failed = unsafe { dpn_mkldnn_bf16_supported(&mut out, err.as_mut_ptr(), err.len()) };
+        failed == 0 && out == 1
+    })
+}
+
+extern "C" {
+    fn dpn_mkldnn_bf16_supported(
+        out: *mut std::os::raw::c_int,
+        err: *mut std::os::raw::c_char,
+        errlen: usize,
+    ) -> std::os::raw::c_int;
+}
+
+/// The dtype a folded convolution computes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvIn {
+    /// The run's dtype, as every other op.
+    RunDtype,
+    /// bf16 activations and weights widened to f32 for the convolution,
+    /// its output rounded back to bf16: what a bf16 kernel computes (bf16
+    /// products are exact in f32, and bf16 kernels accumulate in f32), up to
+    /// the order of the sums, at f32 kernels' speed where the CPU has no bf16
+    /// ones (docs/conventions.md, "Folding").
+    F32OverBf16,
+}
+
+impl ConvIn {
+    /// What `opts` get: f32 over bf16 for bf16 on a CPU without bf16 kernels.
+    pub fn for_run(opts: &RunOptions) -> ConvIn {
+        if opts.device == Device::Cpu
+            && opts.precision == Precision::Bf16
+            && !cpu_has_bf16_kernels()
+        {
+            ConvIn::F32OverBf16
+        } else {
+            ConvIn::RunDtype
+        }
+    }
 }
 
 /// A BatchNorm's eval-mode effect `y = x * scale + shift`, per channel, in f64.
@@ -79,6 +141,7 @@ struct Target {
     device: Device,
     kind: Kind,
     channels_last: bool,
+    conv_in: ConvIn,
 }
 
 impl Target {
@@ -91,6 +154,16 @@ impl Target {
             t
         }
     }
+
+    /// A convolution's weight or bias: cast once to the run's dtype, then,
+    /// for [`ConvIn::F32OverBf16`], widened (exactly) to f32.
+    fn place_conv(&self, t: Tensor) -> Tensor {
+        let t = self.place(t, self.kind);
+        match self.conv_in {
+            ConvIn::RunDtype => t,
+            ConvIn::F32OverBf16 => t.to_kind(Kind::Float),
+        }
+    }
 }
 
 /// A convolution with its bias, in the run's dtype.
@@ -101,16 +174,18 @@ struct FConv {
     stride: i64,
     padding: i64,
     groups: i64,
+    conv_in: ConvIn,
 }
 
 impl FConv {
     fn plain(c: &Conv, t: Target) -> FConv {
         FConv {
-            weight: t.place(f64_cpu(&c.weight), t.kind),
-            bias: c.bias.as_ref().map(|b| t.place(f64_cpu(b), t.kind)),
+            weight: t.place_conv(f64_cpu(&c.weight)),
+            bias: c.bias.as_ref().map(|b| t.place_conv(f64_cpu(b))),
             stride: c.stride,
             padding: c.padding,
             groups: c.groups,
+            conv_in: t.conv_in,
         }
     }
 
@@ -125,23 +200,30 @@ impl FConv {
             BN_EPS,
         );
         FConv {
-            weight: t.place(w, t.kind),
-            bias: Some(t.place(b, t.kind)),
+            weight: t.place_conv(w),
+            bias: Some(t.place_conv(b)),
             stride: c.stride,
             padding: c.padding,
             groups: c.groups,
+            conv_in: t.conv_in,
         }
     }
 
     fn forward(&self, xs: &Tensor) -> Tensor {
-        xs.conv2d(
-            &self.weight,
-            self.bias.as_ref(),
-            [self.stride, self.stride],
-            [self.padding, self.padding],
-            [1, 1],
-            self.groups,
-        )
+        let conv = |x: &Tensor| {
+            x.conv2d(
+                &self.weight,
+                self.bias.as_ref(),
+                [self.stride, self.stride],
+                [self.padding, self.padding],
+                [1, 1],
+                self.groups,
+            )
+        };
+        match self.conv_in {
+            ConvIn::RunDtype => conv(xs),
+            ConvIn::F32OverBf16 => conv(&xs.to_kind(Kind::Float)).to_kind(Kind::BFloat16),
+        }
     }
 }
 
@@ -256,10 +338,17 @@ impl Folded {
     /// model's weights must still be f32 (fold before
     /// [`super::infer::prepare_model_for_inference`] casts them).
     pub fn new(model: &Dpn, opts: &RunOptions) -> Folded {
+        Folded::with_conv_in(model, opts, ConvIn::for_run(opts))
+    }
+
+    /// As [`Folded::new`], with the convolutions' dtype chosen by the caller
+    /// (to compare the two forms on one machine).
+    pub fn with_conv_in(model: &Dpn, opts: &RunOptions, conv_in: ConvIn) -> Folded {
         let t = Target {
             device: opts.device,
             kind: opts.precision.kind(),
             channels_last: opts.channels_last,
+            conv_in,
         };
         tch::no_grad(|| {
             let blocks = model
@@ -337,6 +426,44 @@ impl Folded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// bf16 convolutions computed in f32 ([`ConvIn::F32OverBf16`]) are as
+    /// close to the f32 network as libtorch's own bf16 convolutions are:
+    /// the same bf16 rounding of weights and activations, f32 sums.
+    #[test]
+    fn bf16_convolutions_in_f32_are_as_close_as_bf16_kernels() {
+        tch::manual_seed(11);
+        let registry = crate::registry::Registry::load(None).unwrap();
+        let spec = registry.get("dpn68").unwrap();
+        let vs = tch::nn::VarStore::new(Device::Cpu);
+        let model = Dpn::new(&vs.root(), &spec.arch);
+        let x = Tensor::randn([2, 3, 64, 64], (Kind::Float, Device::Cpu));
+        let run = |precision, conv_in| {
+            let opts = RunOptions::new(Device::Cpu, precision, true).unwrap();
+            let net = Folded::with_conv_in(&model, &opts, conv_in);
+            let xs = super::super::infer::prepare_input(&x, &opts);
+            let logits = tch::no_grad(|| net.forward(&xs));
+            assert_eq!(logits.kind(), precision.kind(), "{conv_in:?}");
+            logits.to_kind(Kind::Float)
+        };
+        let f32 = run(Precision::F32, ConvIn::RunDtype);
+        let native = run(Precision::Bf16, ConvIn::RunDtype);
+        let widened = run(Precision::Bf16, ConvIn::F32OverBf16);
+        let diff = |a: &Tensor| (a - &f32).abs().max().double_value(&[]);
+        let scale = f32.abs().max().double_value(&[]);
+        let (d_native, d_widened) = (diff(&native), diff(&widened));
+        assert!(d_native > 0.0, "bf16 must differ from f32 at all");
+        assert!(
+            d_widened <= 2.0 * d_native + 1e-3 * scale,
+            "f32-over-bf16 {d_widened:e} against bf16 kernels {d_native:e} (scale {scale:e})"
+        );
+        eprintln!("bf16 logits vs f32: kernels {d_native:.3e}, widened {d_widened:.3e} (scale {scale:.3e})");
+        assert_eq!(
+            native.argmax(1, false),
+            widened.argmax(1, false),
+            "top-1 of the two bf16 forms"
+        );
+    }
 
     /// Folding is exact algebra: in f64, conv then eval BatchNorm equals the
     /// folded convolution to rounding (< 1e-12).
