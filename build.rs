@@ -32,8 +32,7 @@ fn main() {
         "cargo:rustc-env=DPN_LIBTORCH_VERSION={}",
         libtorch_version(Path::new(&lib_dir))
     );
-    build_cuda_memory_shim(Path::new(&lib_dir));
-    build_cpu_caps_shim(Path::new(&lib_dir));
+    build_libtorch_shims(Path::new(&lib_dir));
     build_dist_shim(Path::new(&lib_dir));
 }
 
@@ -189,10 +188,20 @@ fn build_cuda_shims(lib_dir: &Path, include: &Path) {
     );
 }
 
-/// `csrc/cuda_memory.cpp`: the CUDA allocator's peak statistics for
-/// `dpn profile`, through c10's device-generic interface (no CUDA headers).
-fn build_cuda_memory_shim(lib_dir: &Path) {
-    println!("cargo:rerun-if-changed=csrc/cuda_memory.cpp");
+/// The shims that need only libtorch's own headers, built as one library:
+/// `csrc/cuda_memory.cpp` (the CUDA allocator's peak statistics for `dpn
+/// profile`, through c10's device-generic interface, so no CUDA headers) and
+/// `csrc/cpu_caps.cpp` (libtorch's own answer to whether its CPU
+/// convolutions have bf16 kernels here, through the operator registry).
+fn build_libtorch_shims(lib_dir: &Path) {
+    let files = [
+        "csrc/cuda_memory.cpp",
+        "csrc/cpu_caps.cpp",
+        "csrc/guarded.h",
+    ];
+    for f in files {
+        println!("cargo:rerun-if-changed={f}");
+    }
     let include = lib_dir.parent().unwrap_or(lib_dir).join("include");
     cc::Build::new()
         .cpp(true)
@@ -201,26 +210,8 @@ fn build_cuda_memory_shim(lib_dir: &Path) {
         .include(&include)
         .flag("-std=c++17")
         .define("_GLIBCXX_USE_CXX11_ABI", "1")
-        .file("csrc/cuda_memory.cpp")
-        .compile("dpn_cuda_memory");
-    println!("cargo:rustc-link-lib=dylib=c10");
-}
-
-/// `csrc/cpu_caps.cpp`: libtorch's own answer to whether its CPU
-/// convolutions have bf16 kernels here, through the operator registry.
-fn build_cpu_caps_shim(lib_dir: &Path) {
-    println!("cargo:rerun-if-changed=csrc/cpu_caps.cpp");
-    let include = lib_dir.parent().unwrap_or(lib_dir).join("include");
-    cc::Build::new()
-        .cpp(true)
-        .pic(true)
-        .warnings(false)
-        .include(&include)
-        .include(include.join("torch/csrc/api/include"))
-        .flag("-std=c++17")
-        .define("_GLIBCXX_USE_CXX11_ABI", "1")
-        .file("csrc/cpu_caps.cpp")
-        .compile("dpn_cpu_caps");
+        .files(&files[..2])
+        .compile("dpn_libtorch_shims");
     println!("cargo:rustc-link-lib=dylib=torch_cpu");
     println!("cargo:rustc-link-lib=dylib=c10");
 }

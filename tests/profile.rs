@@ -143,7 +143,8 @@ fn measured_run_reports_speed_and_memory() {
     assert_eq!(v[0]["layout"], "nhwc");
     // bf16 folds where the CPU has no bf16 kernels (its convolutions then
     // run in f32, docs/conventions.md "Folding"), else stays exact.
-    let expected = if dpn::model::fold::cpu_has_bf16_kernels() {
+    let bf16_kernels = dpn::model::fold::cpu_has_bf16_kernels();
+    let expected = if bf16_kernels {
         "exact"
     } else {
         "folded, f32 convolutions"
@@ -185,7 +186,7 @@ fn measured_run_reports_speed_and_memory() {
         "--format",
         "json",
     ]));
-    let expected = if dpn::model::fold::cpu_has_bf16_kernels() {
+    let expected = if bf16_kernels {
         "folded"
     } else {
         "folded, f32 convolutions"

@@ -29,12 +29,8 @@ use super::{Act, BatchNorm, Conv, Dpn, Flow, Tail, BN_EPS};
 /// bench/results/2026-12-02-fold-bf16-amx-cpu.md), so there bf16 keeps the
 /// exact network.
 pub fn faster_on(opts: &RunOptions) -> bool {
-    opts.device == Device::Cpu
-        && match opts.precision {
-            Precision::F32 => true,
-            Precision::Bf16 => !cpu_has_bf16_kernels(),
-            Precision::F16 => false,
-        }
+    (opts.device == Device::Cpu && opts.precision == Precision::F32)
+        || ConvIn::for_run(opts) == ConvIn::F32OverBf16
 }
 
 /// Whether libtorch's CPU convolutions have bf16 kernels here: libtorch
