@@ -148,9 +148,9 @@ fn predict_exact_matches_timm_on_png_and_jpeg() {
 }
 
 /// bf16 against timm's f32: the top-1 of every photograph (at least 99% of
-/// them is the aim; 16 of 16 here), for bf16's default network on this CPU
-/// (folded with f32 convolutions without bf16 kernels, else exact), the
-/// exact one and the folded one.
+/// them is the aim; 16 of 16 here), for bf16's default network (folded; with
+/// f32 convolutions where the CPU has no bf16 kernels), the exact one and
+/// the folded one.
 #[test]
 fn predict_bf16_top1_agrees_with_timm_f32() {
     bf16_top1_agrees_with_timm_f32(&["--dtype", "bf16"]);

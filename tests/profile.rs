@@ -141,15 +141,15 @@ fn measured_run_reports_speed_and_memory() {
     ]));
     assert_eq!(v[0]["dtype"], "bf16");
     assert_eq!(v[0]["layout"], "nhwc");
-    // bf16 folds where the CPU has no bf16 kernels (its convolutions then
-    // run in f32, docs/conventions.md "Folding"), else stays exact.
+    // bf16 folds on every CPU; where the CPU has no bf16 kernels its
+    // convolutions run in f32 (docs/conventions.md "Folding").
     let bf16_kernels = dpn::model::fold::cpu_has_bf16_kernels();
-    let expected = if bf16_kernels {
-        "exact"
+    let folded_bf16 = if bf16_kernels {
+        "folded"
     } else {
         "folded, f32 convolutions"
     };
-    assert_eq!(v[0]["network"], expected, "bf16's default network here");
+    assert_eq!(v[0]["network"], folded_bf16, "bf16's default network here");
 
     let v = json(&dpn(&[
         "profile",
@@ -186,12 +186,7 @@ fn measured_run_reports_speed_and_memory() {
         "--format",
         "json",
     ]));
-    let expected = if bf16_kernels {
-        "folded"
-    } else {
-        "folded, f32 convolutions"
-    };
-    assert_eq!(v[0]["network"], expected, "--folded in bf16");
+    assert_eq!(v[0]["network"], folded_bf16, "--folded in bf16");
 }
 
 #[test]

@@ -74,13 +74,12 @@ pub struct DeviceArgs {
     pub channels_last: bool,
 
     /// Run the exact network (bit for bit timm's) instead of the faster one with BatchNorms
-    /// folded into the convolutions (the default on the CPU in f32, and in bf16 where the CPU
-    /// has no bf16 kernels)
+    /// folded into the convolutions (the default on the CPU in f32 and bf16)
     #[arg(long)]
     pub exact: bool,
 
-    /// Run the folded network also where it is not the default (CUDA, bf16 on a CPU with bf16
-    /// kernels), e.g. to measure it against --exact there
+    /// Run the folded network also where it is not the default (CUDA, f16), e.g. to measure it
+    /// against --exact there
     #[arg(long = "folded", conflicts_with = "exact")]
     pub force_folded: bool,
 }

@@ -23,14 +23,13 @@ use super::{Act, BatchNorm, Conv, Dpn, Flow, Tail, BN_EPS};
 
 /// Where the folded network measured faster than the exact one
 /// (bench/results/*-fold-cpu.md, docs/conventions.md "Folding"): the CPU in
-/// f32, and in bf16 on a CPU without bf16 kernels, where its convolutions
-/// run in f32 ([`ConvIn`]). In bf16 on a CPU with them (an AMX one) it was
-/// faster on dpn68 only (1.10x; 0.98x on dpn92,
-/// bench/results/2026-12-02-fold-bf16-amx-cpu.md), so there bf16 keeps the
-/// exact network.
+/// f32 and in bf16. In bf16 on a CPU without bf16 kernels its convolutions
+/// run in f32 ([`ConvIn`]), 8x the exact network; on CPUs with them it
+/// measured 1.10x and 1.15x exact on dpn68 (AMX Xeon, AVX-512 EPYC), 1.08x
+/// on dpn131, 0.98x to 1.00x on dpn92 (the two within the spread between
+/// runs). f16 and CUDA have no measurement yet and keep the exact network.
 pub fn faster_on(opts: &RunOptions) -> bool {
-    (opts.device == Device::Cpu && opts.precision == Precision::F32)
-        || ConvIn::for_run(opts) == ConvIn::F32OverBf16
+    opts.device == Device::Cpu && matches!(opts.precision, Precision::F32 | Precision::Bf16)
 }
 
 /// Whether libtorch's CPU convolutions have bf16 kernels here: libtorch
