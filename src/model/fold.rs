@@ -453,11 +453,11 @@ mod tests {
             "f32-over-bf16 {d_widened:e} against bf16 kernels {d_native:e} (scale {scale:e})"
         );
         eprintln!("bf16 logits vs f32: kernels {d_native:.3e}, widened {d_widened:.3e} (scale {scale:.3e})");
-        assert_eq!(
-            native.argmax(1, false),
-            widened.argmax(1, false),
-            "top-1 of the two bf16 forms"
-        );
+        // No top-1 comparison here: a random network's logits lie within
+        // 1e-4 of each other, so which bf16 form wins a row depends on the
+        // order of the kernels' sums (threads, ISA) and flipped between runs
+        // on one AVX-512 machine. Decisions are checked where they mean
+        // something: real weights on real photographs, tests/predict_eval.rs.
     }
 
     /// Folding is exact algebra: in f64, conv then eval BatchNorm equals the
