@@ -57,14 +57,46 @@ def bn_relu(bn):
     return lambda x: torch.batch_norm(x, s, t, zeros, ones, False, 0.0, 0.0, True).relu_()
 
 
+def plain_conv(w, b, c, relu):
+    """conv2d with the folded bias, then relu_: the `plain` form, what `dpn` runs."""
+    def f(x):
+        y = torch.conv2d(x, w, b, c.stride[0], c.padding[0], 1, c.groups)
+        return y.relu_() if relu else y
+    return f
+
+
+def folded_parts(conv, pre):
+    """The folded network's stem, blocks and head from timm's modules: `conv(w, b, module,
+    relu)` makes each convolution, `pre(bn)` each pre-activation BatchNorm + ReLU."""
+    def plain(c):
+        return conv(c.weight.to(dtype).contiguous(memory_format=cl), None, c, False)
+
+    f = m.features
+    stem = conv(*fold(f.conv1_1.conv, f.conv1_1.bn), f.conv1_1.conv, True)
+    blocks = []
+    for blk in f.children():
+        if type(blk).__name__ != "DualPathBlock":
+            continue
+        d = {"bw": blk.num_1x1_c, "inc": blk.inc, "pre": pre(blk.c1x1_a.bn)}
+        p = blk.c1x1_w_s1 if blk.c1x1_w_s1 is not None else blk.c1x1_w_s2
+        if p is not None:
+            d["proj"] = (pre(p.bn), plain(p.conv))
+        d["a"] = conv(*fold(blk.c1x1_a.conv, blk.c3x3_b.bn), blk.c1x1_a.conv, True)
+        # The b variants' c1x1_c is BatchNorm + activation alone, feeding c1x1_c1 and c1x1_c2.
+        d["b"] = conv(*fold(blk.c3x3_b.conv, blk.c1x1_c.bn), blk.c3x3_b.conv, True)
+        if blk.b:
+            d["c1"], d["c2"] = plain(blk.c1x1_c1), plain(blk.c1x1_c2)
+        else:
+            d["c"] = plain(blk.c1x1_c.conv)
+        blocks.append(d)
+    return stem, blocks, pre(f.conv5_bn_ac.bn)
+
+
 def build(form):
     def conv(w, b, c, relu):
         stride, pad, groups = c.stride[0], c.padding[0], c.groups
         if form in ("plain", "buf"):
-            def f(x):
-                y = torch.conv2d(x, w, b, stride, pad, 1, groups)
-                return y.relu_() if relu else y
-            return f
+            return plain_conv(w, b, c, relu)
         ww = w
         if form in ("fusedpack", "pack", "packbuf"):
             ww = torch.ops.mkldnn._reorder_convolution_weight(w, [pad, pad], [stride, stride], [1, 1], groups, sizes[names[c]])
@@ -77,28 +109,7 @@ def build(form):
             return y.relu_() if relu else y
         return g
 
-    def plain(c):
-        return conv(c.weight.to(dtype).contiguous(memory_format=cl), None, c, False)
-
-    f = m.features
-    stem = conv(*fold(f.conv1_1.conv, f.conv1_1.bn), f.conv1_1.conv, True)
-    blocks = []
-    for blk in f.children():
-        if type(blk).__name__ != "DualPathBlock":
-            continue
-        d = {"bw": blk.num_1x1_c, "inc": blk.inc, "pre": bn_relu(blk.c1x1_a.bn)}
-        p = blk.c1x1_w_s1 if blk.c1x1_w_s1 is not None else blk.c1x1_w_s2
-        if p is not None:
-            d["proj"] = (bn_relu(p.bn), plain(p.conv))
-        d["a"] = conv(*fold(blk.c1x1_a.conv, blk.c3x3_b.bn), blk.c1x1_a.conv, True)
-        # The b variants' c1x1_c is BatchNorm + activation alone, feeding c1x1_c1 and c1x1_c2.
-        d["b"] = conv(*fold(blk.c3x3_b.conv, blk.c1x1_c.bn), blk.c3x3_b.conv, True)
-        if blk.b:
-            d["c1"], d["c2"] = plain(blk.c1x1_c1), plain(blk.c1x1_c2)
-        else:
-            d["c"] = plain(blk.c1x1_c.conv)
-        blocks.append(d)
-    head = bn_relu(f.conv5_bn_ac.bn)
+    stem, blocks, head = folded_parts(conv, bn_relu)
 
     def forward_buf(x):
         x = torch.max_pool2d(stem(x), 3, 2, 1)

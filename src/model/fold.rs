@@ -25,9 +25,10 @@ use super::{Act, BatchNorm, Conv, Dpn, Flow, Tail, BN_EPS};
 /// (bench/results/*-fold-cpu.md, docs/conventions.md "Folding"): the CPU in
 /// f32 and in bf16. In bf16 on a CPU without bf16 kernels its convolutions
 /// run in f32 ([`ConvIn`]), 8x the exact network; on CPUs with them it
-/// measured 1.10x and 1.15x exact on dpn68 (AMX Xeon, AVX-512 EPYC), 1.08x
-/// on dpn131, 0.98x to 1.00x on dpn92 (the two within the spread between
-/// runs). f16 and CUDA have no measurement yet and keep the exact network.
+/// measured 1.09x to 1.15x exact on dpn68 (AMX Xeon, AVX-512 EPYC), 0.98x
+/// to 1.04x on dpn92 and 0.99x to 1.08x on dpn131 (those two within the
+/// spread between runs, bench/results/2026-12-04-fold-ab-bf16-cpu.md). f16
+/// and CUDA have no measurement yet and keep the exact network.
 pub fn faster_on(opts: &RunOptions) -> bool {
     opts.device == Device::Cpu && matches!(opts.precision, Precision::F32 | Precision::Bf16)
 }
