@@ -27,6 +27,7 @@
 #include "guarded.h"
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -47,6 +48,23 @@ struct Dist {
 struct Ddp {
   std::unique_ptr<c10d::Reducer> reducer;
 };
+
+struct Store {
+  c10::intrusive_ptr<c10d::Store> store;
+};
+
+// Hands a store value to Rust as a malloc'd buffer (dpn_buf_free frees it).
+void give(const std::vector<uint8_t>& v, uint8_t** out, size_t* outlen) {
+  auto* p = static_cast<uint8_t*>(std::malloc(v.empty() ? 1 : v.size()));
+  if (p == nullptr) {
+    throw std::bad_alloc();
+  }
+  if (!v.empty()) {
+    std::memcpy(p, v.data(), v.size());
+  }
+  *out = p;
+  *outlen = v.size();
+}
 
 void all_reduce_sum(Dist* d, at::Tensor& t) {
   std::vector<at::Tensor> one{t};
@@ -200,43 +218,129 @@ c10::intrusive_ptr<c10d::Backend> nccl_backend(
 
 extern "C" {
 
-// Meets the other ranks through a TCPStore at host:port (rank 0 serves it
-// unless `server` is 0, as under torchrun, whose agent serves it) and makes
-// the process group. `prefix` namespaces the keys in a shared store.
-// `backend_kind` 0 is Gloo for every tensor; 1 is NCCL for CUDA tensors with Gloo
-// for CPU ones (torch's "cpu:gloo,cuda:nccl"), so that the small CPU
-// all-reduces dpn makes (stop flags, counts) work under either.
-void* dpn_dist_new(
+// The rendezvous store: a TCPStore at host:port, served by this process when
+// `server` is non-zero (rank 0, unless torchrun's agent serves it). A server
+// given `listen_fd` >= 0 serves on that socket, which src/dist/group.rs binds
+// to the address MASTER_ADDR names (TCPStore alone would listen on every
+// interface). `prefix` namespaces the keys in a shared store (torchrun's
+// restart count). The store's own timeout bounds every get and wait.
+void* dpn_store_new(
     const char* host,
     int port,
-    int rank,
-    int world,
+    int listen_fd,
     int server,
+    int world,
     const char* prefix,
     int64_t timeout_ms,
-    int backend_kind,
     char* err,
     size_t errlen) {
-  Dist* out = nullptr;
+  Store* out = nullptr;
   // c10d logs its retries and timeouts to stderr as warnings; dpn reports
   // a failure itself, in one line. TORCH_CPP_LOG_LEVEL, as in torch, shows them.
   if (std::getenv("TORCH_CPP_LOG_LEVEL") == nullptr) {
     FLAGS_caffe2_log_level = 3;
   }
   guarded(err, errlen, [&] {
-    auto timeout = std::chrono::milliseconds(timeout_ms);
     c10d::TCPStoreOptions opts;
     opts.port = static_cast<std::uint16_t>(port);
     opts.isServer = server != 0;
     opts.numWorkers = world;
     opts.waitWorkers = false;
-    opts.timeout = timeout;
+    opts.timeout = std::chrono::milliseconds(timeout_ms);
     opts.useLibUV = true;
+    if (server != 0 && listen_fd >= 0) {
+      opts.masterListenFd = listen_fd;
+    }
     c10::intrusive_ptr<c10d::Store> store =
         c10::make_intrusive<c10d::TCPStore>(std::string(host), opts);
     if (prefix != nullptr && prefix[0] != '\0') {
       store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
     }
+    out = new Store{store};
+  });
+  return out;
+}
+
+void dpn_store_free(void* s) {
+  delete static_cast<Store*>(s);
+}
+
+int dpn_store_set(
+    void* s,
+    const char* key,
+    const uint8_t* data,
+    size_t len,
+    char* err,
+    size_t errlen) {
+  return guarded(err, errlen, [&] {
+    std::vector<uint8_t> v(data, data + len);
+    static_cast<Store*>(s)->store->set(std::string(key), v);
+  });
+}
+
+// The value of `key`, waiting for it up to the store's timeout; `*out` is
+// malloc'd (free it with dpn_buf_free).
+int dpn_store_get(
+    void* s,
+    const char* key,
+    uint8_t** out,
+    size_t* outlen,
+    char* err,
+    size_t errlen) {
+  return guarded(err, errlen, [&] {
+    give(static_cast<Store*>(s)->store->get(std::string(key)), out, outlen);
+  });
+}
+
+// Sets `key` to `desired` when it holds `expected` (an empty `expected`:
+// when it does not exist), and gives the value it holds afterwards: the
+// desired one when this call won.
+int dpn_store_compare_set(
+    void* s,
+    const char* key,
+    const uint8_t* expected,
+    size_t elen,
+    const uint8_t* desired,
+    size_t dlen,
+    uint8_t** out,
+    size_t* outlen,
+    char* err,
+    size_t errlen) {
+  return guarded(err, errlen, [&] {
+    std::vector<uint8_t> e(expected, expected + elen);
+    std::vector<uint8_t> d(desired, desired + dlen);
+    give(
+        static_cast<Store*>(s)->store->compareSet(std::string(key), e, d),
+        out,
+        outlen);
+  });
+}
+
+void dpn_buf_free(uint8_t* p) {
+  std::free(p);
+}
+
+// Makes the process group over `store` (a dpn_store_new handle, which the
+// group shares), its keys under `pg_prefix` (the session that the
+// rendezvous handed out, src/dist/rendezvous.rs).
+// `backend_kind` 0 is Gloo for every tensor; 1 is NCCL for CUDA tensors with Gloo
+// for CPU ones (torch's "cpu:gloo,cuda:nccl"), so that the small CPU
+// all-reduces dpn makes (stop flags, counts) work under either.
+void* dpn_dist_new(
+    void* store_handle,
+    const char* pg_prefix,
+    int rank,
+    int world,
+    int64_t timeout_ms,
+    int backend_kind,
+    char* err,
+    size_t errlen) {
+  Dist* out = nullptr;
+  guarded(err, errlen, [&] {
+    auto timeout = std::chrono::milliseconds(timeout_ms);
+    c10::intrusive_ptr<c10d::Store> store =
+        static_cast<Store*>(store_handle)->store;
+    const std::string session(pg_prefix == nullptr ? "" : pg_prefix);
     auto gloo_opts = c10d::ProcessGroupGloo::Options::create(timeout);
     // As torch's Python frontend: GLOO_SOCKET_IFNAME names the network
     // interfaces (comma-separated) to use; else the address the hostname
@@ -262,7 +366,8 @@ void* dpn_dist_new(
       gloo_opts->devices.push_back(
           c10d::ProcessGroupGloo::createDefaultDevice());
     }
-    auto gloo_store = c10::make_intrusive<c10d::PrefixStore>("gloo/", store);
+    auto gloo_store =
+        c10::make_intrusive<c10d::PrefixStore>(session + "gloo/", store);
     auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(
         gloo_store, rank, world, gloo_opts);
     auto pg = c10::make_intrusive<c10d::ProcessGroup>(store, rank, world);
@@ -270,7 +375,8 @@ void* dpn_dist_new(
     pg->setBackend(
         c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, gloo);
     if (backend_kind == 1) {
-      auto nccl_store = c10::make_intrusive<c10d::PrefixStore>("nccl/", store);
+      auto nccl_store =
+          c10::make_intrusive<c10d::PrefixStore>(session + "nccl/", store);
       pg->setBackend(
           c10::DeviceType::CUDA,
           c10d::ProcessGroup::BackendType::NCCL,

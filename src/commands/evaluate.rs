@@ -76,11 +76,13 @@ pub struct EvaluateArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
 
-    /// Write the result (and the exact counts needed by --merge) to FILE (.json or .csv)
+    /// Write the result (and the exact counts needed by --merge) to FILE (.json or .csv);
+    /// with --shard, `{rank}` in FILE becomes the shard's index
     #[arg(long, value_name = "FILE")]
     pub results_file: Option<PathBuf>,
 
-    /// Write per-class accuracy to FILE (CSV)
+    /// Write per-class accuracy to FILE (CSV); with --shard, `{rank}` in FILE becomes the
+    /// shard's index
     #[arg(long, value_name = "FILE")]
     pub per_class: Option<PathBuf>,
 
@@ -115,40 +117,38 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
             ));
         }
     }
-    let p = common::prepare(
-        ctx,
-        &args.model,
-        &run_args,
-        &args.preprocess,
-        args.labels.as_deref(),
-    )?;
-    let index = ClassIndex::for_model(&p.classes, p.named);
-    let labelled = match &args.labels_file {
-        Some(f) => folders::labels_file(f, data, index, p.loaded.arch.num_classes)?,
-        None => ImageFolder::scan(data, index)?,
-    };
     let sharding = Shard::resolve(run_args.shard.as_deref())?;
-    let shard = sharding.as_ref().map_or(Shard::WHOLE, |s| s.shard);
-    let total_inputs = labelled.items.len();
-    let mut items = shard.take(labelled.items);
-    if let Some(s) = &sharding {
-        ctx.ui.info(s.describe(items.len(), total_inputs, "images"));
-    }
-    if let Some(n) = args.limit {
-        items.truncate(n);
-    }
-    if items.is_empty() {
-        return Err(error::usage("no images to evaluate in this shard"));
-    }
-    // Under a launcher, without --shard: one result from all the ranks.
+    // Under a launcher, without --shard: one result from all the ranks. The
+    // ranks meet first, so that one failing below stops the others at once.
     let group = match sharding {
         Some(_) => None,
         None => dist::join_from_env(Duration::from_secs(args.dist_timeout.max(1)))?,
     };
     let leader = group.as_ref().is_none_or(|g| g.is_leader());
     let ui = if leader { ctx.ui } else { ctx.ui.silent() };
-    let whole = items.len();
+    let loaded = load(&args, &run_args, data, ctx, sharding.as_ref(), group.is_some());
     if let Some(g) = &group {
+        if let Err(e) = g.agree_on(loaded.as_ref().map(|l| &l.fingerprint)) {
+            loaded?;
+            return Err(e);
+        }
+    }
+    let Loaded {
+        p,
+        labelled,
+        mut items,
+        total_inputs,
+        weights_sha256,
+        ..
+    } = loaded?;
+    if let Some(s) = &sharding {
+        ui.info(s.describe(items.len(), total_inputs, "images"));
+    }
+    let whole = items.len();
+    let num_classes = p.loaded.arch.num_classes;
+    let mut expected = Vec::new();
+    if let Some(g) = &group {
+        expected = dist::shard::expected_shares(&items, g.world(), num_classes);
         items = Shard {
             index: g.rank(),
             count: g.world(),
@@ -161,19 +161,8 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     }
     // Recorded in the results file, so that --merge can tell shards of
     // other weights apart.
-    let weights_sha256 = match &outputs.results {
-        Some(_) if leader => Some(crate::sys::digest::file_sha256(&p.weights)?.0),
-        _ => None,
-    };
-    let num_classes = p.loaded.arch.num_classes;
-    if let Some(max) = items.iter().filter_map(|i| i.label).max() {
-        if max as usize >= num_classes {
-            return Err(error::usage(format!(
-                "the data has label {max} but {} predicts {num_classes} classes",
-                p.spec.name
-            )));
-        }
-    }
+    let weights_sha256 = weights_sha256.filter(|_| outputs.results.is_some() && leader);
+    let shard = sharding.as_ref().map_or(Shard::WHOLE, |s| s.shard);
     let total = whole;
     let share = items.len();
     let loader = BatchLoader::new(
@@ -211,7 +200,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     c.seconds = t0.elapsed().as_secs_f64();
     bar.finish_and_clear();
     if let Some(g) = &group {
-        c = c.all_ranks(g)?;
+        c = c.all_ranks(g, &expected)?;
         if !leader {
             return Ok(());
         }
@@ -251,6 +240,95 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     Ok(())
 }
 
+/// The model and the data of an evaluation, before any image is read.
+struct Loaded<'a> {
+    p: common::Prepared<'a>,
+    labelled: ImageFolder,
+    /// This shard's items (all of them under a launcher), after --limit.
+    items: Vec<crate::data::batches::Item>,
+    /// The inputs before sharding.
+    total_inputs: usize,
+    weights_sha256: Option<String>,
+    /// What every rank of a launched run must agree on (empty otherwise).
+    fingerprint: dist::Fingerprint,
+}
+
+fn load<'a>(
+    args: &EvaluateArgs,
+    run_args: &RunArgs,
+    data: &std::path::Path,
+    ctx: &'a Context,
+    sharding: Option<&crate::data::shard::Sharding>,
+    launched: bool,
+) -> Result<Loaded<'a>> {
+    let p = common::prepare(
+        ctx,
+        &args.model,
+        run_args,
+        &args.preprocess,
+        args.labels.as_deref(),
+    )?;
+    let index = ClassIndex::for_model(&p.classes, p.named);
+    let labelled = match &args.labels_file {
+        Some(f) => folders::labels_file(f, data, index, p.loaded.arch.num_classes)?,
+        None => ImageFolder::scan(data, index)?,
+    };
+    let shard = sharding.map_or(Shard::WHOLE, |s| s.shard);
+    let total_inputs = labelled.items.len();
+    let mut items = shard.take(labelled.items.clone());
+    if let Some(n) = args.limit {
+        items.truncate(n);
+    }
+    if items.is_empty() {
+        return Err(error::usage("no images to evaluate in this shard"));
+    }
+    let num_classes = p.loaded.arch.num_classes;
+    if let Some(max) = items.iter().filter_map(|i| i.label).max() {
+        if max as usize >= num_classes {
+            return Err(error::usage(format!(
+                "the data has label {max} but {} predicts {num_classes} classes",
+                p.spec.name
+            )));
+        }
+    }
+    let weights_sha256 = match (&args.results_file, launched) {
+        (None, false) => None,
+        _ => Some(crate::sys::digest::file_sha256(&p.weights)?.0),
+    };
+    let mut f = dist::Fingerprint::new();
+    if launched {
+        f.add("--model", &p.spec.name)
+            .add("the architecture", format!("{:?}", p.loaded.arch))
+            .add_sha256("--weights", weights_sha256.as_deref().unwrap_or_default())
+            .add_classes("the model's classes", &p.classes.keys())
+            .add_classes("the data's classes", &labelled.classes.keys())
+            .add("--limit", format!("{:?}", args.limit))
+            .add_listing("--data", data, &items)
+            .add("--img-size", p.preprocess.image_size)
+            .add("--crop-pct", p.preprocess.crop_pct)
+            .add("--interpolation", p.preprocess.interpolation)
+            .add(
+                "the mean and std",
+                format!("{:?} {:?}", p.preprocess.mean, p.preprocess.std),
+            )
+            .add("--dtype", &run_args.target.dtype)
+            .add(
+                "the network (--exact, --folded)",
+                if p.fast.is_some() { "folded" } else { "exact" },
+            )
+            .add("--channels-last", run_args.target.channels_last)
+            .add("--batch-size", run_args.batch_size);
+    }
+    Ok(Loaded {
+        p,
+        labelled,
+        items,
+        total_inputs,
+        weights_sha256,
+        fingerprint: f,
+    })
+}
+
 /// The figures of `tally`, beside the registry's published ones for the model.
 fn summarize(ctx: &Context, setup: Setup, tally: Tally) -> Results {
     let reported = ctx
@@ -278,8 +356,14 @@ struct Outputs {
 
 impl Outputs {
     fn check(args: &EvaluateArgs) -> Result<Outputs> {
+        let sharding = match args.merge.is_empty() {
+            true => Shard::resolve(args.run.shard.as_deref())?,
+            false => None,
+        };
         let check = |p: &Option<PathBuf>, what| {
-            p.as_deref().map(|p| OutputPath::check(p, what)).transpose()
+            p.as_deref()
+                .map(|p| OutputPath::check(&per_shard(p, what, sharding.as_ref())?, what))
+                .transpose()
         };
         let out = Outputs {
             results: check(&args.results_file, "--results-file")?,
@@ -300,6 +384,33 @@ impl Outputs {
             .flatten()
             .filter(|o| o.is_stdout())
             .count()
+    }
+}
+
+/// An output path with `{rank}` replaced by the shard's index. Under a
+/// launcher with --shard every process writes its own files: a path without
+/// `{rank}` would have them all write one file, the last one winning, and
+/// is refused (standard output is each process's own).
+fn per_shard(
+    path: &std::path::Path,
+    flag: &str,
+    sharding: Option<&crate::data::shard::Sharding>,
+) -> Result<PathBuf> {
+    let text = path.to_string_lossy();
+    match sharding {
+        Some(s) if text.contains("{rank}") => Ok(PathBuf::from(
+            text.replace("{rank}", &s.shard.index.to_string()),
+        )),
+        Some(s) if s.shard.count > 1 && text != "-" => match dist::Launch::detect() {
+            Some((rank, world, launcher)) => Err(error::usage(format!(
+                "{flag} {}: under {launcher} (rank {rank} of {world}) with --shard every rank \
+                 would write this one file; put {{rank}} in its name (e.g. results-{{rank}}.json) \
+                 for one file per rank, or leave out --shard for one result from all the ranks",
+                path.display()
+            ))),
+            None => Ok(path.to_path_buf()),
+        },
+        _ => Ok(path.to_path_buf()),
     }
 }
 

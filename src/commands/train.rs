@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::Context;
-use crate::dist::{self, agree, Group};
+use crate::dist::{self, agree, Fingerprint, Group};
 use crate::output::Format;
 use crate::registry::ModelSpec;
 use crate::store;
@@ -542,6 +542,26 @@ fn resume_output(path: &Path, output: Option<&Path>) -> Result<PathBuf> {
     }
 }
 
+/// The settings every rank of a distributed run must share: all of
+/// `cfg` but what differs by design (the rank's device, its loader threads,
+/// the paths of the data and starting weights, whose contents the trainer
+/// compares), and where a resumed run continues.
+fn settings_fingerprint(cfg: &TrainConfig, resume: Option<&checkpoint::Loaded>) -> Fingerprint {
+    let mut f = Fingerprint::new();
+    f.add_fields(cfg, &["data", "val_data", "device", "workers", "init"])
+        .add(
+            "the starting weights",
+            if cfg.init == "scratch" { "none (from scratch)" } else { "a file" },
+        );
+    if let Some(r) = resume {
+        f.add(
+            "the checkpoint resumed",
+            format!("epoch {}, step {}", r.state.epoch, r.state.step_in_epoch),
+        );
+    }
+    f
+}
+
 /// Tells the user what [`checkpoint::recover`] repaired in `output`.
 fn recover(output: &Path, ui: &Ui) -> Result<()> {
     for note in checkpoint::recover(output)? {
@@ -569,10 +589,20 @@ fn prepare(
     let fresh = match &args.resume {
         Some(_) => None,
         None => {
-            let cfg = new_config(args, ctx, world)?;
-            // Before the folder is made: a refused run leaves nothing.
-            check_config(&cfg)?;
-            Some(cfg)
+            let cfg = new_config(args, ctx, world).and_then(|cfg| {
+                // Before the folder is made: a refused run leaves nothing.
+                check_config(&cfg)?;
+                Ok(cfg)
+            });
+            if let Some(g) = group {
+                // Every rank's settings, compared before any rank touches the folder.
+                let own = cfg.as_ref().map(|c| settings_fingerprint(c, None));
+                if let Err(e) = g.agree_on(own.as_ref().map_err(|e| *e)) {
+                    cfg?;
+                    return Err(e);
+                }
+            }
+            Some(cfg?)
         }
     };
     let output = match (&args.resume, &args.output, &fresh) {
@@ -612,6 +642,10 @@ fn prepare(
         (Some(path), None) => agree(group, resumed(args, path, &output, ui))?,
         (None, None) => unreachable!("a new run has its settings"),
     };
+    if let (Some(g), Some(_)) = (group, &args.resume) {
+        let own = settings_fingerprint(&cfg, resume.as_ref());
+        g.agree_on(Ok(&own))?;
+    }
     if args.resume.is_some() {
         check_config(&cfg)?;
         if cfg.world_size != world {
@@ -706,7 +740,7 @@ fn join(args: &TrainArgs, ctx: &Context) -> Result<Option<Rc<Group>>> {
         )));
     }
     let timeout = Duration::from_secs(args.dist_timeout.max(1));
-    dist::join(&launch, timeout, backend).map(Some)
+    dist::join(&launch, timeout, Some(backend)).map(Some)
 }
 
 pub fn run(args: TrainArgs, ctx: &Context) -> Result<()> {

@@ -9,13 +9,55 @@ use torch_sys::C_tensor;
 pub use crate::sys::c_error::{message, ERR_LEN};
 
 extern "C" {
-    pub fn dpn_dist_new(
+    #[allow(clippy::too_many_arguments)]
+    pub fn dpn_store_new(
         host: *const c_char,
         port: c_int,
+        listen_fd: c_int,
+        server: c_int,
+        world: c_int,
+        prefix: *const c_char,
+        timeout_ms: i64,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> *mut c_void;
+    pub fn dpn_store_free(s: *mut c_void);
+    pub fn dpn_store_set(
+        s: *mut c_void,
+        key: *const c_char,
+        data: *const u8,
+        len: usize,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> c_int;
+    pub fn dpn_store_get(
+        s: *mut c_void,
+        key: *const c_char,
+        out: *mut *mut u8,
+        outlen: *mut usize,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> c_int;
+    #[allow(clippy::too_many_arguments)]
+    pub fn dpn_store_compare_set(
+        s: *mut c_void,
+        key: *const c_char,
+        expected: *const u8,
+        elen: usize,
+        desired: *const u8,
+        dlen: usize,
+        out: *mut *mut u8,
+        outlen: *mut usize,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> c_int;
+    pub fn dpn_buf_free(p: *mut u8);
+    #[allow(clippy::too_many_arguments)]
+    pub fn dpn_dist_new(
+        store: *mut c_void,
+        pg_prefix: *const c_char,
         rank: c_int,
         world: c_int,
-        server: c_int,
-        prefix: *const c_char,
         timeout_ms: i64,
         backend: c_int,
         err: *mut c_char,

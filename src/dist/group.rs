@@ -3,6 +3,7 @@
 //! failure is one line naming this rank and what happened, with exit code 9
 //! (`error::distributed`).
 
+use std::cell::Cell;
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_void};
 use std::time::Duration;
@@ -11,7 +12,10 @@ use anyhow::Result;
 use tch::{Kind, Tensor};
 
 use super::ffi;
+use super::fingerprint::Fingerprint;
 use super::launch::Launch;
+use super::rendezvous;
+use super::store::Store;
 use super::Backend;
 use crate::sys::error;
 
@@ -27,7 +31,14 @@ pub enum Op {
 const BROADCAST_BUCKET: i64 = 250 * 1024 * 1024;
 
 pub struct Group {
+    /// The process group (csrc/dist.cpp); null for a group that exchanges
+    /// only through the store (`dpn evaluate`).
     raw: *mut c_void,
+    store: Store,
+    /// The key prefix of this run's session (see [`rendezvous`]).
+    session: String,
+    /// Exchanges made so far: each has its own keys.
+    exchanges: Cell<u64>,
     rank: usize,
     world: usize,
     timeout: Duration,
@@ -37,62 +48,135 @@ pub struct Group {
 
 impl Group {
     /// Meets the other ranks; fails (exit 9) when they are not all there
-    /// within `timeout`.
-    pub fn join(launch: &Launch, timeout: Duration, backend: Backend) -> Result<Group> {
-        let host = CString::new(launch.master_addr.clone())
-            .map_err(|_| error::usage("MASTER_ADDR holds a NUL byte"))?;
-        let prefix = CString::new(launch.prefix.clone())
-            .map_err(|_| error::usage("the store prefix holds a NUL byte"))?;
-        let mut err = [0 as c_char; ffi::ERR_LEN];
-        let server = launch.is_leader() && !launch.agent_store;
-        // SAFETY: valid C strings and an error buffer of the stated length.
-        let raw = unsafe {
-            ffi::dpn_dist_new(
-                host.as_ptr(),
-                c_int::from(launch.master_port),
-                launch.rank as c_int,
-                launch.world as c_int,
-                c_int::from(server),
-                prefix.as_ptr(),
-                timeout.as_millis().min(i64::MAX as u128) as i64,
-                match backend {
-                    Backend::Gloo => 0,
-                    Backend::Nccl => 1,
-                },
-                err.as_mut_ptr(),
-                err.len(),
-            )
+    /// within `timeout`, or one of them is not a rank of this run. With
+    /// `backend` `None` the group exchanges only through the store (no
+    /// collectives: what `dpn evaluate` needs).
+    pub fn join(launch: &Launch, timeout: Duration, backend: Option<Backend>) -> Result<Group> {
+        let secret = rendezvous::secret_from_env()?;
+        let listener = if launch.is_leader() && !launch.agent_store {
+            Some(bind_store(launch)?)
+        } else {
+            None
         };
-        if raw.is_null() {
-            let message = ffi::message(&err);
-            if let Some(nccl) = message.strip_prefix("NCCL backend: ") {
-                return Err(error::distributed(format!(
-                    "rank {} of {}: the NCCL backend could not start: {nccl}; NCCL needs a \
-                     CUDA device per process (check --device and CUDA_VISIBLE_DEVICES), or \
-                     pass --dist-backend gloo",
-                    launch.rank, launch.world
-                )));
-            }
-            return Err(error::distributed(format!(
-                "rank {} of {}: could not meet the other ranks at {}:{} within {} s (--dist-timeout): {}; \
-                 check that every rank was started and that MASTER_ADDR and MASTER_PORT reach rank 0's host",
-                launch.rank,
-                launch.world,
-                launch.master_addr,
-                launch.master_port,
-                timeout.as_secs(),
-                message
-            )));
-        }
+        let store = Store::connect(launch, listener, timeout)?;
+        let session = rendezvous::meet(
+            &store,
+            &rendezvous::Me {
+                rank: launch.rank,
+                world: launch.world,
+                secret: secret.as_deref(),
+            },
+        )?;
+        let raw = match backend {
+            Some(b) => make_process_group(launch, &store, &session, timeout, b)?,
+            None => std::ptr::null_mut(),
+        };
         Ok(Group {
             raw,
+            store,
+            session,
+            exchanges: Cell::new(0),
             rank: launch.rank,
             world: launch.world,
             timeout,
             launch: launch.clone(),
-            backend,
+            backend: backend.unwrap_or(Backend::Gloo),
         })
     }
+
+    /// Every rank's `mine`, in rank order, on rank 0; `None` on the others.
+    /// Through the store, so the values may differ in length and a rank
+    /// that sends something else cannot abort the others.
+    pub fn gather(&self, what: &str, mine: &[u8]) -> Result<Option<Vec<Vec<u8>>>> {
+        let n = self.exchanges.get();
+        self.exchanges.set(n + 1);
+        let key = |r: usize| format!("{}x/{n}/{r}", self.session);
+        if !self.is_leader() {
+            self.store.set(&key(self.rank), mine)?;
+            return Ok(None);
+        }
+        let mut all = vec![mine.to_vec()];
+        for r in 1..self.world {
+            all.push(self.store.get(&key(r), &format!("{what} of rank {r}"))?);
+        }
+        Ok(Some(all))
+    }
+
+    /// Rank 0's `verdict` on the last [`Group::gather`], on every rank: an
+    /// `Err(reason)` there is this rank's exit 9 with that reason.
+    pub fn decide(&self, verdict: Option<std::result::Result<(), String>>) -> Result<()> {
+        self.decide_with(verdict.map(|v| v.map(|()| Vec::new())))
+            .map(|_| ())
+    }
+
+    /// As [`Group::decide`], with a result that rank 0 hands to every rank
+    /// (a sum it computed, say).
+    pub fn decide_with(
+        &self,
+        verdict: Option<std::result::Result<Vec<u8>, String>>,
+    ) -> Result<Vec<u8>> {
+        let n = self.exchanges.get();
+        self.exchanges.set(n + 1);
+        let key = format!("{}x/{n}/verdict", self.session);
+        let verdict = match verdict {
+            Some(v) if self.is_leader() => {
+                let mut wire = Vec::new();
+                match &v {
+                    Ok(payload) => {
+                        wire.push(b'+');
+                        wire.extend_from_slice(payload);
+                    }
+                    Err(why) => {
+                        wire.push(b'-');
+                        wire.extend_from_slice(why.as_bytes());
+                    }
+                }
+                self.store.set(&key, &wire)?;
+                v
+            }
+            _ => {
+                let raw = self.store.get(&key, "rank 0's verdict")?;
+                match raw.split_first() {
+                    Some((b'+', payload)) => Ok(payload.to_vec()),
+                    Some((b'-', why)) => Err(String::from_utf8_lossy(why).into_owned()),
+                    _ => Err("rank 0 sent a verdict dpn cannot read".to_string()),
+                }
+            }
+        };
+        verdict.map_err(|why| {
+            // A rank that failed on its own gives the others its exit code.
+            let (exit, why) = why
+                .strip_prefix(STOPPING)
+                .and_then(|rest| rest.split_once(':'))
+                .and_then(|(code, why)| Some((exit_of(code.parse().ok()?), why.to_string())))
+                .unwrap_or((error::Exit::Distributed, why));
+            error::Coded {
+                exit,
+                message: format!("rank {} of {}: {why}", self.rank, self.world),
+            }
+            .into()
+        })
+    }
+
+    /// Stops every rank (exit 9, one line naming the setting and the ranks'
+    /// values) unless every rank's fingerprint equals rank 0's. `own` is
+    /// this rank's fingerprint, or the error it met while computing it: the
+    /// other ranks then stop too, saying so (as [`Group::agree`], through
+    /// the store), and the caller reports its own error.
+    pub fn agree_on(&self, own: std::result::Result<&Fingerprint, &anyhow::Error>) -> Result<()> {
+        let mine = match own {
+            Ok(f) => {
+                let mut v = vec![b'+'];
+                v.extend(serde_json::to_vec(f)?);
+                v
+            }
+            Err(e) => format!("-{}", error::exit_code(e)).into_bytes(),
+        };
+        let gathered = self.gather("the settings", &mine)?;
+        let verdict = gathered.map(|all| compare_fingerprints(&all));
+        self.decide(verdict)
+    }
+
 
     /// The backend this group talks through.
     pub fn backend(&self) -> Backend {
@@ -116,7 +200,12 @@ impl Group {
         self.rank == 0
     }
 
+    /// The process group, for csrc/dist.cpp's collectives.
     pub(super) fn raw(&self) -> *mut c_void {
+        assert!(
+            !self.raw.is_null(),
+            "a collective on a group joined without a backend"
+        );
         self.raw
     }
 
@@ -247,6 +336,59 @@ impl Group {
     }
 }
 
+/// Marks a verdict that passes on another rank's exit code: `<mark>CODE:why`.
+const STOPPING: &str = "\u{1}exit=";
+
+/// Rank 0's verdict on the gathered fingerprints (each `+JSON`, or `-CODE`
+/// from a rank that failed before it had one).
+fn compare_fingerprints(all: &[Vec<u8>]) -> std::result::Result<(), String> {
+    let mut prints = Vec::with_capacity(all.len());
+    for (r, raw) in all.iter().enumerate() {
+        match raw.split_first() {
+            Some((b'-', code)) => {
+                return Err(format!(
+                    "{STOPPING}{}:stopping because rank {r} failed (exit code {}); its own \
+                     message says why",
+                    String::from_utf8_lossy(code),
+                    String::from_utf8_lossy(code)
+                ))
+            }
+            Some((b'+', json)) => match serde_json::from_slice::<Fingerprint>(json) {
+                Ok(f) => prints.push(f),
+                Err(_) => return Err(format!("the process that joined as rank {r} sent no valid settings")),
+            },
+            _ => return Err(format!("the process that joined as rank {r} sent no valid settings")),
+        }
+    }
+    let ours = &prints[0];
+    let diffs: Vec<(usize, String, String, String)> = prints
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter_map(|(r, theirs)| ours.first_difference(theirs).map(|(n, a, b)| (r, n, a, b)))
+        .collect();
+    let Some((_, name, mine, _)) = diffs.first().cloned() else {
+        return Ok(());
+    };
+    let same_name: Vec<&(usize, String, String, String)> = diffs.iter().filter(|d| d.1 == name).collect();
+    let shown: Vec<String> = same_name
+        .iter()
+        .take(3)
+        .map(|(r, _, _, v)| format!("rank {r} has {v}"))
+        .collect();
+    let more = same_name.len().saturating_sub(3);
+    Err(format!(
+        "the ranks disagree on {name}: rank 0 has {mine}, {}{}; every rank must run the same \
+         command on the same files (a stale copy on one node?)",
+        shown.join(", "),
+        if more > 0 {
+            format!(", and {more} more ranks differ")
+        } else {
+            String::new()
+        }
+    ))
+}
+
 fn exit_of(code: i64) -> error::Exit {
     use error::Exit::*;
     [
@@ -307,9 +449,122 @@ impl crate::model::sync_bn::BatchNormSync for Group {
 
 impl Drop for Group {
     fn drop(&mut self) {
-        // SAFETY: made by dpn_dist_new, freed once.
-        unsafe { ffi::dpn_dist_free(self.raw) }
+        if !self.raw.is_null() {
+            // SAFETY: made by dpn_dist_new, freed once.
+            unsafe { ffi::dpn_dist_free(self.raw) }
+        }
     }
+}
+
+/// Rank 0's listening socket for the store, bound to the address that
+/// `MASTER_ADDR` names on this host rather than to every interface (c10d's
+/// TCPStore alone binds the wildcard address).
+fn bind_store(launch: &Launch) -> Result<std::net::TcpListener> {
+    use std::net::ToSocketAddrs;
+    let who = format!("rank {} of {}", launch.rank, launch.world);
+    let addrs: Vec<std::net::SocketAddr> = (launch.master_addr.as_str(), launch.master_port)
+        .to_socket_addrs()
+        .map_err(|e| {
+            error::usage(format!(
+                "{who}: MASTER_ADDR={} does not resolve on this host: {e}",
+                launch.master_addr
+            ))
+        })?
+        .collect();
+    let Some(first) = addrs.first() else {
+        return Err(error::usage(format!(
+            "{who}: MASTER_ADDR={} resolves to no address on this host",
+            launch.master_addr
+        )));
+    };
+    if first.ip().is_loopback() && launch.world > launch.local_world {
+        return Err(error::usage(format!(
+            "{who}: MASTER_ADDR={} is {}, a loopback address, but {} of the {} ranks run on \
+             other nodes and cannot reach it; set MASTER_ADDR to an address of this host that \
+             they reach",
+            launch.master_addr,
+            first.ip(),
+            launch.world - launch.local_world,
+            launch.world
+        )));
+    }
+    let mut last = None;
+    for a in &addrs {
+        match std::net::TcpListener::bind(a) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some((a, e)),
+        }
+    }
+    let (a, e) = last.expect("at least one address was tried");
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "another process listens there (an earlier run still going?); choose another MASTER_PORT"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "it is not an address of this host; rank 0 must run on the host MASTER_ADDR names"
+        }
+        _ => "check MASTER_ADDR and MASTER_PORT",
+    };
+    Err(error::distributed(format!(
+        "{who}: cannot serve the rendezvous store on {a} (MASTER_ADDR={}, MASTER_PORT={}): {e}; {hint}",
+        launch.master_addr, launch.master_port
+    )))
+}
+
+/// The process group over `store`, its keys under `session`.
+fn make_process_group(
+    launch: &Launch,
+    store: &Store,
+    session: &str,
+    timeout: Duration,
+    backend: Backend,
+) -> Result<*mut c_void> {
+    let prefix = CString::new(session).expect("the session is hex");
+    let mut err = [0 as c_char; ffi::ERR_LEN];
+    let _guard = super::deadline::arm(
+        timeout + super::deadline::GRACE,
+        format!(
+            "rank {} of {}: the other ranks did not connect within {} s (--dist-timeout)",
+            launch.rank,
+            launch.world,
+            timeout.as_secs()
+        ),
+    );
+    // SAFETY: a live store handle, a C string and an error buffer of the
+    // stated length.
+    let raw = unsafe {
+        ffi::dpn_dist_new(
+            store.raw(),
+            prefix.as_ptr(),
+            launch.rank as c_int,
+            launch.world as c_int,
+            timeout.as_millis().min(i64::MAX as u128) as i64,
+            match backend {
+                Backend::Gloo => 0,
+                Backend::Nccl => 1,
+            },
+            err.as_mut_ptr(),
+            err.len(),
+        )
+    };
+    if raw.is_null() {
+        let message = ffi::message(&err);
+        if let Some(nccl) = message.strip_prefix("NCCL backend: ") {
+            return Err(error::distributed(format!(
+                "rank {} of {}: the NCCL backend could not start: {nccl}; NCCL needs a \
+                 CUDA device per process (check --device and CUDA_VISIBLE_DEVICES), or \
+                 pass --dist-backend gloo",
+                launch.rank, launch.world
+            )));
+        }
+        return Err(error::distributed(format!(
+            "rank {} of {}: could not connect the process group within {} s (--dist-timeout): {message}",
+            launch.rank,
+            launch.world,
+            timeout.as_secs()
+        )));
+    }
+    Ok(raw)
 }
 
 #[cfg(test)]
@@ -337,7 +592,7 @@ mod tests {
 
     #[test]
     fn gloo_group_of_one_sums_to_itself() {
-        let g = Group::join(&alone(), Duration::from_secs(20), Backend::Gloo).unwrap();
+        let g = Group::join(&alone(), Duration::from_secs(20), Some(Backend::Gloo)).unwrap();
         assert_eq!(g.backend(), Backend::Gloo);
         assert_eq!(g.sum(&[1.5, -2.0]).unwrap(), vec![1.5, -2.0]);
     }
@@ -349,7 +604,7 @@ mod tests {
     #[test]
     fn nccl_backend_is_built_and_reached() {
         assert!(crate::dist::has_nccl(), "built without NCCL");
-        let joined = Group::join(&alone(), Duration::from_secs(20), Backend::Nccl);
+        let joined = Group::join(&alone(), Duration::from_secs(20), Some(Backend::Nccl));
         if tch::Cuda::is_available() {
             let g = joined.unwrap();
             assert_eq!(g.backend(), Backend::Nccl);

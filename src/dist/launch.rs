@@ -145,7 +145,27 @@ fn number<T: std::str::FromStr>(name: &str, value: Option<String>) -> Result<T> 
     })
 }
 
+/// The largest world dpn joins. Gloo connects every rank to every other
+/// (a world of W holds W - 1 connections and their buffers in each
+/// process), so a world far past this is a typo, not a cluster: checked
+/// before anything is allocated for it.
+pub const MAX_WORLD: usize = 65_536;
+
 fn check(l: Launch) -> Result<Launch> {
+    if l.world > MAX_WORLD {
+        return Err(error::usage(format!(
+            "a world of {} processes (set by {}) is more than dpn joins ({MAX_WORLD}); check \
+             WORLD_SIZE / SLURM_STEP_NUM_TASKS",
+            l.world, l.launcher
+        )));
+    }
+    if l.local_world > l.world {
+        return Err(error::usage(format!(
+            "{} processes on this node but {} in the whole world (set by {}); check \
+             LOCAL_WORLD_SIZE / SLURM_STEP_TASKS_PER_NODE",
+            l.local_world, l.world, l.launcher
+        )));
+    }
     if l.world == 0 || l.rank >= l.world {
         return Err(error::usage(format!(
             "rank {} is outside a world of {} (set by {})",
@@ -190,7 +210,15 @@ fn torchrun(get: &impl Fn(&str) -> Option<String>) -> Result<Launch> {
     };
     if world > 1 {
         // Only a real world needs the address; WORLD_SIZE=1 alone is fine.
+        // No default for either: a guessed address would meet whatever
+        // listens there (torch's env:// refuses too).
         number::<u16>("MASTER_PORT", get("MASTER_PORT"))?;
+        if get("MASTER_ADDR").is_none() {
+            return Err(error::usage(
+                "MASTER_ADDR is not set: a launcher that sets RANK or WORLD_SIZE must set RANK, \
+                 WORLD_SIZE, MASTER_ADDR and MASTER_PORT (as torchrun does)",
+            ));
+        }
     }
     check(Launch {
         rank,
@@ -232,7 +260,7 @@ fn slurm(get: &impl Fn(&str) -> Option<String>) -> Result<Launch> {
     };
     let master_port = match get("MASTER_PORT") {
         Some(p) => number("MASTER_PORT", Some(p))?,
-        None => port_of_job(&get("SLURM_JOB_ID").unwrap_or_default()),
+        None => port_of_job(get("SLURM_JOB_ID").as_deref())?,
     };
     check(Launch {
         rank,
@@ -247,14 +275,25 @@ fn slurm(get: &impl Fn(&str) -> Option<String>) -> Result<Launch> {
     })
 }
 
-/// 10000 + the last four digits of the job id (29500 without one).
-fn port_of_job(job: &str) -> u16 {
-    let digits: String = job.chars().filter(|c| c.is_ascii_digit()).collect();
-    if digits.is_empty() {
-        return 29500;
+/// 10000 + the last four digits of the job id. No job id, or one that is
+/// not a number, is refused rather than guessed: ranks that guess
+/// differently, or another job that guessed alike, would meet the wrong
+/// peers.
+fn port_of_job(job: Option<&str>) -> Result<u16> {
+    let job = job.map(str::trim).unwrap_or_default();
+    if job.is_empty() || !job.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(error::usage(format!(
+            "under srun without MASTER_PORT, the port is 10000 + the last four digits of \
+             SLURM_JOB_ID, which is {}; export MASTER_PORT in the job script",
+            if job.is_empty() {
+                "not set".to_string()
+            } else {
+                format!("{job:?}, not a number")
+            }
+        )));
     }
-    let tail = &digits[digits.len().saturating_sub(4)..];
-    10000 + tail.parse::<u16>().unwrap_or(0)
+    let tail = &job[job.len().saturating_sub(4)..];
+    Ok(10000 + tail.parse::<u16>().expect("at most four digits"))
 }
 
 /// The tasks on the first node of a Slurm tasks-per-node list: "8(x2),4" -> 8.
@@ -335,10 +374,19 @@ mod tests {
 
     #[test]
     fn bad_torchrun_variables_are_usage_errors() {
+        let addr = ("MASTER_ADDR", "127.0.0.1");
         for vars in [
-            vec![("RANK", "0"), ("WORLD_SIZE", "2")],
-            vec![("RANK", "x"), ("WORLD_SIZE", "2"), ("MASTER_PORT", "1")],
-            vec![("RANK", "2"), ("WORLD_SIZE", "2"), ("MASTER_PORT", "1")],
+            vec![("RANK", "0"), ("WORLD_SIZE", "2"), addr],
+            vec![("RANK", "x"), ("WORLD_SIZE", "2"), ("MASTER_PORT", "1"), addr],
+            vec![("RANK", "2"), ("WORLD_SIZE", "2"), ("MASTER_PORT", "1"), addr],
+            // No MASTER_ADDR: not guessed.
+            vec![("RANK", "0"), ("WORLD_SIZE", "2"), ("MASTER_PORT", "1")],
+            // Absurd worlds are refused before anything is allocated.
+            vec![("RANK", "0"), ("WORLD_SIZE", "10000000"), ("MASTER_PORT", "1"), addr],
+            vec![("RANK", "0"), ("WORLD_SIZE", "99999999999"), ("MASTER_PORT", "1"), addr],
+            vec![("RANK", "0"), ("WORLD_SIZE", "99999999999999999999999"), ("MASTER_PORT", "1"), addr],
+            // More processes on the node than in the world.
+            vec![("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_WORLD_SIZE", "4"), ("MASTER_PORT", "1"), addr],
         ] {
             let e = launch(&vars).unwrap_err();
             assert_eq!(error::exit_code(&e), error::Exit::Usage.code(), "{e}");
@@ -372,8 +420,13 @@ mod tests {
         assert_eq!(first_host("node1,node2"), "node1");
         assert_eq!(first_host("gpu[007-010,12],cpu1"), "gpu007");
         assert_eq!(first_host("a[3,5]"), "a3");
-        assert_eq!(port_of_job("77"), 10077);
-        assert_eq!(port_of_job(""), 29500);
+        assert_eq!(port_of_job(Some("77")).unwrap(), 10077);
+        assert_eq!(port_of_job(Some("4512345")).unwrap(), 12345);
+        for bad in [None, Some(""), Some("abc"), Some("12a4")] {
+            let e = port_of_job(bad).unwrap_err();
+            assert_eq!(error::exit_code(&e), error::Exit::Usage.code(), "{e}");
+            assert!(e.to_string().contains("MASTER_PORT"), "{e}");
+        }
     }
 
     #[test]

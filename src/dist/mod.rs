@@ -13,10 +13,14 @@
 //!   evaluation set.
 
 pub mod ddp;
+mod deadline;
 mod ffi;
+pub mod fingerprint;
 pub mod group;
 pub mod launch;
+pub mod rendezvous;
 pub mod shard;
+mod store;
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -24,6 +28,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 pub use ddp::Ddp;
+pub use fingerprint::Fingerprint;
 pub use group::{Group, Op};
 pub use launch::Launch;
 
@@ -71,19 +76,21 @@ pub fn has_nccl() -> bool {
     crate::sys::runtime::with_nccl()
 }
 
-/// The process group of this run when a launcher started it, else `None`.
-/// Also gives each process its share of the CPU threads (the cores over the
-/// processes on this node) unless `OMP_NUM_THREADS` sets them.
+/// The group of this run when a launcher started it, else `None`: one that
+/// exchanges through the rendezvous store only, no collectives (what
+/// `dpn evaluate` needs). Also gives each process its share of the CPU
+/// threads (the cores over the processes on this node) unless
+/// `OMP_NUM_THREADS` sets them.
 pub fn join_from_env(timeout: Duration) -> Result<Option<Rc<Group>>> {
     match Launch::from_env()? {
-        Some(launch) => join(&launch, timeout, Backend::Gloo).map(Some),
+        Some(launch) => join(&launch, timeout, None).map(Some),
         None => Ok(None),
     }
 }
 
-/// Joins the process group of `launch` over `backend`, with this process's
-/// share of the CPU threads.
-pub fn join(launch: &Launch, timeout: Duration, backend: Backend) -> Result<Rc<Group>> {
+/// Joins the group of `launch` (its collectives over `backend`, if any),
+/// with this process's share of the CPU threads.
+pub fn join(launch: &Launch, timeout: Duration, backend: Option<Backend>) -> Result<Rc<Group>> {
     if std::env::var_os("OMP_NUM_THREADS").is_none_or(|v| v.is_empty()) {
         let share = (tch::get_num_threads() as usize / launch.local_world).max(1);
         tch::set_num_threads(share as i32);

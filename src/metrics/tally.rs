@@ -30,6 +30,32 @@ pub struct Tally {
     pub non_finite: u64,
 }
 
+/// What rank 0 knows of a rank's share of an evaluation before the rank
+/// reports: how many images it holds, and of each class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected {
+    pub images: u64,
+    pub per_class: Vec<u64>,
+}
+
+impl Expected {
+    /// The share holding images of these `labels` (unlabelled ones count
+    /// as images of no class).
+    pub fn of(labels: impl IntoIterator<Item = Option<i64>>, num_classes: usize) -> Expected {
+        let mut e = Expected {
+            images: 0,
+            per_class: vec![0; num_classes],
+        };
+        for l in labels {
+            e.images += 1;
+            if let Some(slot) = l.and_then(|l| usize::try_from(l).ok()).and_then(|l| e.per_class.get_mut(l)) {
+                *slot += 1;
+            }
+        }
+        e
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -44,15 +70,83 @@ impl Tally {
     }
 
     /// The sum of every rank's tally, on every rank: exact, as `--merge`
-    /// adds shards (the tallies travel whole, as JSON).
-    pub fn all_ranks(self, group: &crate::dist::Group) -> Result<Tally> {
+    /// adds shards. Rank 0 checks each rank's tally against `expected[r]`,
+    /// what it knows of that rank's share, before adding it up: a rank (or
+    /// a process posing as one) that reports counts its share cannot have
+    /// stops the run (exit 9) instead of changing the result. The tallies
+    /// travel whole, as JSON, through the rendezvous store.
+    pub fn all_ranks(self, group: &crate::dist::Group, expected: &[Expected]) -> Result<Tally> {
         let mine = serde_json::to_vec(&self)?;
-        let mut total = Tally::new(self.per_class.len());
-        for bytes in group.all_gather_bytes(&mine)? {
-            let t: Tally = serde_json::from_slice(&bytes)?;
-            total.add(&t)?;
+        let verdict = group.gather("the counts", &mine)?.map(|all| {
+            let mut total = Tally::new(self.per_class.len());
+            for (r, bytes) in all.iter().enumerate() {
+                let t: Tally = serde_json::from_slice(bytes).map_err(|e| {
+                    format!("rank {r} sent counts that are not a tally ({e}); no result is reported")
+                })?;
+                let share = expected.get(r).ok_or_else(|| format!("rank {r} has no share"))?;
+                t.fits(share).map_err(|why| {
+                    format!(
+                        "rank {r}'s counts do not fit its share of the data: {why}; no result is \
+                         reported (is every rank a dpn of this run?)"
+                    )
+                })?;
+                total
+                    .add(&t)
+                    .map_err(|e| format!("rank {r}'s counts cannot be added: {e}"))?;
+            }
+            serde_json::to_vec(&total).map_err(|e| e.to_string())
+        });
+        let total = group.decide_with(verdict)?;
+        Ok(serde_json::from_slice(&total)?)
+    }
+
+    /// Whether these counts can be those of `share`: every image of the
+    /// share scored, skipped or non-finite exactly once, no class with more
+    /// images than the share holds, and hits that add up. Counts a rank
+    /// could not have computed are told apart; a wrong prediction is not.
+    pub fn fits(&self, share: &Expected) -> std::result::Result<(), String> {
+        if self.per_class.len() != share.per_class.len() {
+            return Err(format!(
+                "{} classes, the model has {}",
+                self.per_class.len(),
+                share.per_class.len()
+            ));
         }
-        Ok(total)
+        let seen = self
+            .images
+            .checked_add(self.skipped)
+            .and_then(|n| n.checked_add(self.non_finite));
+        if seen != Some(share.images) {
+            return Err(format!(
+                "{} images scored, {} skipped and {} non-finite, of a share of {}",
+                self.images, self.skipped, self.non_finite, share.images
+            ));
+        }
+        if !(self.seconds.is_finite() && self.seconds >= 0.0) {
+            return Err(format!("a time of {} s", self.seconds));
+        }
+        let (mut n, mut c1, mut c5) = (0u64, 0u64, 0u64);
+        for (c, (&[images, top1, top5], &held)) in
+            self.per_class.iter().zip(&share.per_class).enumerate()
+        {
+            if images > held || top1 > top5 || top5 > images {
+                return Err(format!(
+                    "class {c}: {images} images ({top1} top-1, {top5} top-5 hits) of the {held} \
+                     in the share"
+                ));
+            }
+            n = n.saturating_add(images);
+            c1 = c1.saturating_add(top1);
+            c5 = c5.saturating_add(top5);
+        }
+        if (n, c1, c5) != (self.images, self.correct1, self.correct5) {
+            return Err(format!(
+                "totals of {} images, {} top-1 and {} top-5 hits, the classes add up to {n}, \
+                 {c1} and {c5}",
+                self.images, self.correct1, self.correct5
+            ));
+        }
+        Ok(())
     }
 
     /// Adds another shard's tally; an error, and `self` unchanged, if a

@@ -32,7 +32,7 @@ use crate::data::folders::{ClassIndex, ImageFolder, IMAGENET_CLASSES};
 use crate::data::{
     BatchLoader, EvalTransform, ImageTransform, Item, LoaderOptions, RgbImage, TrainTransform,
 };
-use crate::dist::{agree, shard, Ddp, Group};
+use crate::dist::{agree, shard, Ddp, Fingerprint, Group};
 use crate::model::infer::{self, Precision, RunOptions};
 use crate::model::Dpn;
 use crate::registry::{ModelSpec, Preprocess, Registry};
@@ -156,6 +156,13 @@ impl<'a> Run<'a> {
 
         let (rank, world) = group.as_ref().map_or((0, 1), |g| (g.rank(), g.world()));
         let data = agree(&group, load_data(&mut cfg))?;
+        if let Some(g) = &group {
+            let own = inputs_fingerprint(&cfg, &data, resume.as_ref());
+            if let Err(e) = g.agree_on(own.as_ref()) {
+                own?;
+                return Err(e);
+            }
+        }
         let upe = updates_per_epoch(&cfg, &data, world, ui)?;
 
         let built = build_model(&cfg, env.registry, spec, resume.as_ref(), &data, ui);
@@ -722,6 +729,37 @@ fn load_data(cfg: &mut TrainConfig) -> Result<Data> {
         val,
         classes,
     })
+}
+
+/// What every rank of a distributed run must train on alike
+/// (docs/distributed.md, "Trust"): the data (paths relative to their
+/// folders, which nodes may mount elsewhere), the class list, and the
+/// weights it starts from. The settings were compared before the run
+/// folder was touched (`commands::train`).
+fn inputs_fingerprint(
+    cfg: &TrainConfig,
+    data: &Data,
+    resume: Option<&checkpoint::Loaded>,
+) -> Result<Fingerprint> {
+    let mut f = Fingerprint::new();
+    f.add_classes("the classes", &data.classes)
+        .add_listing("--data", &data.train.root, &data.train.items);
+    if let Some(v) = &data.val {
+        f.add_listing("the validation data", &v.root, &v.items);
+    }
+    let start = match resume {
+        Some(r) => Some((
+            "the checkpoint's weights",
+            r.dir.join(checkpoint::MODEL_FILE),
+        )),
+        None if cfg.init != "scratch" => Some(("--weights", PathBuf::from(&cfg.init))),
+        None => None,
+    };
+    match start {
+        Some((name, path)) => f.add_sha256(name, &crate::sys::digest::file_sha256(&path)?.0),
+        None => f.add("--weights", "none (from scratch)"),
+    };
+    Ok(f)
 }
 
 /// The network to train, on the CPU: the checkpoint's when resuming, the
