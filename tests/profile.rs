@@ -266,3 +266,118 @@ fn bad_input_is_a_clear_usage_error() {
         "--cuda-graph times forward passes",
     );
 }
+
+/// `profile` with the CPU's available memory as the `test-hooks` build is
+/// told it (`DPN_TEST_AVAILABLE_MEMORY`), RUST_BACKTRACE unset.
+fn dpn_with_memory(args: &[&str], available: Option<u64>) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dpn"));
+    c.args(args)
+        .env(
+            "DPN_CACHE_DIR",
+            std::env::temp_dir().join("dpn-test-empty-cache"),
+        )
+        .env_remove("DPN_MODEL_INDEX")
+        .env_remove("RUST_BACKTRACE")
+        .env("NO_COLOR", "1");
+    if let Some(n) = available {
+        c.env("DPN_TEST_AVAILABLE_MEMORY", n.to_string());
+    }
+    c.output().unwrap()
+}
+
+/// A --batch-size the machine cannot hold starts from what the estimate
+/// (input and activations, f32) says fits in 3/4 of the available memory,
+/// and says so once, instead of halving down from the size asked.
+#[test]
+fn a_batch_beyond_memory_starts_from_the_estimate() {
+    let counts = json(&dpn(&[
+        "profile",
+        "dpn48b",
+        "--img-size",
+        "32",
+        "--iters",
+        "0",
+        "-f",
+        "json",
+    ]));
+    let acts = counts[0]["activations"].as_u64().unwrap();
+    let per_image = (3 * 32 * 32 + acts) * 4;
+    // Room for 4 images and a bit under the 3/4 the estimate may use.
+    let available = (per_image * 4 + per_image / 2) * 4 / 3;
+    let o = dpn_with_memory(
+        &[
+            "profile",
+            "dpn48b",
+            "--device",
+            "cpu",
+            "--img-size",
+            "32",
+            "--batch-size",
+            "3000",
+            "--warmup",
+            "0",
+            "--iters",
+            "1",
+            "-f",
+            "json",
+        ],
+        Some(available),
+    );
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let v = json(&o);
+    assert_eq!(v[0]["batch_size"], 4, "{err}");
+    let notes: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("--batch-size 3000"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{err}");
+    assert!(
+        notes[0].starts_with("dpn: warning: --batch-size 3000")
+            && notes[0].contains("available")
+            && notes[0].contains("timing batches of 4"),
+        "{err}"
+    );
+}
+
+/// An out-of-memory error dpn handles is dpn's line alone, even where a
+/// developer's environment asks for Rust and C++ backtraces.
+#[test]
+fn handled_out_of_memory_prints_no_panic_with_backtraces_asked_for() {
+    let o = Command::new(env!("CARGO_BIN_EXE_dpn"))
+        .args([
+            "profile",
+            "dpn48b",
+            "--device",
+            "cpu",
+            "--batch-size",
+            "300000",
+        ])
+        .args(["--warmup", "0", "--iters", "1", "--no-retry"])
+        .env(
+            "DPN_CACHE_DIR",
+            std::env::temp_dir().join("dpn-test-empty-cache"),
+        )
+        .env_remove("DPN_MODEL_INDEX")
+        .env("NO_COLOR", "1")
+        .env("RUST_BACKTRACE", "1")
+        .env("TORCH_SHOW_CPP_STACKTRACES", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(8), "{err}");
+    assert!(
+        err.lines()
+            .all(|l| l.starts_with("dpn: ") || l.starts_with("profiling dpn48b")),
+        "only dpn's own lines: {err}"
+    );
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("dpn: error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].contains("out of memory on cpu at batch size 300000"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+}

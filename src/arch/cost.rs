@@ -107,6 +107,18 @@ pub fn check_image_size(size: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What one image of `height x width` can take in a forward pass, in
+/// bytes: its input as the f32 batch is made, and every convolution's
+/// output (the activation count) at `elem_bytes` each. Inference frees
+/// most outputs as it goes, so the peak is lower; the sum leaves room for
+/// the BatchNorm, activation and concatenation results that are not
+/// counted, and is what `profile` plans a batch by.
+pub fn bytes_per_image(plan: &Plan, height: usize, width: usize, elem_bytes: u64) -> u64 {
+    let input = (plan.in_chans * height * width) as u64 * 4;
+    let acts = profile(plan, height, width).total().activations;
+    input.saturating_add(acts.saturating_mul(elem_bytes))
+}
+
 pub fn profile(plan: &Plan, height: usize, width: usize) -> Profile {
     let mut stages = Vec::new();
     let mut ctr = Counter {
@@ -182,6 +194,22 @@ mod tests {
         ("dpn131", 16_013_648_896, 77_647_360, 131_712),
         ("dpn107", 18_298_764_288, 82_156_928, 131_712),
     ];
+
+    #[test]
+    fn an_image_costs_its_input_and_activations() {
+        let reg = Registry::load(None).unwrap();
+        let plan = Plan::new(&reg.get("dpn68").unwrap().arch);
+        let acts = profile(&plan, 224, 224).total().activations;
+        assert_eq!(
+            bytes_per_image(&plan, 224, 224, 4),
+            3 * 224 * 224 * 4 + acts * 4
+        );
+        assert_eq!(
+            bytes_per_image(&plan, 224, 224, 2),
+            3 * 224 * 224 * 4 + acts * 2
+        );
+        assert!(bytes_per_image(&plan, 448, 448, 4) > 3 * bytes_per_image(&plan, 224, 224, 4));
+    }
 
     #[test]
     fn macs_match_reference_at_224() {

@@ -91,6 +91,11 @@ pub struct ProfileArgs {
     pub format: Format,
 }
 
+/// The share of the available memory (numerator, denominator) a timed
+/// batch may plan on: the rest is for the model, libtorch's workspaces and
+/// the rest of the machine.
+const MEMORY_SHARE: (u64, u64) = (3, 4);
+
 /// What one timed run measured.
 struct Timing {
     /// The batch size timed: --batch-size, or less after out-of-memory retries.
@@ -380,6 +385,11 @@ fn time_model(
         memory::cap_to_available();
     }
     let mut batch = args.batch_size;
+    if !args.no_retry {
+        if let Some(fit) = fitting_batch(&spec.arch, size, batch, opts, ui) {
+            batch = fit;
+        }
+    }
     let times = loop {
         match crate::sys::panic::catch(|| time_batch(net, spec, size, batch, args, opts))
             .and_then(|r| r)
@@ -430,6 +440,50 @@ fn time_model(
     })
 }
 
+/// The batch to start from when `asked` images cannot fit in the CPU's
+/// available memory by the estimate (`cost::bytes_per_image`), said in one
+/// line; None when they may fit or nothing is known. Halving from a batch
+/// whose input tensor alone is larger than the machine took minutes and
+/// most of its memory before an answer. CUDA has no reading of free memory
+/// here: a device's out of memory is fast to hit and to halve from.
+fn fitting_batch(
+    arch: &crate::arch::ArchSpec,
+    size: usize,
+    asked: usize,
+    opts: &RunOptions,
+    ui: &crate::ui::Ui,
+) -> Option<usize> {
+    if opts.device != Device::Cpu {
+        return None;
+    }
+    let available = memory::available_bytes()?;
+    // bf16 values widened to f32 for the convolutions take f32's room.
+    let elem = if opts.precision == Precision::F32 || ConvIn::for_run(opts) == ConvIn::F32OverBf16 {
+        4
+    } else {
+        2
+    };
+    let per_image = cost::bytes_per_image(&Plan::new(arch), size, size, elem).max(1);
+    let usable = available / MEMORY_SHARE.1 * MEMORY_SHARE.0;
+    let fit = usize::try_from(usable / per_image)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if fit >= asked {
+        return None;
+    }
+    ui.warn(format!(
+        "--batch-size {asked} at {size} px needs about {} on cpu ({} an image for its input and \
+         activations, estimated), more than {}/{} of the {} available; timing batches of {fit} \
+         instead (--no-retry times {asked} anyway)",
+        output::bytes(per_image.saturating_mul(asked as u64)),
+        output::bytes(per_image),
+        MEMORY_SHARE.0,
+        MEMORY_SHARE.1,
+        output::bytes(available)
+    ));
+    Some(fit)
+}
+
 /// The sorted wall times (ms) of `args.iters` forward passes of `batch`
 /// random images, after `args.warmup` untimed ones.
 fn time_batch(
@@ -464,7 +518,10 @@ fn time_batch(
         };
         sync();
         // Reading one value makes a failed kernel surface here, not later.
-        let _ = out.f_double_value(&[0, 0]).context("running the model")?;
+        let _ = out
+            .f_double_value(&[0, 0])
+            .map_err(crate::sys::panic::from_tch)
+            .context("running the model")?;
         Ok(())
     };
     for _ in 0..args.warmup {

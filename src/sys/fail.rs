@@ -45,6 +45,16 @@ pub fn speed_window() -> Option<std::time::Duration> {
     Some(std::time::Duration::from_millis(ms))
 }
 
+/// Set to a number of bytes: the memory `sys::memory::available_bytes`
+/// reports instead of the machine's, so that what a command does with too
+/// little memory for a batch is tested the same on any machine.
+pub const AVAILABLE_MEMORY_ENV: &str = "DPN_TEST_AVAILABLE_MEMORY";
+
+/// The memory to report as available, when asked.
+pub fn available_memory() -> Option<u64> {
+    std::env::var(AVAILABLE_MEMORY_ENV).ok()?.parse().ok()
+}
+
 /// Set to a number of bytes: the most one download may bring, instead of
 /// 2 GiB, so that a test of a server that never ends its body is quick.
 pub const MAX_DOWNLOAD_ENV: &str = "DPN_TEST_MAX_DOWNLOAD";

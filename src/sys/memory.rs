@@ -114,8 +114,16 @@ pub fn cap_to_available() -> Option<u64> {
 /// The memory a new allocation can count on: `MemAvailable`, bounded by
 /// the room left under an address-space limit. None where Linux's files are
 /// missing.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn available_bytes() -> Option<u64> {
+    #[cfg(feature = "test-hooks")]
+    if let Some(n) = crate::sys::fail::available_memory() {
+        return Some(n);
+    }
+    system_available_bytes()
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn system_available_bytes() -> Option<u64> {
     let available = meminfo_kb("MemAvailable:")?;
     let mut current = libc::rlimit {
         rlim_cur: 0,
@@ -139,6 +147,6 @@ pub fn cap_to_available() -> Option<u64> {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn available_bytes() -> Option<u64> {
+fn system_available_bytes() -> Option<u64> {
     None
 }

@@ -50,14 +50,49 @@ impl fmt::Display for Bug {
 impl std::error::Error for Bug {}
 
 /// Prints panics only when `RUST_BACKTRACE` is set (then with the default
-/// hook); otherwise the caller that catches the unwind reports it.
+/// hook); otherwise the caller that catches the unwind reports it. A panic
+/// that stands for a condition dpn handles (libtorch out of memory, which
+/// the commands retry or report as exit 8; an error travelling as a panic
+/// payload) is never printed: the user gets dpn's own lines, whatever
+/// `RUST_BACKTRACE` says.
 pub fn install_hook() {
     let default = panic::take_hook();
     panic::set_hook(Box::new(move |info| {
+        if handled(info.payload()) {
+            return;
+        }
         if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| !v.is_empty() && v != "0") {
             default(info);
         }
     }));
+}
+
+/// Whether a panic payload is one that [`from_payload`] turns into an
+/// error dpn reports in its own words (not a bug to locate).
+fn handled(payload: &(dyn Any + Send)) -> bool {
+    if payload.is::<anyhow::Error>() {
+        return true;
+    }
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied());
+    text.and_then(libtorch_error)
+        .is_some_and(|e| e.out_of_memory)
+}
+
+/// The error a fallible tch call (`f_*`) returned, as [`Libtorch`]: its
+/// text carries libtorch's C++ backtrace (with `TORCH_SHOW_CPP_STACKTRACES`,
+/// every frame), which must not reach the user's line.
+pub fn from_tch(err: tch::TchError) -> anyhow::Error {
+    match &err {
+        tch::TchError::Torch(text) => Libtorch {
+            message: clean(text.lines().next().unwrap_or(text)),
+            out_of_memory: says_out_of_memory(text),
+        }
+        .into(),
+        _ => err.into(),
+    }
 }
 
 /// Runs `f`, turning a panic into an error: [`Libtorch`] for a libtorch
@@ -154,6 +189,40 @@ mod tests {
         assert!(!e.out_of_memory);
         assert!(!e.message.contains('\n') && e.message.starts_with("Given groups=1"));
         assert!(libtorch_error("index out of bounds").is_none());
+    }
+
+    #[test]
+    fn libtorch_out_of_memory_panics_are_handled_and_bugs_are_not() {
+        let oom: Box<dyn Any + Send> = Box::new(String::from(
+            r#"called `Result::unwrap()` on an `Err` value: Torch("CPU out of memory\nframe #0: c10::Error")"#,
+        ));
+        assert!(handled(oom.as_ref()));
+        let shape: Box<dyn Any + Send> = Box::new(String::from(
+            r#"called `Result::unwrap()` on an `Err` value: Torch("Given groups=1, weight of size [10]\nframe #0")"#,
+        ));
+        assert!(!handled(shape.as_ref()));
+        let bug: Box<dyn Any + Send> = Box::new("index out of bounds");
+        assert!(!handled(bug.as_ref()));
+        let travelling: Box<dyn Any + Send> = Box::new(anyhow::anyhow!("a peer failed"));
+        assert!(handled(travelling.as_ref()));
+    }
+
+    #[test]
+    fn tch_errors_lose_their_cpp_backtrace() {
+        let e = from_tch(tch::TchError::Torch(
+            "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried to allocate 8 bytes.\nException raised from alloc_cpu at alloc_cpu.cpp:117 (most recent call first):\nframe #0: c10::Error::Error()"
+                .to_string(),
+        ));
+        let text = format!("{e:#}");
+        assert!(!text.contains('\n') && !text.contains("frame #"), "{text}");
+        assert!(
+            text.contains("DefaultCPUAllocator: can't allocate memory"),
+            "{text}"
+        );
+        assert_eq!(
+            crate::sys::error::exit_code(&e),
+            crate::sys::error::Exit::OutOfMemory.code()
+        );
     }
 
     #[test]
