@@ -70,8 +70,9 @@ impl Classes {
 
     /// A `--labels` file: one class per line, either `name` or `synset<TAB>name`.
     pub fn from_file(path: &Path) -> Result<Classes> {
-        let text = std::fs::read_to_string(path)
+        let bytes = std::fs::read(path)
             .with_context(|| format!("cannot read labels file {}", path.display()))?;
+        let text = utf8_text(bytes, "labels file", path)?;
         let c = Classes::parse_tsv(&text);
         if c.classes.is_empty() {
             return Err(error::bad_input(format!(
@@ -157,6 +158,24 @@ impl Classes {
     }
 }
 
+/// A text file's bytes as UTF-8, without the byte-order mark that some
+/// Windows editors put first (it would otherwise stay in the first line,
+/// a class name or path no one typed). Anything else that is not UTF-8 is
+/// a bad-input error (exit code 3) naming `what`, the file and the line.
+pub(crate) fn utf8_text(mut bytes: Vec<u8>, what: &str, path: &Path) -> Result<String> {
+    if bytes.starts_with(b"\xef\xbb\xbf") {
+        bytes.drain(..3);
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bad = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..bad].iter().filter(|&&b| b == b'\n').count();
+        error::bad_input(format!(
+            "{what} {} line {line} is not UTF-8 text; save it as UTF-8",
+            path.display()
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +193,26 @@ mod tests {
             sorted.iter().zip(&c.classes).all(|(s, c)| *s == c.synset),
             "index order is sorted synset order"
         );
+    }
+
+    #[test]
+    fn labels_files_must_be_utf8_and_lose_a_bom() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("latin1.txt");
+        std::fs::write(&bad, b"cat\ndog\ncaf\xe9\n").unwrap();
+        let e = Classes::from_file(&bad).unwrap_err();
+        assert_eq!(error::exit_code(&e), error::Exit::BadInput.code(), "{e:#}");
+        let text = format!("{e:#}");
+        assert!(
+            text.contains(&bad.display().to_string())
+                && text.contains("line 3")
+                && text.contains("UTF-8"),
+            "{text}"
+        );
+        let bom = dir.path().join("bom.txt");
+        std::fs::write(&bom, b"\xef\xbb\xbfcat\ndog\n").unwrap();
+        let c = Classes::from_file(&bom).unwrap();
+        assert_eq!(c.keys(), ["cat", "dog"]);
     }
 
     #[test]

@@ -350,8 +350,7 @@ fn read_labels_text(path: &Path) -> Result<String> {
             MAX_LABELS_FILE_BYTES >> 30
         )));
     }
-    String::from_utf8(bytes)
-        .map_err(|_| error::bad_input(format!("labels file {} is not UTF-8 text", path.display())))
+    super::classes::utf8_text(bytes, "labels file", path)
 }
 
 /// Images listed in a labels file, relative paths resolved against `root`.
@@ -587,6 +586,19 @@ mod tests {
         let own = Classes::from_metadata(r#"["n01443537", "n15075141"]"#).unwrap();
         let f = ImageFolder::scan(syn.path(), ClassIndex::for_model(&own, true)).unwrap();
         assert_eq!(labels(&f)[1].1, 1);
+    }
+
+    #[test]
+    fn labels_files_name_their_first_line_that_is_not_utf8_and_lose_a_bom() {
+        let tmp = tempfile::tempdir().unwrap();
+        let list = tmp.path().join("val.csv");
+        std::fs::write(&list, b"\xef\xbb\xbfa.jpg,1\nb.jpg,0\n").unwrap();
+        let f = labels_file(&list, tmp.path(), ClassIndex::Folders, 10).unwrap();
+        assert_eq!(f.items[0].path, tmp.path().join("a.jpg"));
+        std::fs::write(&list, b"a.jpg,1\nb\xff.jpg,0\n").unwrap();
+        let e = labels_file(&list, tmp.path(), ClassIndex::Folders, 10).unwrap_err();
+        assert_eq!(error::exit_code(&e), error::Exit::BadInput.code());
+        assert!(format!("{e}").contains("line 2 is not UTF-8"), "{e}");
     }
 
     #[test]
