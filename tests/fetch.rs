@@ -999,3 +999,39 @@ fn hub_requests_are_retried_like_downloads() {
         .count();
     assert_eq!(heads, 2, "{:?}", server.log());
 }
+
+#[test]
+fn a_redirect_to_another_scheme_is_refused_as_such() {
+    let server = Server::start(Behaviour::default());
+    let path = "/releases/tiny-0123abcd.pth";
+    server.redirect(path, "file:///etc/passwd");
+    let env = Env::new(&server.url(path));
+    let o = env.run(&["fetch", "tiny"]);
+    assert_one_line_error(
+        &o,
+        5,
+        &[
+            path,
+            "redirect",
+            "file:///etc/passwd",
+            "not an HTTP(S) URL",
+            "refused",
+        ],
+    );
+    assert!(!text(&o.stderr).contains("too many"), "{}", text(&o.stderr));
+    assert!(env.cached().is_empty(), "{:?}", env.cached());
+    assert_eq!(server.log().len(), 1, "{:?}", server.log());
+
+    // A relative redirect is followed; a loop still ends as one.
+    let (server, _) = served(Behaviour::default());
+    let (_, sha) = pth();
+    let name = format!("tiny-{}.pth", &sha[..8]);
+    server.redirect(&format!("/a/{name}"), &format!("../releases/{name}"));
+    let env = Env::new(&server.url(&format!("/a/{name}")));
+    assert_ok(&env.run(&["fetch", "tiny"]));
+    env.assert_complete();
+    server.redirect("/loop/tiny-0123abcd.pth", "/loop/tiny-0123abcd.pth");
+    let env = Env::new(&server.url("/loop/tiny-0123abcd.pth"));
+    let o = env.run(&["fetch", "tiny"]);
+    assert_one_line_error(&o, 5, &["too many redirects", "/loop/tiny-0123abcd.pth"]);
+}

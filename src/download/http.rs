@@ -1,7 +1,8 @@
 //! Downloads with resume, retries and a progress bar.
 //!
 //! HTTP goes through ureq (rustls): redirects are followed (release files
-//! redirect to a CDN), proxy variables (`HTTPS_PROXY`, `HTTP_PROXY`,
+//! redirect to a CDN), by hand, so that one to another scheme (`file://`,
+//! `ftp://`) is refused as what it is; proxy variables (`HTTPS_PROXY`, `HTTP_PROXY`,
 //! `ALL_PROXY`, `NO_PROXY`) are honoured, connect and read time out after
 //! `--timeout`. An unfinished download stays in `<file>.part`; the next try
 //! asks for the rest with `Range: bytes=N-`, and starts over when the server
@@ -68,6 +69,9 @@ fn speed_window() -> Duration {
     SPEED_WINDOW
 }
 
+/// The most redirects one download follows.
+pub const MAX_REDIRECTS: usize = 10;
+
 /// A failed attempt: worth retrying or not.
 enum Failure {
     Transient(String),
@@ -87,7 +91,8 @@ impl Client {
             .timeout_recv_response(Some(timeout))
             .timeout_per_read(Some(timeout))
             .http_status_as_error(false)
-            .max_redirects(10)
+            // Followed in `get_following`, which checks each hop's scheme.
+            .max_redirects(0)
             .user_agent(format!("dpn/{}", env!("CARGO_PKG_VERSION")))
             .build()
             .new_agent();
@@ -216,15 +221,10 @@ impl Client {
         ui: &Ui,
     ) -> Result<u64, Failure> {
         let offset = fs::metadata(part).map(|m| m.len()).unwrap_or(0);
-        let mut req = self.agent.get(url);
-        for (k, v) in headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
         if offset > 0 {
-            req = req.header("Range", format!("bytes={offset}-"));
             ui.debug(format!("resuming {url} at byte {offset}"));
         }
-        let resp = req.call().map_err(|e| self.classify(e, url))?;
+        let resp = self.get_following(url, headers, offset, ui)?;
         let status = resp.status().as_u16();
         let start = match status {
             206 if offset > 0 => {
@@ -348,6 +348,52 @@ impl Client {
         Ok(got)
     }
 
+    /// GET `url` (from byte `offset`), following redirects to HTTP(S)
+    /// URLs only. `Authorization` goes to the first host alone, as ureq
+    /// does when it follows them itself.
+    fn get_following(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        offset: u64,
+        ui: &Ui,
+    ) -> Result<ureq::http::Response<ureq::Body>, Failure> {
+        let mut current = url.to_string();
+        for hop in 0..=MAX_REDIRECTS {
+            let mut req = self.agent.get(&current);
+            for (k, v) in headers {
+                if hop == 0 || !k.eq_ignore_ascii_case("authorization") {
+                    req = req.header(k.as_str(), v.as_str());
+                }
+            }
+            if offset > 0 {
+                req = req.header("Range", format!("bytes={offset}-"));
+            }
+            let resp = req
+                .config()
+                .max_redirects(0)
+                .build()
+                .call()
+                .map_err(|e| self.classify(e, url))?;
+            if !resp.status().is_redirection() {
+                return Ok(resp);
+            }
+            // A 3xx without a place to go (304, some 300s) is the caller's
+            // unexpected status.
+            let Some(location) = resp.headers().get("location") else {
+                return Ok(resp);
+            };
+            let location = String::from_utf8_lossy(location.as_bytes()).into_owned();
+            let next = redirect_target(&current, &location)
+                .map_err(|why| Failure::Permanent(error::network(format!("{url}: {why}"))))?;
+            ui.debug(format!("{current} redirects to {next}"));
+            current = next;
+        }
+        Err(Failure::Permanent(error::network(format!(
+            "{url}: too many redirects (more than {MAX_REDIRECTS})"
+        ))))
+    }
+
     fn classify(&self, e: ureq::Error, url: &str) -> Failure {
         let secs = self.timeout.as_secs_f64();
         match e {
@@ -359,9 +405,9 @@ impl Client {
             ureq::Error::HostNotFound => Failure::Permanent(error::network(format!(
                 "{url}: host not found (no network? use --mirror or --offline)"
             ))),
-            ureq::Error::TooManyRedirects => {
-                Failure::Permanent(error::network(format!("{url}: too many redirects")))
-            }
+            ureq::Error::TooManyRedirects => Failure::Permanent(error::network(format!(
+                "{url}: too many redirects (more than {MAX_REDIRECTS})"
+            ))),
             ureq::Error::Protocol(p) => {
                 Failure::Transient(format!("{url}: HTTP protocol error: {p}"))
             }
@@ -389,6 +435,89 @@ impl Client {
             }
             None => e.to_string(),
         }
+    }
+}
+
+/// Where a redirect from `base` to `location` goes: an absolute HTTP(S)
+/// URL, or `location` resolved against `base` (RFC 3986, section 5.2). A
+/// location with any other scheme is refused: a server must not send a
+/// download to a local file (`file:///etc/passwd`) or another protocol.
+fn redirect_target(base: &str, location: &str) -> Result<String, String> {
+    let location = location.trim();
+    if location.is_empty() {
+        return Err("the server redirects to an empty location".to_string());
+    }
+    if let Some(scheme) = scheme_of(location) {
+        let lower = scheme.to_ascii_lowercase();
+        if lower == "http" || lower == "https" {
+            return Ok(location.to_string());
+        }
+        return Err(format!(
+            "the server redirects to {location}, which is not an HTTP(S) URL; refused"
+        ));
+    }
+    let base_scheme = scheme_of(base).unwrap_or("http");
+    if location.starts_with("//") {
+        return Ok(format!("{base_scheme}:{location}"));
+    }
+    let after_scheme = &base[base_scheme.len() + 3..];
+    let authority_end = after_scheme
+        .find(['/', '?', '#'])
+        .unwrap_or(after_scheme.len());
+    let origin = &base[..base_scheme.len() + 3 + authority_end];
+    let base_path = after_scheme[authority_end..]
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("");
+    let (path, rest) = match location.find(['?', '#']) {
+        Some(i) => location.split_at(i),
+        None => (location, ""),
+    };
+    let joined = if path.starts_with('/') {
+        path.to_string()
+    } else if path.is_empty() {
+        base_path.to_string()
+    } else {
+        let dir = base_path.rfind('/').map_or("/", |i| &base_path[..=i]);
+        format!("{dir}{path}")
+    };
+    Ok(format!("{origin}{}{rest}", remove_dot_segments(&joined)))
+}
+
+/// The URL scheme `s` starts with (`http` of `http://...`), if any.
+fn scheme_of(s: &str) -> Option<&str> {
+    let colon = s.find(':')?;
+    let scheme = &s[..colon];
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic()
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+    .then_some(scheme)
+}
+
+/// A path without `.` and `..` segments (RFC 3986, section 5.2.4).
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').collect();
+    let last = segments.len() - 1;
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." | ".." => {
+                if *seg == ".." && out.len() > 1 {
+                    out.pop();
+                }
+                if i == last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let joined = out.join("/");
+    if joined.starts_with('/') {
+        joined
+    } else {
+        format!("/{joined}")
     }
 }
 
@@ -497,4 +626,51 @@ fn backoff(attempt: u32) -> Duration {
         .map(|d| u64::from(d.subsec_nanos()) % 250)
         .unwrap_or(0);
     Duration::from_millis(base + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirects_resolve_against_the_url_and_other_schemes_are_refused() {
+        let base = "https://example.org/a/b/w.pth?x=1";
+        for (location, want) in [
+            (
+                "https://cdn.example.net/w.pth",
+                "https://cdn.example.net/w.pth",
+            ),
+            ("HTTP://cdn.example.net/w", "HTTP://cdn.example.net/w"),
+            ("//cdn.example.net/w", "https://cdn.example.net/w"),
+            ("/c/w.pth", "https://example.org/c/w.pth"),
+            ("w2.pth?y=2", "https://example.org/a/b/w2.pth?y=2"),
+            ("../c/w.pth", "https://example.org/a/c/w.pth"),
+            ("../../../../w.pth", "https://example.org/w.pth"),
+            ("./", "https://example.org/a/b/"),
+            ("?y=2", "https://example.org/a/b/w.pth?y=2"),
+        ] {
+            assert_eq!(
+                redirect_target(base, location).as_deref(),
+                Ok(want),
+                "{location}"
+            );
+        }
+        assert_eq!(
+            redirect_target("http://h:8080", "x").as_deref(),
+            Ok("http://h:8080/x")
+        );
+        for refused in [
+            "file:///etc/passwd",
+            "ftp://h/w.pth",
+            "javascript:alert(1)",
+            "data:,x",
+        ] {
+            let why = redirect_target(base, refused).unwrap_err();
+            assert!(
+                why.contains(refused) && why.contains("not an HTTP(S) URL"),
+                "{why}"
+            );
+        }
+        assert!(redirect_target(base, " ").is_err());
+    }
 }
