@@ -628,3 +628,75 @@ fn resume_repairs_what_kills_leave_and_goes_on_from_the_last_complete_checkpoint
     }
     assert!(live.exists());
 }
+
+#[test]
+fn a_deleted_lock_file_lets_no_second_trainer_in() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let mut first = train(&out, 1000)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = out.join(dpn::train::run_lock::LOCK_FILE);
+    let pid = first.id().to_string();
+    let t0 = std::time::Instant::now();
+    while std::fs::read_to_string(&lock)
+        .map(|s| s.trim().to_string())
+        .ok()
+        != Some(pid.clone())
+    {
+        assert!(first.try_wait().unwrap().is_none(), "the first run ended");
+        assert!(t0.elapsed() < Duration::from_secs(120), "no lock taken");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // What a user clearing "stale" files does while the first run goes on;
+    // then a stranger's file in its place.
+    std::fs::remove_file(&lock).unwrap();
+    let o = train(&out, 1).output().unwrap();
+    let refused = o.status.code() == Some(2);
+    std::fs::write(&lock, "1\n").unwrap();
+    let o2 = resume(&out, 1);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(refused, "a second trainer got in: {}", text(&o.stderr));
+    assert_one_line_error(&o, 2, &["in use by another dpn train"]);
+    assert_one_line_error(&o2, 2, &["in use by another dpn train"]);
+}
+
+/// A checkpoint's state.json with progress no run could have made: each
+/// is refused as corrupt, naming the file and the field, before anything
+/// trains.
+#[test]
+fn corrupt_progress_in_a_checkpoint_state_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let o = train(&out, 1).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let state = out.join("last").join("state.json");
+    let good = std::fs::read_to_string(&state).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&good).unwrap();
+    assert_eq!(v["epoch"], 1);
+    for (field, value) in [
+        ("epoch", "1e12"),
+        ("epoch", "1000000000000"),
+        ("epoch", "-1"),
+        ("epoch", "\"1\""),
+        ("step_in_epoch", "1000000000"),
+        ("step_in_epoch", "2.5"),
+    ] {
+        let mut v = v.clone();
+        v[field] = serde_json::from_str(value).unwrap();
+        std::fs::write(&state, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+        let o = resume(&out, 3);
+        assert_one_line_error(
+            &o,
+            3,
+            &[&format!(
+                "{}: corrupt checkpoint state: {field}",
+                state.display()
+            )],
+        );
+    }
+    std::fs::write(&state, &good).unwrap();
+}

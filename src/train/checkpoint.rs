@@ -56,6 +56,11 @@ pub const LAST: &str = "last";
 pub const BEST: &str = "best";
 pub const RUN_FILE: &str = "run.json";
 
+/// The most epochs a checkpoint may record: far beyond any run (ImageNet
+/// recipes train for hundreds), low enough that a counter past it is
+/// recognised as corrupt rather than taken for progress.
+pub const MAX_EPOCHS: u64 = 1_000_000;
+
 /// Set to a file path, makes a checkpoint write that has a previous
 /// checkpoint to replace stop after its weights file is written, create
 /// that file and sleep (tests kill the process there to check that the
@@ -519,25 +524,102 @@ pub fn resolve(path: &Path) -> Result<PathBuf> {
     )))
 }
 
+/// The error for a state.json whose `field` no run could have written
+/// (exit code 3, like any other unusable checkpoint).
+fn corrupt(path: &Path, field: &str, why: String) -> anyhow::Error {
+    error::bad_input(format!(
+        "{}: corrupt checkpoint state: {field} {why}; resume from another checkpoint \
+         (checkpoints/epoch-*) or start the run again",
+        path.display()
+    ))
+}
+
+/// Checks the progress counters of state.json (`raw`, at `path`) before
+/// they steer a run: whole numbers, within [`MAX_EPOCHS`] and the
+/// `--epochs` of the run that wrote them, and consistent with each other
+/// (every epoch made at least one update). A counter such as `epoch: 1e12`
+/// would otherwise read as "already trained", or a `step_in_epoch` past
+/// the epoch as an epoch without images.
+fn check_progress(raw: &serde_json::Value, path: &Path) -> Result<()> {
+    let count = |field: &str| -> Result<Option<u64>> {
+        match &raw[field] {
+            serde_json::Value::Null => Ok(None),
+            v => v
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| corrupt(path, field, format!("is {v}, not a whole number"))),
+        }
+    };
+    // Missing fields are the typed reader's to report.
+    let (Some(epoch), Some(step), Some(update)) =
+        (count("epoch")?, count("step_in_epoch")?, count("update")?)
+    else {
+        return Ok(());
+    };
+    let epochs = raw["config"]["epochs"].as_u64();
+    if epoch > MAX_EPOCHS {
+        return Err(corrupt(
+            path,
+            "epoch",
+            format!("is {epoch}, more than any run trains ({MAX_EPOCHS})"),
+        ));
+    }
+    if let Some(n) = epochs.filter(|&n| epoch > n) {
+        return Err(corrupt(
+            path,
+            "epoch",
+            format!("is {epoch}, past the {n} epochs of the run that wrote it"),
+        ));
+    }
+    if let Some(n) = epochs.filter(|&n| step > 0 && epoch >= n) {
+        return Err(corrupt(
+            path,
+            "step_in_epoch",
+            format!(
+                "is {step} in epoch {}, which the run that wrote it never started (it trains {n} epochs)",
+                epoch + 1
+            ),
+        ));
+    }
+    if epoch.saturating_add(step) > update {
+        let field = if step > 0 { "step_in_epoch" } else { "epoch" };
+        return Err(corrupt(
+            path,
+            field,
+            format!(
+                "is {}, more than the {update} updates the checkpoint records allow (epoch {epoch}, \
+                 step {step}; every epoch makes at least one update)",
+                if step > 0 { step } else { epoch }
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Reads state.json and the optimizer state of checkpoint folder `dir`.
 pub fn load(dir: &Path) -> Result<Loaded> {
     let state_path = dir.join(STATE_FILE);
     let text = fs::read_to_string(&state_path)
         .with_context(|| format!("cannot read {}", state_path.display()))?;
-    let state: TrainState = serde_json::from_str(&text).map_err(|e| {
+    let invalid = |e: serde_json::Error| {
         error::bad_input(format!(
             "checkpoint {}: invalid {STATE_FILE}: {e}",
             dir.display()
         ))
-    })?;
-    if state.format != FORMAT || state.format_version != FORMAT_VERSION {
+    };
+    let raw: serde_json::Value = serde_json::from_str(&text).map_err(invalid)?;
+    // Checked before the fields: another format's need not parse as ours.
+    let (format, version) = (&raw["format"], &raw["format_version"]);
+    if format.is_string() && (format != FORMAT || version != FORMAT_VERSION) {
         return Err(error::bad_input(format!(
             "checkpoint {}: {STATE_FILE} is format {} v{}, expected {FORMAT} v{FORMAT_VERSION}",
             dir.display(),
-            state.format,
-            state.format_version
+            format.as_str().unwrap_or_default(),
+            version
         )));
     }
+    check_progress(&raw, &state_path)?;
+    let state: TrainState = serde_json::from_value(raw).map_err(invalid)?;
     let opt_path = dir.join(OPTIMIZER_FILE);
     let optimizer = Tensor::read_safetensors(&opt_path).map_err(|e| {
         error::bad_input(format!(
@@ -550,4 +632,51 @@ pub fn load(dir: &Path) -> Result<Loaded> {
         state,
         optimizer,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(epoch: serde_json::Value, step: u64, update: u64) -> serde_json::Value {
+        serde_json::json!({
+            "epoch": epoch, "step_in_epoch": step, "update": update, "config": {"epochs": 3}
+        })
+    }
+
+    fn refused(v: &serde_json::Value) -> String {
+        let e = check_progress(v, Path::new("run/last/state.json")).unwrap_err();
+        assert_eq!(error::exit_code(&e), error::Exit::BadInput.code());
+        e.to_string()
+    }
+
+    #[test]
+    fn progress_no_run_could_make_is_corrupt() {
+        let ok = |v: &serde_json::Value| check_progress(v, Path::new("s.json")).unwrap();
+        ok(&state(0.into(), 0, 0));
+        ok(&state(1.into(), 4, 9));
+        ok(&state(3.into(), 0, 15));
+        let e = refused(&state(serde_json::json!(1e12), 0, 5));
+        assert!(
+            e.starts_with("run/last/state.json: corrupt checkpoint state: epoch is 1000000000000.0, not a whole number"),
+            "{e}"
+        );
+        let e = refused(&state(4.into(), 0, 50));
+        assert!(e.contains("epoch is 4, past the 3 epochs"), "{e}");
+        let e = refused(&state(3.into(), 2, 50));
+        assert!(e.contains("step_in_epoch is 2 in epoch 4"), "{e}");
+        let e = refused(&state(1.into(), 1_000_000_000, 9));
+        assert!(
+            e.contains("step_in_epoch is 1000000000, more than the 9 updates"),
+            "{e}"
+        );
+        let e = refused(&state(2.into(), 0, 1));
+        assert!(
+            e.contains("corrupt checkpoint state: epoch is 2, more than"),
+            "{e}"
+        );
+        let mut big = state(2_000_000.into(), 0, 5);
+        big["config"]["epochs"] = 5_000_000.into();
+        assert!(refused(&big).contains("more than any run trains"));
+    }
 }
