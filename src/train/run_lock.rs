@@ -12,7 +12,8 @@
 //! The holder still writes its PID into `.dpn-train.lock`, so that the
 //! refusal can name it, and locks that file too, which keeps out dpn
 //! versions that lock only the file. The file stays: removing a lock file
-//! races with a process about to lock it.
+//! races with a process about to lock it. Where the filesystem cannot lock
+//! a folder (NFS), the lock file alone guards the run, as before.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -29,8 +30,10 @@ pub const LOCK_FILE: &str = ".dpn-train.lock";
 /// The held lock; dropping it releases it.
 #[derive(Debug)]
 pub struct RunLock {
-    /// The run folder, open for its lock.
-    dir: File,
+    /// The run folder, open for its lock; None where its filesystem cannot
+    /// lock a folder (NFS emulates `flock` with POSIX locks, which need a
+    /// file open for writing), and the lock file alone guards the run.
+    dir: Option<File>,
     file: File,
 }
 
@@ -42,20 +45,7 @@ impl RunLock {
             .with_context(|| format!("cannot create {}", output.display()))?;
         let path = output.join(LOCK_FILE);
         let dir = lock_dir(output, &path)?;
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot open lock file {}", path.display()))?;
-        match FileExt::try_lock(&file) {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Err(in_use(output, &path)),
-            Err(TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
-            }
-        }
+        let mut file = lock_file(output, &path)?;
         file.set_len(0)
             .and_then(|_| file.seek(SeekFrom::Start(0)))
             .and_then(|_| writeln!(file, "{}", std::process::id()))
@@ -67,31 +57,65 @@ impl RunLock {
 /// The run folder, open and locked. The path must still name the folder
 /// that was locked: one renamed away and replaced between the open and
 /// the lock would otherwise be locked in vain.
-fn lock_dir(output: &Path, lock_file: &Path) -> Result<File> {
-    use std::os::unix::fs::MetadataExt;
+fn lock_dir(output: &Path, lock_file: &Path) -> Result<Option<File>> {
     for _ in 0..10 {
         let dir =
             File::open(output).with_context(|| format!("cannot open {}", output.display()))?;
         match FileExt::try_lock(&dir) {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Err(in_use(output, lock_file)),
-            Err(TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("cannot lock {}", output.display()));
-            }
+            Err(TryLockError::Error(_)) => return Ok(None),
         }
-        let held = dir
-            .metadata()
-            .with_context(|| format!("cannot read {}", output.display()))?;
-        let now =
-            fs::metadata(output).with_context(|| format!("cannot read {}", output.display()))?;
-        if (held.dev(), held.ino()) == (now.dev(), now.ino()) {
-            return Ok(dir);
+        if same_file(&dir, output)? {
+            return Ok(Some(dir));
         }
     }
     Err(anyhow::anyhow!(
         "cannot lock {}: it keeps being replaced",
         output.display()
     ))
+}
+
+/// The lock file, open and locked, checked as the folder is: a file
+/// removed or replaced between the open and the lock would be locked in
+/// vain.
+fn lock_file(output: &Path, path: &Path) -> Result<File> {
+    for _ in 0..10 {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        match FileExt::try_lock(&file) {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(in_use(output, path)),
+            Err(TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+        if same_file(&file, path)? {
+            return Ok(file);
+        }
+    }
+    Err(anyhow::anyhow!(
+        "cannot lock {}: it keeps being replaced",
+        path.display()
+    ))
+}
+
+/// Whether `path` still names the file or folder `held` has open.
+fn same_file(held: &File, path: &Path) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let held = held
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(match fs::metadata(path) {
+        Ok(now) => (held.dev(), held.ino()) == (now.dev(), now.ino()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    })
 }
 
 /// The refusal (exit code 2), naming the holder where its lock file says.
@@ -114,7 +138,9 @@ fn in_use(output: &Path, path: &Path) -> anyhow::Error {
 impl Drop for RunLock {
     fn drop(&mut self) {
         let _ = FileExt::unlock(&self.file);
-        let _ = FileExt::unlock(&self.dir);
+        if let Some(dir) = &self.dir {
+            let _ = FileExt::unlock(dir);
+        }
     }
 }
 
