@@ -596,6 +596,21 @@ fn check_progress(raw: &serde_json::Value, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Checks a resumed `step_in_epoch` against the updates an epoch of this
+/// run makes (`upe`, known once the data is scanned; `load` cannot know
+/// it): past it, state.json at `path` is corrupt (exit code 3). Equal is a
+/// checkpoint saved after an epoch's last update and before its end.
+pub fn check_step_in_epoch(step_in_epoch: u64, upe: u64, path: &Path) -> Result<()> {
+    if step_in_epoch > upe {
+        return Err(corrupt(
+            path,
+            "step_in_epoch",
+            format!("is {step_in_epoch}, past the {upe} updates an epoch of this run makes"),
+        ));
+    }
+    Ok(())
+}
+
 /// Reads state.json and the optimizer state of checkpoint folder `dir`.
 pub fn load(dir: &Path) -> Result<Loaded> {
     let state_path = dir.join(STATE_FILE);
@@ -673,6 +688,15 @@ mod tests {
         let e = refused(&state(2.into(), 0, 1));
         assert!(
             e.contains("corrupt checkpoint state: epoch is 2, more than"),
+            "{e}"
+        );
+        check_step_in_epoch(5, 5, Path::new("s.json")).unwrap();
+        let e = check_step_in_epoch(6, 5, Path::new("run/last/state.json")).unwrap_err();
+        assert_eq!(error::exit_code(&e), error::Exit::BadInput.code());
+        assert!(
+            e.to_string().starts_with(
+                "run/last/state.json: corrupt checkpoint state: step_in_epoch is 6, past the 5 updates"
+            ),
             "{e}"
         );
         let mut big = state(2_000_000.into(), 0, 5);
