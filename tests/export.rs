@@ -324,3 +324,85 @@ fn bad_input_is_one_line_and_leaves_no_file() {
         d,
     );
 }
+
+/// Random dpn48b weights (timm's names) in `dir`: as made, and with the
+/// stem's BatchNorm weight at 1e6, finite in f32 but beyond f16's 65504.
+fn random_weights(dir: &Path) -> (PathBuf, PathBuf) {
+    let registry = dpn::registry::Registry::load(None).unwrap();
+    let arch = registry.get("dpn48b").unwrap().arch.clone();
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let net = dpn::model::Dpn::new(&vs.root(), &arch);
+    let write = |name: &str, huge: bool| {
+        let sd = dpn::weights::StateDict {
+            tensors: dpn::model::state_dict(&vs, &net)
+                .iter()
+                .map(|(k, t)| {
+                    let t = if huge && k == "features.conv1_1.bn.weight" {
+                        t.ones_like() * 1e6
+                    } else {
+                        t.shallow_clone()
+                    };
+                    (k.clone(), dpn::weights::from_tch(&t).unwrap())
+                })
+                .collect(),
+            metadata: Default::default(),
+        };
+        let p = dir.join(name);
+        dpn::weights::write_safetensors(&p, &sd).unwrap();
+        p
+    };
+    (
+        write("plain.safetensors", false),
+        write("huge.safetensors", true),
+    )
+}
+
+#[test]
+fn weights_beyond_the_export_dtype_are_reported_and_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (_, huge) = random_weights(d);
+    let out = d.join("out.onnx");
+    let base = ["export", "-m", "dpn48b", "--weights", s(&huge), s(&out)];
+    // f32 holds 1e6: no warning.
+    let o = ok(dpn(&base));
+    assert!(!stderr(&o).contains("infinite"), "{}", stderr(&o));
+    std::fs::remove_file(&out).unwrap();
+    for extra in [
+        &["--dtype", "f16"][..],
+        &["--dtype", "f16", "--fold-bn"][..],
+    ] {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        let o = ok(dpn(&args));
+        let e = stderr(&o);
+        assert!(
+            e.contains("warning") && e.contains("infinite") && e.contains("f16"),
+            "{extra:?}: {e}"
+        );
+        std::fs::remove_file(&out).unwrap();
+        args.push("--reject-non-finite");
+        refused(&args, 3, "--reject-non-finite", d);
+    }
+}
+
+#[test]
+fn fixed_batch_sizes_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (plain, _) = random_weights(d);
+    let out = d.join("out.onnx");
+    for n in ["9223372036854775807", "65537"] {
+        let args = [
+            "export",
+            "-m",
+            "dpn48b",
+            "--weights",
+            s(&plain),
+            "--batch-size",
+            n,
+            s(&out),
+        ];
+        refused(&args, 2, "--batch-size", d);
+    }
+}

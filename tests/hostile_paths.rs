@@ -584,3 +584,185 @@ fn weights_that_are_not_files_say_what_they_are() {
         &["is a directory"],
     );
 }
+
+/// The entries of `dir`, by name.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn temporaries_of_killed_runs_name_their_owner_and_go_later() {
+    use dpn::sys::atomic::{host, tmp_owner};
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    // A FIFO nobody reads: the run stages the whole file in TMPDIR, then
+    // waits to open the FIFO, where it is killed.
+    let fifo = dir.path().join("out.safetensors");
+    mkfifo(&fifo);
+    let mut child = dpn()
+        .env("TMPDIR", &tmp)
+        .args(["-q", "convert", &f.weights(), s(&fifo)])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let staged = loop {
+        let entries: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+        if let [e] = entries.as_slice() {
+            let m = e.metadata().unwrap();
+            if m.is_file() && m.len() > 0 {
+                break e.file_name().into_string().unwrap();
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "nothing staged");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        tmp_owner(&staged),
+        Some((child.id(), host())),
+        "{staged} does not name its owner"
+    );
+    // Others' temporaries stay: a live process's (this test's), another
+    // host's, and names dpn cannot attribute.
+    let keep = [
+        format!(".dpn-tmp-{}-{}-live01", std::process::id(), host()),
+        format!(".dpn-tmp-{}-{}x-other1", child.id(), host()),
+        ".dpn-tmp-Ab12cd".to_string(),
+        ".tmpAb12cd".to_string(),
+    ];
+    for k in &keep {
+        std::fs::write(tmp.join(k), b"x").unwrap();
+    }
+    ok(dpn()
+        .env("TMPDIR", &tmp)
+        .args(["-q", "convert", &f.weights(), "/dev/null"])
+        .output()
+        .unwrap());
+    let mut want = keep.to_vec();
+    want.sort();
+    assert_eq!(names_in(&tmp), want);
+}
+
+#[test]
+fn a_named_output_whose_reader_goes_away_is_an_error() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("out.safetensors");
+    mkfifo(&fifo);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 10];
+            std::fs::File::open(&fifo)
+                .unwrap()
+                .read_exact(&mut buf)
+                .unwrap();
+        })
+    };
+    let o = run(&["convert", &f.weights(), s(&fifo)]);
+    reader.join().unwrap();
+    one_line(&o, 1, &[s(&fifo), "broken pipe"]);
+}
+
+#[test]
+fn replacing_a_file_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("w.safetensors");
+    for mode in [0o640, 0o600] {
+        std::fs::write(&out, b"old").unwrap();
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(mode)).unwrap();
+        ok(run(&["-q", "convert", &f.weights(), s(&out)]));
+        let m = std::fs::metadata(&out).unwrap();
+        assert_eq!(m.permissions().mode() & 0o7777, mode, "{mode:o}");
+        assert!(is_converted(&std::fs::read(&out).unwrap()));
+    }
+}
+
+#[test]
+fn paths_that_are_not_utf8_print_escaped_and_apart() {
+    use std::os::unix::ffi::OsStrExt;
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let imgs = dir.path().join("imgs");
+    std::fs::create_dir(&imgs).unwrap();
+    let names: [&[u8]; 4] = [
+        b"a\xfe.png",
+        b"a\xff.png",
+        "a\u{FFFD}.png".as_bytes(),
+        b"plain.png",
+    ];
+    for (i, n) in names.iter().enumerate() {
+        image(&imgs.join(std::ffi::OsStr::from_bytes(n)), i as u8);
+    }
+    let d = s(&imgs);
+    let want = [
+        format!("{d}/a\\xFE.png"),
+        format!("{d}/a\\xFF.png"),
+        format!("{d}/a\u{FFFD}.png"),
+        format!("{d}/plain.png"),
+    ];
+    let w = f.weights();
+    let npy = dir.path().join("x.npy");
+    let predict = |format: &str, extra: &[&str]| {
+        let mut args = vec!["predict", "--weights", w.as_str(), "-k", "1"];
+        args.extend(["--format", format]);
+        args.extend(FAST);
+        args.extend(extra);
+        args.push(d);
+        let o = ok(run(&args));
+        let e = stderr(&o);
+        assert_eq!(
+            e.lines().filter(|l| l.contains("escaped")).count(),
+            1,
+            "{format}: {e}"
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let mut expected = want.to_vec();
+    expected.sort();
+
+    let csv = predict("csv", &["--features", s(&npy)]);
+    let mut rd = csv::Reader::from_reader(csv.as_bytes());
+    let got: Vec<String> = rd.records().map(|r| r.unwrap()[0].to_string()).collect();
+    assert_eq!(sorted(got), expected);
+
+    let json = predict("json", &[]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let got: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sorted(got), expected);
+
+    let table = predict("table", &[]);
+    let got: Vec<String> = table
+        .lines()
+        .filter(|l| !l.starts_with(' '))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(sorted(got), expected);
+
+    let side = std::fs::read_to_string(dir.path().join("x.npy.paths.jsonl")).unwrap();
+    let got: Vec<String> = side
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(sorted(got), expected);
+}

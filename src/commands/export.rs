@@ -33,7 +33,7 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub model: ModelArgs,
 
-    /// Batch dimension: `dynamic` (any size at run time) or a fixed size N
+    /// Batch dimension: `dynamic` (any size at run time) or a fixed size N (1 to 65536)
     #[arg(short, long, default_value = "dynamic", value_name = "N|dynamic")]
     pub batch_size: String,
 
@@ -65,9 +65,10 @@ fn parse_batch(s: &str) -> Result<Option<i64>> {
         return Ok(None);
     }
     match s.parse::<i64>() {
-        Ok(n) if n >= 1 => Ok(Some(n)),
+        Ok(n) if (1..=export::MAX_BATCH).contains(&n) => Ok(Some(n)),
         _ => Err(error::usage(format!(
-            "invalid --batch-size `{s}`: expected `dynamic` or a size of at least 1"
+            "invalid --batch-size `{s}`: expected `dynamic` or a size from 1 to {}",
+            export::MAX_BATCH
         ))),
     }
 }
@@ -103,6 +104,13 @@ pub fn run(args: ExportArgs, ctx: &Context) -> Result<()> {
         classes: &classes,
     };
     let exported = tch::no_grad(|| export::export(&loaded.model, &loaded.arch, &desc, &opts))?;
+    // Non-finite source weights were reported (or refused) above.
+    if loaded.health.non_finite.is_empty() {
+        let reject = args.model.check.reject_non_finite;
+        if let Some(w) = exported.verdict(&located.weights, &opts, reject)? {
+            ctx.ui.warn(w);
+        }
+    }
     // Written to a staging file, read back from the disk and checked there,
     // and only then put in place.
     let mut staged = out.staging()?;

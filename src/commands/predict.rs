@@ -16,6 +16,7 @@ use crate::data::shard::Shard;
 use crate::data::{BatchLoader, Item, LoaderOptions};
 use crate::model::infer;
 use crate::output::features::FeatureWriter;
+use crate::output::paths::{needs_escape, path_text, ESCAPED_WARNING};
 use crate::sys::error;
 use crate::sys::output_path::OutputPath;
 
@@ -167,8 +168,17 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     let mut stdout_open = true;
     let mut runner = infer::Runner::new(p.net(), p.opts, !args.run.no_retry);
     let mut non_finite = 0usize;
+    let mut escaped = false;
     for batch in loader {
         let batch = batch?;
+        // Once, before the first row that holds an escaped path.
+        if !escaped
+            && (batch.paths.iter().any(|p| needs_escape(p))
+                || batch.failures.iter().any(|f| needs_escape(&f.path)))
+        {
+            escaped = true;
+            bar.suspend(|| ctx.ui.warn(ESCAPED_WARNING));
+        }
         // Rows in input order: failures sit where their image would have been.
         let mut rows: Vec<(usize, PathBuf, Outcome)> = Vec::new();
         if !batch.is_empty() {
@@ -195,7 +205,7 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
                 if !finite[row] {
                     let e = format!(
                         "{}: the model's outputs are NaN or infinite (check the weights)",
-                        path.display()
+                        path_text(path)
                     );
                     bar.suspend(|| ctx.ui.warn(&e));
                     non_finite += 1;
@@ -314,7 +324,7 @@ impl<'c, W: Write> Sink<'c, W> {
     ) -> serde_json::Value {
         match (top, err) {
             (Some(top), _) => json!({
-                "path": path.display().to_string(),
+                "path": path_text(path),
                 "top": top.iter().enumerate().map(|(r, &(i, p))| {
                     let c = self.classes.get(i);
                     json!({
@@ -326,7 +336,7 @@ impl<'c, W: Write> Sink<'c, W> {
                     })
                 }).collect::<Vec<_>>(),
             }),
-            (None, e) => json!({"path": path.display().to_string(), "error": e}),
+            (None, e) => json!({"path": path_text(path), "error": e}),
         }
     }
 
@@ -353,7 +363,7 @@ impl<'c, W: Write> Sink<'c, W> {
                 for (r, &(i, p)) in top.iter().enumerate() {
                     let c = self.classes.get(i);
                     self.csv_row([
-                        path.display().to_string(),
+                        path_text(path).into_owned(),
                         (r + 1).to_string(),
                         i.to_string(),
                         c.map(|c| c.synset.clone()).unwrap_or_default(),
@@ -365,7 +375,7 @@ impl<'c, W: Write> Sink<'c, W> {
                 Ok(())
             }
             PredictFormat::Table => {
-                writeln!(self.out, "{}", path.display())?;
+                writeln!(self.out, "{}", path_text(path))?;
                 for (r, &(i, p)) in top.iter().enumerate() {
                     let c = self.classes.get(i);
                     let name = c.map(|c| c.name.as_str()).unwrap_or("");
@@ -390,11 +400,8 @@ impl<'c, W: Write> Sink<'c, W> {
             PredictFormat::Json | PredictFormat::Jsonl => {
                 self.json_line(self.object(path, None, Some(err)))
             }
-            PredictFormat::Csv => {
-                let p = path.display().to_string();
-                self.csv_row([p.as_str(), "", "", "", "", "", err])
-            }
-            PredictFormat::Table => Ok(writeln!(self.out, "{}\n  error: {err}", path.display())?),
+            PredictFormat::Csv => self.csv_row([&*path_text(path), "", "", "", "", "", err]),
+            PredictFormat::Table => Ok(writeln!(self.out, "{}\n  error: {err}", path_text(path))?),
         }
     }
 

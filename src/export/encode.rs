@@ -1,5 +1,6 @@
 //! A recorded [`Graph`] as an ONNX `ModelProto`.
 
+use anyhow::Result;
 use tch::{Kind, Tensor};
 
 use super::graph::{Attr, Graph};
@@ -9,6 +10,7 @@ use super::proto::{
     OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto,
     ValueInfoProto,
 };
+use crate::weights::health;
 
 /// One dimension of a graph input or output: fixed, or named and free.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,15 +43,21 @@ pub fn data_type(kind: Kind) -> DataType {
     }
 }
 
-pub fn encode(g: &Graph, h: &Header) -> ModelProto {
+/// The model, and the initializers that hold NaN or infinite values as
+/// written (after the cast to `h.kind`: 1e6 is infinite in f16), with how
+/// many.
+pub fn encode(g: &Graph, h: &Header) -> Result<(ModelProto, Vec<(String, u64)>)> {
+    let mut non_finite = Vec::new();
+    let mut initializer = Vec::with_capacity(g.initializers.len());
+    for i in &g.initializers {
+        let (proto, cast) = tensor(&i.name, &i.tensor, h.kind);
+        non_finite.extend(health::check([(i.name.as_str(), &cast)])?.non_finite);
+        initializer.push(proto);
+    }
     let graph = GraphProto {
         name: Some(h.name.to_string()),
         node: g.nodes.iter().map(node).collect(),
-        initializer: g
-            .initializers
-            .iter()
-            .map(|i| tensor(&i.name, &i.tensor, h.kind))
-            .collect(),
+        initializer,
         input: h
             .inputs
             .iter()
@@ -62,7 +70,7 @@ pub fn encode(g: &Graph, h: &Header) -> ModelProto {
             .collect(),
         ..Default::default()
     };
-    ModelProto {
+    let model = ModelProto {
         ir_version: Some(h.ir_version),
         opset_import: vec![OperatorSetIdProto {
             domain: Some(String::new()),
@@ -82,7 +90,8 @@ pub fn encode(g: &Graph, h: &Header) -> ModelProto {
             })
             .collect(),
         ..Default::default()
-    }
+    };
+    Ok((model, non_finite))
 }
 
 fn node(n: &super::graph::Node) -> NodeProto {
@@ -120,8 +129,8 @@ fn attribute(name: &str, v: &Attr) -> AttributeProto {
 }
 
 /// A weight cast once to `kind` (integer constants keep their type), as
-/// little-endian `raw_data`, which ONNX specifies.
-fn tensor(name: &str, t: &Tensor, kind: Kind) -> TensorProto {
+/// little-endian `raw_data`, which ONNX specifies; with the cast tensor.
+fn tensor(name: &str, t: &Tensor, kind: Kind) -> (TensorProto, Tensor) {
     let kind = if t.kind() == Kind::Int64 {
         Kind::Int64
     } else {
@@ -135,13 +144,14 @@ fn tensor(name: &str, t: &Tensor, kind: Kind) -> TensorProto {
     let numel = t.numel();
     let mut raw = vec![0u8; numel * kind.elt_size_in_bytes()];
     t.copy_data_u8(&mut raw, numel);
-    TensorProto {
+    let proto = TensorProto {
         dims: t.size(),
         data_type: Some(data_type(kind) as i32),
         name: Some(name.to_string()),
         raw_data: Some(raw),
         ..Default::default()
-    }
+    };
+    (proto, t)
 }
 
 fn value_info(name: &str, dims: &[Dim], kind: Kind) -> ValueInfoProto {

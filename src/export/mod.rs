@@ -11,6 +11,8 @@ pub mod fold;
 pub mod graph;
 pub mod proto;
 
+use std::path::Path;
+
 use anyhow::Result;
 use prost::Message;
 
@@ -49,6 +51,10 @@ pub const LOGITS: &str = "logits";
 pub const FEATURES: &str = "features";
 /// The name of a dynamic batch dimension.
 pub const BATCH: &str = "batch";
+/// The largest fixed `--batch-size`: a graph's input at 224 px is then
+/// 39 GB in f32, past any accelerator's memory; larger sizes are typos
+/// (docs/conventions.md, "Limits on sizes").
+pub const MAX_BATCH: i64 = 65_536;
 /// protobuf cannot encode a message of 2 GiB or more.
 const PROTOBUF_LIMIT: usize = (1 << 31) - 1;
 
@@ -80,6 +86,57 @@ pub struct Exported {
     pub nodes: usize,
     /// BatchNorms folded into convolutions.
     pub folded: usize,
+    /// Initializers holding NaN or infinite values as written, with how
+    /// many ([`Exported::verdict`]).
+    pub non_finite: Vec<(String, u64)>,
+}
+
+impl Exported {
+    /// With `reject`, an error (exit code 3) if the written weights hold NaN
+    /// or infinite values; otherwise the warning to show, if any. Values
+    /// finite in the source may not be after the cast to f16 (largest
+    /// 65504) or after `--fold-bn` multiplies them, so this is checked on
+    /// what is written, apart from the source weights' own check.
+    pub fn verdict(&self, weights: &Path, o: &Options, reject: bool) -> Result<Option<String>> {
+        if self.non_finite.is_empty() {
+            return Ok(None);
+        }
+        let found = crate::weights::health::Health {
+            non_finite: self.non_finite.clone(),
+            negative_var: Vec::new(),
+        }
+        .summary();
+        let what = format!(
+            "the {}{} export of {} has {found}",
+            o.precision.name(),
+            if o.fold_bn { " --fold-bn" } else { "" },
+            weights.display(),
+        );
+        let why = match o.precision {
+            Precision::F16 => "weights beyond f16's range (65504) become infinite",
+            Precision::Bf16 | Precision::F32 => "weights beyond the type's range become infinite",
+        };
+        if reject {
+            let mut fixes = Vec::new();
+            if o.precision != Precision::F32 {
+                fixes.push("in f32");
+            }
+            if o.fold_bn {
+                fixes.push("without --fold-bn");
+            }
+            let fix = if fixes.is_empty() {
+                "use weights within range".to_string()
+            } else {
+                format!("export {}", fixes.join(" or "))
+            };
+            return Err(error::bad_input(format!(
+                "{what}; refused (--reject-non-finite): {why}; {fix}"
+            )));
+        }
+        Ok(Some(format!(
+            "{what}: {why}, so its outputs may be NaN or infinite (--reject-non-finite refuses such exports)"
+        )))
+    }
 }
 
 /// `model` (with architecture `arch`) as an ONNX model.
@@ -129,7 +186,7 @@ pub fn export(model: &Dpn, arch: &ArchSpec, d: &Description, o: &Options) -> Res
         doc: doc(d),
         metadata: metadata(d, arch),
     };
-    let proto = encode::encode(&g, &header);
+    let (proto, non_finite) = encode::encode(&g, &header)?;
     let len = proto.encoded_len();
     if len > PROTOBUF_LIMIT {
         return Err(error::usage(format!(
@@ -141,6 +198,7 @@ pub fn export(model: &Dpn, arch: &ArchSpec, d: &Description, o: &Options) -> Res
         bytes: proto.encode_to_vec(),
         nodes: g.nodes.len(),
         folded,
+        non_finite,
     })
 }
 

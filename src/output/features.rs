@@ -73,7 +73,8 @@ impl FeatureWriter {
         for v in row {
             self.rows.write_all(&v.to_le_bytes())?;
         }
-        self.paths.push(path.display().to_string());
+        self.paths
+            .push(crate::output::paths::path_text(path).into_owned());
         Ok(())
     }
 

@@ -5,6 +5,7 @@
 //! aligned table and Markdown show). Commands never format output themselves.
 
 pub mod features;
+pub mod paths;
 
 use std::io::Write;
 

@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::sys::atomic::{parent, sync_dir, tempfile_beside};
+use crate::sys::atomic::{
+    keep_owner_and_mode, parent, sync_dir, tempdir_in, tempfile_beside, tempfile_in,
+};
 use crate::sys::error;
 
 /// Symlinks followed before giving up, as Linux's `MAXSYMLINKS`.
@@ -151,10 +153,18 @@ impl OutputPath {
     pub fn staging(&self) -> Result<tempfile::NamedTempFile> {
         match &self.dest {
             Dest::File(target) => tempfile_beside(target),
-            Dest::Stdout | Dest::Stream(_) => tempfile::Builder::new()
-                .prefix(".dpn-tmp-")
-                .tempfile()
-                .context("cannot create a temporary file"),
+            Dest::Stdout | Dest::Stream(_) => tempfile_in(&std::env::temp_dir()),
+        }
+    }
+
+    /// A temporary folder where [`staging`](Self::staging) puts its file,
+    /// for a writer that makes temporary files of its own beside the file
+    /// it is given (the safetensors crate's): they are then named and
+    /// cleaned up as dpn's own.
+    pub fn staging_dir(&self) -> Result<tempfile::TempDir> {
+        match &self.dest {
+            Dest::File(target) => tempdir_in(parent(target)),
+            Dest::Stdout | Dest::Stream(_) => tempdir_in(&std::env::temp_dir()),
         }
     }
 
@@ -165,9 +175,10 @@ impl OutputPath {
         let err = || format!("cannot write {}", self.given.display());
         match &self.dest {
             Dest::File(target) => {
-                File::open(staged.path())
-                    .and_then(|f| f.sync_all())
-                    .with_context(err)?;
+                let f = File::open(staged.path()).with_context(err)?;
+                keep_owner_and_mode(&f, target);
+                f.sync_all().with_context(err)?;
+                drop(f);
                 staged.persist(target).with_context(err)?;
                 sync_dir(parent(target));
             }
@@ -180,17 +191,51 @@ impl OutputPath {
             }
             Dest::Stream(target) => {
                 let mut from = File::open(staged.path()).with_context(err)?;
+                let total = from.metadata().map(|m| m.len()).ok();
                 // Appending: a regular file behind `/dev/stdout` may be a
                 // log opened with `>>`.
                 let mut to = fs::OpenOptions::new()
                     .append(true)
                     .open(target)
                     .with_context(err)?;
-                std::io::copy(&mut from, &mut to).with_context(err)?;
-                to.flush().with_context(err)?;
+                let mut counted = Counted {
+                    inner: &mut to,
+                    written: 0,
+                };
+                let copied = std::io::copy(&mut from, &mut counted).and_then(|_| counted.flush());
+                if let Err(e) = copied {
+                    return Err(self.stream_error(target, e, counted.written, total));
+                }
             }
         }
         Ok(())
+    }
+
+    /// The error of a stream that took only `written` of `total` bytes. A
+    /// reader that went away (`head -c 10 fifo`) is an error like any other
+    /// here: only standard output, whose reader is the user's own pipeline,
+    /// has the quiet exit of `dpn ... | head` (also when named as
+    /// `/dev/stdout`).
+    fn stream_error(
+        &self,
+        target: &Path,
+        e: std::io::Error,
+        written: u64,
+        total: Option<u64>,
+    ) -> anyhow::Error {
+        let given = self.given.display();
+        if e.kind() == std::io::ErrorKind::BrokenPipe && is_stdout(target) {
+            return anyhow::Error::new(e).context(format!("cannot write {given}"));
+        }
+        let of = total.map_or(String::new(), |t| format!(" of {t}"));
+        let why = if e.kind() == std::io::ErrorKind::BrokenPipe {
+            "its reader went away (broken pipe)".to_string()
+        } else {
+            e.to_string()
+        };
+        // As text, not the io::Error: a broken pipe in the chain would be
+        // taken for a closed standard output.
+        anyhow::anyhow!("cannot write {given}: {why}; only {written}{of} bytes were written")
     }
 
     /// Writes `bytes` whole or not at all.
@@ -207,6 +252,42 @@ impl OutputPath {
 /// stream is written through.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     OutputPath::resolve(path)?.write(bytes)
+}
+
+/// A writer that counts the bytes it passed on.
+struct Counted<'a, W: Write> {
+    inner: &'a mut W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counted<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Whether `path` is the file this process's standard output is.
+#[cfg(unix)]
+fn is_stdout(path: &Path) -> bool {
+    use std::os::fd::AsFd;
+    let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    match (File::from(fd).metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => same_file(&a, &b),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn is_stdout(_: &Path) -> bool {
+    false
 }
 
 /// `path` with its symlinks followed, link by link; the last target may not

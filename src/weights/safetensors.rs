@@ -140,8 +140,17 @@ pub fn write_safetensors(path: &Path, sd: &StateDict) -> anyhow::Result<()> {
         )
     };
     let views = sd.tensors.iter().map(|(k, t)| (k.as_str(), TensorRef(t)));
-    safetensors::serialize_to_file(views, metadata, tmp.path())
+    // The crate writes through a temporary file of its own beside the one
+    // it is given (`.tmpXXXXXX`, which a kill would leave behind under a
+    // name nobody can attribute): it is given one in a folder of dpn's,
+    // and its result moved onto the staging file.
+    let dir = out.staging_dir()?;
+    let written = dir.path().join("weights.safetensors");
+    safetensors::serialize_to_file(views, metadata, &written)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    fs::rename(&written, tmp.path())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    drop(dir);
     if let Some(mode) = mode {
         let _ = fs::set_permissions(tmp.path(), mode);
     }
