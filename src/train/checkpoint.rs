@@ -329,20 +329,7 @@ fn tmp_pid(rest: &str) -> Option<u32> {
 
 /// Whether process `pid` is running (on this machine).
 fn alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    #[cfg(unix)]
-    {
-        let Ok(pid) = libc::pid_t::try_from(pid) else {
-            return false;
-        };
-        // SAFETY: signal 0 only checks that the process exists.
-        let r = unsafe { libc::kill(pid, 0) };
-        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-    }
-    #[cfg(not(unix))]
-    false
+    crate::sys::atomic::pid_alive(pid)
 }
 
 /// Removes temporary checkpoint folders and link files left by processes
