@@ -316,6 +316,19 @@ int dpn_store_compare_set(
   });
 }
 
+// Adds `delta` to the counter `key` (made at 0) and gives its new value.
+int dpn_store_add(
+    void* s,
+    const char* key,
+    int64_t delta,
+    int64_t* value,
+    char* err,
+    size_t errlen) {
+  return guarded(err, errlen, [&] {
+    *value = static_cast<Store*>(s)->store->add(std::string(key), delta);
+  });
+}
+
 void dpn_buf_free(uint8_t* p) {
   std::free(p);
 }

@@ -24,8 +24,17 @@ fn main() -> ExitCode {
         Err(e) => return clap_exit(e),
     };
     if cli.version {
-        println!("{}", dpn::sys::runtime::version_text());
-        return ExitCode::SUCCESS;
+        // `dpn --version | head -1` closes the pipe early: standard output's
+        // documented quiet exit, not println!'s panic.
+        use std::io::Write;
+        let text = dpn::sys::runtime::version_text();
+        return match writeln!(std::io::stdout(), "{text}") {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                eprintln!("dpn: error: cannot write to standard output: {e}");
+                code(Exit::Failure.code())
+            }
+            _ => ExitCode::SUCCESS,
+        };
     }
     let ui = cli.global.ui();
     let Some(command) = cli.command else {

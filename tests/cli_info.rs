@@ -411,6 +411,22 @@ fn version_names_libtorch_and_cuda() {
 }
 
 #[test]
+fn version_into_a_closed_pipe_is_quiet() {
+    // `dpn --version | head -0`: the reader is gone before dpn writes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dpn"))
+        .arg("--version")
+        .env_remove("RUST_BACKTRACE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "", "no panic, no message");
+}
+
+#[test]
 fn runs_without_ld_library_path() {
     // The rpath written by build.rs is what finds libtorch.
     let o = Command::new(env!("CARGO_BIN_EXE_dpn"))

@@ -6,6 +6,9 @@
 mod common;
 use common::{digits, python};
 
+#[path = "dist/trust.rs"]
+mod trust;
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

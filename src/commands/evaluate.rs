@@ -126,7 +126,14 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     };
     let leader = group.as_ref().is_none_or(|g| g.is_leader());
     let ui = if leader { ctx.ui } else { ctx.ui.silent() };
-    let loaded = load(&args, &run_args, data, ctx, sharding.as_ref(), group.is_some());
+    let loaded = load(
+        &args,
+        &run_args,
+        data,
+        ctx,
+        sharding.as_ref(),
+        group.is_some(),
+    );
     if let Some(g) = &group {
         if let Err(e) = g.agree_on(loaded.as_ref().map(|l| &l.fingerprint)) {
             loaded?;

@@ -551,7 +551,11 @@ fn settings_fingerprint(cfg: &TrainConfig, resume: Option<&checkpoint::Loaded>) 
     f.add_fields(cfg, &["data", "val_data", "device", "workers", "init"])
         .add(
             "the starting weights",
-            if cfg.init == "scratch" { "none (from scratch)" } else { "a file" },
+            if cfg.init == "scratch" {
+                "none (from scratch)"
+            } else {
+                "a file"
+            },
         );
     if let Some(r) = resume {
         f.add(

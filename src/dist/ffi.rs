@@ -51,6 +51,14 @@ extern "C" {
         err: *mut c_char,
         errlen: usize,
     ) -> c_int;
+    pub fn dpn_store_add(
+        s: *mut c_void,
+        key: *const c_char,
+        delta: i64,
+        value: *mut i64,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> c_int;
     pub fn dpn_buf_free(p: *mut u8);
     #[allow(clippy::too_many_arguments)]
     pub fn dpn_dist_new(

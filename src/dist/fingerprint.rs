@@ -93,7 +93,11 @@ impl Fingerprint {
         for (name, mine) in &self.0 {
             let theirs = other.0.iter().find(|(n, _)| n == name).map(|(_, v)| v);
             if theirs != Some(mine) {
-                return Some((name.clone(), mine.clone(), theirs.cloned().unwrap_or_else(none)));
+                return Some((
+                    name.clone(),
+                    mine.clone(),
+                    theirs.cloned().unwrap_or_else(none),
+                ));
             }
         }
         other
@@ -153,9 +157,23 @@ mod tests {
             device: String,
         }
         let mut a = Fingerprint::new();
-        a.add_fields(&S { batch_size: 8, lr: 0.1, device: "cuda:0".into() }, &["device"]);
+        a.add_fields(
+            &S {
+                batch_size: 8,
+                lr: 0.1,
+                device: "cuda:0".into(),
+            },
+            &["device"],
+        );
         let mut b = Fingerprint::new();
-        b.add_fields(&S { batch_size: 8, lr: 0.2, device: "cuda:1".into() }, &["device"]);
+        b.add_fields(
+            &S {
+                batch_size: 8,
+                lr: 0.2,
+                device: "cuda:1".into(),
+            },
+            &["device"],
+        );
         assert_eq!(
             a.first_difference(&b),
             Some(("--lr".into(), "0.1".into(), "0.2".into()))

@@ -91,8 +91,10 @@ impl Group {
         let n = self.exchanges.get();
         self.exchanges.set(n + 1);
         let key = |r: usize| format!("{}x/{n}/{r}", self.session);
+        // Rank 0's too, so that every value of an exchange is in the store
+        // (what a rank sent can be read back when a run is debugged).
+        self.store.set(&key(self.rank), mine)?;
         if !self.is_leader() {
-            self.store.set(&key(self.rank), mine)?;
             return Ok(None);
         }
         let mut all = vec![mine.to_vec()];
@@ -176,7 +178,6 @@ impl Group {
         let verdict = gathered.map(|all| compare_fingerprints(&all));
         self.decide(verdict)
     }
-
 
     /// The backend this group talks through.
     pub fn backend(&self) -> Backend {
@@ -355,9 +356,17 @@ fn compare_fingerprints(all: &[Vec<u8>]) -> std::result::Result<(), String> {
             }
             Some((b'+', json)) => match serde_json::from_slice::<Fingerprint>(json) {
                 Ok(f) => prints.push(f),
-                Err(_) => return Err(format!("the process that joined as rank {r} sent no valid settings")),
+                Err(_) => {
+                    return Err(format!(
+                        "the process that joined as rank {r} sent no valid settings"
+                    ))
+                }
             },
-            _ => return Err(format!("the process that joined as rank {r} sent no valid settings")),
+            _ => {
+                return Err(format!(
+                    "the process that joined as rank {r} sent no valid settings"
+                ))
+            }
         }
     }
     let ours = &prints[0];
@@ -370,7 +379,8 @@ fn compare_fingerprints(all: &[Vec<u8>]) -> std::result::Result<(), String> {
     let Some((_, name, mine, _)) = diffs.first().cloned() else {
         return Ok(());
     };
-    let same_name: Vec<&(usize, String, String, String)> = diffs.iter().filter(|d| d.1 == name).collect();
+    let same_name: Vec<&(usize, String, String, String)> =
+        diffs.iter().filter(|d| d.1 == name).collect();
     let shown: Vec<String> = same_name
         .iter()
         .take(3)
@@ -447,8 +457,30 @@ impl crate::model::sync_bn::BatchNormSync for Group {
     }
 }
 
+/// How long rank 0, on its way out, waits for the other ranks to have read
+/// its last word (see [`Group::farewell`]).
+pub(super) const FAREWELL: Duration = Duration::from_secs(10);
+
+impl Group {
+    /// Rank 0 serves the store: leaving at once would cut off a rank still
+    /// reading rank 0's last verdict (it would report a lost connection
+    /// instead of the verdict). Each rank counts itself out; rank 0 waits
+    /// for them all, for at most [`FAREWELL`] (a rank that died is not
+    /// waited for longer).
+    fn farewell(&self) {
+        let key = format!("{}farewell", self.session);
+        if self.is_leader() {
+            self.store
+                .wait_count(&key, (self.world - 1) as i64, FAREWELL);
+        } else {
+            let _ = self.store.add(&key, 1);
+        }
+    }
+}
+
 impl Drop for Group {
     fn drop(&mut self) {
+        self.farewell();
         if !self.raw.is_null() {
             // SAFETY: made by dpn_dist_new, freed once.
             unsafe { ffi::dpn_dist_free(self.raw) }

@@ -377,16 +377,47 @@ mod tests {
         let addr = ("MASTER_ADDR", "127.0.0.1");
         for vars in [
             vec![("RANK", "0"), ("WORLD_SIZE", "2"), addr],
-            vec![("RANK", "x"), ("WORLD_SIZE", "2"), ("MASTER_PORT", "1"), addr],
-            vec![("RANK", "2"), ("WORLD_SIZE", "2"), ("MASTER_PORT", "1"), addr],
+            vec![
+                ("RANK", "x"),
+                ("WORLD_SIZE", "2"),
+                ("MASTER_PORT", "1"),
+                addr,
+            ],
+            vec![
+                ("RANK", "2"),
+                ("WORLD_SIZE", "2"),
+                ("MASTER_PORT", "1"),
+                addr,
+            ],
             // No MASTER_ADDR: not guessed.
             vec![("RANK", "0"), ("WORLD_SIZE", "2"), ("MASTER_PORT", "1")],
             // Absurd worlds are refused before anything is allocated.
-            vec![("RANK", "0"), ("WORLD_SIZE", "10000000"), ("MASTER_PORT", "1"), addr],
-            vec![("RANK", "0"), ("WORLD_SIZE", "99999999999"), ("MASTER_PORT", "1"), addr],
-            vec![("RANK", "0"), ("WORLD_SIZE", "99999999999999999999999"), ("MASTER_PORT", "1"), addr],
+            vec![
+                ("RANK", "0"),
+                ("WORLD_SIZE", "10000000"),
+                ("MASTER_PORT", "1"),
+                addr,
+            ],
+            vec![
+                ("RANK", "0"),
+                ("WORLD_SIZE", "99999999999"),
+                ("MASTER_PORT", "1"),
+                addr,
+            ],
+            vec![
+                ("RANK", "0"),
+                ("WORLD_SIZE", "99999999999999999999999"),
+                ("MASTER_PORT", "1"),
+                addr,
+            ],
             // More processes on the node than in the world.
-            vec![("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_WORLD_SIZE", "4"), ("MASTER_PORT", "1"), addr],
+            vec![
+                ("RANK", "0"),
+                ("WORLD_SIZE", "2"),
+                ("LOCAL_WORLD_SIZE", "4"),
+                ("MASTER_PORT", "1"),
+                addr,
+            ],
         ] {
             let e = launch(&vars).unwrap_err();
             assert_eq!(error::exit_code(&e), error::Exit::Usage.code(), "{e}");

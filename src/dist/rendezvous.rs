@@ -112,6 +112,16 @@ fn session_pad(secret: &[u8], challenge: &[u8]) -> [u8; 32] {
     mac(secret, &[b"dpn-session", challenge])
 }
 
+fn could_not_meet(store: &Store, why: &str) -> String {
+    format!(
+        "{}: could not meet the other ranks within {} s (--dist-timeout): {why}; check that \
+         every rank was started, with the same command, and that MASTER_ADDR and MASTER_PORT \
+         reach rank 0's host",
+        store.who(),
+        store.timeout().as_secs()
+    )
+}
+
 /// Runs the rendezvous; returns the session's key prefix (`dpn/<hex>/`).
 pub fn meet(store: &Store, me: &Me) -> Result<String> {
     let who = me.who();
@@ -140,7 +150,9 @@ fn lead(store: &Store, me: &Me, _nonce: &[u8]) -> Result<String> {
     let mut acks = Vec::with_capacity(me.world - 1);
     let mut refused = None;
     for r in 1..me.world {
-        let raw = store.get(&format!("dpn/hello/{r}"), &format!("rank {r} to present itself"))?;
+        let raw = store.get_or(&format!("dpn/hello/{r}"), &format!("rank {r}"), || {
+            could_not_meet(store, &format!("rank {r} did not come"))
+        })?;
         let problem = match serde_json::from_slice::<Hello>(&raw) {
             Err(_) => Some(format!(
                 "the process that joined as rank {r} is not a dpn (it sent no valid greeting)"
@@ -181,13 +193,27 @@ fn lead(store: &Store, me: &Me, _nonce: &[u8]) -> Result<String> {
         }
         None => hex(&session),
     };
-    let welcome = Welcome {
-        refused: refused.clone(),
-        session: session_field,
-        acks,
+    // A refused run hands out nothing.
+    let welcome = match &refused {
+        Some(_) => Welcome {
+            refused: refused.clone(),
+            session: String::new(),
+            acks: Vec::new(),
+        },
+        None => Welcome {
+            refused: None,
+            session: session_field,
+            acks,
+        },
     };
     store.set("dpn/welcome", &serde_json::to_vec(&welcome)?)?;
     if let Some(why) = refused {
+        // Rank 0 serves the store: the others read the refusal first.
+        store.wait_count(
+            "dpn/welcomed",
+            (me.world - 1) as i64,
+            super::group::FAREWELL,
+        );
         return Err(error::distributed(format!("{who}: {why}")));
     }
     Ok(format!("dpn/{}/", hex(&session)))
@@ -204,7 +230,13 @@ fn check_proof(secret: Option<&[u8]>, challenge: &[u8], r: usize, h: &Hello) -> 
             "rank {r} has {SECRET_VAR} and rank 0 has none; give every rank the same {SECRET_VAR}"
         )),
         (Some(s), Some(p)) => {
-            let want = proof(s, b"dpn-join", challenge, r, &unhex(&h.nonce).unwrap_or_default());
+            let want = proof(
+                s,
+                b"dpn-join",
+                challenge,
+                r,
+                &unhex(&h.nonce).unwrap_or_default(),
+            );
             if same(&unhex(p).unwrap_or_default(), &want) {
                 Ok(())
             } else {
@@ -220,7 +252,9 @@ fn check_proof(secret: Option<&[u8]>, challenge: &[u8], r: usize, h: &Hello) -> 
 
 fn follow(store: &Store, me: &Me, nonce: &[u8]) -> Result<String> {
     let who = me.who();
-    let challenge = store.get("dpn/nonce", "rank 0's challenge")?;
+    let challenge = store.get_or("dpn/nonce", "rank 0", || {
+        could_not_meet(store, "rank 0 did not greet this rank")
+    })?;
     let challenge = unhex(&String::from_utf8_lossy(&challenge)).ok_or_else(|| {
         error::distributed(format!(
             "{who}: the store's rank 0 is not a dpn (it sent no valid challenge)"
@@ -233,20 +267,31 @@ fn follow(store: &Store, me: &Me, nonce: &[u8]) -> Result<String> {
             .secret
             .map(|s| hex(&proof(s, b"dpn-join", &challenge, me.rank, nonce))),
     };
-    store.set(&format!("dpn/hello/{}", me.rank), &serde_json::to_vec(&hello)?)?;
-    let raw = store.get("dpn/welcome", "rank 0's welcome")?;
+    store.set(
+        &format!("dpn/hello/{}", me.rank),
+        &serde_json::to_vec(&hello)?,
+    )?;
+    let raw = store.get_or("dpn/welcome", "rank 0's welcome", || {
+        could_not_meet(
+            store,
+            "rank 0 did not welcome this rank (another rank is missing?)",
+        )
+    })?;
     let not_dpn = || {
         error::distributed(format!(
             "{who}: the store's rank 0 is not a dpn (it sent no valid welcome)"
         ))
     };
+    let _ = store.add("dpn/welcomed", 1);
     let w: Welcome = serde_json::from_slice(&raw).map_err(|_| not_dpn())?;
     if let Some(why) = w.refused {
         return Err(error::distributed(format!(
             "{who}: rank 0 refused the run: {why}"
         )));
     }
-    let session = unhex(&w.session).filter(|s| s.len() == 16).ok_or_else(not_dpn)?;
+    let session = unhex(&w.session)
+        .filter(|s| s.len() == 16)
+        .ok_or_else(not_dpn)?;
     let session = match me.secret {
         None => session,
         Some(s) => {
@@ -275,7 +320,10 @@ mod tests {
 
     #[test]
     fn hex_round_trips_and_rejects_junk() {
-        assert_eq!(unhex(&hex(&[0, 1, 254, 255])).unwrap(), vec![0, 1, 254, 255]);
+        assert_eq!(
+            unhex(&hex(&[0, 1, 254, 255])).unwrap(),
+            vec![0, 1, 254, 255]
+        );
         assert!(unhex("abc").is_none());
         assert!(unhex("zz").is_none());
         assert!(unhex("é1").is_none());

@@ -30,7 +30,12 @@ pub fn eval_share(n: usize, rank: usize, world: usize) -> impl Iterator<Item = u
 /// rank 0 checks their counts against (`Tally::all_ranks`).
 pub fn expected_shares(items: &[Item], world: usize, num_classes: usize) -> Vec<Expected> {
     (0..world)
-        .map(|r| Expected::of(eval_share(items.len(), r, world).map(|i| items[i].label), num_classes))
+        .map(|r| {
+            Expected::of(
+                eval_share(items.len(), r, world).map(|i| items[i].label),
+                num_classes,
+            )
+        })
         .collect()
 }
 

@@ -59,7 +59,10 @@ impl Store {
         let fd: c_int = -1;
         let _guard = deadline::arm(
             timeout + deadline::GRACE,
-            unreachable("no answer from the store (a process that accepts connections but does not speak, or a stopped rank 0)"),
+            unreachable(
+                "no store answered (nobody listens there, rank 0 is stopped, or the process \
+                 listening there does not speak the store's protocol)",
+            ),
         );
         let mut err = [0 as c_char; ffi::ERR_LEN];
         // SAFETY: valid C strings and an error buffer of the stated length.
@@ -137,6 +140,24 @@ impl Store {
     /// The value of `key`, waiting for another rank to set it (up to the
     /// timeout); `waiting_for` names what is awaited, for the message.
     pub fn get(&self, key: &str, waiting_for: &str) -> Result<Vec<u8>> {
+        self.get_or(key, waiting_for, || {
+            format!(
+                "{}: {waiting_for} did not come within {} s (--dist-timeout); every rank must \
+                 be a dpn of the same version started with the same command",
+                self.who,
+                self.timeout.as_secs()
+            )
+        })
+    }
+
+    /// [`Store::get`] with the message of a timeout given: the rendezvous
+    /// says "could not meet", as before any rank is known to be there.
+    pub fn get_or(
+        &self,
+        key: &str,
+        waiting_for: &str,
+        on_timeout: impl FnOnce() -> String,
+    ) -> Result<Vec<u8>> {
         let k = key_cstr(key);
         let _g = self.guard(&format!("waiting for {waiting_for}"));
         let mut err = [0 as c_char; ffi::ERR_LEN];
@@ -153,20 +174,54 @@ impl Store {
             )
         };
         if rc != 0 {
-            let message = ffi::message(&err);
-            if message.to_ascii_lowercase().contains("timeout")
-                || message.to_ascii_lowercase().contains("timed out")
-            {
-                return Err(error::distributed(format!(
-                    "{}: {waiting_for} did not come within {} s (--dist-timeout); every rank \
-                     must be a dpn of the same version started with the same command",
-                    self.who,
-                    self.timeout.as_secs()
-                )));
+            let message = ffi::message(&err).to_ascii_lowercase();
+            if message.contains("timeout") || message.contains("timed out") {
+                return Err(error::distributed(on_timeout()));
             }
             return Err(self.failed(&format!("waiting for {waiting_for}"), &err));
         }
         Ok(take(out, len))
+    }
+
+    /// Adds `delta` to the counter `key`; its new value.
+    pub fn add(&self, key: &str, delta: i64) -> Result<i64> {
+        let k = key_cstr(key);
+        let what = format!("counting {key} in the rendezvous store");
+        let _g = self.guard(&what);
+        let mut err = [0 as c_char; ffi::ERR_LEN];
+        let mut value = 0i64;
+        // SAFETY: a live store, a C string, an out value and an error buffer.
+        let rc = unsafe {
+            ffi::dpn_store_add(
+                self.raw,
+                k.as_ptr(),
+                delta,
+                &mut value,
+                err.as_mut_ptr(),
+                err.len(),
+            )
+        };
+        if rc != 0 {
+            return Err(self.failed(&what, &err));
+        }
+        Ok(value)
+    }
+
+    /// Waits until the counter `key` reaches `n`, for at most `bound`
+    /// (whether it did is not an error either way: used on the way out).
+    pub fn wait_count(&self, key: &str, n: i64, bound: Duration) {
+        let t0 = std::time::Instant::now();
+        while t0.elapsed() < bound.min(self.timeout) {
+            match self.add(key, 0) {
+                Ok(c) if c >= n => return,
+                Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => return,
+            }
+        }
+    }
+
+    pub fn who(&self) -> &str {
+        &self.who
     }
 
     /// Sets `key` to `value` unless it is already set; the value it holds

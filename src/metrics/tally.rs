@@ -48,7 +48,10 @@ impl Expected {
         };
         for l in labels {
             e.images += 1;
-            if let Some(slot) = l.and_then(|l| usize::try_from(l).ok()).and_then(|l| e.per_class.get_mut(l)) {
+            if let Some(slot) = l
+                .and_then(|l| usize::try_from(l).ok())
+                .and_then(|l| e.per_class.get_mut(l))
+            {
                 *slot += 1;
             }
         }
@@ -81,9 +84,13 @@ impl Tally {
             let mut total = Tally::new(self.per_class.len());
             for (r, bytes) in all.iter().enumerate() {
                 let t: Tally = serde_json::from_slice(bytes).map_err(|e| {
-                    format!("rank {r} sent counts that are not a tally ({e}); no result is reported")
+                    format!(
+                        "rank {r} sent counts that are not a tally ({e}); no result is reported"
+                    )
                 })?;
-                let share = expected.get(r).ok_or_else(|| format!("rank {r} has no share"))?;
+                let share = expected
+                    .get(r)
+                    .ok_or_else(|| format!("rank {r} has no share"))?;
                 t.fits(share).map_err(|why| {
                     format!(
                         "rank {r}'s counts do not fit its share of the data: {why}; no result is \

@@ -742,8 +742,11 @@ fn inputs_fingerprint(
     resume: Option<&checkpoint::Loaded>,
 ) -> Result<Fingerprint> {
     let mut f = Fingerprint::new();
-    f.add_classes("the classes", &data.classes)
-        .add_listing("--data", &data.train.root, &data.train.items);
+    f.add_classes("the classes", &data.classes).add_listing(
+        "--data",
+        &data.train.root,
+        &data.train.items,
+    );
     if let Some(v) = &data.val {
         f.add_listing("the validation data", &v.root, &v.items);
     }
