@@ -698,5 +698,22 @@ fn corrupt_progress_in_a_checkpoint_state_is_refused() {
             )],
         );
     }
+    // A step past what an epoch of this run makes, all else consistent:
+    // only the trainer, which knows the updates per epoch, can tell.
+    let upe = v["update"].as_u64().unwrap();
+    let mut past = v.clone();
+    past["epoch"] = 0.into();
+    past["step_in_epoch"] = (upe + 1).into();
+    past["update"] = (upe + 1).into();
+    std::fs::write(&state, serde_json::to_string_pretty(&past).unwrap()).unwrap();
+    let o = resume(&out, 3);
+    assert_one_line_error(
+        &o,
+        3,
+        &[
+            &format!("{}: corrupt checkpoint state: step_in_epoch", state.display()),
+            &format!("past the {upe} updates"),
+        ],
+    );
     std::fs::write(&state, &good).unwrap();
 }
