@@ -62,7 +62,21 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            let mut line = format!("{err:#}");
+            // One line: each cause's first line (a libtorch error carries
+            // its C++ backtrace in the lines after it).
+            let mut line = err
+                .chain()
+                .map(|e| {
+                    e.to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string()
+                })
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(": ");
             if error::is_out_of_memory(&err) && !line.contains("try ") {
                 // Sites that know the batch say more; this is the fallback.
                 line.push_str("; out of memory: try a smaller --batch-size or --img-size");

@@ -164,11 +164,17 @@ impl<'a> Run<'a> {
             }
         }
         let upe = updates_per_epoch(&cfg, &data, world, ui)?;
-        if let Some(r) = resume.as_ref().filter(|r| r.state.config.world_size == world) {
+        if let Some(r) = resume
+            .as_ref()
+            .filter(|r| r.state.config.world_size == world)
+        {
             // Another world size splits epochs otherwise; the same one cannot
             // have saved a step past its epoch.
             let path = r.dir.join(checkpoint::STATE_FILE);
-            agree(&group, checkpoint::check_step_in_epoch(r.state.step_in_epoch, upe, &path))?;
+            agree(
+                &group,
+                checkpoint::check_step_in_epoch(r.state.step_in_epoch, upe, &path),
+            )?;
         }
 
         let built = build_model(&cfg, env.registry, spec, resume.as_ref(), &data, ui);

@@ -72,7 +72,10 @@ pub fn validate(
         score(&logits, &ys, &mut tally)?;
     }
     let tally = match group {
-        Some(g) => tally.all_ranks(g, &shard::expected_shares(items, g.world(), model.num_classes()))?,
+        Some(g) => tally.all_ranks(
+            g,
+            &shard::expected_shares(items, g.world(), model.num_classes()),
+        )?,
         None => tally,
     };
     // Figures of the finite outputs alone would flatter a broken model.
