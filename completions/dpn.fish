@@ -124,8 +124,8 @@ box\t''
 hamming\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l amp -d 'Mixed precision on CUDA: bf16 (default) or f16 (same as --dtype)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l limit -d 'Evaluate only the first N images (after sharding)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l results-file -d 'Write the result (and the exact counts needed by --merge) to FILE (.json or .csv)' -r -F
-complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l per-class -d 'Write per-class accuracy to FILE (CSV)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l results-file -d 'Write the result (and the exact counts needed by --merge) to FILE (.json or .csv); with --shard, `{rank}` in FILE becomes the shard\'s index' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l per-class -d 'Write per-class accuracy to FILE (CSV); with --shard, `{rank}` in FILE becomes the shard\'s index' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -l merge -d 'Combine the JSON results files of shards into the whole set\'s result' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand evaluate" -s f -l format -d 'Output format of the summary' -r -f -a "table\t'Aligned columns with human units, for people'
 csv\t'Comma-separated, exact values, one header row'
@@ -166,8 +166,8 @@ box\t''
 hamming\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l amp -d 'Mixed precision on CUDA: bf16 (default) or f16 (same as --dtype)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l limit -d 'Evaluate only the first N images (after sharding)' -r
-complete -c dpn -n "__fish_dpn_using_subcommand eval" -l results-file -d 'Write the result (and the exact counts needed by --merge) to FILE (.json or .csv)' -r -F
-complete -c dpn -n "__fish_dpn_using_subcommand eval" -l per-class -d 'Write per-class accuracy to FILE (CSV)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l results-file -d 'Write the result (and the exact counts needed by --merge) to FILE (.json or .csv); with --shard, `{rank}` in FILE becomes the shard\'s index' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand eval" -l per-class -d 'Write per-class accuracy to FILE (CSV); with --shard, `{rank}` in FILE becomes the shard\'s index' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -l merge -d 'Combine the JSON results files of shards into the whole set\'s result' -r -F
 complete -c dpn -n "__fish_dpn_using_subcommand eval" -s f -l format -d 'Output format of the summary' -r -f -a "table\t'Aligned columns with human units, for people'
 csv\t'Comma-separated, exact values, one header row'
@@ -298,7 +298,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -s v -l verbose -d 'Print
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dpn -n "__fish_dpn_using_subcommand export" -s m -l model -d 'Model to run (default: the one a --weights file records)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand export" -l weights -d 'Weights file (any format `dpn convert` reads); default: the cached weights of --model' -r -F
-complete -c dpn -n "__fish_dpn_using_subcommand export" -s b -l batch-size -d 'Batch dimension: `dynamic` (any size at run time) or a fixed size N' -r
+complete -c dpn -n "__fish_dpn_using_subcommand export" -s b -l batch-size -d 'Batch dimension: `dynamic` (any size at run time) or a fixed size N (1 to 65536)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand export" -l dtype -d 'Floating-point type of the input, outputs and weights: f32, f16 or bf16' -r
 complete -c dpn -n "__fish_dpn_using_subcommand export" -l img-size -d 'Input size (default: the one the weights record, else the model\'s)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand export" -l crop-pct -d 'Center-crop fraction (default: the one the weights record, else the model\'s)' -r

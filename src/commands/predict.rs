@@ -39,7 +39,9 @@ recursively for .jpg/.jpeg/.png/.webp/.bmp/.tif/.tiff/.gif files, sorted), or `-
 per line on stdin (taken as is: only the line ending goes; with -0, paths end in NUL bytes, as \
 `find -print0` writes them). A dangling or looping symlink in a directory counts as an image that \
 cannot be read. Results are written as each batch finishes. An image that cannot be read is \
-reported on its own row and on stderr, the others go on, and the exit code is 7.")]
+reported on its own row and on stderr, the others go on, and the exit code is 7. Paths are \
+printed as they are unless they are not valid UTF-8 or hold a backslash: those are escaped (a \
+byte that is not UTF-8 as \\xHH, a backslash as \\\\), with one warning on stderr.")]
 pub struct PredictArgs {
     /// Images, directories, or - for paths on stdin
     #[arg(value_name = "PATH", required = true)]
