@@ -711,7 +711,10 @@ fn corrupt_progress_in_a_checkpoint_state_is_refused() {
         &o,
         3,
         &[
-            &format!("{}: corrupt checkpoint state: step_in_epoch", state.display()),
+            &format!(
+                "{}: corrupt checkpoint state: step_in_epoch",
+                state.display()
+            ),
             &format!("past the {upe} updates"),
         ],
     );

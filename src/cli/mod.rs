@@ -29,7 +29,9 @@ Exit codes:
   7  some inputs failed (unreadable images, NaN/Inf outputs); the rest were processed
   8  out of memory (CPU or CUDA), after predict/evaluate/profile retried at smaller batches
   9  a distributed run failed: the ranks did not meet, or a peer died or stopped answering,
-     within --dist-timeout; or another rank failed (its own line says why)
+     within --dist-timeout; the ranks disagree on a setting, the weights or the data; a peer
+     is not a rank of the run (duplicate rank, wrong DPN_DIST_SECRET, impossible counts);
+     or another rank failed (its own line says why)
   70  internal error: a bug in dpn (the line asks for a report; RUST_BACKTRACE=1 shows where)
   130  interrupted by SIGINT/SIGTERM after saving (dpn train: resume with --resume)
 
@@ -48,6 +50,8 @@ Environment:
   SLURM_STEP_ID, SLURM_PROCID, SLURM_STEP_NUM_TASKS, SLURM_LOCALID (srun)
                    a distributed train or evaluate over the launched processes;
                    predict then needs --shard auto (docs/distributed.md)
+  DPN_DIST_SECRET  a secret every rank of a distributed run must prove to join it (set
+                   the same value for every rank; docs/distributed.md, Trust)
   GLOO_SOCKET_IFNAME  network interfaces of a distributed run (as in torch)
   TORCH_CPP_LOG_LEVEL  show c10d's own log lines (dpn hides them)";
 
