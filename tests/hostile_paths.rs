@@ -766,3 +766,38 @@ fn paths_that_are_not_utf8_print_escaped_and_apart() {
         .collect();
     assert_eq!(sorted(got), expected);
 }
+
+#[test]
+fn evaluate_records_a_data_folder_that_is_not_utf8_escaped() {
+    use std::os::unix::ffi::OsStrExt;
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join(std::ffi::OsStr::from_bytes(b"val\xfe"));
+    for class in ["a", "b"] {
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        image(&data.join(class).join("1.png"), class.len() as u8);
+    }
+    let results = dir.path().join("r.json");
+    let w = f.weights();
+    let mut args: Vec<std::ffi::OsString> = ["evaluate", "--weights", w.as_str(), "--data"]
+        .iter()
+        .map(Into::into)
+        .collect();
+    args.push(data.clone().into());
+    args.extend(["--results-file".into(), results.clone().into()]);
+    args.extend(FAST.iter().map(Into::into));
+    let o = ok(dpn().args(&args).output().unwrap());
+    assert_eq!(
+        stderr(&o).lines().filter(|l| l.contains("escaped")).count(),
+        1,
+        "{}",
+        stderr(&o)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert!(
+        v["data"].as_str().unwrap().ends_with("/val\\xFE"),
+        "{}",
+        v["data"]
+    );
+}

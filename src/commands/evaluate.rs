@@ -18,7 +18,7 @@ use crate::dist;
 use crate::metrics::results::{self, Results, Setup};
 use crate::metrics::{score, Tally};
 use crate::model::infer;
-use crate::output::{self, Cell, Column, Format, Table};
+use crate::output::{self, paths, Cell, Column, Format, Table};
 use crate::sys::error;
 use crate::sys::output_path::OutputPath;
 
@@ -220,11 +220,14 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
             p.weights.display()
         )));
     }
+    if paths::needs_escape(&p.weights) || paths::needs_escape(data) {
+        ui.warn(paths::ESCAPED_WARNING);
+    }
     let setup = Setup {
         model: p.spec.name.clone(),
-        weights: Some(p.weights.display().to_string()),
+        weights: Some(paths::path_text(&p.weights).into_owned()),
         weights_sha256,
-        data: Some(data.display().to_string()),
+        data: Some(paths::path_text(data).into_owned()),
         shard: format!("{}/{}", shard.index, shard.count),
         shard_index: shard.index,
         shard_count: shard.count,
