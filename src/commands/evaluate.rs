@@ -44,7 +44,9 @@ duplicated, missing or foreign shards.
 Under torchrun or srun (RANK/WORLD_SIZE, or a Slurm job step) without --shard, the processes \
 split the images among themselves, add up their counts exactly, and rank 0 alone prints and \
 writes the one result: the same as one process evaluating everything (--dist-timeout bounds the \
-wait for the other ranks).")]
+wait for the other ranks). Every rank must run the same command on the same files: the ranks \
+compare their settings, the weights' SHA-256 and the data listing before any work, and rank 0 \
+checks each rank's counts against its share (exit code 9 otherwise; docs/distributed.md).")]
 pub struct EvaluateArgs {
     /// Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)
     #[arg(long, value_name = "DIR", required_unless_present = "merge")]
