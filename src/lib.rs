@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod train;
 
 pub mod arch;
+pub mod augment;
 pub mod data;
 pub mod dist;
 pub mod model;

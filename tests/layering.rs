@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("dist", 3),
     ("registry", 3),
     ("arch", 3),
+    ("augment", 3),
     ("store", 3),
     ("output", 4),
     ("ui", 4),

@@ -1,0 +1,6 @@
+//! Training augmentation, as timm's recipe scripts use it.
+
+pub mod enhance;
+pub mod geometry;
+pub mod ops;
+pub mod pixel;

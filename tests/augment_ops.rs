@@ -1,0 +1,167 @@
+//! Parity of `dpn::augment`'s AutoAugment/RandAugment ops with timm 1.0.29 on
+//! Pillow 13.0.0 (tests/py/augment_reference.py), byte for byte.
+//!
+//! The Python run computes, for every op of `NAME_TO_OP`, at magnitudes 0..=10 and 15, both `_randomly_negate` draws, both
+//! resample filters and two fill colours, timm's level argument and output on
+//! a photograph, a grey image and a palette image (64x48), and on a flat and a
+//! 2x3 image; plus direct arguments (90-degree rotations on a square, every
+//! posterize bit count, solarize thresholds, enhance factors outside 0..1,
+//! Gaussian blur radii up to beyond the image, large translations). Its output is kept under the target's tmp dir, keyed
+//! by a hash of the script, so later runs skip Python.
+
+mod common;
+use common::python;
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use dpn::augment::geometry::Resample;
+use dpn::augment::ops::{apply, level_to_arg, LevelParams, OpArg, OpError, OpInputs, OpName};
+use dpn::data::decode::RgbImage;
+use serde_json::Value;
+
+const SCRIPT: &str = include_str!("py/augment_reference.py");
+
+/// The reference directory, made once per script version.
+fn reference() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let mut h = DefaultHasher::new();
+        SCRIPT.hash(&mut h);
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let dir = base.join(format!("augment_ops-{:016x}", h.finish()));
+        if dir.join("manifest.json").is_file() {
+            return dir;
+        }
+        let tmp = base.join(format!("augment_ops-tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/augment_reference.py");
+        let out = Command::new(python())
+            .arg(&script)
+            .arg(&tmp)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python().display()));
+        assert!(
+            out.status.success(),
+            "augment_reference.py failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        if std::fs::rename(&tmp, &dir).is_err() {
+            // Another process won the race; use its copy.
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        dir
+    })
+}
+
+fn arg_of(case: &Value) -> OpArg {
+    match case["arg_kind"].as_str().unwrap() {
+        "none" => OpArg::None,
+        "int" => OpArg::Int(case["arg"].as_i64().unwrap()),
+        "float" => OpArg::Float(case["arg"].as_f64().unwrap()),
+        k => panic!("arg_kind {k}"),
+    }
+}
+
+#[test]
+fn ops_match_timm_byte_for_byte() {
+    let dir = reference();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let inputs = std::fs::read(dir.join("images.bin")).unwrap();
+    let expected = std::fs::read(dir.join("expected.bin")).unwrap();
+
+    let mut images = BTreeMap::new();
+    for im in manifest["images"].as_array().unwrap() {
+        let (w, h) = (
+            im["w"].as_u64().unwrap() as usize,
+            im["h"].as_u64().unwrap() as usize,
+        );
+        let o = im["offset"].as_u64().unwrap() as usize;
+        let img = RgbImage::from_raw(w, h, inputs[o..o + w * h * 3].to_vec()).unwrap();
+        images.insert(im["name"].as_str().unwrap().to_string(), img);
+    }
+
+    let cases = manifest["cases"].as_array().unwrap();
+    let mut failures = Vec::new();
+    // Per op: cases checked, and on which filters.
+    let mut checked: BTreeMap<String, usize> = BTreeMap::new();
+    for case in cases {
+        let name = case["op"].as_str().unwrap();
+        let op = OpName::parse(name).unwrap_or_else(|| panic!("unknown op {name}"));
+        let img = &images[case["image"].as_str().unwrap()];
+        let want_arg = arg_of(case);
+        let negate = case["negate"].as_bool().unwrap();
+        let what = format!(
+            "{name} on {} magnitude {} negate {negate} {} fill {} arg {want_arg:?}",
+            case["image"], case["magnitude"], case["resample"], case["fill"]
+        );
+        if let Some(m) = case["magnitude"].as_f64() {
+            let params = LevelParams {
+                translate_const: case["translate_const"].as_f64().unwrap(),
+                ..LevelParams::default()
+            };
+            let got = level_to_arg(op, m, &params, negate);
+            if got != want_arg {
+                failures.push(format!("{what}: level_to_arg gave {got:?}"));
+                continue;
+            }
+        }
+        let resample = match case["resample"].as_str() {
+            Some("bilinear") => Resample::Bilinear,
+            Some("bicubic") | None => Resample::Bicubic,
+            Some(r) => panic!("resample {r}"),
+        };
+        let fill: Vec<u8> = case["fill"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u8)
+            .collect();
+        let inputs = OpInputs {
+            resample,
+            fill: [fill[0], fill[1], fill[2]],
+            blur_u: case["blur_u"].as_f64().unwrap(),
+        };
+        let got = apply(op, img, want_arg, &inputs);
+        match (got, case["offset"].as_u64()) {
+            (Ok(out), Some(o)) => {
+                let o = o as usize;
+                let want = &expected[o..o + img.data.len()];
+                if out.data != want {
+                    let diffs = out.data.iter().zip(want).filter(|(a, b)| a != b).count();
+                    let max = out
+                        .data
+                        .iter()
+                        .zip(want)
+                        .map(|(&a, &b)| a.abs_diff(b))
+                        .max()
+                        .unwrap();
+                    failures.push(format!("{what}: {diffs} bytes differ, by up to {max}"));
+                }
+            }
+            (Err(OpError::Posterize(_)), None) => {}
+            (Ok(_), None) => failures.push(format!("{what}: timm raised {}", case["error"])),
+            (Err(e), _) => failures.push(format!("{what}: dpn failed: {e}")),
+        }
+        *checked.entry(name.to_string()).or_default() += 1;
+    }
+    eprintln!("checked {} cases: {checked:?}", cases.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from timm:\n{}",
+        failures.len(),
+        cases.len(),
+        failures[..failures.len().min(40)].join("\n")
+    );
+    // Every op was exercised.
+    for op in OpName::ALL {
+        assert!(checked.contains_key(op.name()), "{op} not covered");
+    }
+}
