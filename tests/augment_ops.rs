@@ -21,7 +21,10 @@ use std::sync::OnceLock;
 
 use dpn::augment::geometry::Resample;
 use dpn::augment::ops::{apply, level_to_arg, LevelParams, OpArg, OpError, OpInputs, OpName};
+use dpn::augment::rand_augment::{RandAugment, RandHparams};
 use dpn::data::decode::RgbImage;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 const SCRIPT: &str = include_str!("py/augment_reference.py");
@@ -164,4 +167,155 @@ fn ops_match_timm_byte_for_byte() {
     for op in OpName::ALL {
         assert!(checked.contains_key(op.name()), "{op} not covered");
     }
+}
+
+fn resample_name(r: Option<Resample>) -> Value {
+    match r {
+        None => Value::Null,
+        Some(Resample::Bilinear) => "bilinear".into(),
+        Some(Resample::Bicubic) => "bicubic".into(),
+    }
+}
+
+/// dpn's RandAugment draws, replayed through timm's `rand_augment_transform`
+/// and `RandAugment` (augment_reference.py --replay): the same parsed config,
+/// the same bytes, the same Posterize errors.
+#[test]
+fn rand_augment_replays_through_timm() {
+    let dir = reference();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let inputs = std::fs::read(dir.join("images.bin")).unwrap();
+    let image = |name: &str| {
+        let im = manifest["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|im| im["name"] == name)
+            .unwrap();
+        let (w, h) = (
+            im["w"].as_u64().unwrap() as usize,
+            im["h"].as_u64().unwrap() as usize,
+        );
+        let o = im["offset"].as_u64().unwrap() as usize;
+        RgbImage::from_raw(w, h, inputs[o..o + w * h * 3].to_vec()).unwrap()
+    };
+    let configs: [(&str, Option<Resample>); 7] = [
+        ("rand-m9-mstd0.5-inc1", None),
+        ("rand-m9-mstd0.5", None),
+        ("rand-m7-n3-mstd101-mmax15-p0.8", None),
+        ("rand-m15-n4-mmax20-inc1-p1.0", Some(Resample::Bilinear)),
+        ("rand-m9-n2-t3a-mstd1", None),
+        ("rand-m10-tweights-n3-mstd1", Some(Resample::Bicubic)),
+        ("rand-m6-n3-t3aw-p0.9", None),
+    ];
+    let fill = dpn::augment::ops::fill_from_mean([0.485, 0.456, 0.406]);
+    let mut rng = ChaCha8Rng::seed_from_u64(2026);
+    let mut cases = Vec::new();
+    let mut ours = Vec::new();
+    for (config, interpolation) in configs {
+        let hparams = RandHparams {
+            level: LevelParams {
+                translate_const: 21.0,
+                ..LevelParams::default()
+            },
+            fill,
+            interpolation,
+        };
+        let ra = RandAugment::parse(config, hparams).unwrap();
+        for k in 0..8 {
+            let name = ["astronaut", "chelsea_palette", "camera_grey"][k % 3];
+            let draws = ra.draw(&mut rng);
+            let layers: Vec<Value> = draws
+                .iter()
+                .map(|d| {
+                    serde_json::json!({
+                        "op": d.op, "gate": d.gate, "magnitude": d.magnitude,
+                        "negate": d.negate, "resample": resample_name(d.resample),
+                        "blur_u": d.blur_u,
+                    })
+                })
+                .collect();
+            cases.push(serde_json::json!({
+                "config": config, "translate_const": 21, "img_mean": fill,
+                "interpolation": resample_name(interpolation), "image": name,
+                "layers": layers,
+            }));
+            ours.push((config, ra.clone(), ra.apply(&image(name), &draws)));
+        }
+    }
+    let work = tempfile::tempdir().unwrap();
+    let cases_path = work.path().join("cases.json");
+    std::fs::write(&cases_path, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/augment_reference.py");
+    let out = Command::new(python())
+        .arg(&script)
+        .arg("--replay")
+        .arg(dir)
+        .arg(&cases_path)
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "augment_reference.py --replay failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("results.json")).unwrap()).unwrap();
+    let expected = std::fs::read(work.path().join("expected.bin")).unwrap();
+    let mut errors = 0;
+    for (i, ((config, ra, got), r)) in ours.iter().zip(results.as_array().unwrap()).enumerate() {
+        let p = &r["parsed"];
+        let names: Vec<&str> = ra.ops.iter().map(|o| o.name()).collect();
+        let timm_names: Vec<&str> = p["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(names, timm_names, "{config}");
+        assert_eq!(
+            ra.num_layers as u64,
+            p["num_layers"].as_u64().unwrap(),
+            "{config}"
+        );
+        assert_eq!(ra.prob, p["prob"].as_f64().unwrap(), "{config}");
+        assert_eq!(ra.magnitude, p["magnitude"].as_f64().unwrap(), "{config}");
+        match p["magnitude_std"].as_str() {
+            Some("inf") => assert!(ra.magnitude_std.is_infinite(), "{config}"),
+            _ => assert_eq!(
+                ra.magnitude_std,
+                p["magnitude_std"].as_f64().unwrap(),
+                "{config}"
+            ),
+        }
+        assert_eq!(ra.magnitude_max, p["magnitude_max"].as_f64(), "{config}");
+        match (&ra.weights, p["weights"].as_array()) {
+            (None, None) => {}
+            (Some(w), Some(t)) => {
+                for (a, b) in w.iter().zip(t) {
+                    assert!((a - b.as_f64().unwrap()).abs() < 1e-15, "{config}: weights");
+                }
+            }
+            other => panic!("{config}: weights {other:?}"),
+        }
+        match (got, r["offset"].as_u64()) {
+            (Ok(img), Some(o)) => {
+                let o = o as usize;
+                assert!(
+                    img.data == expected[o..o + img.data.len()],
+                    "case {i} ({config}): {:?}",
+                    cases[i]["layers"]
+                );
+            }
+            (Err(OpError::Posterize(_)), None) => errors += 1,
+            (got, _) => panic!(
+                "case {i} ({config}): dpn {:?}, timm error {}",
+                got.as_ref().map(|_| "ok"),
+                r["error"]
+            ),
+        }
+    }
+    eprintln!("{} RandAugment replays, {errors} raised", ours.len());
 }

@@ -4,3 +4,4 @@ pub mod enhance;
 pub mod geometry;
 pub mod ops;
 pub mod pixel;
+pub mod rand_augment;

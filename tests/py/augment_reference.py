@@ -19,6 +19,17 @@ a case without one ran the op function on `arg` directly. arg_kind is "none",
 message where timm raised (Pillow 13's posterize with 0 bits), else null and
 the output is at `offset` in expected.bin (same size as the input).
 
+usage: augment_reference.py --replay REF_DIR CASES_JSON OUT_DIR
+
+Replays dpn's RandAugment draws through timm's own rand_augment_transform and
+RandAugment: CASES_JSON is [{config, translate_const, img_mean, interpolation,
+image, layers: [{op, gate, magnitude, negate, resample, blur_u}]}] on REF_DIR's
+images; np.random.choice returns the layers' ops and `random` returns the
+recorded draws, each checked to be the call timm makes next. Writes
+OUT_DIR/expected.bin and OUT_DIR/results.json: per case, timm's parsed config
+(ops, num_layers, prob, magnitude, magnitude_std, magnitude_max, weights) and
+the output's offset, or the error.
+
 Images: scikit-image's astronaut (a photograph), camera (grey, converted 'L'
 to 'RGB') and chelsea quantized to a 16-colour palette ('P', then 'RGB', as
 dpn decodes palette files), each resized to 64x48 (not square, so that the
@@ -39,7 +50,6 @@ from PIL import Image
 from skimage import data as sd
 import timm.data.auto_augment as aa
 
-OUT = sys.argv[1]
 
 BILINEAR = Image.Resampling.BILINEAR
 BICUBIC = Image.Resampling.BICUBIC
@@ -73,6 +83,115 @@ FORCED = ForcedRandom()
 aa.random = FORCED
 
 
+class ScriptedRandom:
+    """Stands in for the `random` module inside auto_augment during a replay:
+    each call must be the next recorded one."""
+
+    def __init__(self, calls):
+        self.calls = list(calls)
+
+    def _next(self, kind):
+        assert self.calls, f"timm drew {kind} beyond the recorded draws"
+        got, value = self.calls.pop(0)
+        assert got == kind, f"timm drew {kind} where dpn recorded {got}"
+        return value
+
+    def random(self):
+        return self._next("random")
+
+    def gauss(self, mu, sigma):
+        return self._next("gauss")
+
+    def uniform(self, a, b):
+        kind, value = self.calls[0] if self.calls else (None, None)
+        if kind == "uniform_u":
+            u = self._next("uniform_u")
+            return a + (b - a) * u
+        return self._next("uniform")
+
+    def choice(self, seq):
+        assert tuple(seq) == (BILINEAR, BICUBIC), seq
+        return RESAMPLE[self._next("choice")]
+
+
+def replay(ref_dir, cases_path, out_dir):
+    with open(os.path.join(ref_dir, "manifest.json")) as f:
+        manifest = json.load(f)
+    raw = open(os.path.join(ref_dir, "images.bin"), "rb").read()
+    imgs = {}
+    for im in manifest["images"]:
+        n = im["w"] * im["h"] * 3
+        imgs[im["name"]] = Image.frombytes("RGB", (im["w"], im["h"]), raw[im["offset"] : im["offset"] + n])
+    cases = json.load(open(cases_path))
+    results = []
+    out = open(os.path.join(out_dir, "expected.bin"), "wb")
+    offset = 0
+    real_choice = np.random.choice
+    for case in cases:
+        hparams = {"translate_const": case["translate_const"], "img_mean": tuple(case["img_mean"])}
+        if case["interpolation"]:
+            hparams["interpolation"] = RESAMPLE[case["interpolation"]]
+        ra = aa.rand_augment_transform(case["config"], hparams)
+        op0 = ra.ops[0]
+        std = op0.magnitude_std
+        parsed = {
+            "ops": [op.name for op in ra.ops],
+            "num_layers": ra.num_layers,
+            "prob": op0.prob,
+            "magnitude": op0.magnitude,
+            "magnitude_std": "inf" if std == float("inf") else std,
+            "magnitude_max": op0.magnitude_max,
+            "weights": None if ra.choice_weights is None else [float(w) for w in ra.choice_weights],
+        }
+        layers = case["layers"]
+        calls = []
+        for layer in layers:
+            if layer["gate"] is not None:
+                calls.append(("random", layer["gate"]))
+                if layer["gate"] > op0.prob:
+                    continue
+            if layer["magnitude"] is not None:
+                calls.append(("uniform" if std == float("inf") else "gauss", layer["magnitude"]))
+            if layer["negate"] is not None:
+                calls.append(("random", 0.75 if layer["negate"] else 0.25))
+            if layer["resample"] is not None:
+                calls.append(("choice", layer["resample"]))
+            if layer["blur_u"] is not None:
+                calls.append(("uniform_u", layer["blur_u"]))
+        scripted = ScriptedRandom(calls)
+        aa.random = scripted
+
+        def choice(ops, n, replace=True, p=None):
+            assert n == len(layers) and replace == (ra.choice_weights is None)
+            return [ops[layer["op"]] for layer in layers]
+
+        np.random.choice = choice
+        result = {"parsed": parsed, "offset": None, "error": None}
+        try:
+            img = ra(imgs[case["image"]])
+        except ValueError as e:
+            result["error"] = str(e)
+        else:
+            b = img.tobytes()
+            result["offset"] = offset
+            out.write(b)
+            offset += len(b)
+        finally:
+            np.random.choice = real_choice
+        if result["error"] is None:
+            assert not scripted.calls, f"draws left unused: {scripted.calls}"
+        results.append(result)
+    out.close()
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(results, f)
+    print("done", len(results))
+
+
+if sys.argv[1] == "--replay":
+    replay(sys.argv[2], sys.argv[3], sys.argv[4])
+    sys.exit(0)
+
+
 def negates(op):
     """Whether op's level function draws _randomly_negate."""
     fn = aa.LEVEL_TO_ARG[op]
@@ -101,6 +220,7 @@ images["tiny"] = Image.fromarray(sd.chelsea()[50:53, 100:102])
 
 manifest = {"images": [], "cases": []}
 offset = 0
+OUT = sys.argv[1]
 with open(os.path.join(OUT, "images.bin"), "wb") as f:
     for name, img in images.items():
         assert img.mode == "RGB"
