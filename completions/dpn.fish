@@ -283,6 +283,9 @@ none\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l dist-backend -d 'Distributed runs: the collective library, by default NCCL on CUDA and Gloo on the CPU; given explicitly, a launcher\'s world of one joins it too' -r -f -a "auto\t''
 gloo\t''
 nccl\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l reprob -d 'Random erasing: probability that an image gets erased boxes (timm\'s RandomErasing, on the normalized image) [default: 0.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l remode -d 'Random erasing\'s fill: const (zeros), rand (a normal value per channel) or pixel (a normal value per pixel and channel) [default: pixel]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l recount -d 'Random erasing: an erased image gets 1 to N boxes, their areas scaled by 1 / the number [default: 1]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -293,6 +296,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l nesterov -d 'Nesterov 
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l channels-last -d 'Train in channels-last (NHWC) memory format'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l strict -d 'Stop at the first unreadable image instead of skipping it'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l sync-bn -d 'Distributed runs: BatchNorm statistics over every process\'s batch together (SyncBatchNorm); costs an all-reduce per BatchNorm in each forward and backward pass'
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l resplit -d 'Accepted as timm\'s train.py accepts it, recorded, and without effect: it leaves the first half of each batch unerased only in timm\'s CUDA prefetcher; dpn erases per image, as train.py --no-prefetcher does'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s h -l help -d 'Print help (see more with \'--help\')'

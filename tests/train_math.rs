@@ -137,6 +137,10 @@ fn config_of(c: &serde_json::Value) -> TrainConfig {
         world_size: 1,
         dist_bn: "reduce".into(),
         sync_bn: false,
+        reprob: 0.0,
+        remode: "pixel".into(),
+        recount: 1,
+        resplit: false,
     }
 }
 

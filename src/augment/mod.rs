@@ -1,7 +1,10 @@
 //! Training augmentation, as timm's recipe scripts use it.
 
 pub mod enhance;
+pub mod erasing;
 pub mod geometry;
 pub mod ops;
 pub mod pixel;
 pub mod rand_augment;
+
+pub use erasing::{apply_box, Draw, EraseBox, EraseMode, RandomErasing};

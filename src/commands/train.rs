@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::Context;
+use crate::augment::EraseMode;
 use crate::dist::{self, agree, Fingerprint, Group};
 use crate::output::Format;
 use crate::registry::ModelSpec;
@@ -31,7 +32,8 @@ only --num-classes 1000 with synset folders keeps ImageNet's head (classes and i
 --val-data folders are looked up by name among the training classes (a subset is fine; an \
 unknown folder is an error, exit code 3). Training uses timm's \
 augmentation (RandomResizedCrop with --scale/--ratio, horizontal flip with --hflip, the model's \
-normalization), validation timm's eval transform (resize to img-size / crop-pct, center crop). \
+normalization; with --reprob, timm's random erasing on the normalized image, drawn per image \
+like the crop), validation timm's eval transform (resize to img-size / crop-pct, center crop). \
 Images that cannot be read are skipped and counted (--strict stops instead); the last \
 incomplete batch of an epoch is dropped.
 
@@ -221,6 +223,37 @@ pub struct TrainArgs {
     /// on the CPU; given explicitly, a launcher's world of one joins it too
     #[arg(long, value_enum, value_name = "NAME")]
     pub dist_backend: Option<DistBackend>,
+
+    /// Boxed: the augmentation flags grow, and `cli::Command` holds these
+    /// arguments by value.
+    #[command(flatten)]
+    pub augment: Box<AugmentArgs>,
+}
+
+/// timm's train.py augmentation flags, spelled and defaulted as there.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Augmentation")]
+pub struct AugmentArgs {
+    /// Random erasing: probability that an image gets erased boxes (timm's
+    /// RandomErasing, on the normalized image) [default: 0.0]
+    #[arg(long, value_name = "P")]
+    pub reprob: Option<f64>,
+
+    /// Random erasing's fill: const (zeros), rand (a normal value per channel)
+    /// or pixel (a normal value per pixel and channel) [default: pixel]
+    #[arg(long, value_name = "MODE")]
+    pub remode: Option<String>,
+
+    /// Random erasing: an erased image gets 1 to N boxes, their areas scaled
+    /// by 1 / the number [default: 1]
+    #[arg(long, value_name = "N")]
+    pub recount: Option<usize>,
+
+    /// Accepted as timm's train.py accepts it, recorded, and without effect:
+    /// it leaves the first half of each batch unerased only in timm's CUDA
+    /// prefetcher; dpn erases per image, as train.py --no-prefetcher does
+    #[arg(long)]
+    pub resplit: bool,
 }
 
 /// `--dist-backend`.
@@ -321,6 +354,15 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
         world_size: world,
         dist_bn: args.dist_bn.unwrap_or(DistBn::Reduce).name().into(),
         sync_bn: args.sync_bn,
+        reprob: args.augment.reprob.unwrap_or(0.0),
+        remode: args
+            .augment
+            .remode
+            .as_deref()
+            .unwrap_or("pixel")
+            .to_ascii_lowercase(),
+        recount: args.augment.recount.unwrap_or(1),
+        resplit: args.augment.resplit,
     })
 }
 
@@ -425,6 +467,17 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
         args.dist_bn.map(|d| d.name().to_string()),
         saved.dist_bn.clone(),
     );
+    differs(&mut fixed, "reprob", args.augment.reprob, saved.reprob);
+    differs(
+        &mut fixed,
+        "remode",
+        args.augment.remode.as_deref().map(str::to_ascii_lowercase),
+        saved.remode.clone(),
+    );
+    differs(&mut fixed, "recount", args.augment.recount, saved.recount);
+    if args.augment.resplit && !saved.resplit {
+        fixed.push("--resplit (the checkpoint ran without it)".into());
+    }
     if args.nesterov && !saved.nesterov {
         fixed.push("--nesterov (the checkpoint has plain momentum)".into());
     }
@@ -503,6 +556,19 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
         return bad(format!("--crop-pct {} must be in (0, 1]", cfg.crop_pct));
     }
     let _: crate::model::infer::Precision = cfg.amp.parse()?;
+    if !(0.0..=1.0).contains(&cfg.reprob) {
+        return bad(format!("--reprob {} must be in [0, 1]", cfg.reprob));
+    }
+    if cfg.remode.parse::<EraseMode>().is_err() {
+        return bad(format!(
+            "--remode {}: one of {}",
+            cfg.remode,
+            EraseMode::NAMES.join(", ")
+        ));
+    }
+    if cfg.recount == 0 {
+        return bad("--recount must be at least 1".into());
+    }
     Ok(())
 }
 

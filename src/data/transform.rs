@@ -13,6 +13,12 @@
 //! horizontal flip with probability 0.5, `ToTensor`, `Normalize`. The random
 //! numbers come from a caller's RNG (same distributions as Python's `random`,
 //! not the same stream); given the same numbers the crop is the same.
+//! With `erasing` set, timm's `RandomErasing` follows on the normalized
+//! floats (`transforms_imagenet_train` puts it after `Normalize`), its numbers
+//! drawn from the same per-image generator after the crop's and flip's
+//! (`augment::erasing`, through [`NormalizedStep`]).
+
+use std::sync::Arc;
 
 use rand::Rng;
 use tch::Tensor;
@@ -273,8 +279,24 @@ pub fn hflip(img: &mut RgbImage) {
     }
 }
 
+/// A random step on the normalized `chan x height x width` floats that ends
+/// the train transform, drawing from the image's own generator after the
+/// crop and flip: `augment::erasing::RandomErasing` (timm's random erasing).
+/// A trait, so that `data` does not import `augment`, which builds on
+/// `data`'s images.
+pub trait NormalizedStep: std::fmt::Debug + Send + Sync {
+    fn apply(
+        &self,
+        chw: &mut [f32],
+        chan: usize,
+        height: usize,
+        width: usize,
+        rng: &mut dyn rand::RngCore,
+    );
+}
+
 /// timm's train transform: random resized crop, horizontal flip, normalize.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct TrainTransform {
     pub size: usize,
     pub scale: (f64, f64),
@@ -283,6 +305,9 @@ pub struct TrainTransform {
     pub filter: Filter,
     pub mean: [f32; 3],
     pub std: [f32; 3],
+    /// timm's random erasing on the normalized image (`--reprob` > 0), else
+    /// none (and no numbers drawn for it).
+    pub erasing: Option<Arc<dyn NormalizedStep>>,
     /// Seeds the per-image RNGs of [`ImageTransform::apply_into`] (mix in the
     /// epoch for a new draw each epoch).
     pub seed: u64,
@@ -299,6 +324,7 @@ impl TrainTransform {
             filter: p.interpolation.into(),
             mean: p.mean.map(|v| v as f32),
             std: p.std.map(|v| v as f32),
+            erasing: None,
             seed,
         }
     }
@@ -329,5 +355,67 @@ impl ImageTransform for TrainTransform {
     fn apply_into(&self, img: &RgbImage, index: usize, out: &mut [f32]) {
         let mut rng = self.rng_for(index);
         normalize_into(&self.augment(img, &mut rng), self.mean, self.std, out);
+        if let Some(e) = &self.erasing {
+            e.apply(out, 3, self.size, self.size, &mut rng);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::augment::{EraseMode, RandomErasing};
+
+    fn tf(erasing: Option<RandomErasing>) -> TrainTransform {
+        TrainTransform {
+            size: 16,
+            scale: (0.08, 1.0),
+            ratio: (3.0 / 4.0, 4.0 / 3.0),
+            hflip: 0.5,
+            filter: Filter::Bilinear,
+            mean: [0.5, 0.4, 0.3],
+            std: [0.2, 0.25, 0.3],
+            erasing: erasing.map(|e| Arc::new(e) as Arc<dyn NormalizedStep>),
+            seed: 11,
+        }
+    }
+
+    fn photo() -> RgbImage {
+        let mut img = RgbImage::new(40, 30);
+        for (i, v) in img.data.iter_mut().enumerate() {
+            *v = (i * 37 % 251) as u8;
+        }
+        img
+    }
+
+    /// Erasing draws from the image's own generator after the crop and flip:
+    /// the same index gives the same bytes, and the crop is unchanged by it.
+    #[test]
+    fn erasing_continues_the_images_generator() {
+        let img = photo();
+        let plain = tf(None);
+        let e = RandomErasing::new(1.0, EraseMode::Pixel, 2);
+        let erasing = tf(Some(e.clone()));
+        let n = 3 * 16 * 16;
+        for index in [0usize, 1, 7, 1000] {
+            let (mut a, mut b, mut c) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
+            plain.apply_into(&img, index, &mut a);
+            erasing.apply_into(&img, index, &mut b);
+            erasing.apply_into(&img, index, &mut c);
+            assert_eq!(b, c, "repeatable");
+            let mut rng = erasing.rng_for(index);
+            let mut expect = vec![0f32; n];
+            normalize_into(
+                &erasing.augment(&img, &mut rng),
+                erasing.mean,
+                erasing.std,
+                &mut expect,
+            );
+            assert_eq!(expect, a, "the crop and flip do not change");
+            let boxes = e.erase(&mut expect, 3, 16, 16, &mut rng);
+            assert!(!boxes.is_empty());
+            assert_eq!(expect, b);
+            assert_ne!(a, b);
+        }
     }
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::sched::SchedKind;
+use crate::augment::{EraseMode, RandomErasing};
+use crate::sys::error;
 
 /// Every setting that decides what a run computes (and a few that do not:
 /// workers, device), with defaults applied.
@@ -54,6 +56,37 @@ pub struct TrainConfig {
     /// BatchNorm statistics over every rank's batch (SyncBatchNorm).
     #[serde(default)]
     pub sync_bn: bool,
+    /// Random erasing (timm's `--reprob`): the probability that an image is
+    /// erased; 0 (the default, and what runs before it recorded) is none.
+    #[serde(default)]
+    pub reprob: f64,
+    /// Its fill (timm's `--remode`): "const", "rand" or "pixel".
+    #[serde(default = "pixel")]
+    pub remode: String,
+    /// Its largest number of boxes an image (timm's `--recount`).
+    #[serde(default = "one")]
+    pub recount: usize,
+    /// timm's `--resplit` (recorded; see `dpn train --help`: without timm's
+    /// prefetcher, erasing runs per image and the flag changes nothing).
+    #[serde(default)]
+    pub resplit: bool,
+}
+
+impl TrainConfig {
+    /// timm's `RandomErasing` as `transforms_imagenet_train` builds it from
+    /// `--reprob`, `--remode` and `--recount`; none when `--reprob` is 0, as
+    /// timm adds it only for `re_prob > 0`.
+    pub fn erasing(&self) -> anyhow::Result<Option<RandomErasing>> {
+        if self.reprob <= 0.0 {
+            return Ok(None);
+        }
+        let mode: EraseMode = self.remode.parse().map_err(error::usage)?;
+        Ok(Some(RandomErasing::new(self.reprob, mode, self.recount)))
+    }
+}
+
+fn pixel() -> String {
+    "pixel".into()
 }
 
 fn one() -> usize {

@@ -310,6 +310,7 @@ impl<'a> Run<'a> {
         tf.scale = self.cfg.scale;
         tf.ratio = self.cfg.ratio;
         tf.hflip = self.cfg.hflip;
+        tf.erasing = self.cfg.erasing()?.map(|e| Arc::new(e) as _);
         let tf: Arc<dyn ImageTransform> = Arc::new(Offset {
             inner: tf,
             offset: skip,
