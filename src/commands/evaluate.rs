@@ -16,6 +16,7 @@ use crate::data::shard::Shard;
 use crate::data::{BatchLoader, LoaderOptions};
 use crate::dist;
 use crate::metrics::results::{self, Results, Setup};
+use crate::metrics::tally::Expected;
 use crate::metrics::{score, Tally};
 use crate::model::infer;
 use crate::output::{self, paths, Cell, Column, Format, Table};
@@ -157,7 +158,8 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     let num_classes = p.loaded.arch.num_classes;
     let mut expected = Vec::new();
     if let Some(g) = &group {
-        expected = dist::shard::expected_shares(&items, g.world(), num_classes);
+        let labels: Vec<Option<i64>> = items.iter().map(|i| i.label).collect();
+        expected = Expected::shares(&labels, g.world(), num_classes);
         items = Shard {
             index: g.rank(),
             count: g.world(),

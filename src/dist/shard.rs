@@ -1,8 +1,5 @@
 //! Which items each rank takes.
 
-use crate::data::batches::Item;
-use crate::metrics::tally::Expected;
-
 /// Rank `rank`'s share of an epoch's `order`, as torch's
 /// `DistributedSampler(shuffle=False, drop_last=False)` splits an already
 /// shuffled list (timm's train.py): the list is padded to a multiple of
@@ -24,19 +21,6 @@ pub fn train_share(order: &[usize], rank: usize, world: usize) -> Vec<usize> {
 /// exactly once (torch's sampler would count padded duplicates).
 pub fn eval_share(n: usize, rank: usize, world: usize) -> impl Iterator<Item = usize> {
     (rank..n).step_by(world.max(1))
-}
-
-/// What each of `world` ranks holds of `items` under [`eval_share`]: what
-/// rank 0 checks their counts against (`Tally::all_ranks`).
-pub fn expected_shares(items: &[Item], world: usize, num_classes: usize) -> Vec<Expected> {
-    (0..world)
-        .map(|r| {
-            Expected::of(
-                eval_share(items.len(), r, world).map(|i| items[i].label),
-                num_classes,
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -57,6 +57,18 @@ impl Expected {
         }
         e
     }
+
+    /// What each of `world` ranks holds of the items with these `labels`
+    /// under `dist::shard::eval_share`: what rank 0 checks their counts
+    /// against ([`Tally::all_ranks`]).
+    pub fn shares(labels: &[Option<i64>], world: usize, num_classes: usize) -> Vec<Expected> {
+        (0..world)
+            .map(|r| {
+                let share = crate::dist::shard::eval_share(labels.len(), r, world);
+                Expected::of(share.map(|i| labels[i]), num_classes)
+            })
+            .collect()
+    }
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -9,6 +9,7 @@ use anyhow::Result;
 
 use crate::data::{BatchLoader, ImageTransform, Item, LoaderOptions};
 use crate::dist::{shard, Group};
+use crate::metrics::tally::Expected;
 use crate::metrics::{score, Tally};
 use crate::model::infer::{self, RunOptions};
 use crate::model::Dpn;
@@ -74,7 +75,11 @@ pub fn validate(
     let tally = match group {
         Some(g) => tally.all_ranks(
             g,
-            &shard::expected_shares(items, g.world(), model.num_classes()),
+            &Expected::shares(
+                &items.iter().map(|i| i.label).collect::<Vec<_>>(),
+                g.world(),
+                model.num_classes(),
+            ),
         )?,
         None => tally,
     };
