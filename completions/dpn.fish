@@ -286,6 +286,13 @@ nccl\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l reprob -d 'Random erasing: probability that an image gets erased boxes (timm\'s RandomErasing, on the normalized image) [default: 0.0]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l remode -d 'Random erasing\'s fill: const (zeros), rand (a normal value per channel) or pixel (a normal value per pixel and channel) [default: pixel]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l recount -d 'Random erasing: an erased image gets 1 to N boxes, their areas scaled by 1 / the number [default: 1]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l mixup -d 'Mixup alpha: a batch is blended with its reverse by lam ~ Beta(alpha, alpha), the targets likewise (soft targets, scored by timm\'s SoftTargetCrossEntropy with --label-smoothing in them); 0 is off [default: 0.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l cutmix -d 'CutMix alpha: a box of the reversed batch pasted in, its area 1 - lam, lam ~ Beta(alpha, alpha); 0 is off [default: 0.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l cutmix-minmax -d 'CutMix box sides as fractions of the image, drawn in [MIN, MAX) (turns CutMix on, its alpha 1; timm\'s rand_bbox_minmax)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l mixup-prob -d 'Probability that a batch (or pair, or image: --mixup-mode) is mixed [default: 1.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l mixup-switch-prob -d 'Probability of CutMix rather than Mixup when both are on [default: 0.5]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l mixup-mode -d 'How mixing parameters are drawn: batch (one for the batch), pair (one per pair of images i and n-1-i) or elem (one per image) [default: batch]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l mixup-off-epoch -d 'Stop mixing from this epoch on (counted from 0, as timm does; the targets stay smoothed); 0 is never [default: 0]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -548,3 +548,126 @@ fn out_of_memory_in_training_is_one_line_and_exit_8() {
         "no checkpoint from a failed step"
     );
 }
+
+/// A short digits run with `--mixup 0.2 --cutmix 1.0` trains (soft targets,
+/// SoftTargetCrossEntropy), records its settings in run.json, and an older
+/// run.json without them loads as no mixing; `--resume` refuses a change.
+#[test]
+fn mixup_cutmix_run_records_its_settings() {
+    let tmp = tempdir("train-mixup-");
+    let out = tmp.path().join("mixed");
+    let o = run(digits_cmd(
+        &out,
+        1,
+        "32",
+        &["--lr", "0.05", "--mixup", "0.2", "--cutmix", "1.0"],
+    ));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = std::fs::read_to_string(out.join("run.json")).unwrap();
+    let cfg: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let want = [
+        ("mixup", serde_json::json!(0.2)),
+        ("cutmix", serde_json::json!(1.0)),
+        ("cutmix_minmax", serde_json::Value::Null),
+        ("mixup_prob", serde_json::json!(1.0)),
+        ("mixup_switch_prob", serde_json::json!(0.5)),
+        ("mixup_mode", serde_json::json!("batch")),
+        ("mixup_off_epoch", serde_json::json!(0)),
+    ];
+    for (k, v) in &want {
+        assert_eq!(&cfg[*k], v, "{k} in {text}");
+    }
+    let history = state(&out.join("last"))["history"].clone();
+    let loss = history[0]["train_loss"].as_f64().unwrap();
+    assert!(loss.is_finite() && loss > 0.0, "{history}");
+
+    // A run.json or state.json from before these settings: no mixing.
+    let mut older = cfg.clone();
+    for (k, _) in &want {
+        older.as_object_mut().unwrap().remove(*k).unwrap();
+    }
+    let older: dpn::train::config::TrainConfig = serde_json::from_value(older).unwrap();
+    assert!(older.mixup().unwrap().is_none());
+    assert_eq!(
+        (
+            older.mixup_prob,
+            older.mixup_switch_prob,
+            older.mixup_mode.as_str()
+        ),
+        (1.0, 0.5, "batch")
+    );
+
+    for flags in [
+        &["--mixup", "0.3"][..],
+        &["--cutmix-minmax", "0.2", "0.8"],
+        &["--mixup-mode", "elem"],
+        &["--mixup-off-epoch", "1"],
+    ] {
+        let mut c = dpn();
+        c.arg("train").arg("--resume").arg(&out);
+        let o = run({
+            c.args(["--epochs", "2"]).args(flags);
+            c
+        });
+        assert_eq!(code(&o), 2, "{}", stderr(&o));
+        let e = stderr(&o);
+        assert!(e.contains("cannot change") && e.contains(flags[0]), "{e}");
+    }
+}
+
+/// Bad mixup values: one line, exit code 2, nothing written.
+#[test]
+fn bad_mixup_values_are_refused_before_anything_is_written() {
+    let tmp = tempdir("train-mixup-bad-");
+    for (i, (flags, needle)) in [
+        (&["--mixup=-0.2"][..], "--mixup -0.2"),
+        (&["--cutmix", "NaN"][..], "--cutmix NaN"),
+        (
+            &["--mixup", "1", "--mixup-prob", "1.5"][..],
+            "--mixup-prob 1.5",
+        ),
+        (
+            &["--mixup", "1", "--mixup-switch-prob=-1"][..],
+            "--mixup-switch-prob -1",
+        ),
+        (
+            &["--cutmix-minmax", "0.8", "0.2"][..],
+            "--cutmix-minmax 0.8 0.2",
+        ),
+        (
+            &["--cutmix-minmax", "0.2", "1.5"][..],
+            "--cutmix-minmax 0.2 1.5",
+        ),
+        (&["--cutmix-minmax", "0.5", "0.51"][..], "--img-size 32"),
+        (
+            &["--mixup", "1", "--mixup-mode", "pairs"][..],
+            "--mixup-mode pairs",
+        ),
+        (&["--mixup", "1", "--batch-size", "15"][..], "even"),
+        (
+            &["--cutmix", "1", "--batch-size", "3"][..],
+            "--batch-size 3",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = tmp.path().join(format!("run{i}"));
+        // digits_train_args has --batch-size 16: a flag here replaces it.
+        let mut args = common::digits_train_args(&out, 1, "32");
+        let mut flags = flags.to_vec();
+        if let Some(f) = flags.iter().position(|a| *a == "--batch-size") {
+            let a = args.iter().position(|a| a == "--batch-size").unwrap();
+            args[a + 1] = flags[f + 1].into();
+            flags.drain(f..f + 2);
+        }
+        let mut c = dpn();
+        c.args(args).args(&flags);
+        let o = run(c);
+        let e = stderr(&o);
+        assert_eq!(code(&o), 2, "{flags:?}: {e}");
+        assert_eq!(e.trim_end().lines().count(), 1, "{flags:?}: {e}");
+        assert!(e.contains(needle), "{flags:?}: {e}");
+        assert!(!out.exists(), "{flags:?} wrote {}", out.display());
+    }
+}

@@ -141,6 +141,13 @@ fn config_of(c: &serde_json::Value) -> TrainConfig {
         remode: "pixel".into(),
         recount: 1,
         resplit: false,
+        mixup: 0.0,
+        cutmix: 0.0,
+        cutmix_minmax: None,
+        mixup_prob: 1.0,
+        mixup_switch_prob: 0.5,
+        mixup_mode: "batch".into(),
+        mixup_off_epoch: 0,
     }
 }
 

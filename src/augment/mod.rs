@@ -3,6 +3,7 @@
 pub mod enhance;
 pub mod erasing;
 pub mod geometry;
+pub mod mixup;
 pub mod ops;
 pub mod pixel;
 pub mod rand_augment;

@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::Context;
+use crate::augment::mixup::{MixMode, Mixup};
 use crate::augment::EraseMode;
 use crate::dist::{self, agree, Fingerprint, Group};
 use crate::output::Format;
@@ -35,7 +36,9 @@ augmentation (RandomResizedCrop with --scale/--ratio, horizontal flip with --hfl
 normalization; with --reprob, timm's random erasing on the normalized image, drawn per image \
 like the crop), validation timm's eval transform (resize to img-size / crop-pct, center crop). \
 Images that cannot be read are skipped and counted (--strict stops instead); the last \
-incomplete batch of an epoch is dropped.
+incomplete batch of an epoch is dropped. With --mixup/--cutmix, each batch is then mixed as \
+timm's Mixup does (train.py without its prefetcher), its numbers drawn per update from --seed, \
+and the loss is timm's SoftTargetCrossEntropy on soft targets that carry the label smoothing.
 
 The optimizer is SGD with momentum (torch.optim.SGD; weight decay on convolution weights only, \
 not on BatchNorm parameters and biases), the loss cross-entropy with label smoothing, the \
@@ -228,6 +231,57 @@ pub struct TrainArgs {
     /// arguments by value.
     #[command(flatten)]
     pub augment: Box<AugmentArgs>,
+
+    /// Mixup and CutMix (boxed like `augment`).
+    #[command(flatten)]
+    pub mixup: Box<MixupArgs>,
+}
+
+/// timm's train.py Mixup/CutMix flags, spelled and defaulted as there
+/// (`augment::mixup`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Augmentation")]
+pub struct MixupArgs {
+    /// Mixup alpha: a batch is blended with its reverse by lam ~ Beta(alpha,
+    /// alpha), the targets likewise (soft targets, scored by timm's
+    /// SoftTargetCrossEntropy with --label-smoothing in them); 0 is off [default: 0.0]
+    #[arg(long, value_name = "ALPHA")]
+    pub mixup: Option<f64>,
+
+    /// CutMix alpha: a box of the reversed batch pasted in, its area 1 - lam,
+    /// lam ~ Beta(alpha, alpha); 0 is off [default: 0.0]
+    #[arg(long, value_name = "ALPHA")]
+    pub cutmix: Option<f64>,
+
+    /// CutMix box sides as fractions of the image, drawn in [MIN, MAX)
+    /// (turns CutMix on, its alpha 1; timm's rand_bbox_minmax)
+    #[arg(long, num_args = 2, value_names = ["MIN", "MAX"])]
+    pub cutmix_minmax: Option<Vec<f64>>,
+
+    /// Probability that a batch (or pair, or image: --mixup-mode) is mixed
+    /// [default: 1.0]
+    #[arg(long, value_name = "P")]
+    pub mixup_prob: Option<f64>,
+
+    /// Probability of CutMix rather than Mixup when both are on [default: 0.5]
+    #[arg(long, value_name = "P")]
+    pub mixup_switch_prob: Option<f64>,
+
+    /// How mixing parameters are drawn: batch (one for the batch), pair (one
+    /// per pair of images i and n-1-i) or elem (one per image) [default: batch]
+    #[arg(long, value_name = "MODE")]
+    pub mixup_mode: Option<String>,
+
+    /// Stop mixing from this epoch on (counted from 0, as timm does; the
+    /// targets stay smoothed); 0 is never [default: 0]
+    #[arg(long, value_name = "EPOCH")]
+    pub mixup_off_epoch: Option<u64>,
+}
+
+impl MixupArgs {
+    fn minmax(&self) -> Option<(f64, f64)> {
+        self.cutmix_minmax.as_ref().map(|v| (v[0], v[1]))
+    }
 }
 
 /// timm's train.py augmentation flags, spelled and defaulted as there.
@@ -363,6 +417,17 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
             .to_ascii_lowercase(),
         recount: args.augment.recount.unwrap_or(1),
         resplit: args.augment.resplit,
+        mixup: args.mixup.mixup.unwrap_or(0.0),
+        cutmix: args.mixup.cutmix.unwrap_or(0.0),
+        cutmix_minmax: args.mixup.minmax(),
+        mixup_prob: args.mixup.mixup_prob.unwrap_or(1.0),
+        mixup_switch_prob: args.mixup.mixup_switch_prob.unwrap_or(0.5),
+        mixup_mode: args
+            .mixup
+            .mixup_mode
+            .clone()
+            .unwrap_or_else(|| "batch".into()),
+        mixup_off_epoch: args.mixup.mixup_off_epoch.unwrap_or(0),
     })
 }
 
@@ -478,6 +543,34 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
     if args.augment.resplit && !saved.resplit {
         fixed.push("--resplit (the checkpoint ran without it)".into());
     }
+    let mx = &args.mixup;
+    differs(&mut fixed, "mixup", mx.mixup, saved.mixup);
+    differs(&mut fixed, "cutmix", mx.cutmix, saved.cutmix);
+    if let Some((lo, hi)) = mx.minmax().filter(|m| Some(*m) != saved.cutmix_minmax) {
+        fixed.push(match saved.cutmix_minmax {
+            Some((a, b)) => format!("--cutmix-minmax {lo} {hi} (the checkpoint has {a} {b})"),
+            None => format!("--cutmix-minmax {lo} {hi} (the checkpoint has none)"),
+        });
+    }
+    differs(&mut fixed, "mixup-prob", mx.mixup_prob, saved.mixup_prob);
+    differs(
+        &mut fixed,
+        "mixup-switch-prob",
+        mx.mixup_switch_prob,
+        saved.mixup_switch_prob,
+    );
+    differs(
+        &mut fixed,
+        "mixup-mode",
+        mx.mixup_mode.clone(),
+        saved.mixup_mode.clone(),
+    );
+    differs(
+        &mut fixed,
+        "mixup-off-epoch",
+        mx.mixup_off_epoch,
+        saved.mixup_off_epoch,
+    );
     if args.nesterov && !saved.nesterov {
         fixed.push("--nesterov (the checkpoint has plain momentum)".into());
     }
@@ -568,6 +661,24 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
     }
     if cfg.recount == 0 {
         return bad("--recount must be at least 1".into());
+    }
+    if let Some(m) = Mixup::check(
+        cfg.mixup,
+        cfg.cutmix,
+        cfg.cutmix_minmax,
+        cfg.mixup_prob,
+        cfg.mixup_switch_prob,
+        cfg.img_size,
+        cfg.batch_size,
+    ) {
+        return bad(m);
+    }
+    if cfg.mixup_mode.parse::<MixMode>().is_err() {
+        return bad(format!(
+            "--mixup-mode {}: one of {}",
+            cfg.mixup_mode,
+            MixMode::NAMES.join(", ")
+        ));
     }
     Ok(())
 }

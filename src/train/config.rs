@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::sched::SchedKind;
+use crate::augment::mixup::{MixMode, Mixup};
 use crate::augment::{EraseMode, RandomErasing};
 use crate::sys::error;
 
@@ -70,6 +71,31 @@ pub struct TrainConfig {
     /// prefetcher, erasing runs per image and the flag changes nothing).
     #[serde(default)]
     pub resplit: bool,
+    /// Mixup's alpha (timm's `--mixup`); 0 (the default, and what runs
+    /// before it recorded) is off.
+    #[serde(default)]
+    pub mixup: f64,
+    /// CutMix's alpha (timm's `--cutmix`); 0 is off.
+    #[serde(default)]
+    pub cutmix: f64,
+    /// CutMix's box as fractions of the image (timm's `--cutmix-minmax`);
+    /// turns CutMix on with alpha 1.
+    #[serde(default)]
+    pub cutmix_minmax: Option<(f64, f64)>,
+    /// The probability that a batch (or pair, image) is mixed (`--mixup-prob`).
+    #[serde(default = "one_f64")]
+    pub mixup_prob: f64,
+    /// The probability of CutMix rather than Mixup when both are on
+    /// (`--mixup-switch-prob`).
+    #[serde(default = "half")]
+    pub mixup_switch_prob: f64,
+    /// "batch", "pair" or "elem" (`--mixup-mode`).
+    #[serde(default = "batch")]
+    pub mixup_mode: String,
+    /// The epoch (0-based, as timm counts) from which mixing stops; 0 is never
+    /// (`--mixup-off-epoch`).
+    #[serde(default)]
+    pub mixup_off_epoch: u64,
 }
 
 impl TrainConfig {
@@ -83,6 +109,50 @@ impl TrainConfig {
         let mode: EraseMode = self.remode.parse().map_err(error::usage)?;
         Ok(Some(RandomErasing::new(self.reprob, mode, self.recount)))
     }
+}
+
+impl TrainConfig {
+    /// timm's `Mixup` as train.py builds it (`mixup_active`: an alpha above
+    /// 0 or a minmax box), with `--label-smoothing` moved into its targets; none
+    /// when neither is on.
+    pub fn mixup(&self) -> anyhow::Result<Option<Mixup>> {
+        if !Mixup::active(self.mixup, self.cutmix, self.cutmix_minmax) {
+            return Ok(None);
+        }
+        let mode: MixMode = self.mixup_mode.parse().map_err(error::usage)?;
+        Ok(Some(Mixup {
+            mixup_alpha: self.mixup,
+            cutmix_alpha: if self.cutmix_minmax.is_some() {
+                1.0
+            } else {
+                self.cutmix
+            },
+            cutmix_minmax: self.cutmix_minmax,
+            prob: self.mixup_prob,
+            switch_prob: self.mixup_switch_prob,
+            mode,
+            label_smoothing: self.label_smoothing,
+            num_classes: self.num_classes,
+        }))
+    }
+
+    /// Whether mixing is on in `epoch` (0-based): train.py sets
+    /// `mixup_enabled = False` once `epoch >= --mixup-off-epoch` (when set).
+    pub fn mixup_enabled(&self, epoch: u64) -> bool {
+        self.mixup_off_epoch == 0 || epoch < self.mixup_off_epoch
+    }
+}
+
+fn one_f64() -> f64 {
+    1.0
+}
+
+fn half() -> f64 {
+    0.5
+}
+
+fn batch() -> String {
+    "batch".into()
 }
 
 fn pixel() -> String {

@@ -249,6 +249,20 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor, label_smoothing: f64) ->
     logits.cross_entropy_loss::<Tensor>(targets, None, tch::Reduction::Mean, -100, label_smoothing)
 }
 
+/// timm's `SoftTargetCrossEntropy` (the loss train.py uses with mixup or
+/// cutmix): `sum(-target * log_softmax(logits, -1), -1).mean()`, with the
+/// label smoothing already in the soft targets (`augment::mixup`).
+/// Reduced-precision logits are cast to f32 first, as autocast does.
+pub fn soft_target_cross_entropy(logits: &Tensor, targets: &Tensor) -> Tensor {
+    let logits = match logits.kind() {
+        Kind::Half | Kind::BFloat16 => logits.to_kind(Kind::Float),
+        _ => logits.shallow_clone(),
+    };
+    (-targets * logits.log_softmax(-1, None))
+        .sum_dim_intlist(-1, false, None)
+        .mean(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

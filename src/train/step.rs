@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use tch::{Kind, Tensor};
 
-use super::optim::{cross_entropy, Sgd};
+use super::optim::{cross_entropy, soft_target_cross_entropy, Sgd};
 use crate::dist::Ddp;
 use crate::model::infer::{self, RunOptions};
 use crate::model::Dpn;
@@ -43,6 +43,11 @@ pub struct StepResult {
 /// forward, cross-entropy with label smoothing, backward, update at `lr`.
 /// A non-finite loss returns without touching the weights.
 ///
+/// `ys` holds class indices (int64), or soft targets (an `N x classes`
+/// float tensor: mixup/cutmix, `augment::mixup`), which are scored by
+/// timm's `SoftTargetCrossEntropy` with `label_smoothing` unused (it is in
+/// the targets), as train.py switches losses when mixup is active.
+///
 /// With `ddp` (a distributed run) the step is DDP's: rank 0's BatchNorm
 /// buffers before the forward, gradients averaged over the ranks during the
 /// backward. The loss returned is then the mean of the ranks' losses, and a
@@ -73,7 +78,11 @@ pub fn train_step(
     }
     let sync = ddp.and_then(|d| d.batch_norm_sync());
     let logits = crate::model::sync_bn::scoped(sync, || model.forward_t(&x, true));
-    let loss = cross_entropy(&logits, &y, label_smoothing);
+    let loss = if y.is_floating_point() {
+        soft_target_cross_entropy(&logits, &y)
+    } else {
+        cross_entropy(&logits, &y, label_smoothing)
+    };
     let mut value = loss.f_double_value(&[]).context("computing the loss")?;
     if let Some(d) = ddp {
         let g = d.group();

@@ -27,6 +27,7 @@ use super::optim::Sgd;
 use super::sched::Schedule;
 use super::step::{train_step, LossScaler};
 use super::validate::{validate, Validation};
+use crate::augment::mixup;
 use crate::data::classes::Classes;
 use crate::data::folders::{ClassIndex, ImageFolder, IMAGENET_CLASSES};
 use crate::data::{
@@ -367,6 +368,8 @@ impl<'a> Run<'a> {
             #[cfg(not(feature = "test-hooks"))]
             let f64_images: Option<tch::Tensor> = None;
             let images = f64_images.as_ref().unwrap_or(&batch.images);
+            let (images, ys) = self.mix(images, ys, u)?;
+            let images = &images;
             #[cfg(feature = "test-hooks")]
             dump_batch(self.rank_world().0, u, images, &ys)?;
             let r = crate::sys::panic::catch(|| {
@@ -414,6 +417,36 @@ impl<'a> Run<'a> {
         self.state.step_in_epoch = step + 1;
         self.state.update = u + 1;
         Ok(lr)
+    }
+
+    /// timm's Mixup/CutMix on update `u`'s batch when the run has it (the
+    /// mixed batch and soft targets), else the batch and labels as they are.
+    /// The draws are keyed by the seed and `u` (`augment::mixup::rng_for`):
+    /// a resumed run and every world size draw the same ones.
+    fn mix(
+        &self,
+        images: &tch::Tensor,
+        ys: tch::Tensor,
+        u: u64,
+    ) -> Result<(tch::Tensor, tch::Tensor)> {
+        let Some(m) = self.cfg.mixup()? else {
+            return Ok((images.shallow_clone(), ys));
+        };
+        let (rank, world) = self.rank_world();
+        let share = mixup::Share {
+            per_rank: self.cfg.batch_size,
+            rank,
+            world,
+        };
+        let size = images.size();
+        let draws = m.draw(
+            &mut mixup::rng_for(self.cfg.seed, u),
+            size[0] as usize,
+            share,
+            (size[2] as usize, size[3] as usize),
+            self.cfg.mixup_enabled(self.state.epoch),
+        );
+        Ok(m.mix(images, &ys, &draws))
     }
 
     fn rank_world(&self) -> (usize, usize) {
