@@ -19,10 +19,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use dpn::augment::auto_augment::{AutoAugment, AutoAugmentConfig};
 use dpn::augment::geometry::Resample;
 use dpn::augment::ops::{apply, level_to_arg, LevelParams, OpArg, OpError, OpInputs, OpName};
-use dpn::augment::rand_augment::{RandAugment, RandHparams};
+use dpn::augment::rand_augment::{LayerDraw, RandAugment, RandHparams};
 use dpn::data::decode::RgbImage;
+use dpn::data::resize::Filter;
+use dpn::data::transform::{normalize_into, ImageTransform, TrainTransform};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
@@ -318,4 +321,249 @@ fn rand_augment_replays_through_timm() {
         }
     }
     eprintln!("{} RandAugment replays, {errors} raised", ours.len());
+}
+
+/// An image of the reference directory `dir` by name.
+fn ref_image(dir: &Path, name: &str) -> RgbImage {
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let inputs = std::fs::read(dir.join("images.bin")).unwrap();
+    let im = manifest["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|im| im["name"] == name)
+        .unwrap();
+    let (w, h) = (
+        im["w"].as_u64().unwrap() as usize,
+        im["h"].as_u64().unwrap() as usize,
+    );
+    let o = im["offset"].as_u64().unwrap() as usize;
+    RgbImage::from_raw(w, h, inputs[o..o + w * h * 3].to_vec()).unwrap()
+}
+
+/// Runs augment_reference.py `flag` (--replay or --replay-auto) on `cases`
+/// over `ref_dir`'s images: timm's results and expected bytes.
+fn replay(flag: &str, ref_dir: &Path, cases: &[Value]) -> (Vec<Value>, Vec<u8>) {
+    let work = tempfile::tempdir().unwrap();
+    let cases_path = work.path().join("cases.json");
+    std::fs::write(&cases_path, serde_json::to_vec(cases).unwrap()).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/augment_reference.py");
+    let out = Command::new(python())
+        .arg(&script)
+        .arg(flag)
+        .arg(ref_dir)
+        .arg(&cases_path)
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "augment_reference.py {flag} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Value =
+        serde_json::from_slice(&std::fs::read(work.path().join("results.json")).unwrap()).unwrap();
+    let expected = std::fs::read(work.path().join("expected.bin")).unwrap();
+    (results.as_array().unwrap().clone(), expected)
+}
+
+fn layer_json(d: &LayerDraw) -> Value {
+    serde_json::json!({
+        "op": d.op, "gate": d.gate, "magnitude": d.magnitude,
+        "negate": d.negate, "resample": resample_name(d.resample),
+        "blur_u": d.blur_u,
+    })
+}
+
+/// dpn's AutoAugment policies and draws, replayed through timm's
+/// `auto_augment_transform` and `AutoAugment` (augment_reference.py
+/// --replay-auto): the same policies (ops, probabilities, magnitudes), the
+/// same bytes, the same Posterize errors (timm on Pillow 13 raises for v0's
+/// Posterize at magnitude 2 and the research variants at 10).
+#[test]
+fn auto_augment_replays_through_timm() {
+    let dir = reference();
+    let configs: [(&str, Option<Resample>); 7] = [
+        ("original", None),
+        ("originalr-mstd0.5", None),
+        ("v0", None),
+        ("v0r-mstd1", Some(Resample::Bilinear)),
+        ("v0-mstd0.5", Some(Resample::Bicubic)),
+        ("3a", None),
+        ("3a-mstd2", None),
+    ];
+    let fill = dpn::augment::ops::fill_from_mean([0.485, 0.456, 0.406]);
+    let mut rng = ChaCha8Rng::seed_from_u64(77);
+    let mut cases = Vec::new();
+    let mut ours = Vec::new();
+    for (config, interpolation) in configs {
+        let hparams = RandHparams {
+            level: LevelParams {
+                translate_const: 21.0,
+                ..LevelParams::default()
+            },
+            fill,
+            interpolation,
+        };
+        let a = AutoAugment::parse(config, hparams).unwrap();
+        for k in 0..12 {
+            let name = ["astronaut", "chelsea_palette", "camera_grey"][k % 3];
+            let d = a.draw(&mut rng);
+            cases.push(serde_json::json!({
+                "config": config, "translate_const": 21, "img_mean": fill,
+                "interpolation": resample_name(interpolation), "image": name,
+                "sub_policy": d.sub_policy,
+                "layers": d.ops.iter().map(layer_json).collect::<Vec<_>>(),
+            }));
+            ours.push((config, a.clone(), a.apply(&ref_image(dir, name), &d)));
+        }
+    }
+    let (results, expected) = replay("--replay-auto", dir, &cases);
+    let (mut errors, mut applied) = (0, 0);
+    for (i, ((config, a, got), r)) in ours.iter().zip(&results).enumerate() {
+        let p = &r["parsed"];
+        let timm_policy: Vec<Vec<(String, f64, f64)>> = p["policy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|sp| {
+                sp.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| {
+                        (
+                            o[0].as_str().unwrap().to_string(),
+                            o[1].as_f64().unwrap(),
+                            o[2].as_f64().unwrap(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        let policy: Vec<Vec<(String, f64, f64)>> = a
+            .policy
+            .iter()
+            .map(|sp| {
+                sp.iter()
+                    .map(|&(o, p, m)| (o.name().into(), p, m))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(policy, timm_policy, "{config}");
+        assert_eq!(
+            a.magnitude_std,
+            p["magnitude_std"].as_f64().unwrap(),
+            "{config}"
+        );
+        assert!(p["magnitude_max"].is_null());
+        match (got, r["offset"].as_u64()) {
+            (Ok(img), Some(o)) => {
+                let o = o as usize;
+                assert!(
+                    img.data == expected[o..o + img.data.len()],
+                    "case {i} ({config}): {}",
+                    cases[i]
+                );
+                applied += 1;
+            }
+            (Err(OpError::Posterize(_)), None) => errors += 1,
+            (got, _) => panic!(
+                "case {i} ({config}): dpn {:?}, timm error {}",
+                got.as_ref().map(|_| "ok"),
+                r["error"]
+            ),
+        }
+    }
+    assert!(applied > 60, "{applied}");
+    eprintln!("{} AutoAugment replays, {errors} raised", ours.len());
+}
+
+/// `dpn train`'s TrainTransform with `--aa rand-m9-mstd0.5-inc1` and
+/// `--train-interpolation random`: its normalized output equals timm's own
+/// RandAugment (replayed with the draws the image's generator makes after
+/// the crop, filter choice and flip) applied to the same crop and flip, then
+/// normalized. Where timm raises (PosterizeIncreasing at magnitude 10 on
+/// Pillow 13), dpn gives what Pillow < 13 gave, a black image from that op on.
+#[test]
+fn train_transform_rand_augment_matches_timm() {
+    let dir = reference();
+    let photo = ref_image(dir, "astronaut");
+    let mean = [0.485, 0.456, 0.406];
+    let size = 40;
+    let hparams = RandHparams {
+        level: LevelParams {
+            translate_const: (size as f64 * 0.45).floor(),
+            ..LevelParams::default()
+        },
+        fill: dpn::augment::ops::fill_from_mean(mean),
+        interpolation: None,
+    };
+    let ra = RandAugment::parse("rand-m9-mstd0.5-inc1", hparams).unwrap();
+    let mut tf = TrainTransform {
+        size,
+        scale: (0.08, 1.0),
+        ratio: (3.0 / 4.0, 4.0 / 3.0),
+        hflip: 0.5,
+        filter: Filter::Bicubic,
+        random_interpolation: true,
+        mean: mean.map(|v| v as f32),
+        std: [0.229, 0.224, 0.225],
+        auto_augment: None,
+        erasing: None,
+        seed: 9,
+    };
+    let aa = AutoAugmentConfig::parse("rand-m9-mstd0.5-inc1", hparams).unwrap();
+    assert_eq!(aa, AutoAugmentConfig::Rand(ra.clone()));
+    // The crops and flips, as files for the replay.
+    let work = tempfile::tempdir().unwrap();
+    let (mut images, mut bytes, mut cases, mut draws) = (vec![], vec![], vec![], vec![]);
+    let n = 16;
+    for index in 0..n {
+        let mut rng = tf.rng_for(index);
+        let crop = tf.crop_flip(&photo, &mut rng);
+        let d = ra.draw(&mut rng);
+        let name = format!("crop{index}");
+        images.push(serde_json::json!({
+            "name": name, "w": crop.width, "h": crop.height, "offset": bytes.len()
+        }));
+        bytes.extend_from_slice(&crop.data);
+        cases.push(serde_json::json!({
+            "config": "rand-m9-mstd0.5-inc1", "translate_const": hparams.level.translate_const as i64,
+            "img_mean": hparams.fill, "interpolation": Value::Null, "image": name,
+            "layers": d.iter().map(layer_json).collect::<Vec<_>>(),
+        }));
+        draws.push((crop, d));
+    }
+    std::fs::write(work.path().join("images.bin"), &bytes).unwrap();
+    std::fs::write(
+        work.path().join("manifest.json"),
+        serde_json::to_vec(&serde_json::json!({ "images": images })).unwrap(),
+    )
+    .unwrap();
+    let (results, expected) = replay("--replay", work.path(), &cases);
+    tf.auto_augment = Some(std::sync::Arc::new(aa));
+    let plane = 3 * size * size;
+    let mut black = 0;
+    for (index, ((crop, d), r)) in draws.iter().zip(&results).enumerate() {
+        let mut got = vec![0f32; plane];
+        tf.apply_into(&photo, index, &mut got);
+        let mut want = vec![0f32; plane];
+        match r["offset"].as_u64() {
+            Some(o) => {
+                let o = o as usize;
+                let img = RgbImage::from_raw(size, size, expected[o..o + size * size * 3].to_vec())
+                    .unwrap();
+                normalize_into(&img, tf.mean, tf.std, &mut want);
+            }
+            None => {
+                // timm raised: dpn's strict ops raise too, training goes on.
+                assert!(matches!(ra.apply(crop, d), Err(OpError::Posterize(_))));
+                normalize_into(&ra.apply_training(crop, d), tf.mean, tf.std, &mut want);
+                black += 1;
+            }
+        }
+        assert_eq!(got, want, "image {index}: {d:?}");
+    }
+    eprintln!("{n} TrainTransform images, {black} with timm's posterize error");
 }

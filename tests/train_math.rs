@@ -141,6 +141,8 @@ fn config_of(c: &serde_json::Value) -> TrainConfig {
         remode: "pixel".into(),
         recount: 1,
         resplit: false,
+        aa: None,
+        train_interpolation: None,
         mixup: 0.0,
         cutmix: 0.0,
         cutmix_minmax: None,

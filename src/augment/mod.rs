@@ -1,5 +1,6 @@
 //! Training augmentation, as timm's recipe scripts use it.
 
+pub mod auto_augment;
 pub mod enhance;
 pub mod erasing;
 pub mod geometry;

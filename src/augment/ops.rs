@@ -361,6 +361,29 @@ pub fn apply(
     })
 }
 
+/// [`apply`] as `dpn train` runs it: the same, except that posterize with
+/// fewer than 1 bit (Pillow 13 raises, and so timm 1.0.29 crashes, on
+/// `PosterizeIncreasing` at magnitude 10 and beyond, `Posterize` below 2.5)
+/// does what Pillow before 13 did, deliberately: `ImageOps.posterize`'s mask
+/// `~(2 ** (8 - bits) - 1)` (Pillow 12.3.0, src/PIL/ImageOps.py) keeps no bit
+/// for `bits <= 0`, so every pixel becomes 0, a black image. README,
+/// "Augmentation", says so.
+pub fn apply_training(
+    op: OpName,
+    img: &RgbImage,
+    arg: OpArg,
+    inputs: &OpInputs,
+) -> Result<RgbImage, OpError> {
+    match apply(op, img, arg, inputs) {
+        Err(OpError::Posterize(_)) => Ok(RgbImage {
+            width: img.width,
+            height: img.height,
+            data: vec![0; img.data.len()],
+        }),
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,5 +460,26 @@ mod tests {
         assert!(matches!(r, Err(OpError::BadArg(..))));
         let r = apply(OpName::Posterize, &img, OpArg::Int(0), &OpInputs::default());
         assert!(matches!(r, Err(OpError::Posterize(_))));
+        let mut grey = RgbImage::new(4, 3);
+        grey.data.fill(200);
+        for bits in [0, -2] {
+            let r = apply_training(
+                OpName::Posterize,
+                &grey,
+                OpArg::Int(bits),
+                &OpInputs::default(),
+            );
+            assert!(
+                r.unwrap().data.iter().all(|&v| v == 0),
+                "Pillow < 13: black"
+            );
+        }
+        let r = apply_training(
+            OpName::Posterize,
+            &grey,
+            OpArg::Int(2),
+            &OpInputs::default(),
+        );
+        assert_eq!(r.unwrap().data[0], 192);
     }
 }

@@ -295,74 +295,137 @@ impl RandAugment {
         picks
             .into_iter()
             .map(|op| {
-                let name = self.ops[op];
-                let mut d = LayerDraw {
+                draw_layer(
                     op,
-                    gate: None,
-                    magnitude: None,
-                    negate: None,
-                    resample: None,
-                    blur_u: None,
-                };
-                if self.prob < 1.0 {
-                    let u = rng.random::<f64>();
-                    d.gate = Some(u);
-                    if u > self.prob {
-                        return d;
-                    }
-                }
-                if self.magnitude_std > 0.0 {
-                    d.magnitude = Some(if self.magnitude_std.is_infinite() {
-                        // `random.uniform(0, magnitude)`.
-                        self.magnitude * rng.random::<f64>()
-                    } else {
-                        // `random.gauss(magnitude, std)`, by Box-Muller.
-                        let u1 = 1.0 - rng.random::<f64>();
-                        let u2 = rng.random::<f64>();
-                        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-                        self.magnitude + self.magnitude_std * z
-                    });
-                }
-                if name.negates() {
-                    d.negate = Some(rng.random::<f64>() > 0.5);
-                }
-                if name.is_geometric() && self.hparams.interpolation.is_none() {
-                    d.resample = Some(if rng.random_range(0..2) == 0 {
-                        Resample::Bilinear
-                    } else {
-                        Resample::Bicubic
-                    });
-                }
-                if name == OpName::GaussianBlurRand {
-                    d.blur_u = Some(rng.random::<f64>());
-                }
-                d
+                    self.ops[op],
+                    self.prob,
+                    self.magnitude,
+                    self.magnitude_std,
+                    self.hparams.interpolation.is_some(),
+                    rng,
+                )
             })
             .collect()
     }
 
-    /// The image after the layers `draws` describe (from [`RandAugment::draw`]).
+    /// The image after the layers `draws` describe (from [`RandAugment::draw`]),
+    /// as timm 1.0.29 on Pillow 13 computes it (posterize to 0 bits fails).
     pub fn apply(&self, img: &RgbImage, draws: &[LayerDraw]) -> Result<RgbImage, OpError> {
+        self.apply_with(img, draws, ops::apply)
+    }
+
+    /// [`RandAugment::apply`] as `dpn train` runs it ([`ops::apply_training`]:
+    /// posterize to 0 bits gives a black image, as Pillow < 13 did).
+    pub fn apply_training(&self, img: &RgbImage, draws: &[LayerDraw]) -> RgbImage {
+        self.apply_with(img, draws, ops::apply_training)
+            .expect("level_to_arg gives every op the argument kind it takes")
+    }
+
+    fn apply_with(
+        &self,
+        img: &RgbImage,
+        draws: &[LayerDraw],
+        op_fn: OpFn,
+    ) -> Result<RgbImage, OpError> {
         let mut img = img.clone();
         for d in draws {
-            if d.skipped(self.prob) {
-                continue;
-            }
-            let op = self.ops[d.op];
-            let m = clip_magnitude(d.magnitude.unwrap_or(self.magnitude), self.magnitude_max);
-            let arg = level_to_arg(op, m, &self.hparams.level, d.negate.unwrap_or(false));
-            let inputs = OpInputs {
-                resample: d
-                    .resample
-                    .or(self.hparams.interpolation)
-                    .unwrap_or(Resample::Bicubic),
-                fill: self.hparams.fill,
-                blur_u: d.blur_u.unwrap_or(0.0),
-            };
-            img = ops::apply(op, &img, arg, &inputs)?;
+            img = apply_layer(
+                &img,
+                self.ops[d.op],
+                d,
+                (self.prob, self.magnitude, self.magnitude_max),
+                &self.hparams,
+                op_fn,
+            )?;
         }
         Ok(img)
     }
+}
+
+/// [`ops::apply`] or [`ops::apply_training`].
+pub(crate) type OpFn = fn(OpName, &RgbImage, ops::OpArg, &OpInputs) -> Result<RgbImage, OpError>;
+
+/// `AugmentOp.__call__`'s draws for op `name` (at `index` in the caller's
+/// list), in timm's order: the gate (when `prob < 1`; nothing more when it
+/// skips), the noisy magnitude (`magnitude_std > 0`: `gauss`, or `uniform`
+/// when infinite), `_randomly_negate`, the filter (geometric ops without a
+/// fixed `interpolation`), `GaussianBlurRand`'s radius.
+pub(crate) fn draw_layer<R: Rng + ?Sized>(
+    index: usize,
+    name: OpName,
+    prob: f64,
+    magnitude: f64,
+    magnitude_std: f64,
+    fixed_interpolation: bool,
+    rng: &mut R,
+) -> LayerDraw {
+    let mut d = LayerDraw {
+        op: index,
+        gate: None,
+        magnitude: None,
+        negate: None,
+        resample: None,
+        blur_u: None,
+    };
+    if prob < 1.0 {
+        let u = rng.random::<f64>();
+        d.gate = Some(u);
+        if u > prob {
+            return d;
+        }
+    }
+    if magnitude_std > 0.0 {
+        d.magnitude = Some(if magnitude_std.is_infinite() {
+            // `random.uniform(0, magnitude)`.
+            magnitude * rng.random::<f64>()
+        } else {
+            // `random.gauss(magnitude, std)`, by Box-Muller.
+            let u1 = 1.0 - rng.random::<f64>();
+            let u2 = rng.random::<f64>();
+            let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+            magnitude + magnitude_std * z
+        });
+    }
+    if name.negates() {
+        d.negate = Some(rng.random::<f64>() > 0.5);
+    }
+    if name.is_geometric() && !fixed_interpolation {
+        d.resample = Some(if rng.random_range(0..2) == 0 {
+            Resample::Bilinear
+        } else {
+            Resample::Bicubic
+        });
+    }
+    if name == OpName::GaussianBlurRand {
+        d.blur_u = Some(rng.random::<f64>());
+    }
+    d
+}
+
+/// `AugmentOp.__call__` on `img` with the draws `d`; `(prob, magnitude,
+/// magnitude_max)` are the op's.
+pub(crate) fn apply_layer(
+    img: &RgbImage,
+    op: OpName,
+    d: &LayerDraw,
+    (prob, magnitude, magnitude_max): (f64, f64, Option<f64>),
+    hparams: &RandHparams,
+    op_fn: OpFn,
+) -> Result<RgbImage, OpError> {
+    if d.skipped(prob) {
+        return Ok(img.clone());
+    }
+    let m = clip_magnitude(d.magnitude.unwrap_or(magnitude), magnitude_max);
+    let arg = level_to_arg(op, m, &hparams.level, d.negate.unwrap_or(false));
+    let inputs = OpInputs {
+        resample: d
+            .resample
+            .or(hparams.interpolation)
+            .unwrap_or(Resample::Bicubic),
+        fill: hparams.fill,
+        blur_u: d.blur_u.unwrap_or(0.0),
+    };
+    op_fn(op, img, arg, &inputs)
 }
 
 /// `_get_weighted_transforms`: names, and weights over their sum.

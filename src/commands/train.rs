@@ -12,6 +12,7 @@ use clap::Args;
 use super::Context;
 use crate::augment::mixup::{MixMode, Mixup};
 use crate::augment::EraseMode;
+use crate::data::Filter;
 use crate::dist::{self, agree, Fingerprint, Group};
 use crate::output::Format;
 use crate::registry::ModelSpec;
@@ -33,7 +34,8 @@ only --num-classes 1000 with synset folders keeps ImageNet's head (classes and i
 --val-data folders are looked up by name among the training classes (a subset is fine; an \
 unknown folder is an error, exit code 3). Training uses timm's \
 augmentation (RandomResizedCrop with --scale/--ratio, horizontal flip with --hflip, the model's \
-normalization; with --reprob, timm's random erasing on the normalized image, drawn per image \
+normalization; with --aa, timm's RandAugment or AutoAugment on the flipped 8-bit image; with \
+--reprob, timm's random erasing on the normalized image; all drawn per image \
 like the crop), validation timm's eval transform (resize to img-size / crop-pct, center crop). \
 Images that cannot be read are skipped and counted (--strict stops instead); the last \
 incomplete batch of an epoch is dropped. With --mixup/--cutmix, each batch is then mixed as \
@@ -308,6 +310,19 @@ pub struct AugmentArgs {
     /// prefetcher; dpn erases per image, as train.py --no-prefetcher does
     #[arg(long)]
     pub resplit: bool,
+
+    /// AutoAugment config, as timm's --aa: rand-m<M>-n<N>-mstd<S>-mmax<X>-inc<0|1>-p<P>
+    /// (RandAugment, e.g. rand-m9-mstd0.5-inc1) or an AutoAugment policy (original,
+    /// originalr, v0, v0r, 3a; optionally -mstd<S>), applied after the crop and flip;
+    /// augmix is not implemented yet [default: none]
+    #[arg(long, value_name = "CONFIG")]
+    pub aa: Option<String>,
+
+    /// The crop's filter, and --aa's when not random: random (bilinear or bicubic
+    /// per image and op), nearest, bilinear, bicubic, box, hamming or lanczos
+    /// (--aa takes random, bilinear or bicubic) [default: random]
+    #[arg(long, value_name = "NAME")]
+    pub train_interpolation: Option<String>,
 }
 
 /// `--dist-backend`.
@@ -417,6 +432,14 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
             .to_ascii_lowercase(),
         recount: args.augment.recount.unwrap_or(1),
         resplit: args.augment.resplit,
+        aa: args.augment.aa.clone(),
+        train_interpolation: Some(
+            args.augment
+                .train_interpolation
+                .as_deref()
+                .unwrap_or("random")
+                .to_ascii_lowercase(),
+        ),
         mixup: args.mixup.mixup.unwrap_or(0.0),
         cutmix: args.mixup.cutmix.unwrap_or(0.0),
         cutmix_minmax: args.mixup.minmax(),
@@ -543,6 +566,33 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
     if args.augment.resplit && !saved.resplit {
         fixed.push("--resplit (the checkpoint ran without it)".into());
     }
+    if let Some(aa) = args
+        .augment
+        .aa
+        .as_ref()
+        .filter(|a| Some(*a) != saved.aa.as_ref())
+    {
+        fixed.push(format!(
+            "--aa {aa} (the checkpoint has {})",
+            saved.aa.as_deref().unwrap_or("none")
+        ));
+    }
+    if let Some(ti) = args
+        .augment
+        .train_interpolation
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+    {
+        if Some(&ti) != saved.train_interpolation.as_ref() {
+            fixed.push(format!(
+                "--train-interpolation {ti} (the checkpoint has {})",
+                saved
+                    .train_interpolation
+                    .as_deref()
+                    .unwrap_or("the model's eval interpolation")
+            ));
+        }
+    }
     let mx = &args.mixup;
     differs(&mut fixed, "mixup", mx.mixup, saved.mixup);
     differs(&mut fixed, "cutmix", mx.cutmix, saved.cutmix);
@@ -662,6 +712,9 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
     if cfg.recount == 0 {
         return bad("--recount must be at least 1".into());
     }
+    // Parses --train-interpolation and --aa (the mean only sets the fill).
+    cfg.auto_augment([0.5; 3])?;
+    cfg.train_filter(Filter::Bicubic)?;
     if let Some(m) = Mixup::check(
         cfg.mixup,
         cfg.cutmix,

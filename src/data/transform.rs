@@ -13,6 +13,14 @@
 //! horizontal flip with probability 0.5, `ToTensor`, `Normalize`. The random
 //! numbers come from a caller's RNG (same distributions as Python's `random`,
 //! not the same stream); given the same numbers the crop is the same.
+//! `random_interpolation` (timm's `--train-interpolation random`, its
+//! `RandomResizedCropAndInterpolation` with `interpolation='random'`) picks
+//! the crop's filter per image, bilinear or bicubic, drawn after the crop
+//! rectangle as timm's `random.choice` is. With `auto_augment` set, timm's
+//! AutoAugment/RandAugment op chain (`augment::auto_augment`, through
+//! [`RgbStep`]) runs on the flipped RGB8 image, before `ToTensor`, drawing
+//! from the same generator after the flip (`transforms_imagenet_train`'s
+//! secondary transforms).
 //! With `erasing` set, timm's `RandomErasing` follows on the normalized
 //! floats (`transforms_imagenet_train` puts it after `Normalize`), its numbers
 //! drawn from the same per-image generator after the crop's and flip's
@@ -295,6 +303,13 @@ pub trait NormalizedStep: std::fmt::Debug + Send + Sync {
     );
 }
 
+/// A random step on the RGB8 image after the crop and flip, drawing from the
+/// image's own generator: `augment::auto_augment::AutoAugmentConfig` (timm's
+/// `--aa`). A trait for the same reason as [`NormalizedStep`].
+pub trait RgbStep: std::fmt::Debug + Send + Sync {
+    fn apply(&self, img: RgbImage, rng: &mut dyn rand::RngCore) -> RgbImage;
+}
+
 /// timm's train transform: random resized crop, horizontal flip, normalize.
 #[derive(Debug, Clone)]
 pub struct TrainTransform {
@@ -303,8 +318,14 @@ pub struct TrainTransform {
     pub ratio: (f64, f64),
     pub hflip: f64,
     pub filter: Filter,
+    /// timm's `random` train interpolation: each image's crop draws bilinear
+    /// or bicubic, and `filter` is unused.
+    pub random_interpolation: bool,
     pub mean: [f32; 3],
     pub std: [f32; 3],
+    /// timm's AutoAugment/RandAugment (`--aa`) on the flipped RGB8 image,
+    /// else none (and no numbers drawn for it).
+    pub auto_augment: Option<Arc<dyn RgbStep>>,
     /// timm's random erasing on the normalized image (`--reprob` > 0), else
     /// none (and no numbers drawn for it).
     pub erasing: Option<Arc<dyn NormalizedStep>>,
@@ -322,21 +343,39 @@ impl TrainTransform {
             ratio: (3.0 / 4.0, 4.0 / 3.0),
             hflip: 0.5,
             filter: p.interpolation.into(),
+            random_interpolation: false,
             mean: p.mean.map(|v| v as f32),
             std: p.std.map(|v| v as f32),
+            auto_augment: None,
             erasing: None,
             seed,
         }
     }
 
     /// Crop, resize and maybe flip `img` with numbers drawn from `rng`.
-    pub fn augment<R: Rng + ?Sized>(&self, img: &RgbImage, rng: &mut R) -> RgbImage {
+    pub fn crop_flip<R: Rng + ?Sized>(&self, img: &RgbImage, rng: &mut R) -> RgbImage {
         let c = random_resized_crop_params(img.width, img.height, self.scale, self.ratio, rng);
-        let mut out = resized_crop(img, c, self.size, self.size, self.filter);
+        let filter = if self.random_interpolation {
+            // `random.choice((BILINEAR, BICUBIC))`.
+            [Filter::Bilinear, Filter::Bicubic][rng.random_range(0..2)]
+        } else {
+            self.filter
+        };
+        let mut out = resized_crop(img, c, self.size, self.size, filter);
         if rng.random::<f64>() < self.hflip {
             hflip(&mut out);
         }
         out
+    }
+
+    /// [`TrainTransform::crop_flip`], then the `auto_augment` op chain: the
+    /// RGB8 image `ToTensor` receives.
+    pub fn augment<R: rand::RngCore>(&self, img: &RgbImage, rng: &mut R) -> RgbImage {
+        let out = self.crop_flip(img, rng);
+        match &self.auto_augment {
+            Some(aa) => aa.apply(out, rng),
+            None => out,
+        }
     }
 
     /// The RNG for the `index`-th image.
@@ -373,8 +412,10 @@ mod tests {
             ratio: (3.0 / 4.0, 4.0 / 3.0),
             hflip: 0.5,
             filter: Filter::Bilinear,
+            random_interpolation: false,
             mean: [0.5, 0.4, 0.3],
             std: [0.2, 0.25, 0.3],
+            auto_augment: None,
             erasing: erasing.map(|e| Arc::new(e) as Arc<dyn NormalizedStep>),
             seed: 11,
         }

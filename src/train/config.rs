@@ -5,8 +5,13 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::sched::SchedKind;
+use crate::augment::auto_augment::AutoAugmentConfig;
+use crate::augment::geometry::Resample;
 use crate::augment::mixup::{MixMode, Mixup};
+use crate::augment::ops::{fill_from_mean, LevelParams};
+use crate::augment::rand_augment::RandHparams;
 use crate::augment::{EraseMode, RandomErasing};
+use crate::data::resize::Filter;
 use crate::sys::error;
 
 /// Every setting that decides what a run computes (and a few that do not:
@@ -71,6 +76,15 @@ pub struct TrainConfig {
     /// prefetcher, erasing runs per image and the flag changes nothing).
     #[serde(default)]
     pub resplit: bool,
+    /// timm's `--aa`: a RandAugment (`rand-...`) or AutoAugment policy
+    /// config; none (the default, and what runs before it recorded) is off.
+    #[serde(default)]
+    pub aa: Option<String>,
+    /// timm's `--train-interpolation` (the crop's filter, and the AA ops' when
+    /// not "random"); none in runs from before it was recorded, which cropped
+    /// with the model's eval interpolation.
+    #[serde(default)]
+    pub train_interpolation: Option<String>,
     /// Mixup's alpha (timm's `--mixup`); 0 (the default, and what runs
     /// before it recorded) is off.
     #[serde(default)]
@@ -110,6 +124,69 @@ impl TrainConfig {
         Ok(Some(RandomErasing::new(self.reprob, mode, self.recount)))
     }
 }
+
+impl TrainConfig {
+    /// The crop's filter: `None` for "random" (bilinear or bicubic per
+    /// image), else the named one; the model's eval `default` for runs that
+    /// did not record one.
+    pub fn train_filter(&self, default: Filter) -> anyhow::Result<Option<Filter>> {
+        match self.train_interpolation.as_deref() {
+            None => Ok(Some(default)),
+            Some("random") => Ok(None),
+            Some(name) => Ok(Some(match name {
+                "nearest" => Filter::Nearest,
+                "bilinear" => Filter::Bilinear,
+                "bicubic" => Filter::Bicubic,
+                "box" => Filter::Box,
+                "hamming" => Filter::Hamming,
+                "lanczos" => Filter::Lanczos,
+                _ => {
+                    return Err(error::usage(format!(
+                        "--train-interpolation {name}: one of random, {}",
+                        INTERPOLATIONS.join(", ")
+                    )))
+                }
+            })),
+        }
+    }
+
+    /// timm's `--aa` as `transforms_imagenet_train` builds it: `aa_params`
+    /// `translate_const = int(img_size * 0.45)`, `img_mean` from the model's
+    /// `mean`, and the train interpolation as the ops' filter unless
+    /// "random" (then drawn per op). The ops resample bilinear or bicubic
+    /// only (as Pillow's `Image.transform`, which raises for the others).
+    pub fn auto_augment(&self, mean: [f64; 3]) -> anyhow::Result<Option<AutoAugmentConfig>> {
+        let Some(config) = &self.aa else {
+            return Ok(None);
+        };
+        let interpolation = match self.train_filter(Filter::Bicubic)? {
+            None => None,
+            Some(Filter::Bilinear) => Some(Resample::Bilinear),
+            Some(Filter::Bicubic) => Some(Resample::Bicubic),
+            Some(_) => {
+                return Err(error::usage(format!(
+                    "--aa with --train-interpolation {}: the ops resample bilinear or                      bicubic only (use random, bilinear or bicubic)",
+                    self.train_interpolation.as_deref().unwrap_or_default()
+                )))
+            }
+        };
+        let hparams = RandHparams {
+            level: LevelParams {
+                translate_const: ((self.img_size as f64) * 0.45).floor(),
+                ..LevelParams::default()
+            },
+            fill: fill_from_mean(mean),
+            interpolation,
+        };
+        AutoAugmentConfig::parse(config, hparams).map(Some)
+    }
+}
+
+/// The `--train-interpolation` names besides "random" (timm's
+/// `str_to_interp_mode`, all of which `data::resize` computes).
+pub const INTERPOLATIONS: [&str; 6] = [
+    "nearest", "bilinear", "bicubic", "box", "hamming", "lanczos",
+];
 
 impl TrainConfig {
     /// timm's `Mixup` as train.py builds it (`mixup_active`: an alpha above

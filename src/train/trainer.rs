@@ -311,6 +311,14 @@ impl<'a> Run<'a> {
         tf.scale = self.cfg.scale;
         tf.ratio = self.cfg.ratio;
         tf.hflip = self.cfg.hflip;
+        match self.cfg.train_filter(tf.filter)? {
+            Some(f) => tf.filter = f,
+            None => tf.random_interpolation = true,
+        }
+        tf.auto_augment = self
+            .cfg
+            .auto_augment(self.preprocess.mean)?
+            .map(|a| Arc::new(a) as _);
         tf.erasing = self.cfg.erasing()?.map(|e| Arc::new(e) as _);
         let tf: Arc<dyn ImageTransform> = Arc::new(Offset {
             inner: tf,

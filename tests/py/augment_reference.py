@@ -20,6 +20,7 @@ message where timm raised (Pillow 13's posterize with 0 bits), else null and
 the output is at `offset` in expected.bin (same size as the input).
 
 usage: augment_reference.py --replay REF_DIR CASES_JSON OUT_DIR
+       augment_reference.py --replay-auto REF_DIR CASES_JSON OUT_DIR
 
 Replays dpn's RandAugment draws through timm's own rand_augment_transform and
 RandAugment: CASES_JSON is [{config, translate_const, img_mean, interpolation,
@@ -28,7 +29,11 @@ images; np.random.choice returns the layers' ops and `random` returns the
 recorded draws, each checked to be the call timm makes next. Writes
 OUT_DIR/expected.bin and OUT_DIR/results.json: per case, timm's parsed config
 (ops, num_layers, prob, magnitude, magnitude_std, magnitude_max, weights) and
-the output's offset, or the error.
+the output's offset, or the error. --replay-auto does the same for
+auto_augment_transform and AutoAugment: cases are {config, translate_const,
+img_mean, interpolation, image, sub_policy, layers}, random.choice returns
+the recorded sub-policy; results hold timm's policy ([name, prob, magnitude]
+per op), magnitude_std and magnitude_max.
 
 Images: scikit-image's astronaut (a photograph), camera (grey, converted 'L'
 to 'RGB') and chelsea quantized to a 16-colour palette ('P', then 'RGB', as
@@ -110,6 +115,9 @@ class ScriptedRandom:
         return self._next("uniform")
 
     def choice(self, seq):
+        if self.calls and self.calls[0][0] == "policy":
+            # AutoAugment's random.choice(self.policy).
+            return seq[self._next("policy")]
         assert tuple(seq) == (BILINEAR, BICUBIC), seq
         return RESAMPLE[self._next("choice")]
 
@@ -187,8 +195,71 @@ def replay(ref_dir, cases_path, out_dir):
     print("done", len(results))
 
 
+def replay_auto(ref_dir, cases_path, out_dir):
+    """dpn's AutoAugment draws through timm's auto_augment_transform and
+    AutoAugment: random.choice returns the recorded sub-policy, then each op's
+    recorded draws as for RandAugment."""
+    with open(os.path.join(ref_dir, "manifest.json")) as f:
+        manifest = json.load(f)
+    raw = open(os.path.join(ref_dir, "images.bin"), "rb").read()
+    imgs = {}
+    for im in manifest["images"]:
+        n = im["w"] * im["h"] * 3
+        imgs[im["name"]] = Image.frombytes("RGB", (im["w"], im["h"]), raw[im["offset"] : im["offset"] + n])
+    results = []
+    out = open(os.path.join(out_dir, "expected.bin"), "wb")
+    offset = 0
+    for case in json.load(open(cases_path)):
+        hparams = {"translate_const": case["translate_const"], "img_mean": tuple(case["img_mean"])}
+        if case["interpolation"]:
+            hparams["interpolation"] = RESAMPLE[case["interpolation"]]
+        t = aa.auto_augment_transform(case["config"], hparams)
+        parsed = {
+            "policy": [[[op.name, op.prob, op.magnitude] for op in sp] for sp in t.policy],
+            "magnitude_std": t.policy[0][0].magnitude_std,
+            "magnitude_max": t.policy[0][0].magnitude_max,
+        }
+        sp = t.policy[case["sub_policy"]]
+        calls = [("policy", case["sub_policy"])]
+        for layer in case["layers"]:
+            op = sp[layer["op"]]
+            if layer["gate"] is not None:
+                calls.append(("random", layer["gate"]))
+                if layer["gate"] > op.prob:
+                    continue
+            if layer["magnitude"] is not None:
+                calls.append(("gauss", layer["magnitude"]))
+            if layer["negate"] is not None:
+                calls.append(("random", 0.75 if layer["negate"] else 0.25))
+            if layer["resample"] is not None:
+                calls.append(("choice", layer["resample"]))
+            if layer["blur_u"] is not None:
+                calls.append(("uniform_u", layer["blur_u"]))
+        scripted = ScriptedRandom(calls)
+        aa.random = scripted
+        result = {"parsed": parsed, "offset": None, "error": None}
+        try:
+            img = t(imgs[case["image"]])
+        except ValueError as e:
+            result["error"] = str(e)
+        else:
+            b = img.tobytes()
+            result["offset"] = offset
+            out.write(b)
+            offset += len(b)
+            assert not scripted.calls, f"draws left unused: {scripted.calls}"
+        results.append(result)
+    out.close()
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(results, f)
+    print("done", len(results))
+
+
 if sys.argv[1] == "--replay":
     replay(sys.argv[2], sys.argv[3], sys.argv[4])
+    sys.exit(0)
+if sys.argv[1] == "--replay-auto":
+    replay_auto(sys.argv[2], sys.argv[3], sys.argv[4])
     sys.exit(0)
 
 
