@@ -567,3 +567,86 @@ fn train_transform_rand_augment_matches_timm() {
     }
     eprintln!("{n} TrainTransform images, {black} with timm's posterize error");
 }
+
+/// As [`train_transform_rand_augment_matches_timm`], for an AutoAugment
+/// policy with `--train-interpolation bilinear` (the crop's filter and the
+/// ops', no draw for either): `--aa v0r-mstd0.5`.
+#[test]
+fn train_transform_auto_augment_matches_timm() {
+    let dir = reference();
+    let photo = ref_image(dir, "chelsea_palette");
+    let mean = [0.5, 0.5, 0.5];
+    let size = 36;
+    let hparams = RandHparams {
+        level: LevelParams {
+            translate_const: (size as f64 * 0.45).floor(),
+            ..LevelParams::default()
+        },
+        fill: dpn::augment::ops::fill_from_mean(mean),
+        interpolation: Some(Resample::Bilinear),
+    };
+    let a = AutoAugment::parse("v0r-mstd0.5", hparams).unwrap();
+    let mut tf = TrainTransform {
+        size,
+        scale: (0.08, 1.0),
+        ratio: (3.0 / 4.0, 4.0 / 3.0),
+        hflip: 0.5,
+        filter: Filter::Bilinear,
+        random_interpolation: false,
+        mean: mean.map(|v| v as f32),
+        std: [0.5, 0.5, 0.5],
+        auto_augment: None,
+        erasing: None,
+        seed: 31,
+    };
+    let work = tempfile::tempdir().unwrap();
+    let (mut images, mut bytes, mut cases, mut draws) = (vec![], vec![], vec![], vec![]);
+    let n = 24;
+    for index in 0..n {
+        let mut rng = tf.rng_for(index);
+        let crop = tf.crop_flip(&photo, &mut rng);
+        let d = a.draw(&mut rng);
+        let name = format!("crop{index}");
+        images.push(serde_json::json!({
+            "name": name, "w": crop.width, "h": crop.height, "offset": bytes.len()
+        }));
+        bytes.extend_from_slice(&crop.data);
+        cases.push(serde_json::json!({
+            "config": "v0r-mstd0.5", "translate_const": hparams.level.translate_const as i64,
+            "img_mean": hparams.fill, "interpolation": "bilinear", "image": name,
+            "sub_policy": d.sub_policy,
+            "layers": d.ops.iter().map(layer_json).collect::<Vec<_>>(),
+        }));
+        draws.push((crop, d));
+    }
+    std::fs::write(work.path().join("images.bin"), &bytes).unwrap();
+    std::fs::write(
+        work.path().join("manifest.json"),
+        serde_json::to_vec(&serde_json::json!({ "images": images })).unwrap(),
+    )
+    .unwrap();
+    let (results, expected) = replay("--replay-auto", work.path(), &cases);
+    tf.auto_augment = Some(std::sync::Arc::new(AutoAugmentConfig::Auto(a.clone())));
+    let plane = 3 * size * size;
+    let mut raised = 0;
+    for (index, ((crop, d), r)) in draws.iter().zip(&results).enumerate() {
+        let mut got = vec![0f32; plane];
+        tf.apply_into(&photo, index, &mut got);
+        let mut want = vec![0f32; plane];
+        match r["offset"].as_u64() {
+            Some(o) => {
+                let o = o as usize;
+                let img = RgbImage::from_raw(size, size, expected[o..o + size * size * 3].to_vec())
+                    .unwrap();
+                normalize_into(&img, tf.mean, tf.std, &mut want);
+            }
+            None => {
+                assert!(matches!(a.apply(crop, d), Err(OpError::Posterize(_))));
+                normalize_into(&a.apply_training(crop, d), tf.mean, tf.std, &mut want);
+                raised += 1;
+            }
+        }
+        assert_eq!(got, want, "image {index}: {d:?}");
+    }
+    eprintln!("{n} TrainTransform images (v0r), {raised} with timm's posterize error");
+}
