@@ -650,3 +650,128 @@ fn train_transform_auto_augment_matches_timm() {
     }
     eprintln!("{n} TrainTransform images (v0r), {raised} with timm's posterize error");
 }
+
+/// dpn's AugMix draws, replayed through timm's `augment_and_mix_transform`
+/// and `AugMixAugment` (augment_reference.py --replay-augmix) on the train
+/// transform's crops: the same parsed config, the same bytes (basic and
+/// blended modes), and the train transform's output is their normalization.
+#[test]
+fn augmix_replays_through_timm() {
+    let dir = reference();
+    let photo = ref_image(dir, "astronaut");
+    let mean = [0.485, 0.456, 0.406];
+    let size = 32;
+    let configs: [(&str, Option<Resample>); 4] = [
+        ("augmix-m3-w3", None),
+        ("augmix-m5-w4-d2-mstd0.5", Some(Resample::Bicubic)),
+        ("augmix-m3-w3-b1", None),
+        ("augmix-m9-a0.5-w2-mstd3", None),
+    ];
+    let work = tempfile::tempdir().unwrap();
+    let (mut images, mut bytes, mut cases, mut ours) = (vec![], vec![], vec![], vec![]);
+    for (ci, (config, interpolation)) in configs.into_iter().enumerate() {
+        let hparams = RandHparams {
+            level: LevelParams {
+                translate_const: (size as f64 * 0.45).floor(),
+                ..LevelParams::default()
+            },
+            fill: dpn::augment::ops::fill_from_mean(mean),
+            interpolation,
+        };
+        let am = match AutoAugmentConfig::parse(config, hparams).unwrap() {
+            AutoAugmentConfig::AugMix(am) => am,
+            other => panic!("{config}: {other:?}"),
+        };
+        let tf = TrainTransform {
+            size,
+            scale: (0.08, 1.0),
+            ratio: (3.0 / 4.0, 4.0 / 3.0),
+            hflip: 0.5,
+            filter: Filter::Bicubic,
+            random_interpolation: true,
+            mean: mean.map(|v| v as f32),
+            std: [0.229, 0.224, 0.225],
+            auto_augment: Some(std::sync::Arc::new(AutoAugmentConfig::AugMix(am.clone()))),
+            erasing: None,
+            seed: 50 + ci as u64,
+        };
+        for index in 0..6 {
+            let mut rng = tf.rng_for(index);
+            let crop = tf.crop_flip(&photo, &mut rng);
+            let d = am.draw(&mut rng);
+            let name = format!("crop{ci}-{index}");
+            images.push(serde_json::json!({
+                "name": name, "w": crop.width, "h": crop.height, "offset": bytes.len()
+            }));
+            bytes.extend_from_slice(&crop.data);
+            cases.push(serde_json::json!({
+                "config": config, "translate_const": hparams.level.translate_const as i64,
+                "img_mean": hparams.fill, "interpolation": resample_name(interpolation),
+                "image": name, "weights": d.weights, "m": d.m,
+                "chains": d.chains.iter().map(|c| c.iter().map(layer_json).collect::<Vec<_>>())
+                    .collect::<Vec<_>>(),
+            }));
+            let mut got = vec![0f32; 3 * size * size];
+            tf.apply_into(&photo, index, &mut got);
+            ours.push((config, am.clone(), am.apply(&crop, &d), got));
+        }
+    }
+    std::fs::write(work.path().join("images.bin"), &bytes).unwrap();
+    std::fs::write(
+        work.path().join("manifest.json"),
+        serde_json::to_vec(&serde_json::json!({ "images": images })).unwrap(),
+    )
+    .unwrap();
+    let (results, expected) = replay("--replay-augmix", work.path(), &cases);
+    let mut raised = 0;
+    for (i, ((config, am, strict, got), r)) in ours.iter().zip(&results).enumerate() {
+        let p = &r["parsed"];
+        let names: Vec<&str> = am.ops.iter().map(|o| o.name()).collect();
+        let timm: Vec<&str> = p["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(names, timm, "{config}");
+        assert_eq!(am.magnitude, p["magnitude"].as_f64().unwrap(), "{config}");
+        assert_eq!(p["prob"].as_f64(), Some(1.0));
+        assert_eq!(am.width as u64, p["width"].as_u64().unwrap(), "{config}");
+        assert_eq!(am.depth, p["depth"].as_i64().unwrap(), "{config}");
+        assert_eq!(am.alpha, p["alpha"].as_f64().unwrap(), "{config}");
+        assert_eq!(am.blended, p["blended"].as_bool().unwrap(), "{config}");
+        assert_eq!(
+            am.hparams.level.translate_pct,
+            p["translate_pct"].as_f64().unwrap()
+        );
+        match p["magnitude_std"].as_str() {
+            Some("inf") => assert!(am.magnitude_std.is_infinite(), "{config}"),
+            _ => assert_eq!(am.magnitude_std, p["magnitude_std"].as_f64().unwrap()),
+        }
+        match (strict, r["offset"].as_u64()) {
+            (Ok(img), Some(o)) => {
+                let o = o as usize;
+                assert!(
+                    img.data == expected[o..o + img.data.len()],
+                    "case {i} ({config}): {}",
+                    cases[i]
+                );
+                let mut want = vec![0f32; got.len()];
+                normalize_into(
+                    img,
+                    mean.map(|v| v as f32),
+                    [0.229, 0.224, 0.225],
+                    &mut want,
+                );
+                assert_eq!(got, &want, "case {i} ({config}): the train transform");
+            }
+            (Err(OpError::Posterize(_)), None) => raised += 1,
+            (s, _) => panic!(
+                "case {i} ({config}): dpn {:?}, timm error {}",
+                s.as_ref().map(|_| "ok"),
+                r["error"]
+            ),
+        }
+    }
+    eprintln!("{} AugMix replays, {raised} raised", ours.len());
+}

@@ -97,10 +97,8 @@ fn bad_aa_values_are_refused_before_anything_is_written() {
         (&["--aa", "rand-m9-x3"][..], "'x3'"),
         (&["--aa", "rand-m9.5"][..], "'m9.5'"),
         (&["--aa", "rand-m9-mstd"][..], "'mstd'"),
-        (
-            &["--aa", "augmix-m3-w3"][..],
-            "AugMix is not implemented yet",
-        ),
+        (&["--aa", "augmix-m3-w0"][..], "'w0'"),
+        (&["--aa", "augmix-m3-b"][..], "'b'"),
         (&["--aa", "v9"][..], "'v9'"),
         (&["--aa", "v0-n2"][..], "'n2'"),
         (
@@ -153,6 +151,8 @@ fn every_policy_runs_in_the_train_transform() {
         ("v0r-mstd3", "random"),
         ("3a", "random"),
         ("rand-m15-n4-mmax20-inc1-p1.0", "random"),
+        ("augmix-m3-w3", "random"),
+        ("augmix-m9-w2-b1-mstd3", "bilinear"),
     ] {
         let mut cfg: TrainConfig = serde_json::from_value(json!({
             "model": "dpn48b", "data": "d", "val_data": null, "val_split": null,

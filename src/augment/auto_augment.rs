@@ -1,6 +1,7 @@
 //! timm's AutoAugment (`timm/data/auto_augment.py` 1.0.29:
 //! `auto_augment_policy_original`, `_originalr`, `_v0`, `_v0r`, `_3a`,
 //! `auto_augment_transform`, `AutoAugment`) over the ops of [`super::ops`],
+//! timm's AugMix ([`AugMix`]: `augment_and_mix_transform`, `AugMixAugment`),
 //! and [`AutoAugmentConfig`], what timm's `--aa` selects
 //! (`transforms_factory.transforms_imagenet_train`).
 //!
@@ -20,6 +21,7 @@
 use anyhow::Result;
 use rand::Rng;
 
+use super::enhance;
 use super::ops::{self, OpError, OpName};
 use super::rand_augment::{apply_layer, draw_layer, LayerDraw, OpFn, RandAugment, RandHparams};
 use crate::data::decode::RgbImage;
@@ -227,13 +229,276 @@ impl AutoAugment {
     }
 }
 
+/// timm's `_AUGMIX_TRANSFORMS`.
+pub const AUGMIX_TRANSFORMS: [OpName; 13] = [
+    AutoContrast,
+    ColorIncreasing,
+    ContrastIncreasing,
+    BrightnessIncreasing,
+    SharpnessIncreasing,
+    Equalize,
+    Rotate,
+    PosterizeIncreasing,
+    SolarizeIncreasing,
+    ShearX,
+    ShearY,
+    TranslateXRel,
+    TranslateYRel,
+];
+
+/// timm's AugMix (`augment_and_mix_transform`, `AugMixAugment`): config
+/// `augmix-m{M}-w{W}-d{D}-a{A}-b{0|1}-mstd{S}` (magnitude, default 3; chain
+/// count, 3; chain depth, -1: 1 to 3 drawn per chain; Dirichlet and Beta
+/// alpha, 1; blended mode; magnitude noise, default uniform on `[0, M]`).
+/// The ops are [`AUGMIX_TRANSFORMS`] with probability 1;
+/// `transforms_imagenet_train` sets `translate_pct` 0.3 for them.
+///
+/// Per image (`AugMixAugment.__call__`): the chain weights
+/// `np.float32(dirichlet([A] * W))`, the final blend `np.float32(beta(A, A))`,
+/// then per chain its depth (`randint(1, 4)` when `D <= 0`), its ops
+/// (`np.random.choice`, with replacement) and each op's draws as RandAugment's
+/// layers. Basic mode sums `weight * chain image` in f32 over the chains,
+/// clips to 0..=255, truncates to 8 bits and blends the input with it
+/// (`Image.blend(img, mixed, m)`); blended mode blends each chain into the
+/// running image with timm's `_calc_blended_weights`. Square images only in
+/// basic mode, as timm (its accumulator is `(width, height, 3)`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AugMix {
+    pub ops: Vec<OpName>,
+    pub magnitude: f64,
+    pub width: usize,
+    pub depth: i64,
+    pub alpha: f64,
+    pub blended: bool,
+    /// Infinite (the default): uniform on `[0, magnitude]`.
+    pub magnitude_std: f64,
+    pub hparams: RandHparams,
+}
+
+/// One image's AugMix draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AugMixDraw {
+    /// `np.float32(np.random.dirichlet([alpha] * width))`.
+    pub weights: Vec<f32>,
+    /// `np.float32(np.random.beta(alpha, alpha))`.
+    pub m: f32,
+    /// Per chain, its ops' draws (`op` indexes [`AugMix::ops`]).
+    pub chains: Vec<Vec<LayerDraw>>,
+}
+
+/// `ln X` for `X ~ Gamma(a, 1)` (Marsaglia and Tsang; `a < 1` through
+/// `Gamma(a + 1) * U^(1/a)`), in logs so that small alphas do not underflow.
+fn ln_gamma<R: Rng + ?Sized>(rng: &mut R, a: f64) -> f64 {
+    if a < 1.0 {
+        let u = 1.0 - rng.random::<f64>();
+        return ln_gamma(rng, a + 1.0) + u.ln() / a;
+    }
+    let d = a - 1.0 / 3.0;
+    let c = 1.0 / (9.0 * d).sqrt();
+    loop {
+        let u1 = 1.0 - rng.random::<f64>();
+        let u2 = rng.random::<f64>();
+        let x = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        let v = 1.0 + c * x;
+        if v <= 0.0 {
+            continue;
+        }
+        let v = v * v * v;
+        let u = 1.0 - rng.random::<f64>();
+        if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+            return (d * v).ln();
+        }
+    }
+}
+
+/// `Dirichlet(alpha, ..., alpha)` over `k` parts (the distribution, not
+/// numpy's stream): independent Gamma values over their sum.
+fn dirichlet<R: Rng + ?Sized>(rng: &mut R, alpha: f64, k: usize) -> Vec<f64> {
+    let ln: Vec<f64> = (0..k).map(|_| ln_gamma(rng, alpha)).collect();
+    let top = ln.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = ln.iter().map(|l| (l - top).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.iter().map(|v| v / sum).collect()
+}
+
+fn bad_mix(config: &str, section: &str, why: impl std::fmt::Display) -> anyhow::Error {
+    error::usage(format!(
+        "AugMix config '{config}': section '{section}': {why} \
+         (expected augmix-m<int>-w<int>-d<int>-a<float>-b<0|1>-mstd<float>)"
+    ))
+}
+
+impl AugMix {
+    /// timm's `augment_and_mix_transform(config, hparams)`; `hparams` as
+    /// `transforms_imagenet_train` passes them (its `translate_pct` 0.3 is
+    /// set here).
+    pub fn parse(config: &str, mut hparams: RandHparams) -> Result<Self> {
+        let mut sections = config.split('-');
+        let head = sections.next().unwrap_or_default();
+        if head != "augmix" {
+            return Err(bad_mix(config, head, "the config must start with 'augmix'"));
+        }
+        let (mut magnitude, mut width, mut depth, mut alpha, mut blended) =
+            (3.0, 3, -1, 1.0, false);
+        let mut magnitude_std: Option<f64> = None;
+        for c in sections {
+            let Some(at) = c.find(|ch: char| ch.is_ascii_digit()) else {
+                return Err(bad_mix(config, c, "no value (timm ignores such a section)"));
+            };
+            let (key, val) = c.split_at(at);
+            let int = || {
+                val.parse::<i64>().map_err(|_| {
+                    bad_mix(config, c, format!("'{key}' needs an integer, not '{val}'"))
+                })
+            };
+            let float = || {
+                val.parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or_else(|| {
+                        bad_mix(config, c, format!("'{key}' needs a number, not '{val}'"))
+                    })
+            };
+            match key {
+                "mstd" => {
+                    let s = float()?;
+                    magnitude_std.get_or_insert(s);
+                }
+                "m" => magnitude = int()? as f64,
+                "w" => {
+                    width = usize::try_from(int()?)
+                        .ok()
+                        .filter(|&w| w >= 1)
+                        .ok_or_else(|| bad_mix(config, c, "the width must be at least 1"))?
+                }
+                "d" => depth = int()?,
+                "a" => {
+                    alpha = float()?;
+                    if alpha <= 0.0 {
+                        return Err(bad_mix(config, c, "alpha must be above 0"));
+                    }
+                }
+                "b" => blended = int()? != 0,
+                _ => return Err(bad_mix(config, c, format!("unknown key '{key}'"))),
+            }
+        }
+        hparams.level.translate_pct = 0.3;
+        Ok(AugMix {
+            ops: AUGMIX_TRANSFORMS.to_vec(),
+            magnitude,
+            width,
+            depth,
+            alpha,
+            blended,
+            magnitude_std: magnitude_std.unwrap_or(f64::INFINITY),
+            hparams,
+        })
+    }
+
+    /// One image's draws, from the caller's generator.
+    pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> AugMixDraw {
+        let weights = dirichlet(rng, self.alpha, self.width)
+            .into_iter()
+            .map(|w| w as f32)
+            .collect();
+        let m = super::mixup::beta(rng, self.alpha) as f32;
+        let chains = (0..self.width)
+            .map(|_| {
+                let depth = if self.depth > 0 {
+                    self.depth as usize
+                } else {
+                    rng.random_range(1..4)
+                };
+                let picks: Vec<usize> = (0..depth)
+                    .map(|_| rng.random_range(0..self.ops.len()))
+                    .collect();
+                picks
+                    .into_iter()
+                    .map(|op| {
+                        draw_layer(
+                            op,
+                            self.ops[op],
+                            1.0,
+                            self.magnitude,
+                            self.magnitude_std,
+                            self.hparams.interpolation.is_some(),
+                            rng,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        AugMixDraw { weights, m, chains }
+    }
+
+    fn chain(&self, img: &RgbImage, chain: &[LayerDraw], op_fn: OpFn) -> Result<RgbImage, OpError> {
+        let mut out = img.clone();
+        for l in chain {
+            out = apply_layer(
+                &out,
+                self.ops[l.op],
+                l,
+                (1.0, self.magnitude, None),
+                &self.hparams,
+                op_fn,
+            )?;
+        }
+        Ok(out)
+    }
+
+    /// The image after the draws `d`, as timm 1.0.29 on Pillow 13 computes it.
+    pub fn apply(&self, img: &RgbImage, d: &AugMixDraw) -> Result<RgbImage, OpError> {
+        self.apply_with(img, d, ops::apply)
+    }
+
+    /// [`AugMix::apply`] as `dpn train` runs it ([`ops::apply_training`]).
+    pub fn apply_training(&self, img: &RgbImage, d: &AugMixDraw) -> RgbImage {
+        self.apply_with(img, d, ops::apply_training)
+            .expect("level_to_arg gives every op the argument kind it takes")
+    }
+
+    fn apply_with(&self, img: &RgbImage, d: &AugMixDraw, op_fn: OpFn) -> Result<RgbImage, OpError> {
+        if self.blended {
+            // `_calc_blended_weights`, in f32 as numpy computes it there.
+            let mut cump = 1.0f32;
+            let mut rws: Vec<f32> = d
+                .weights
+                .iter()
+                .rev()
+                .map(|&w| {
+                    let a = (w * d.m) / cump;
+                    cump *= 1.0 - a;
+                    a
+                })
+                .collect();
+            rws.reverse();
+            let mut out = img.clone();
+            for (w, chain) in rws.iter().zip(&d.chains) {
+                let aug = self.chain(img, chain, op_fn)?;
+                out = enhance::blend(&out, &aug, f64::from(*w));
+            }
+            return Ok(out);
+        }
+        let mut mixed = vec![0f32; img.data.len()];
+        for (&w, chain) in d.weights.iter().zip(&d.chains) {
+            let aug = self.chain(img, chain, op_fn)?;
+            for (m, &v) in mixed.iter_mut().zip(&aug.data) {
+                *m += w * f32::from(v);
+            }
+        }
+        let data = mixed.iter().map(|v| v.clamp(0.0, 255.0) as u8).collect();
+        let mixed = RgbImage::from_raw(img.width, img.height, data).expect("same size");
+        Ok(enhance::blend(img, &mixed, f64::from(d.m)))
+    }
+}
+
 /// timm's `--aa`, as `transforms_imagenet_train` dispatches it: `rand...`
-/// is RandAugment, `augmix...` AugMix (refused: not implemented yet), anything
-/// else an AutoAugment policy.
+/// is RandAugment, `augmix...` AugMix, anything else an AutoAugment policy.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AutoAugmentConfig {
     Rand(RandAugment),
     Auto(AutoAugment),
+    AugMix(AugMix),
 }
 
 impl AutoAugmentConfig {
@@ -241,11 +506,7 @@ impl AutoAugmentConfig {
         if config.starts_with("rand") {
             Ok(Self::Rand(RandAugment::parse(config, hparams)?))
         } else if config.starts_with("augmix") {
-            Err(error::usage(format!(
-                "--aa {config}: AugMix is not implemented yet \
-                 (use rand-... or one of {})",
-                POLICIES.join(", ")
-            )))
+            Ok(Self::AugMix(AugMix::parse(config, hparams)?))
         } else {
             Ok(Self::Auto(AutoAugment::parse(config, hparams)?))
         }
@@ -264,6 +525,10 @@ impl RgbStep for AutoAugmentConfig {
             Self::Auto(aa) => {
                 let d = aa.draw(rng);
                 aa.apply_training(&img, &d)
+            }
+            Self::AugMix(am) => {
+                let d = am.draw(rng);
+                am.apply_training(&img, &d)
             }
         }
     }
@@ -302,13 +567,39 @@ mod tests {
     }
 
     #[test]
+    fn augmix_defaults_and_draws() {
+        let AutoAugmentConfig::AugMix(am) = AutoAugmentConfig::parse("augmix", hp()).unwrap()
+        else {
+            panic!("augmix")
+        };
+        assert_eq!((am.magnitude, am.width, am.depth), (3.0, 3, -1));
+        assert_eq!((am.alpha, am.blended), (1.0, false));
+        assert!(am.magnitude_std.is_infinite());
+        assert_eq!(am.hparams.level.translate_pct, 0.3);
+        assert_eq!(am.ops, AUGMIX_TRANSFORMS);
+        let am = AugMix::parse("augmix-m5-w4-d2-a0.5-b1-mstd0", hp()).unwrap();
+        assert_eq!((am.magnitude, am.width, am.depth), (5.0, 4, 2));
+        assert_eq!((am.alpha, am.blended, am.magnitude_std), (0.5, true, 0.0));
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for _ in 0..50 {
+            let d = am.draw(&mut rng);
+            assert_eq!(d.weights.len(), 4);
+            assert!((d.weights.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+            assert!((0.0..=1.0).contains(&d.m));
+            assert!(d.chains.iter().all(|c| c.len() == 2));
+            assert!(d.chains.iter().flatten().all(|l| l.magnitude.is_none()));
+        }
+    }
+
+    #[test]
     fn malformed_configs_name_the_part() {
         for (config, part) in [
             ("v1", "'v1'"),
             ("v0-x3", "'x3'"),
             ("v0-mstd", "'mstd'"),
             ("original-mstd0.5x", "'mstd0.5x'"),
-            ("augmix-m3", "AugMix is not implemented yet"),
+            ("augmix-m3-x1", "'x1'"),
+            ("augmix-w0", "'w0'"),
             ("rand-m9-q1", "'q1'"),
             ("", "''"),
         ] {

@@ -34,7 +34,7 @@ only --num-classes 1000 with synset folders keeps ImageNet's head (classes and i
 --val-data folders are looked up by name among the training classes (a subset is fine; an \
 unknown folder is an error, exit code 3). Training uses timm's \
 augmentation (RandomResizedCrop with --scale/--ratio, horizontal flip with --hflip, the model's \
-normalization; with --aa, timm's RandAugment or AutoAugment on the flipped 8-bit image; with \
+normalization; with --aa, timm's RandAugment, AutoAugment or AugMix on the flipped 8-bit image; with \
 --reprob, timm's random erasing on the normalized image; all drawn per image \
 like the crop), validation timm's eval transform (resize to img-size / crop-pct, center crop). \
 Images that cannot be read are skipped and counted (--strict stops instead); the last \
@@ -312,9 +312,9 @@ pub struct AugmentArgs {
     pub resplit: bool,
 
     /// AutoAugment config, as timm's --aa: rand-m<M>-n<N>-mstd<S>-mmax<X>-inc<0|1>-p<P>
-    /// (RandAugment, e.g. rand-m9-mstd0.5-inc1) or an AutoAugment policy (original,
-    /// originalr, v0, v0r, 3a; optionally -mstd<S>), applied after the crop and flip;
-    /// augmix is not implemented yet [default: none]
+    /// (RandAugment, e.g. rand-m9-mstd0.5-inc1), augmix-m<M>-w<W>-d<D>-a<A>-b<0|1>-mstd<S>
+    /// (AugMix, e.g. augmix-m3-w3) or an AutoAugment policy (original, originalr, v0, v0r,
+    /// 3a; optionally -mstd<S>), applied after the crop and flip [default: none]
     #[arg(long, value_name = "CONFIG")]
     pub aa: Option<String>,
 

@@ -21,6 +21,7 @@ the output is at `offset` in expected.bin (same size as the input).
 
 usage: augment_reference.py --replay REF_DIR CASES_JSON OUT_DIR
        augment_reference.py --replay-auto REF_DIR CASES_JSON OUT_DIR
+       augment_reference.py --replay-augmix REF_DIR CASES_JSON OUT_DIR
 
 Replays dpn's RandAugment draws through timm's own rand_augment_transform and
 RandAugment: CASES_JSON is [{config, translate_const, img_mean, interpolation,
@@ -33,7 +34,8 @@ the output's offset, or the error. --replay-auto does the same for
 auto_augment_transform and AutoAugment: cases are {config, translate_const,
 img_mean, interpolation, image, sub_policy, layers}, random.choice returns
 the recorded sub-policy; results hold timm's policy ([name, prob, magnitude]
-per op), magnitude_std and magnitude_max.
+per op), magnitude_std and magnitude_max. --replay-augmix: augment_and_mix_transform
+and AugMixAugment, cases {config, ..., weights, m, chains: [[layer]]}.
 
 Images: scikit-image's astronaut (a photograph), camera (grey, converted 'L'
 to 'RGB') and chelsea quantized to a 16-colour palette ('P', then 'RGB', as
@@ -255,6 +257,104 @@ def replay_auto(ref_dir, cases_path, out_dir):
     print("done", len(results))
 
 
+def replay_augmix(ref_dir, cases_path, out_dir):
+    """dpn's AugMix draws through timm's augment_and_mix_transform and
+    AugMixAugment (hparams with translate_pct 0.3, as transforms_factory sets
+    them): np.random.dirichlet, beta, randint and choice return the recorded
+    weights, blend, chain depths and ops; `random` each op's draws."""
+    with open(os.path.join(ref_dir, "manifest.json")) as f:
+        manifest = json.load(f)
+    raw = open(os.path.join(ref_dir, "images.bin"), "rb").read()
+    imgs = {}
+    for im in manifest["images"]:
+        n = im["w"] * im["h"] * 3
+        imgs[im["name"]] = Image.frombytes("RGB", (im["w"], im["h"]), raw[im["offset"] : im["offset"] + n])
+    results = []
+    out = open(os.path.join(out_dir, "expected.bin"), "wb")
+    offset = 0
+    saved = (np.random.dirichlet, np.random.beta, np.random.randint, np.random.choice)
+    for case in json.load(open(cases_path)):
+        hparams = {
+            "translate_const": case["translate_const"],
+            "img_mean": tuple(case["img_mean"]),
+            "translate_pct": 0.3,
+        }
+        if case["interpolation"]:
+            hparams["interpolation"] = RESAMPLE[case["interpolation"]]
+        t = aa.augment_and_mix_transform(case["config"], hparams)
+        std = t.ops[0].magnitude_std
+        parsed = {
+            "ops": [op.name for op in t.ops],
+            "magnitude": t.ops[0].magnitude,
+            "prob": t.ops[0].prob,
+            "width": t.width,
+            "depth": t.depth,
+            "alpha": t.alpha,
+            "blended": t.blended,
+            "magnitude_std": "inf" if std == float("inf") else std,
+            "translate_pct": t.ops[0].hparams["translate_pct"],
+        }
+        chains = list(case["chains"])
+        depths = [len(c) for c in chains]
+        picks = [[t.ops[layer["op"]] for layer in c] for c in chains]
+        calls = []
+        for c in chains:
+            for layer in c:
+                if layer["magnitude"] is not None:
+                    calls.append(("uniform" if std == float("inf") else "gauss", layer["magnitude"]))
+                if layer["negate"] is not None:
+                    calls.append(("random", 0.75 if layer["negate"] else 0.25))
+                if layer["resample"] is not None:
+                    calls.append(("choice", layer["resample"]))
+                if layer["blur_u"] is not None:
+                    calls.append(("uniform_u", layer["blur_u"]))
+        scripted = ScriptedRandom(calls)
+        aa.random = scripted
+
+        def dirichlet(alphas):
+            assert list(alphas) == [t.alpha] * t.width
+            return np.array(case["weights"], dtype=np.float64)
+
+        def beta(a, b):
+            assert a == b == t.alpha
+            return case["m"]
+
+        def randint(lo, hi):
+            assert (lo, hi) == (1, 4) and t.depth <= 0
+            return depths_iter.pop(0)
+
+        depths_iter = list(depths)
+
+        def choice(ops, n, replace=True, p=None):
+            chain = picks.pop(0)
+            assert replace and n == len(chain)
+            return chain
+
+        np.random.dirichlet, np.random.beta, np.random.randint, np.random.choice = (dirichlet, beta, randint, choice)
+        result = {"parsed": parsed, "offset": None, "error": None}
+        try:
+            img = t(imgs[case["image"]])
+        except ValueError as e:
+            result["error"] = str(e)
+        else:
+            b = img.tobytes()
+            result["offset"] = offset
+            out.write(b)
+            offset += len(b)
+            assert not scripted.calls, f"draws left unused: {scripted.calls}"
+            assert not picks
+        finally:
+            np.random.dirichlet, np.random.beta, np.random.randint, np.random.choice = saved
+        results.append(result)
+    out.close()
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(results, f)
+    print("done", len(results))
+
+
+if sys.argv[1] == "--replay-augmix":
+    replay_augmix(sys.argv[2], sys.argv[3], sys.argv[4])
+    sys.exit(0)
 if sys.argv[1] == "--replay":
     replay(sys.argv[2], sys.argv[3], sys.argv[4])
     sys.exit(0)
