@@ -283,6 +283,8 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand --recount 'Random erasing: an erased image gets 1 to N boxes, their areas scaled by 1 / the number [default: 1]'
             cand --aa 'AutoAugment config, as timm''s --aa: rand-m<M>-n<N>-mstd<S>-mmax<X>-inc<0|1>-p<P> (RandAugment, e.g. rand-m9-mstd0.5-inc1), augmix-m<M>-w<W>-d<D>-a<A>-b<0|1>-mstd<S> (AugMix, e.g. augmix-m3-w3) or an AutoAugment policy (original, originalr, v0, v0r, 3a; optionally -mstd<S>), applied after the crop and flip [default: none]'
             cand --train-interpolation 'The crop''s filter, and --aa''s when not random: random (bilinear or bicubic per image and op), nearest, bilinear, bicubic, box, hamming or lanczos (--aa takes random, bilinear or bicubic) [default: random]'
+            cand --vflip 'Vertical flip probability, after the horizontal flip (timm''s RandomVerticalFlip) [default: 0.0]'
+            cand --grayscale-prob 'Probability of converting an image to grayscale, after --aa (timm''s RandomGrayscale: Pillow''s convert("L") in all three channels) [default: 0.0]'
             cand --mixup 'Mixup alpha: a batch is blended with its reverse by lam ~ Beta(alpha, alpha), the targets likewise (soft targets, scored by timm''s SoftTargetCrossEntropy with --label-smoothing in them); 0 is off [default: 0.0]'
             cand --cutmix 'CutMix alpha: a box of the reversed batch pasted in, its area 1 - lam, lam ~ Beta(alpha, alpha); 0 is off [default: 0.0]'
             cand --cutmix-minmax 'CutMix box sides as fractions of the image, drawn in [MIN, MAX) (turns CutMix on, its alpha 1; timm''s rand_bbox_minmax)'

@@ -505,12 +505,14 @@ fn train_transform_rand_augment_matches_timm() {
         scale: (0.08, 1.0),
         ratio: (3.0 / 4.0, 4.0 / 3.0),
         hflip: 0.5,
+        vflip: 0.0,
         filter: Filter::Bicubic,
         random_interpolation: true,
         mean: mean.map(|v| v as f32),
         std: [0.229, 0.224, 0.225],
         auto_augment: None,
         erasing: None,
+        grayscale: 0.0,
         seed: 9,
     };
     let aa = AutoAugmentConfig::parse("rand-m9-mstd0.5-inc1", hparams).unwrap();
@@ -591,12 +593,14 @@ fn train_transform_auto_augment_matches_timm() {
         scale: (0.08, 1.0),
         ratio: (3.0 / 4.0, 4.0 / 3.0),
         hflip: 0.5,
+        vflip: 0.0,
         filter: Filter::Bilinear,
         random_interpolation: false,
         mean: mean.map(|v| v as f32),
         std: [0.5, 0.5, 0.5],
         auto_augment: None,
         erasing: None,
+        grayscale: 0.0,
         seed: 31,
     };
     let work = tempfile::tempdir().unwrap();
@@ -687,12 +691,14 @@ fn augmix_replays_through_timm() {
             scale: (0.08, 1.0),
             ratio: (3.0 / 4.0, 4.0 / 3.0),
             hflip: 0.5,
+            vflip: 0.0,
             filter: Filter::Bicubic,
             random_interpolation: true,
             mean: mean.map(|v| v as f32),
             std: [0.229, 0.224, 0.225],
             auto_augment: Some(std::sync::Arc::new(AutoAugmentConfig::AugMix(am.clone()))),
             erasing: None,
+            grayscale: 0.0,
             seed: 50 + ci as u64,
         };
         for index in 0..6 {

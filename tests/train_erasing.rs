@@ -90,12 +90,14 @@ fn erasing_matches_timm_on_the_same_draws() {
             scale: (0.08, 1.0),
             ratio: (3.0 / 4.0, 4.0 / 3.0),
             hflip: 0.5,
+            vflip: 0.0,
             filter: Filter::Bilinear,
             random_interpolation: false,
             mean: [0.485, 0.456, 0.406],
             std: [0.229, 0.224, 0.225],
             auto_augment: None,
             erasing: Some(Arc::new(e.clone())),
+            grayscale: 0.0,
             seed: 1000 + si as u64,
         };
         let n = 3 * 32 * 32;

@@ -143,6 +143,8 @@ fn config_of(c: &serde_json::Value) -> TrainConfig {
         resplit: false,
         aa: None,
         train_interpolation: None,
+        vflip: 0.0,
+        grayscale_prob: 0.0,
         mixup: 0.0,
         cutmix: 0.0,
         cutmix_minmax: None,

@@ -323,6 +323,17 @@ pub struct AugmentArgs {
     /// (--aa takes random, bilinear or bicubic) [default: random]
     #[arg(long, value_name = "NAME")]
     pub train_interpolation: Option<String>,
+
+    /// Vertical flip probability, after the horizontal flip (timm's
+    /// RandomVerticalFlip) [default: 0.0]
+    #[arg(long, value_name = "P")]
+    pub vflip: Option<f64>,
+
+    /// Probability of converting an image to grayscale, after --aa (timm's
+    /// RandomGrayscale: Pillow's convert("L") in all three channels)
+    /// [default: 0.0]
+    #[arg(long, value_name = "P")]
+    pub grayscale_prob: Option<f64>,
 }
 
 /// `--dist-backend`.
@@ -440,6 +451,8 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
                 .unwrap_or("random")
                 .to_ascii_lowercase(),
         ),
+        vflip: args.augment.vflip.unwrap_or(0.0),
+        grayscale_prob: args.augment.grayscale_prob.unwrap_or(0.0),
         mixup: args.mixup.mixup.unwrap_or(0.0),
         cutmix: args.mixup.cutmix.unwrap_or(0.0),
         cutmix_minmax: args.mixup.minmax(),
@@ -563,6 +576,13 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
         saved.remode.clone(),
     );
     differs(&mut fixed, "recount", args.augment.recount, saved.recount);
+    differs(&mut fixed, "vflip", args.augment.vflip, saved.vflip);
+    differs(
+        &mut fixed,
+        "grayscale-prob",
+        args.augment.grayscale_prob,
+        saved.grayscale_prob,
+    );
     if args.augment.resplit && !saved.resplit {
         fixed.push("--resplit (the checkpoint ran without it)".into());
     }
@@ -707,6 +727,15 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
             "--remode {}: one of {}",
             cfg.remode,
             EraseMode::NAMES.join(", ")
+        ));
+    }
+    if !(0.0..=1.0).contains(&cfg.vflip) {
+        return bad(format!("--vflip {} must be in [0, 1]", cfg.vflip));
+    }
+    if !(0.0..=1.0).contains(&cfg.grayscale_prob) {
+        return bad(format!(
+            "--grayscale-prob {} must be in [0, 1]",
+            cfg.grayscale_prob
         ));
     }
     if cfg.recount == 0 {

@@ -21,6 +21,10 @@
 //! [`RgbStep`]) runs on the flipped RGB8 image, before `ToTensor`, drawing
 //! from the same generator after the flip (`transforms_imagenet_train`'s
 //! secondary transforms).
+//! `vflip` (timm's `--vflip`) flips top to bottom after the horizontal flip;
+//! `grayscale` (`--grayscale-prob`, torchvision's `RandomGrayscale`) follows
+//! the op chain; each draws one uniform from the generator only when its
+//! probability is above 0, as timm adds them only then.
 //! With `erasing` set, timm's `RandomErasing` follows on the normalized
 //! floats (`transforms_imagenet_train` puts it after `Normalize`), its numbers
 //! drawn from the same per-image generator after the crop's and flip's
@@ -287,6 +291,28 @@ pub fn hflip(img: &mut RgbImage) {
     }
 }
 
+/// Mirrors `img` top to bottom in place (torchvision's `vflip`, PIL's
+/// `FLIP_TOP_BOTTOM`).
+pub fn vflip(img: &mut RgbImage) {
+    let row = img.width * 3;
+    let h = img.height;
+    for y in 0..h / 2 {
+        let (top, bottom) = img.data.split_at_mut((h - 1 - y) * row);
+        top[y * row..(y + 1) * row].swap_with_slice(&mut bottom[..row]);
+    }
+}
+
+/// torchvision's `rgb_to_grayscale(img, num_output_channels=3)` on a PIL
+/// image: Pillow's `convert("L")` (libImaging/Convert.c `rgb2l`: ITU-R 601-2
+/// luma in 16.16 fixed point, `(r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16`)
+/// copied into all three channels.
+pub fn grayscale(img: &mut RgbImage) {
+    for px in img.data.chunks_exact_mut(3) {
+        let l = (px[0] as u32 * 19595 + px[1] as u32 * 38470 + px[2] as u32 * 7471 + 0x8000) >> 16;
+        px.fill(l as u8);
+    }
+}
+
 /// A random step on the normalized `chan x height x width` floats that ends
 /// the train transform, drawing from the image's own generator after the
 /// crop and flip: `augment::erasing::RandomErasing` (timm's random erasing).
@@ -317,6 +343,9 @@ pub struct TrainTransform {
     pub scale: (f64, f64),
     pub ratio: (f64, f64),
     pub hflip: f64,
+    /// timm's `--vflip`: a vertical flip after the horizontal one, with this
+    /// probability; 0 draws nothing (timm adds the transform only for p > 0).
+    pub vflip: f64,
     pub filter: Filter,
     /// timm's `random` train interpolation: each image's crop draws bilinear
     /// or bicubic, and `filter` is unused.
@@ -329,6 +358,9 @@ pub struct TrainTransform {
     /// timm's random erasing on the normalized image (`--reprob` > 0), else
     /// none (and no numbers drawn for it).
     pub erasing: Option<Arc<dyn NormalizedStep>>,
+    /// timm's `--grayscale-prob` (torchvision's `RandomGrayscale`) after the
+    /// `--aa` ops; 0 draws nothing (timm adds it only for p > 0).
+    pub grayscale: f64,
     /// Seeds the per-image RNGs of [`ImageTransform::apply_into`] (mix in the
     /// epoch for a new draw each epoch).
     pub seed: u64,
@@ -342,12 +374,14 @@ impl TrainTransform {
             scale: (0.08, 1.0),
             ratio: (3.0 / 4.0, 4.0 / 3.0),
             hflip: 0.5,
+            vflip: 0.0,
             filter: p.interpolation.into(),
             random_interpolation: false,
             mean: p.mean.map(|v| v as f32),
             std: p.std.map(|v| v as f32),
             auto_augment: None,
             erasing: None,
+            grayscale: 0.0,
             seed,
         }
     }
@@ -365,6 +399,10 @@ impl TrainTransform {
         if rng.random::<f64>() < self.hflip {
             hflip(&mut out);
         }
+        // `RandomVerticalFlip`: `torch.rand(1) < p`, only when timm adds it.
+        if self.vflip > 0.0 && rng.random::<f64>() < self.vflip {
+            vflip(&mut out);
+        }
         out
     }
 
@@ -372,10 +410,15 @@ impl TrainTransform {
     /// RGB8 image `ToTensor` receives.
     pub fn augment<R: rand::RngCore>(&self, img: &RgbImage, rng: &mut R) -> RgbImage {
         let out = self.crop_flip(img, rng);
-        match &self.auto_augment {
+        let mut out = match &self.auto_augment {
             Some(aa) => aa.apply(out, rng),
             None => out,
+        };
+        // `RandomGrayscale`: `torch.rand(1) < p`, only when timm adds it.
+        if self.grayscale > 0.0 && rng.random::<f64>() < self.grayscale {
+            grayscale(&mut out);
         }
+        out
     }
 
     /// The RNG for the `index`-th image.
@@ -411,12 +454,14 @@ mod tests {
             scale: (0.08, 1.0),
             ratio: (3.0 / 4.0, 4.0 / 3.0),
             hflip: 0.5,
+            vflip: 0.0,
             filter: Filter::Bilinear,
             random_interpolation: false,
             mean: [0.5, 0.4, 0.3],
             std: [0.2, 0.25, 0.3],
             auto_augment: None,
             erasing: erasing.map(|e| Arc::new(e) as Arc<dyn NormalizedStep>),
+            grayscale: 0.0,
             seed: 11,
         }
     }

@@ -85,6 +85,14 @@ pub struct TrainConfig {
     /// with the model's eval interpolation.
     #[serde(default)]
     pub train_interpolation: Option<String>,
+    /// timm's `--vflip`: the probability of a vertical flip; 0 (the default,
+    /// and what runs before it recorded) is none.
+    #[serde(default)]
+    pub vflip: f64,
+    /// timm's `--grayscale-prob` (`RandomGrayscale`); 0 (the default, and
+    /// what runs before it recorded) is none.
+    #[serde(default)]
+    pub grayscale_prob: f64,
     /// Mixup's alpha (timm's `--mixup`); 0 (the default, and what runs
     /// before it recorded) is off.
     #[serde(default)]

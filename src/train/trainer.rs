@@ -311,6 +311,8 @@ impl<'a> Run<'a> {
         tf.scale = self.cfg.scale;
         tf.ratio = self.cfg.ratio;
         tf.hflip = self.cfg.hflip;
+        tf.vflip = self.cfg.vflip;
+        tf.grayscale = self.cfg.grayscale_prob;
         match self.cfg.train_filter(tf.filter)? {
             Some(f) => tf.filter = f,
             None => tf.random_interpolation = true,
