@@ -728,7 +728,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__train)
-            opts="-m -b -d -o -f -q -v -h --data --val-data --val-split --model --pretrained --weights --num-classes --epochs --batch-size --lr --momentum --nesterov --weight-decay --sched --warmup-epochs --warmup-lr --min-lr --decay-epochs --decay-rate --label-smoothing --img-size --scale --ratio --hflip --crop-pct --amp --channels-last --device --seed --workers --strict --output --resume --format --dist-timeout --dist-bn --sync-bn --dist-backend --reprob --remode --recount --resplit --aa --train-interpolation --vflip --grayscale-prob --mixup --cutmix --cutmix-minmax --mixup-prob --mixup-switch-prob --mixup-mode --mixup-off-epoch --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-m -b -d -o -f -q -v -h --data --val-data --val-split --model --pretrained --weights --num-classes --epochs --batch-size --lr --momentum --nesterov --weight-decay --sched --warmup-epochs --warmup-lr --min-lr --decay-epochs --decay-rate --label-smoothing --img-size --scale --ratio --hflip --crop-pct --amp --channels-last --device --seed --workers --strict --output --resume --format --dist-timeout --dist-bn --sync-bn --dist-backend --reprob --remode --recount --resplit --aa --train-interpolation --vflip --grayscale-prob --color-jitter --color-jitter-prob --mixup --cutmix --cutmix-minmax --mixup-prob --mixup-switch-prob --mixup-mode --mixup-off-epoch --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -911,6 +911,14 @@ _dpn() {
                     return 0
                     ;;
                 --grayscale-prob)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color-jitter)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color-jitter-prob)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -285,6 +285,8 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand --train-interpolation 'The crop''s filter, and --aa''s when not random: random (bilinear or bicubic per image and op), nearest, bilinear, bicubic, box, hamming or lanczos (--aa takes random, bilinear or bicubic) [default: random]'
             cand --vflip 'Vertical flip probability, after the horizontal flip (timm''s RandomVerticalFlip) [default: 0.0]'
             cand --grayscale-prob 'Probability of converting an image to grayscale, after --aa (timm''s RandomGrayscale: Pillow''s convert("L") in all three channels) [default: 0.0]'
+            cand --color-jitter 'Colour jitter factor X: brightness, contrast and saturation each drawn in [max(0, 1 - X), 1 + X], in a random order (timm''s ColorJitter(X, X, X)), after --aa; only without --aa or with an --aa naming 3a, as timm; 0 is none (runs recorded before this flag load as 0) [default: 0.4]'
+            cand --color-jitter-prob 'Apply the colour jitter with this probability (timm''s RandomApply) [default: always]'
             cand --mixup 'Mixup alpha: a batch is blended with its reverse by lam ~ Beta(alpha, alpha), the targets likewise (soft targets, scored by timm''s SoftTargetCrossEntropy with --label-smoothing in them); 0 is off [default: 0.0]'
             cand --cutmix 'CutMix alpha: a box of the reversed batch pasted in, its area 1 - lam, lam ~ Beta(alpha, alpha); 0 is off [default: 0.0]'
             cand --cutmix-minmax 'CutMix box sides as fractions of the image, drawn in [MIN, MAX) (turns CutMix on, its alpha 1; timm''s rand_bbox_minmax)'

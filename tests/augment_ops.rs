@@ -512,6 +512,7 @@ fn train_transform_rand_augment_matches_timm() {
         std: [0.229, 0.224, 0.225],
         auto_augment: None,
         erasing: None,
+        color_jitter: None,
         grayscale: 0.0,
         seed: 9,
     };
@@ -600,6 +601,7 @@ fn train_transform_auto_augment_matches_timm() {
         std: [0.5, 0.5, 0.5],
         auto_augment: None,
         erasing: None,
+        color_jitter: None,
         grayscale: 0.0,
         seed: 31,
     };
@@ -698,6 +700,7 @@ fn augmix_replays_through_timm() {
             std: [0.229, 0.224, 0.225],
             auto_augment: Some(std::sync::Arc::new(AutoAugmentConfig::AugMix(am.clone()))),
             erasing: None,
+            color_jitter: None,
             grayscale: 0.0,
             seed: 50 + ci as u64,
         };

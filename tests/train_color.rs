@@ -1,6 +1,7 @@
-//! `dpn train --vflip` and `--grayscale-prob`: the train transform replayed
-//! through timm 1.0.29's own `transforms_imagenet_train` (its
-//! RandomVerticalFlip and RandomGrayscale, tests/py/color_reference.py) on
+//! `dpn train --vflip`, `--color-jitter`, `--color-jitter-prob` and
+//! `--grayscale-prob`: the train transform replayed through timm 1.0.29's own
+//! `transforms_imagenet_train` (its RandomVerticalFlip, [RandomApply of]
+//! ColorJitter and RandomGrayscale, tests/py/color_reference.py) on
 //! scikit-image's photographs, byte for byte on the RGB8 image `ToTensor`
 //! receives; a short CLI run that records the settings, `--resume` refusing a
 //! change, and bad values refused before anything is written.
@@ -11,6 +12,7 @@ use common::python;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use dpn::augment::color_jitter::ColorJitter;
 use dpn::data::decode::RgbImage;
 use dpn::data::resize::Filter;
 use dpn::data::transform::{normalize_into, ImageTransform, TrainTransform};
@@ -77,17 +79,25 @@ fn photos(dir: &Path) -> Vec<(String, RgbImage)> {
         .collect()
 }
 
-/// `TrainTransform` with `--vflip` and `--grayscale-prob`: after the crop and
-/// horizontal flip (unchanged by them), one uniform each, vflip's then
-/// grayscale's, only for a probability above 0; timm's own transforms given
-/// those uniforms as `torch.rand(1)` give the same bytes.
+/// `TrainTransform` with `--vflip`, colour jitter and `--grayscale-prob`:
+/// after the crop and horizontal flip (unchanged by them), vflip's uniform,
+/// the jitter's draws (`ColorJitter::draw`), grayscale's uniform, each only
+/// when set; timm's own transforms given those draws as `torch.rand(1)`,
+/// `torch.randperm(4)` and `torch.empty(1).uniform_` give the same bytes.
 #[test]
-fn train_transform_flip_and_grayscale_match_timm() {
+fn train_transform_flip_jitter_and_grayscale_match_timm() {
     let work = tempdir("train-color-");
     let photos = photos(work.path());
     let size = 48;
     let (mut crops, mut cases, mut want) = (vec![], vec![], vec![]);
-    for (vflip, gray) in [(0.5, 0.4), (0.0, 0.6), (0.7, 0.0), (1.0, 1.0)] {
+    for (vflip, gray, jitter) in [
+        (0.5, 0.4, None),
+        (0.0, 0.6, Some((0.4, None))),
+        (0.7, 0.0, Some((0.4, Some(0.6)))),
+        (1.0, 1.0, None),
+        (0.0, 0.0, Some((1.5, None))),
+    ] {
+        let cj = jitter.map(|(x, p)| ColorJitter::new(x, p));
         for (pi, (_, photo)) in photos.iter().enumerate() {
             let mut tf = TrainTransform {
                 size,
@@ -101,22 +111,38 @@ fn train_transform_flip_and_grayscale_match_timm() {
                 std: [0.229, 0.224, 0.225],
                 auto_augment: None,
                 erasing: None,
+                color_jitter: None,
                 grayscale: 0.0,
                 seed: 7 + pi as u64,
             };
             let plain = tf.clone();
             tf.vflip = vflip;
             tf.grayscale = gray;
+            tf.color_jitter = cj.map(|c| std::sync::Arc::new(c) as _);
             for index in 0..10 {
                 // The crop and flip without the new steps, then the draws
                 // the generator makes next.
                 let mut rng = plain.rng_for(index);
                 let crop = plain.crop_flip(photo, &mut rng);
                 let mut draws = vec![];
-                for p in [vflip, gray] {
-                    if p > 0.0 {
-                        draws.push(rng.random::<f64>());
+                if vflip > 0.0 {
+                    draws.push(json!(["rand", rng.random::<f64>()]));
+                }
+                if let Some(cj) = &cj {
+                    let d = cj.draw(&mut rng);
+                    if let Some(u) = d.apply_u {
+                        draws.push(json!(["rand", u]));
                     }
+                    if d.applied {
+                        draws.push(json!(["randperm", d.perm]));
+                        let (lo, hi) = cj.range.unwrap();
+                        for f in d.factors.unwrap() {
+                            draws.push(json!(["uniform", lo, hi, f]));
+                        }
+                    }
+                }
+                if gray > 0.0 {
+                    draws.push(json!(["rand", rng.random::<f64>()]));
                 }
                 let got = tf.augment(photo, &mut tf.rng_for(index));
                 let mut a = vec![0f32; 3 * size * size];
@@ -127,6 +153,8 @@ fn train_transform_flip_and_grayscale_match_timm() {
                 cases.push(json!({
                     "w": size, "h": size, "offset": crops.len(),
                     "vflip": vflip, "grayscale_prob": gray, "draws": draws,
+                    "color_jitter": jitter.map(|j| j.0),
+                    "color_jitter_prob": jitter.and_then(|j| j.1),
                 }));
                 crops.extend_from_slice(&crop.data);
                 want.push((vflip, gray, index, got));
@@ -166,9 +194,11 @@ fn train_transform_flip_and_grayscale_match_timm() {
     assert!(grey > 10 && flipped > 0, "{grey} grey images");
 }
 
-/// A short digits run with `--vflip 0.5 --grayscale-prob 0.2` trains and
-/// records them; `--resume` refuses to change them; settings from before
-/// they were recorded load as no vertical flip and no grayscale.
+/// A short digits run with `--vflip 0.5 --grayscale-prob 0.2
+/// --color-jitter-prob 0.8` trains and records them, with `--color-jitter`
+/// at timm's default 0.4; `--resume` refuses to change them; settings from
+/// before they were recorded load as no vertical flip, no grayscale and no
+/// colour jitter; `--aa` (other than 3a) turns the jitter off, as in timm.
 #[test]
 fn train_with_vflip_and_grayscale_records_its_settings() {
     let tmp = tempdir("train-color-cli-");
@@ -176,6 +206,7 @@ fn train_with_vflip_and_grayscale_records_its_settings() {
     let o = dpn()
         .args(common::digits_train_args(&run, 1, "32"))
         .args(["--lr", "0.05", "--vflip", "0.5", "--grayscale-prob", "0.2"])
+        .args(["--color-jitter-prob", "0.8"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -183,13 +214,36 @@ fn train_with_vflip_and_grayscale_records_its_settings() {
         serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
     assert_eq!(cfg["vflip"], json!(0.5));
     assert_eq!(cfg["grayscale_prob"], json!(0.2));
+    assert_eq!(cfg["color_jitter"], json!(0.4));
+    assert_eq!(cfg["color_jitter_prob"], json!(0.8));
+    let mut parsed: TrainConfig = serde_json::from_value(cfg.clone()).unwrap();
+    assert_eq!(
+        parsed.color_jitter(),
+        Some(ColorJitter::new(0.4, Some(0.8)))
+    );
+    parsed.aa = Some("rand-m9-mstd0.5".into());
+    assert_eq!(parsed.color_jitter(), None, "timm disables it with --aa");
+    parsed.aa = Some("3a".into());
+    assert!(parsed.color_jitter().is_some(), "but not with 3a");
     let mut older = cfg.clone();
-    for k in ["vflip", "grayscale_prob"] {
+    for k in [
+        "vflip",
+        "grayscale_prob",
+        "color_jitter",
+        "color_jitter_prob",
+    ] {
         older.as_object_mut().unwrap().remove(k).unwrap();
     }
     let older: TrainConfig = serde_json::from_value(older).unwrap();
     assert_eq!((older.vflip, older.grayscale_prob), (0.0, 0.0));
-    for (flag, value) in [("--vflip", "0.25"), ("--grayscale-prob", "0")] {
+    assert_eq!((older.color_jitter, older.color_jitter_prob), (0.0, None));
+    assert_eq!(older.color_jitter(), None);
+    for (flag, value) in [
+        ("--vflip", "0.25"),
+        ("--grayscale-prob", "0"),
+        ("--color-jitter", "0.3"),
+        ("--color-jitter-prob", "0.5"),
+    ] {
         let o = dpn()
             .arg("train")
             .arg("--resume")
@@ -206,16 +260,22 @@ fn train_with_vflip_and_grayscale_records_its_settings() {
     }
 }
 
-/// Probabilities outside [0, 1]: one line naming the flag, exit code 2, no
-/// output folder.
+/// Probabilities outside [0, 1], a negative or infinite jitter: one line
+/// naming the flag, exit code 2, no output folder.
 #[test]
-fn bad_vflip_and_grayscale_values_are_refused() {
+fn bad_flip_jitter_and_grayscale_values_are_refused() {
     let tmp = tempdir("train-color-bad-");
     for (i, (flags, needle)) in [
         (&["--vflip", "1.5"][..], "--vflip 1.5"),
         (&["--vflip=-0.1"][..], "--vflip -0.1"),
         (&["--grayscale-prob", "2"][..], "--grayscale-prob 2"),
         (&["--grayscale-prob", "NaN"][..], "--grayscale-prob NaN"),
+        (&["--color-jitter=-0.4"][..], "--color-jitter -0.4"),
+        (&["--color-jitter", "inf"][..], "--color-jitter inf"),
+        (
+            &["--color-jitter-prob", "1.1"][..],
+            "--color-jitter-prob 1.1",
+        ),
     ]
     .into_iter()
     .enumerate()

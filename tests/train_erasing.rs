@@ -97,6 +97,7 @@ fn erasing_matches_timm_on_the_same_draws() {
             std: [0.229, 0.224, 0.225],
             auto_augment: None,
             erasing: Some(Arc::new(e.clone())),
+            color_jitter: None,
             grayscale: 0.0,
             seed: 1000 + si as u64,
         };

@@ -145,6 +145,8 @@ fn config_of(c: &serde_json::Value) -> TrainConfig {
         train_interpolation: None,
         vflip: 0.0,
         grayscale_prob: 0.0,
+        color_jitter: 0.0,
+        color_jitter_prob: None,
         mixup: 0.0,
         cutmix: 0.0,
         cutmix_minmax: None,

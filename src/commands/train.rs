@@ -34,7 +34,8 @@ only --num-classes 1000 with synset folders keeps ImageNet's head (classes and i
 --val-data folders are looked up by name among the training classes (a subset is fine; an \
 unknown folder is an error, exit code 3). Training uses timm's \
 augmentation (RandomResizedCrop with --scale/--ratio, horizontal flip with --hflip, the model's \
-normalization; with --aa, timm's RandAugment, AutoAugment or AugMix on the flipped 8-bit image; with \
+normalization; --vflip; with --aa, timm's RandAugment, AutoAugment or AugMix on the flipped 8-bit \
+image, else colour jitter (--color-jitter, 0.4 by default as in timm); --grayscale-prob; with \
 --reprob, timm's random erasing on the normalized image; all drawn per image \
 like the crop), validation timm's eval transform (resize to img-size / crop-pct, center crop). \
 Images that cannot be read are skipped and counted (--strict stops instead); the last \
@@ -334,6 +335,18 @@ pub struct AugmentArgs {
     /// [default: 0.0]
     #[arg(long, value_name = "P")]
     pub grayscale_prob: Option<f64>,
+
+    /// Colour jitter factor X: brightness, contrast and saturation each drawn in
+    /// [max(0, 1 - X), 1 + X], in a random order (timm's ColorJitter(X, X, X)),
+    /// after --aa; only without --aa or with an --aa naming 3a, as timm;
+    /// 0 is none (runs recorded before this flag load as 0) [default: 0.4]
+    #[arg(long, value_name = "X")]
+    pub color_jitter: Option<f64>,
+
+    /// Apply the colour jitter with this probability (timm's RandomApply)
+    /// [default: always]
+    #[arg(long, value_name = "P")]
+    pub color_jitter_prob: Option<f64>,
 }
 
 /// `--dist-backend`.
@@ -453,6 +466,8 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
         ),
         vflip: args.augment.vflip.unwrap_or(0.0),
         grayscale_prob: args.augment.grayscale_prob.unwrap_or(0.0),
+        color_jitter: args.augment.color_jitter.unwrap_or(0.4),
+        color_jitter_prob: args.augment.color_jitter_prob,
         mixup: args.mixup.mixup.unwrap_or(0.0),
         cutmix: args.mixup.cutmix.unwrap_or(0.0),
         cutmix_minmax: args.mixup.minmax(),
@@ -583,6 +598,24 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
         args.augment.grayscale_prob,
         saved.grayscale_prob,
     );
+    differs(
+        &mut fixed,
+        "color-jitter",
+        args.augment.color_jitter,
+        saved.color_jitter,
+    );
+    if let Some(p) = args
+        .augment
+        .color_jitter_prob
+        .filter(|p| Some(*p) != saved.color_jitter_prob)
+    {
+        fixed.push(format!(
+            "--color-jitter-prob {p} (the checkpoint has {})",
+            saved
+                .color_jitter_prob
+                .map_or("none".to_string(), |v| v.to_string())
+        ));
+    }
     if args.augment.resplit && !saved.resplit {
         fixed.push("--resplit (the checkpoint ran without it)".into());
     }
@@ -737,6 +770,15 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
             "--grayscale-prob {} must be in [0, 1]",
             cfg.grayscale_prob
         ));
+    }
+    if !(cfg.color_jitter >= 0.0 && cfg.color_jitter.is_finite()) {
+        return bad(format!(
+            "--color-jitter {} must be a non-negative number",
+            cfg.color_jitter
+        ));
+    }
+    if let Some(p) = cfg.color_jitter_prob.filter(|p| !(0.0..=1.0).contains(p)) {
+        return bad(format!("--color-jitter-prob {p} must be in [0, 1]"));
     }
     if cfg.recount == 0 {
         return bad("--recount must be at least 1".into());

@@ -22,6 +22,8 @@
 //! from the same generator after the flip (`transforms_imagenet_train`'s
 //! secondary transforms).
 //! `vflip` (timm's `--vflip`) flips top to bottom after the horizontal flip;
+//! `color_jitter` (timm's `ColorJitter`, through [`RgbStep`]) follows the op
+//! chain;
 //! `grayscale` (`--grayscale-prob`, torchvision's `RandomGrayscale`) follows
 //! the op chain; each draws one uniform from the generator only when its
 //! probability is above 0, as timm adds them only then.
@@ -358,6 +360,10 @@ pub struct TrainTransform {
     /// timm's random erasing on the normalized image (`--reprob` > 0), else
     /// none (and no numbers drawn for it).
     pub erasing: Option<Arc<dyn NormalizedStep>>,
+    /// timm's colour jitter (`--color-jitter`, `--color-jitter-prob`:
+    /// `augment::color_jitter`) after the `--aa` ops, else none (and no
+    /// numbers drawn for it).
+    pub color_jitter: Option<Arc<dyn RgbStep>>,
     /// timm's `--grayscale-prob` (torchvision's `RandomGrayscale`) after the
     /// `--aa` ops; 0 draws nothing (timm adds it only for p > 0).
     pub grayscale: f64,
@@ -381,6 +387,7 @@ impl TrainTransform {
             std: p.std.map(|v| v as f32),
             auto_augment: None,
             erasing: None,
+            color_jitter: None,
             grayscale: 0.0,
             seed,
         }
@@ -414,6 +421,9 @@ impl TrainTransform {
             Some(aa) => aa.apply(out, rng),
             None => out,
         };
+        if let Some(cj) = &self.color_jitter {
+            out = cj.apply(out, rng);
+        }
         // `RandomGrayscale`: `torch.rand(1) < p`, only when timm adds it.
         if self.grayscale > 0.0 && rng.random::<f64>() < self.grayscale {
             grayscale(&mut out);
@@ -461,6 +471,7 @@ mod tests {
             std: [0.2, 0.25, 0.3],
             auto_augment: None,
             erasing: erasing.map(|e| Arc::new(e) as Arc<dyn NormalizedStep>),
+            color_jitter: None,
             grayscale: 0.0,
             seed: 11,
         }

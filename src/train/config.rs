@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::sched::SchedKind;
 use crate::augment::auto_augment::AutoAugmentConfig;
+use crate::augment::color_jitter::ColorJitter;
 use crate::augment::geometry::Resample;
 use crate::augment::mixup::{MixMode, Mixup};
 use crate::augment::ops::{fill_from_mean, LevelParams};
@@ -93,6 +94,15 @@ pub struct TrainConfig {
     /// what runs before it recorded) is none.
     #[serde(default)]
     pub grayscale_prob: f64,
+    /// timm's `--color-jitter` (brightness, contrast and saturation); new
+    /// runs default to 0.4 as timm's train.py, while 0 (what runs before it
+    /// recorded load as) is none.
+    #[serde(default)]
+    pub color_jitter: f64,
+    /// timm's `--color-jitter-prob`: the jitter's `RandomApply` probability;
+    /// none is always.
+    #[serde(default)]
+    pub color_jitter_prob: Option<f64>,
     /// Mixup's alpha (timm's `--mixup`); 0 (the default, and what runs
     /// before it recorded) is off.
     #[serde(default)]
@@ -130,6 +140,19 @@ impl TrainConfig {
         }
         let mode: EraseMode = self.remode.parse().map_err(error::usage)?;
         Ok(Some(RandomErasing::new(self.reprob, mode, self.recount)))
+    }
+}
+
+impl TrainConfig {
+    /// timm's colour jitter as `transforms_imagenet_train` adds it: only
+    /// without `--aa` or with an `--aa` naming "3a" (timm's
+    /// `disable_color_jitter`); none for `--color-jitter 0` (an identity in
+    /// timm, drawing nothing here, so runs recorded before it stay as they
+    /// were).
+    pub fn color_jitter(&self) -> Option<ColorJitter> {
+        let disabled = self.aa.as_deref().is_some_and(|a| !a.contains("3a"));
+        (!disabled && self.color_jitter != 0.0)
+            .then(|| ColorJitter::new(self.color_jitter, self.color_jitter_prob))
     }
 }
 

@@ -313,6 +313,7 @@ impl<'a> Run<'a> {
         tf.hflip = self.cfg.hflip;
         tf.vflip = self.cfg.vflip;
         tf.grayscale = self.cfg.grayscale_prob;
+        tf.color_jitter = self.cfg.color_jitter().map(|c| Arc::new(c) as _);
         match self.cfg.train_filter(tf.filter)? {
             Some(f) => tf.filter = f,
             None => tf.random_interpolation = true,
