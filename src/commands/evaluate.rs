@@ -145,7 +145,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     }
     let Loaded {
         p,
-        labelled,
+        classes,
         mut items,
         total_inputs,
         weights_sha256,
@@ -244,7 +244,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         std: p.preprocess.std,
     };
     let results = summarize(ctx, setup, c);
-    finish(&args, &outputs, ctx, &results, &labelled.classes)?;
+    finish(&args, &outputs, ctx, &results, &classes)?;
     if results.skipped > 0 {
         return Err(error::partial(format!(
             "{} of {total} images could not be read and were skipped (reported above)",
@@ -257,7 +257,8 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
 /// The model and the data of an evaluation, before any image is read.
 struct Loaded<'a> {
     p: common::Prepared<'a>,
-    labelled: ImageFolder,
+    /// The data's classes (what --per-class names).
+    classes: Classes,
     /// This shard's items (all of them under a launcher), after --limit.
     items: Vec<crate::data::batches::Item>,
     /// The inputs before sharding.
@@ -288,8 +289,13 @@ fn load<'a>(
         None => ImageFolder::scan(data, index)?,
     };
     let shard = sharding.map_or(Shard::WHOLE, |s| s.shard);
-    let total_inputs = labelled.items.len();
-    let mut items = shard.take(labelled.items.clone());
+    let ImageFolder {
+        classes,
+        items: all,
+        ..
+    } = labelled;
+    let total_inputs = all.len();
+    let mut items = shard.take(all);
     if let Some(n) = args.limit {
         items.truncate(n);
     }
@@ -315,7 +321,7 @@ fn load<'a>(
             .add("the architecture", format!("{:?}", p.loaded.arch))
             .add_sha256("--weights", weights_sha256.as_deref().unwrap_or_default())
             .add_classes("the model's classes", &p.classes.keys())
-            .add_classes("the data's classes", &labelled.classes.keys())
+            .add_classes("the data's classes", &classes.keys())
             .add("--limit", format!("{:?}", args.limit))
             .add_listing("--data", data, &items)
             .add("--img-size", p.preprocess.image_size)
@@ -335,7 +341,7 @@ fn load<'a>(
     }
     Ok(Loaded {
         p,
-        labelled,
+        classes,
         items,
         total_inputs,
         weights_sha256,
