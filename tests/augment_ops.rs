@@ -514,6 +514,7 @@ fn train_transform_rand_augment_matches_timm() {
         erasing: None,
         color_jitter: None,
         grayscale: 0.0,
+        gaussian_blur: None,
         seed: 9,
     };
     let aa = AutoAugmentConfig::parse("rand-m9-mstd0.5-inc1", hparams).unwrap();
@@ -603,6 +604,7 @@ fn train_transform_auto_augment_matches_timm() {
         erasing: None,
         color_jitter: None,
         grayscale: 0.0,
+        gaussian_blur: None,
         seed: 31,
     };
     let work = tempfile::tempdir().unwrap();
@@ -702,6 +704,7 @@ fn augmix_replays_through_timm() {
             erasing: None,
             color_jitter: None,
             grayscale: 0.0,
+            gaussian_blur: None,
             seed: 50 + ci as u64,
         };
         for index in 0..6 {

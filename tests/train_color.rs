@@ -113,6 +113,7 @@ fn train_transform_flip_jitter_and_grayscale_match_timm() {
                 erasing: None,
                 color_jitter: None,
                 grayscale: 0.0,
+                gaussian_blur: None,
                 seed: 7 + pi as u64,
             };
             let plain = tf.clone();

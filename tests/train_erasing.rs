@@ -99,6 +99,7 @@ fn erasing_matches_timm_on_the_same_draws() {
             erasing: Some(Arc::new(e.clone())),
             color_jitter: None,
             grayscale: 0.0,
+            gaussian_blur: None,
             seed: 1000 + si as u64,
         };
         let n = 3 * 32 * 32;

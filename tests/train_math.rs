@@ -154,6 +154,10 @@ fn config_of(c: &serde_json::Value) -> TrainConfig {
         mixup_switch_prob: 0.5,
         mixup_mode: "batch".into(),
         mixup_off_epoch: 0,
+        gaussian_blur_prob: 0.0,
+        aug_splits: 0,
+        jsd_loss: false,
+        aug_repeats: 0.0,
     }
 }
 

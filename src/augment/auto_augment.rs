@@ -23,9 +23,11 @@ use rand::Rng;
 
 use super::enhance;
 use super::ops::{self, OpError, OpName};
-use super::rand_augment::{apply_layer, draw_layer, LayerDraw, OpFn, RandAugment, RandHparams};
+use super::rand_augment::{
+    apply_layer, draw_layer, explain_layer, LayerDraw, OpFn, RandAugment, RandHparams,
+};
 use crate::data::decode::RgbImage;
-use crate::data::transform::RgbStep;
+use crate::data::transform::{RgbStep, Trace};
 use crate::sys::error;
 
 use OpName::*;
@@ -431,6 +433,36 @@ impl AugMix {
         AugMixDraw { weights, m, chains }
     }
 
+    /// `dpn augment --explain`'s record of one image's AugMix: the chain
+    /// weights and final blend (the f32 values numpy gives timm), the mode,
+    /// and each chain's ops as [`explain_layer`] records them; each chain
+    /// starts again from the input image.
+    pub fn explain(&self, d: &AugMixDraw) -> serde_json::Value {
+        let chains: Vec<Vec<serde_json::Value>> = d
+            .chains
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .map(|l| {
+                        explain_layer(
+                            self.ops[l.op],
+                            l,
+                            (1.0, self.magnitude, None),
+                            &self.hparams,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        serde_json::json!({
+            "op": "AugMix",
+            "blended": self.blended,
+            "ws": d.weights,
+            "m": d.m,
+            "chains": chains,
+        })
+    }
+
     fn chain(&self, img: &RgbImage, chain: &[LayerDraw], op_fn: OpFn) -> Result<RgbImage, OpError> {
         let mut out = img.clone();
         for l in chain {
@@ -516,18 +548,41 @@ impl AutoAugmentConfig {
 /// The op chain on the cropped and flipped RGB8 image, drawing from the
 /// image's generator (`data::transform::TrainTransform`).
 impl RgbStep for AutoAugmentConfig {
-    fn apply(&self, img: RgbImage, rng: &mut dyn rand::RngCore) -> RgbImage {
+    fn apply(
+        &self,
+        img: RgbImage,
+        rng: &mut dyn rand::RngCore,
+        trace: Option<&mut Trace>,
+    ) -> RgbImage {
         match self {
             Self::Rand(ra) => {
                 let d = ra.draw(rng);
+                if let Some(t) = trace {
+                    t.extend(d.iter().map(|l| {
+                        let clip = (ra.prob, ra.magnitude, ra.magnitude_max);
+                        explain_layer(ra.ops[l.op], l, clip, &ra.hparams)
+                    }));
+                }
                 ra.apply_training(&img, &d)
             }
             Self::Auto(aa) => {
                 let d = aa.draw(rng);
+                if let Some(t) = trace {
+                    let sp = &aa.policy[d.sub_policy];
+                    t.extend(d.ops.iter().map(|l| {
+                        let (op, prob, magnitude) = sp[l.op];
+                        let mut v = explain_layer(op, l, (prob, magnitude, None), &aa.hparams);
+                        v["sub_policy"] = serde_json::json!(d.sub_policy);
+                        v
+                    }));
+                }
                 aa.apply_training(&img, &d)
             }
             Self::AugMix(am) => {
                 let d = am.draw(rng);
+                if let Some(t) = trace {
+                    t.push(am.explain(&d));
+                }
                 am.apply_training(&img, &d)
             }
         }

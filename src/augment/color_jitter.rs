@@ -20,7 +20,7 @@ use rand::{Rng, RngCore};
 
 use super::enhance;
 use crate::data::decode::RgbImage;
-use crate::data::transform::RgbStep;
+use crate::data::transform::{RgbStep, Trace};
 
 /// `ColorJitter(x, x, x)`, maybe inside `RandomApply(p)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -80,6 +80,31 @@ impl ColorJitter {
         d
     }
 
+    /// `dpn augment --explain`'s record of one draw: whether `RandomApply`
+    /// kept it, then the adjustments in the order they ran, each as
+    /// torchvision's `adjust_*` (through `ImageEnhance`) with its factor.
+    pub fn explain(&self, d: &JitterDraw) -> serde_json::Value {
+        let steps: Vec<serde_json::Value> = match d.factors.filter(|_| d.applied) {
+            None => Vec::new(),
+            Some(f) => d
+                .perm
+                .iter()
+                .filter(|&&k| k < 3)
+                .map(|&k| {
+                    let name = ["adjust_brightness", "adjust_contrast", "adjust_saturation"][k];
+                    serde_json::json!({"op": name, "factor": f[k]})
+                })
+                .collect(),
+        };
+        serde_json::json!({
+            "op": "ColorJitter",
+            "prob": self.prob,
+            "applied": d.applied,
+            "order": d.perm,
+            "steps": steps,
+        })
+    }
+
     /// The image after the drawn adjustments.
     pub fn apply_draw(&self, img: RgbImage, d: &JitterDraw) -> RgbImage {
         let Some(f) = d.factors.filter(|_| d.applied) else {
@@ -101,8 +126,11 @@ impl ColorJitter {
 /// The jitter on the RGB8 image after the crop, flips and `--aa`, drawing
 /// from the image's generator (`data::transform::TrainTransform`).
 impl RgbStep for ColorJitter {
-    fn apply(&self, img: RgbImage, rng: &mut dyn RngCore) -> RgbImage {
+    fn apply(&self, img: RgbImage, rng: &mut dyn RngCore, trace: Option<&mut Trace>) -> RgbImage {
         let d = self.draw(rng);
+        if let Some(t) = trace {
+            t.push(self.explain(&d));
+        }
         self.apply_draw(img, &d)
     }
 }

@@ -34,7 +34,7 @@
 use rand::Rng;
 use serde::Serialize;
 
-use crate::data::transform::NormalizedStep;
+use crate::data::transform::{NormalizedStep, Trace};
 
 /// How an erased box is filled (timm's `mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -238,8 +238,24 @@ impl NormalizedStep for RandomErasing {
         height: usize,
         width: usize,
         rng: &mut dyn rand::RngCore,
+        trace: Option<&mut Trace>,
     ) {
-        self.erase(chw, chan, height, width, rng);
+        let boxes = self.erase(chw, chan, height, width, rng);
+        if let Some(t) = trace {
+            for b in boxes {
+                // `pixel` fills are drawn per element: too many to list.
+                let fill = match self.mode {
+                    EraseMode::Pixel => serde_json::Value::Null,
+                    _ => serde_json::json!(b.fill),
+                };
+                t.push(serde_json::json!({
+                    "op": "RandomErasing",
+                    "mode": self.mode.name(),
+                    "box": {"top": b.top, "left": b.left, "height": b.height, "width": b.width},
+                    "fill": fill,
+                }));
+            }
+        }
     }
 }
 

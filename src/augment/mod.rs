@@ -1,6 +1,7 @@
 //! Training augmentation, as timm's recipe scripts use it.
 
 pub mod auto_augment;
+pub mod blur;
 pub mod color_jitter;
 pub mod enhance;
 pub mod erasing;

@@ -428,6 +428,61 @@ pub(crate) fn apply_layer(
     op_fn(op, img, arg, &inputs)
 }
 
+/// `dpn augment --explain`'s record of one `AugmentOp.__call__` (README,
+/// "dpn augment --explain"): timm's op name, its probability and the gate
+/// drawn against it, whether it ran, the magnitude drawn and the one used
+/// (clipped), and what `NAME_TO_OP[op]` received: `args` (the level
+/// function's tuple: `[]`, `[float]` or `[int]`) and `kwargs` (`fillcolor`,
+/// and `resample` as Pillow's filter number, 2 bilinear or 3 bicubic),
+/// plus `blur_u`, `GaussianBlurRand`'s `random()` for its radius.
+pub fn explain_layer(
+    op: OpName,
+    d: &LayerDraw,
+    (prob, magnitude, magnitude_max): (f64, f64, Option<f64>),
+    hparams: &RandHparams,
+) -> serde_json::Value {
+    use serde_json::json;
+    let applied = !d.skipped(prob);
+    let mut v = json!({
+        "op": op.name(),
+        "prob": prob,
+        "gate": d.gate,
+        "applied": applied,
+    });
+    if !applied {
+        return v;
+    }
+    let m = clip_magnitude(d.magnitude.unwrap_or(magnitude), magnitude_max);
+    let args = match level_to_arg(op, m, &hparams.level, d.negate.unwrap_or(false)) {
+        ops::OpArg::None => json!([]),
+        ops::OpArg::Float(x) => json!([x]),
+        ops::OpArg::Int(i) => json!([i]),
+    };
+    let resample = d
+        .resample
+        .or(hparams.interpolation)
+        .unwrap_or(Resample::Bicubic);
+    let o = v.as_object_mut().expect("an object");
+    o.insert(
+        "magnitude_drawn".into(),
+        json!(d.magnitude.unwrap_or(magnitude)),
+    );
+    o.insert("magnitude".into(), json!(m));
+    o.insert("negate".into(), json!(d.negate));
+    o.insert("args".into(), args);
+    o.insert(
+        "kwargs".into(),
+        json!({
+            "fillcolor": hparams.fill,
+            "resample": match resample { Resample::Bilinear => 2, Resample::Bicubic => 3 },
+        }),
+    );
+    if let Some(u) = d.blur_u {
+        o.insert("blur_u".into(), json!(u));
+    }
+    v
+}
+
 /// `_get_weighted_transforms`: names, and weights over their sum.
 fn weighted(set: &[(OpName, f64)]) -> (Vec<OpName>, Option<Vec<f64>>) {
     let total: f64 = set.iter().map(|&(_, w)| w).sum();

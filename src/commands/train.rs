@@ -238,6 +238,10 @@ pub struct TrainArgs {
     /// Mixup and CutMix (boxed like `augment`).
     #[command(flatten)]
     pub mixup: Box<MixupArgs>,
+
+    /// Augmentation splits and repeats (boxed like `augment`).
+    #[command(flatten)]
+    pub splits: Box<SplitArgs>,
 }
 
 /// timm's train.py Mixup/CutMix flags, spelled and defaulted as there
@@ -347,6 +351,35 @@ pub struct AugmentArgs {
     /// [default: always]
     #[arg(long, value_name = "P")]
     pub color_jitter_prob: Option<f64>,
+
+    /// Probability of a Gaussian blur after the grayscale step (timm's
+    /// RandomApply of torchvision's GaussianBlur: kernel 23, sigma drawn in
+    /// [0.1, 2.0]) [default: 0.0]
+    #[arg(long, value_name = "P")]
+    pub gaussian_blur_prob: Option<f64>,
+}
+
+/// timm's train.py flags that change what a batch holds or how often an
+/// image is seen: augmentation splits, their JSD loss, repeated
+/// augmentation (train only: `dpn augment` shows single views).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Augmentation")]
+pub struct SplitArgs {
+    /// Each image gives N views: the clean crop and N - 1 augmented copies of
+    /// it (timm's AugMixDataset); the model sees N x --batch-size images an
+    /// update, split-major; 0 is off, else at least 2 [default: 0]
+    #[arg(long, value_name = "N")]
+    pub aug_splits: Option<usize>,
+
+    /// Jensen-Shannon divergence + cross-entropy over the --aug-splits views
+    /// (timm's JsdCrossEntropy, alpha 12, --label-smoothing on the clean view)
+    #[arg(long)]
+    pub jsd_loss: bool,
+
+    /// Repeated augmentation: each image this many times an epoch, the copies
+    /// spread over the ranks (timm's RepeatAugSampler); 0 is off [default: 0]
+    #[arg(long, value_name = "N")]
+    pub aug_repeats: Option<f64>,
 }
 
 /// `--dist-backend`.
@@ -479,6 +512,10 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
             .clone()
             .unwrap_or_else(|| "batch".into()),
         mixup_off_epoch: args.mixup.mixup_off_epoch.unwrap_or(0),
+        gaussian_blur_prob: args.augment.gaussian_blur_prob.unwrap_or(0.0),
+        aug_splits: args.splits.aug_splits.unwrap_or(0),
+        jsd_loss: args.splits.jsd_loss,
+        aug_repeats: args.splits.aug_repeats.unwrap_or(0.0),
     })
 }
 
@@ -674,6 +711,27 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
         mx.mixup_off_epoch,
         saved.mixup_off_epoch,
     );
+    differs(
+        &mut fixed,
+        "gaussian-blur-prob",
+        args.augment.gaussian_blur_prob,
+        saved.gaussian_blur_prob,
+    );
+    differs(
+        &mut fixed,
+        "aug-splits",
+        args.splits.aug_splits,
+        saved.aug_splits,
+    );
+    differs(
+        &mut fixed,
+        "aug-repeats",
+        args.splits.aug_repeats,
+        saved.aug_repeats,
+    );
+    if args.splits.jsd_loss && !saved.jsd_loss {
+        fixed.push("--jsd-loss (the checkpoint ran without it)".into());
+    }
     if args.nesterov && !saved.nesterov {
         fixed.push("--nesterov (the checkpoint has plain momentum)".into());
     }
@@ -782,6 +840,45 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
     }
     if cfg.recount == 0 {
         return bad("--recount must be at least 1".into());
+    }
+    if !(0.0..=1.0).contains(&cfg.gaussian_blur_prob) {
+        return bad(format!(
+            "--gaussian-blur-prob {} must be in [0, 1]",
+            cfg.gaussian_blur_prob
+        ));
+    }
+    let min_side = crate::augment::blur::MIN_SIDE;
+    if cfg.gaussian_blur_prob > 0.0 && cfg.img_size < min_side {
+        return bad(format!(
+            "--gaussian-blur-prob needs --img-size {min_side} or more (the 23-pixel kernel \
+             reflects 11 pixels at each border); this run has {}",
+            cfg.img_size
+        ));
+    }
+    if cfg.aug_splits == 1 {
+        return bad(
+            "--aug-splits 1 has no augmented split: use 0 (off) or 2 or more (timm's \
+             clean + augmented views)"
+                .into(),
+        );
+    }
+    if cfg.jsd_loss && cfg.aug_splits < 2 {
+        return bad(
+            "--jsd-loss compares the --aug-splits views: add --aug-splits 2 or more".into(),
+        );
+    }
+    if cfg.aug_splits >= 2 && Mixup::active(cfg.mixup, cfg.cutmix, cfg.cutmix_minmax) {
+        return bad(
+            "--aug-splits with --mixup/--cutmix: timm's train.py does not support them \
+             together (its collate cannot de-interleave the splits); drop one"
+                .into(),
+        );
+    }
+    if !(cfg.aug_repeats == 0.0 || (cfg.aug_repeats >= 1.0 && cfg.aug_repeats.is_finite())) {
+        return bad(format!(
+            "--aug-repeats {} must be 0 (off) or at least 1",
+            cfg.aug_repeats
+        ));
     }
     // Parses --train-interpolation and --aa (the mean only sets the fill).
     cfg.auto_augment([0.5; 3])?;

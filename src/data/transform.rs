@@ -321,6 +321,8 @@ pub fn grayscale(img: &mut RgbImage) {
 /// A trait, so that `data` does not import `augment`, which builds on
 /// `data`'s images.
 pub trait NormalizedStep: std::fmt::Debug + Send + Sync {
+    /// Erases in place; with `trace`, appends what it did there (one JSON
+    /// object per step, `dpn augment --explain`).
     fn apply(
         &self,
         chw: &mut [f32],
@@ -328,14 +330,36 @@ pub trait NormalizedStep: std::fmt::Debug + Send + Sync {
         height: usize,
         width: usize,
         rng: &mut dyn rand::RngCore,
+        trace: Option<&mut Trace>,
     );
 }
+
+/// The steps one image went through, as `dpn augment --explain` reports
+/// them: one JSON object per operation, in the order they ran, each with
+/// timm's name for it and the exact arguments it received (README,
+/// "dpn augment --explain", lists the keys: a stable interface).
+pub type Trace = Vec<serde_json::Value>;
 
 /// A random step on the RGB8 image after the crop and flip, drawing from the
 /// image's own generator: `augment::auto_augment::AutoAugmentConfig` (timm's
 /// `--aa`). A trait for the same reason as [`NormalizedStep`].
 pub trait RgbStep: std::fmt::Debug + Send + Sync {
-    fn apply(&self, img: RgbImage, rng: &mut dyn rand::RngCore) -> RgbImage;
+    /// The step on `img`; with `trace`, appends what it did there.
+    fn apply(
+        &self,
+        img: RgbImage,
+        rng: &mut dyn rand::RngCore,
+        trace: Option<&mut Trace>,
+    ) -> RgbImage;
+}
+
+/// What the crop and flips of one image drew.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CropFlip {
+    pub crop: CropParams,
+    pub filter: Filter,
+    pub hflip: bool,
+    pub vflip: bool,
 }
 
 /// timm's train transform: random resized crop, horizontal flip, normalize.
@@ -367,6 +391,10 @@ pub struct TrainTransform {
     /// timm's `--grayscale-prob` (torchvision's `RandomGrayscale`) after the
     /// `--aa` ops; 0 draws nothing (timm adds it only for p > 0).
     pub grayscale: f64,
+    /// timm's `--gaussian-blur-prob` (torchvision's `GaussianBlur(23)` in
+    /// `RandomApply`) after the grayscale step, else none (and no numbers
+    /// drawn for it).
+    pub gaussian_blur: Option<Arc<dyn RgbStep>>,
     /// Seeds the per-image RNGs of [`ImageTransform::apply_into`] (mix in the
     /// epoch for a new draw each epoch).
     pub seed: u64,
@@ -389,46 +417,117 @@ impl TrainTransform {
             erasing: None,
             color_jitter: None,
             grayscale: 0.0,
+            gaussian_blur: None,
             seed,
         }
     }
 
     /// Crop, resize and maybe flip `img` with numbers drawn from `rng`.
     pub fn crop_flip<R: Rng + ?Sized>(&self, img: &RgbImage, rng: &mut R) -> RgbImage {
-        let c = random_resized_crop_params(img.width, img.height, self.scale, self.ratio, rng);
+        self.crop_flip_explained(img, rng).0
+    }
+
+    /// [`TrainTransform::crop_flip`], and what it drew.
+    pub fn crop_flip_explained<R: Rng + ?Sized>(
+        &self,
+        img: &RgbImage,
+        rng: &mut R,
+    ) -> (RgbImage, CropFlip) {
+        let crop = random_resized_crop_params(img.width, img.height, self.scale, self.ratio, rng);
         let filter = if self.random_interpolation {
             // `random.choice((BILINEAR, BICUBIC))`.
             [Filter::Bilinear, Filter::Bicubic][rng.random_range(0..2)]
         } else {
             self.filter
         };
-        let mut out = resized_crop(img, c, self.size, self.size, filter);
-        if rng.random::<f64>() < self.hflip {
+        let mut out = resized_crop(img, crop, self.size, self.size, filter);
+        let hflipped = rng.random::<f64>() < self.hflip;
+        if hflipped {
             hflip(&mut out);
         }
         // `RandomVerticalFlip`: `torch.rand(1) < p`, only when timm adds it.
-        if self.vflip > 0.0 && rng.random::<f64>() < self.vflip {
+        let vflipped = self.vflip > 0.0 && rng.random::<f64>() < self.vflip;
+        if vflipped {
             vflip(&mut out);
         }
-        out
+        let drawn = CropFlip {
+            crop,
+            filter,
+            hflip: hflipped,
+            vflip: vflipped,
+        };
+        (out, drawn)
     }
 
     /// [`TrainTransform::crop_flip`], then the `auto_augment` op chain: the
     /// RGB8 image `ToTensor` receives.
     pub fn augment<R: rand::RngCore>(&self, img: &RgbImage, rng: &mut R) -> RgbImage {
-        let out = self.crop_flip(img, rng);
+        self.crop_flip_then(img, rng, None).0
+    }
+
+    /// [`TrainTransform::augment`], the crop and flips it drew, and with
+    /// `trace` each later step appended there.
+    pub fn crop_flip_then<R: rand::RngCore>(
+        &self,
+        img: &RgbImage,
+        rng: &mut R,
+        trace: Option<&mut Trace>,
+    ) -> (RgbImage, CropFlip) {
+        let (out, drawn) = self.crop_flip_explained(img, rng);
+        (self.secondary(out, rng, trace), drawn)
+    }
+
+    /// timm's secondary transforms on the cropped and flipped image (what
+    /// `--aug-splits` repeats per split): the `--aa` ops, colour jitter,
+    /// grayscale, Gaussian blur.
+    pub fn secondary<R: rand::RngCore>(
+        &self,
+        img: RgbImage,
+        rng: &mut R,
+        mut trace: Option<&mut Trace>,
+    ) -> RgbImage {
         let mut out = match &self.auto_augment {
-            Some(aa) => aa.apply(out, rng),
-            None => out,
+            Some(aa) => aa.apply(img, rng, trace.as_deref_mut()),
+            None => img,
         };
         if let Some(cj) = &self.color_jitter {
-            out = cj.apply(out, rng);
+            out = cj.apply(out, rng, trace.as_deref_mut());
         }
         // `RandomGrayscale`: `torch.rand(1) < p`, only when timm adds it.
-        if self.grayscale > 0.0 && rng.random::<f64>() < self.grayscale {
-            grayscale(&mut out);
+        if self.grayscale > 0.0 {
+            let u = rng.random::<f64>();
+            let applied = u < self.grayscale;
+            if applied {
+                grayscale(&mut out);
+            }
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(serde_json::json!({
+                    "op": "RandomGrayscale", "prob": self.grayscale, "gate": u, "applied": applied,
+                }));
+            }
+        }
+        if let Some(blur) = &self.gaussian_blur {
+            out = blur.apply(out, rng, trace.as_deref_mut());
         }
         out
+    }
+
+    /// [`ImageTransform::apply_into`] with the crop and flips returned and
+    /// every later step, erasing included, appended to `trace`.
+    pub fn apply_explained(
+        &self,
+        img: &RgbImage,
+        index: usize,
+        out: &mut [f32],
+        mut trace: Option<&mut Trace>,
+    ) -> CropFlip {
+        let mut rng = self.rng_for(index);
+        let (rgb, drawn) = self.crop_flip_then(img, &mut rng, trace.as_deref_mut());
+        normalize_into(&rgb, self.mean, self.std, out);
+        if let Some(e) = &self.erasing {
+            e.apply(out, 3, self.size, self.size, &mut rng, trace);
+        }
+        drawn
     }
 
     /// The RNG for the `index`-th image.
@@ -445,11 +544,7 @@ impl ImageTransform for TrainTransform {
     }
 
     fn apply_into(&self, img: &RgbImage, index: usize, out: &mut [f32]) {
-        let mut rng = self.rng_for(index);
-        normalize_into(&self.augment(img, &mut rng), self.mean, self.std, out);
-        if let Some(e) = &self.erasing {
-            e.apply(out, 3, self.size, self.size, &mut rng);
-        }
+        self.apply_explained(img, index, out, None);
     }
 }
 
@@ -473,6 +568,7 @@ mod tests {
             erasing: erasing.map(|e| Arc::new(e) as Arc<dyn NormalizedStep>),
             color_jitter: None,
             grayscale: 0.0,
+            gaussian_blur: None,
             seed: 11,
         }
     }

@@ -128,6 +128,22 @@ pub struct TrainConfig {
     /// (`--mixup-off-epoch`).
     #[serde(default)]
     pub mixup_off_epoch: u64,
+    /// timm's `--gaussian-blur-prob`: `RandomApply([GaussianBlur(23)])`
+    /// after the grayscale step; 0 (the default, and what runs before it
+    /// recorded) is none.
+    #[serde(default)]
+    pub gaussian_blur_prob: f64,
+    /// timm's `--aug-splits`: each image gives one clean and `N - 1`
+    /// augmented views (AugMixDataset); 0 (the default) is none.
+    #[serde(default)]
+    pub aug_splits: usize,
+    /// timm's `--jsd-loss`: `JsdCrossEntropy` over the `--aug-splits` views.
+    #[serde(default)]
+    pub jsd_loss: bool,
+    /// timm's `--aug-repeats`: each image repeated this many times per epoch
+    /// (RepeatAugSampler); 0 (the default) is none.
+    #[serde(default)]
+    pub aug_repeats: f64,
 }
 
 impl TrainConfig {
@@ -157,6 +173,40 @@ impl TrainConfig {
 }
 
 impl TrainConfig {
+    /// timm's `transforms_imagenet_train` as these settings build it, on a
+    /// model with preprocessing `p` (its mean and std; `p.image_size` is
+    /// replaced by `--img-size`), drawing from generators keyed by `seed`:
+    /// what `dpn train` feeds each epoch and `dpn augment` shows.
+    pub fn train_transform(
+        &self,
+        p: &crate::registry::Preprocess,
+        seed: u64,
+    ) -> anyhow::Result<crate::data::TrainTransform> {
+        use std::sync::Arc;
+        let mut tf = crate::data::TrainTransform::from_preprocess(p, seed);
+        tf.size = self.img_size;
+        tf.scale = self.scale;
+        tf.ratio = self.ratio;
+        tf.hflip = self.hflip;
+        tf.vflip = self.vflip;
+        tf.grayscale = self.grayscale_prob;
+        tf.color_jitter = self.color_jitter().map(|c| Arc::new(c) as _);
+        match self.train_filter(tf.filter)? {
+            Some(f) => tf.filter = f,
+            None => tf.random_interpolation = true,
+        }
+        tf.auto_augment = self.auto_augment(p.mean)?.map(|a| Arc::new(a) as _);
+        tf.erasing = self.erasing()?.map(|e| Arc::new(e) as _);
+        tf.gaussian_blur = self.gaussian_blur().map(|b| Arc::new(b) as _);
+        Ok(tf)
+    }
+
+    /// timm's Gaussian blur step (`--gaussian-blur-prob`), none for 0.
+    pub fn gaussian_blur(&self) -> Option<crate::augment::blur::GaussianBlur> {
+        (self.gaussian_blur_prob > 0.0)
+            .then(|| crate::augment::blur::GaussianBlur::new(self.gaussian_blur_prob))
+    }
+
     /// The crop's filter: `None` for "random" (bilinear or bicubic per
     /// image), else the named one; the model's eval `default` for runs that
     /// did not record one.

@@ -30,9 +30,7 @@ use super::validate::{validate, Validation};
 use crate::augment::mixup;
 use crate::data::classes::Classes;
 use crate::data::folders::{ClassIndex, ImageFolder, IMAGENET_CLASSES};
-use crate::data::{
-    BatchLoader, EvalTransform, ImageTransform, Item, LoaderOptions, RgbImage, TrainTransform,
-};
+use crate::data::{BatchLoader, EvalTransform, ImageTransform, Item, LoaderOptions, RgbImage};
 use crate::dist::{agree, shard, Ddp, Fingerprint, Group};
 use crate::model::infer::{self, Precision, RunOptions};
 use crate::model::Dpn;
@@ -306,23 +304,9 @@ impl<'a> Run<'a> {
             .skip(skip)
             .map(|&i| self.data.train.items[i].clone())
             .collect();
-        let mut tf =
-            TrainTransform::from_preprocess(&self.preprocess, epoch_seed(self.cfg.seed, epoch));
-        tf.scale = self.cfg.scale;
-        tf.ratio = self.cfg.ratio;
-        tf.hflip = self.cfg.hflip;
-        tf.vflip = self.cfg.vflip;
-        tf.grayscale = self.cfg.grayscale_prob;
-        tf.color_jitter = self.cfg.color_jitter().map(|c| Arc::new(c) as _);
-        match self.cfg.train_filter(tf.filter)? {
-            Some(f) => tf.filter = f,
-            None => tf.random_interpolation = true,
-        }
-        tf.auto_augment = self
+        let tf = self
             .cfg
-            .auto_augment(self.preprocess.mean)?
-            .map(|a| Arc::new(a) as _);
-        tf.erasing = self.cfg.erasing()?.map(|e| Arc::new(e) as _);
+            .train_transform(&self.preprocess, epoch_seed(self.cfg.seed, epoch))?;
         let tf: Arc<dyn ImageTransform> = Arc::new(Offset {
             inner: tf,
             offset: skip,
