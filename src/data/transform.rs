@@ -507,7 +507,7 @@ impl TrainTransform {
             }
         }
         if let Some(blur) = &self.gaussian_blur {
-            out = blur.apply(out, rng, trace.as_deref_mut());
+            out = blur.apply(out, rng, trace);
         }
         out
     }
