@@ -540,6 +540,79 @@ impl Mixup {
         (out, targets)
     }
 
+    /// `dpn augment --explain`'s record of what [`Mixup::mix`] does to each
+    /// image of a batch of `n` (`h x w`) with `draws`: `null` for an image
+    /// left as it is, else its mode (`mixup` or `cutmix`), its lambda (the
+    /// weight of its own image and of its label; for cutmix the corrected
+    /// one, 1 - box area / image area), the `partner` image blended or
+    /// pasted in (`n - 1 - i`, the batch reversed, as timm's `x.flip(0)`),
+    /// and for cutmix the `box` (top, left, height, width) taken from it.
+    pub fn explain(&self, draws: &Draws, n: usize, h: usize, w: usize) -> Vec<serde_json::Value> {
+        use serde_json::{json, Value};
+        let entry = |cutmix: bool, lam: f64, raw: Option<RawBox>, lam32: Option<f32>, i: usize| {
+            let (lam, b) = match raw.filter(|_| cutmix) {
+                Some(raw) => {
+                    let (b, l) = self.bbox(raw, lam, lam32, h, w);
+                    let bx = json!({"top": b.yl, "left": b.xl, "height": b.yh - b.yl, "width": b.xh - b.xl});
+                    (l, bx)
+                }
+                None => (lam, Value::Null),
+            };
+            json!({
+                "mode": if cutmix { "cutmix" } else { "mixup" },
+                "lam": lam,
+                "partner": n - 1 - i,
+                "box": b,
+            })
+        };
+        match draws {
+            Draws::Off => vec![Value::Null; n],
+            Draws::Batch {
+                apply,
+                switch,
+                beta,
+                bbox,
+            } => {
+                let (cutmix, lam) = self.batch_params(*apply, *switch, *beta);
+                (0..n)
+                    .map(|i| {
+                        if lam == 1.0 {
+                            Value::Null
+                        } else {
+                            entry(cutmix, lam, *bbox, None, i)
+                        }
+                    })
+                    .collect()
+            }
+            Draws::Elems {
+                switch,
+                beta_cutmix,
+                beta_mixup,
+                apply,
+                boxes,
+            } => {
+                let mut out = vec![Value::Null; n];
+                for i in 0..apply.len() {
+                    let (cutmix, l) = self.elem_params(
+                        i,
+                        switch.as_deref(),
+                        beta_cutmix.as_deref(),
+                        beta_mixup.as_deref(),
+                        apply,
+                    );
+                    if l == 1.0 {
+                        continue;
+                    }
+                    out[i] = entry(cutmix, f64::from(l), boxes[i], Some(l), i);
+                    if self.mode == MixMode::Pair {
+                        out[n - 1 - i] = entry(cutmix, f64::from(l), boxes[i], Some(l), n - 1 - i);
+                    }
+                }
+                out
+            }
+        }
+    }
+
     /// `mixup_target(target, num_classes, lam, smoothing)`.
     fn targets(&self, labels: &Tensor, lam: Lam) -> Tensor {
         let nc = self.num_classes as i64;

@@ -128,6 +128,8 @@ pub enum Command {
     Train(commands::train::TrainArgs),
     /// Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing
     Export(commands::export::ExportArgs),
+    /// Show the training augmentation: the images `dpn train` would feed, and every random step
+    Augment(commands::augment::AugmentArgs),
 }
 
 impl Command {
@@ -142,6 +144,7 @@ impl Command {
             Command::Fetch(args) => commands::fetch::run(args, ctx),
             Command::Train(args) => commands::train::run(args, ctx),
             Command::Export(args) => commands::export::run(args, ctx),
+            Command::Augment(args) => commands::augment::run(args, ctx),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! One module per subcommand; each exposes `Args` (clap) and `run`.
 //! `cli::Command::run` picks the one to run.
 
+pub mod augment;
+pub mod augment_flags;
 pub mod common;
 pub mod convert;
 pub mod evaluate;

@@ -9,10 +9,9 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use clap::Args;
 
+use super::augment_flags::{pair, AugmentFlags, MixupFlags};
 use super::Context;
-use crate::augment::mixup::{MixMode, Mixup};
-use crate::augment::EraseMode;
-use crate::data::Filter;
+use crate::augment::mixup::Mixup;
 use crate::dist::{self, agree, Fingerprint, Group};
 use crate::output::Format;
 use crate::registry::ModelSpec;
@@ -157,18 +156,6 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub img_size: Option<usize>,
 
-    /// RandomResizedCrop's area range [default: 0.08 1.0]
-    #[arg(long, num_args = 2, value_names = ["MIN", "MAX"])]
-    pub scale: Option<Vec<f64>>,
-
-    /// RandomResizedCrop's aspect-ratio range [default: 0.75 1.3333]
-    #[arg(long, num_args = 2, value_names = ["MIN", "MAX"])]
-    pub ratio: Option<Vec<f64>>,
-
-    /// Probability of a horizontal flip [default: 0.5]
-    #[arg(long, value_name = "P")]
-    pub hflip: Option<f64>,
-
     /// Validation crop fraction [default: the model's]
     #[arg(long, value_name = "F")]
     pub crop_pct: Option<f64>,
@@ -233,130 +220,15 @@ pub struct TrainArgs {
     /// Boxed: the augmentation flags grow, and `cli::Command` holds these
     /// arguments by value.
     #[command(flatten)]
-    pub augment: Box<AugmentArgs>,
+    pub augment: Box<AugmentFlags>,
 
     /// Mixup and CutMix (boxed like `augment`).
     #[command(flatten)]
-    pub mixup: Box<MixupArgs>,
+    pub mixup: Box<MixupFlags>,
 
     /// Augmentation splits and repeats (boxed like `augment`).
     #[command(flatten)]
     pub splits: Box<SplitArgs>,
-}
-
-/// timm's train.py Mixup/CutMix flags, spelled and defaulted as there
-/// (`augment::mixup`).
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Augmentation")]
-pub struct MixupArgs {
-    /// Mixup alpha: a batch is blended with its reverse by lam ~ Beta(alpha,
-    /// alpha), the targets likewise (soft targets, scored by timm's
-    /// SoftTargetCrossEntropy with --label-smoothing in them); 0 is off [default: 0.0]
-    #[arg(long, value_name = "ALPHA")]
-    pub mixup: Option<f64>,
-
-    /// CutMix alpha: a box of the reversed batch pasted in, its area 1 - lam,
-    /// lam ~ Beta(alpha, alpha); 0 is off [default: 0.0]
-    #[arg(long, value_name = "ALPHA")]
-    pub cutmix: Option<f64>,
-
-    /// CutMix box sides as fractions of the image, drawn in [MIN, MAX)
-    /// (turns CutMix on, its alpha 1; timm's rand_bbox_minmax)
-    #[arg(long, num_args = 2, value_names = ["MIN", "MAX"])]
-    pub cutmix_minmax: Option<Vec<f64>>,
-
-    /// Probability that a batch (or pair, or image: --mixup-mode) is mixed
-    /// [default: 1.0]
-    #[arg(long, value_name = "P")]
-    pub mixup_prob: Option<f64>,
-
-    /// Probability of CutMix rather than Mixup when both are on [default: 0.5]
-    #[arg(long, value_name = "P")]
-    pub mixup_switch_prob: Option<f64>,
-
-    /// How mixing parameters are drawn: batch (one for the batch), pair (one
-    /// per pair of images i and n-1-i) or elem (one per image) [default: batch]
-    #[arg(long, value_name = "MODE")]
-    pub mixup_mode: Option<String>,
-
-    /// Stop mixing from this epoch on (counted from 0, as timm does; the
-    /// targets stay smoothed); 0 is never [default: 0]
-    #[arg(long, value_name = "EPOCH")]
-    pub mixup_off_epoch: Option<u64>,
-}
-
-impl MixupArgs {
-    fn minmax(&self) -> Option<(f64, f64)> {
-        self.cutmix_minmax.as_ref().map(|v| (v[0], v[1]))
-    }
-}
-
-/// timm's train.py augmentation flags, spelled and defaulted as there.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Augmentation")]
-pub struct AugmentArgs {
-    /// Random erasing: probability that an image gets erased boxes (timm's
-    /// RandomErasing, on the normalized image) [default: 0.0]
-    #[arg(long, value_name = "P")]
-    pub reprob: Option<f64>,
-
-    /// Random erasing's fill: const (zeros), rand (a normal value per channel)
-    /// or pixel (a normal value per pixel and channel) [default: pixel]
-    #[arg(long, value_name = "MODE")]
-    pub remode: Option<String>,
-
-    /// Random erasing: an erased image gets 1 to N boxes, their areas scaled
-    /// by 1 / the number [default: 1]
-    #[arg(long, value_name = "N")]
-    pub recount: Option<usize>,
-
-    /// Accepted as timm's train.py accepts it, recorded, and without effect:
-    /// it leaves the first half of each batch unerased only in timm's CUDA
-    /// prefetcher; dpn erases per image, as train.py --no-prefetcher does
-    #[arg(long)]
-    pub resplit: bool,
-
-    /// AutoAugment config, as timm's --aa: rand-m<M>-n<N>-mstd<S>-mmax<X>-inc<0|1>-p<P>
-    /// (RandAugment, e.g. rand-m9-mstd0.5-inc1), augmix-m<M>-w<W>-d<D>-a<A>-b<0|1>-mstd<S>
-    /// (AugMix, e.g. augmix-m3-w3) or an AutoAugment policy (original, originalr, v0, v0r,
-    /// 3a; optionally -mstd<S>), applied after the crop and flip [default: none]
-    #[arg(long, value_name = "CONFIG")]
-    pub aa: Option<String>,
-
-    /// The crop's filter, and --aa's when not random: random (bilinear or bicubic
-    /// per image and op), nearest, bilinear, bicubic, box, hamming or lanczos
-    /// (--aa takes random, bilinear or bicubic) [default: random]
-    #[arg(long, value_name = "NAME")]
-    pub train_interpolation: Option<String>,
-
-    /// Vertical flip probability, after the horizontal flip (timm's
-    /// RandomVerticalFlip) [default: 0.0]
-    #[arg(long, value_name = "P")]
-    pub vflip: Option<f64>,
-
-    /// Probability of converting an image to grayscale, after --aa (timm's
-    /// RandomGrayscale: Pillow's convert("L") in all three channels)
-    /// [default: 0.0]
-    #[arg(long, value_name = "P")]
-    pub grayscale_prob: Option<f64>,
-
-    /// Colour jitter factor X: brightness, contrast and saturation each drawn in
-    /// [max(0, 1 - X), 1 + X], in a random order (timm's ColorJitter(X, X, X)),
-    /// after --aa; only without --aa or with an --aa naming 3a, as timm;
-    /// 0 is none (runs recorded before this flag load as 0) [default: 0.4]
-    #[arg(long, value_name = "X")]
-    pub color_jitter: Option<f64>,
-
-    /// Apply the colour jitter with this probability (timm's RandomApply)
-    /// [default: always]
-    #[arg(long, value_name = "P")]
-    pub color_jitter_prob: Option<f64>,
-
-    /// Probability of a Gaussian blur after the grayscale step (timm's
-    /// RandomApply of torchvision's GaussianBlur: kernel 23, sigma drawn in
-    /// [0.1, 2.0]) [default: 0.0]
-    #[arg(long, value_name = "P")]
-    pub gaussian_blur_prob: Option<f64>,
 }
 
 /// timm's train.py flags that change what a batch holds or how often an
@@ -420,13 +292,6 @@ pub fn default_lr(spec: &ModelSpec, batch_size: usize) -> f64 {
     }
 }
 
-fn pair(v: &Option<Vec<f64>>, default: (f64, f64)) -> (f64, f64) {
-    match v.as_deref() {
-        Some([a, b]) => (*a, *b),
-        _ => default,
-    }
-}
-
 fn absolute(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
@@ -443,7 +308,7 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
     } else {
         "scratch".to_string()
     };
-    Ok(TrainConfig {
+    let mut cfg = TrainConfig {
         model,
         data: absolute(&data),
         val_data: args.val_data.as_deref().map(absolute),
@@ -467,9 +332,6 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
         decay_rate: args.decay_rate.unwrap_or(0.1),
         label_smoothing: args.label_smoothing.unwrap_or(0.1),
         img_size: args.img_size.unwrap_or(spec.preprocess.image_size),
-        scale: pair(&args.scale, (0.08, 1.0)),
-        ratio: pair(&args.ratio, (3.0 / 4.0, 4.0 / 3.0)),
-        hflip: args.hflip.unwrap_or(0.5),
         crop_pct: args.crop_pct.unwrap_or(spec.preprocess.crop_pct),
         amp: args.amp.clone().unwrap_or_else(|| "f32".into()),
         channels_last: args.channels_last,
@@ -480,43 +342,14 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
         world_size: world,
         dist_bn: args.dist_bn.unwrap_or(DistBn::Reduce).name().into(),
         sync_bn: args.sync_bn,
-        reprob: args.augment.reprob.unwrap_or(0.0),
-        remode: args
-            .augment
-            .remode
-            .as_deref()
-            .unwrap_or("pixel")
-            .to_ascii_lowercase(),
-        recount: args.augment.recount.unwrap_or(1),
-        resplit: args.augment.resplit,
-        aa: args.augment.aa.clone(),
-        train_interpolation: Some(
-            args.augment
-                .train_interpolation
-                .as_deref()
-                .unwrap_or("random")
-                .to_ascii_lowercase(),
-        ),
-        vflip: args.augment.vflip.unwrap_or(0.0),
-        grayscale_prob: args.augment.grayscale_prob.unwrap_or(0.0),
-        color_jitter: args.augment.color_jitter.unwrap_or(0.4),
-        color_jitter_prob: args.augment.color_jitter_prob,
-        mixup: args.mixup.mixup.unwrap_or(0.0),
-        cutmix: args.mixup.cutmix.unwrap_or(0.0),
-        cutmix_minmax: args.mixup.minmax(),
-        mixup_prob: args.mixup.mixup_prob.unwrap_or(1.0),
-        mixup_switch_prob: args.mixup.mixup_switch_prob.unwrap_or(0.5),
-        mixup_mode: args
-            .mixup
-            .mixup_mode
-            .clone()
-            .unwrap_or_else(|| "batch".into()),
-        mixup_off_epoch: args.mixup.mixup_off_epoch.unwrap_or(0),
-        gaussian_blur_prob: args.augment.gaussian_blur_prob.unwrap_or(0.0),
         aug_splits: args.splits.aug_splits.unwrap_or(0),
         jsd_loss: args.splits.jsd_loss,
         aug_repeats: args.splits.aug_repeats.unwrap_or(0.0),
-    })
+        ..TrainConfig::default()
+    };
+    args.augment.apply(&mut cfg);
+    args.mixup.apply(&mut cfg);
+    Ok(cfg)
 }
 
 /// Records `--{name} {given}` in `fixed` when it was given and differs from
@@ -610,7 +443,7 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
         saved.label_smoothing,
     );
     differs(&mut fixed, "img-size", args.img_size, saved.img_size);
-    differs(&mut fixed, "hflip", args.hflip, saved.hflip);
+    differs(&mut fixed, "hflip", args.augment.hflip, saved.hflip);
     differs(&mut fixed, "crop-pct", args.crop_pct, saved.crop_pct);
     differs(&mut fixed, "amp", args.amp.clone(), saved.amp.clone());
     differs(&mut fixed, "seed", args.seed, saved.seed);
@@ -741,10 +574,10 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
     if args.channels_last && !saved.channels_last {
         fixed.push("--channels-last (the checkpoint ran NCHW)".into());
     }
-    if args.scale.is_some() && pair(&args.scale, saved.scale) != saved.scale {
+    if args.augment.scale.is_some() && pair(&args.augment.scale, saved.scale) != saved.scale {
         fixed.push("--scale".into());
     }
-    if args.ratio.is_some() && pair(&args.ratio, saved.ratio) != saved.ratio {
+    if args.augment.ratio.is_some() && pair(&args.augment.ratio, saved.ratio) != saved.ratio {
         fixed.push("--ratio".into());
     }
     if !fixed.is_empty() {
@@ -795,66 +628,11 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
         }
     }
     crate::arch::cost::check_image_size(cfg.img_size)?;
-    let (s0, s1) = cfg.scale;
-    if !(s0 > 0.0 && s0 <= s1 && s1 <= 1.0) {
-        return bad(format!("--scale {s0} {s1}: need 0 < MIN <= MAX <= 1"));
-    }
-    let (r0, r1) = cfg.ratio;
-    if !(r0 > 0.0 && r0 <= r1) {
-        return bad(format!("--ratio {r0} {r1}: need 0 < MIN <= MAX"));
-    }
-    if !(0.0..=1.0).contains(&cfg.hflip) {
-        return bad(format!("--hflip {} must be in [0, 1]", cfg.hflip));
-    }
     if !(cfg.crop_pct > 0.0 && cfg.crop_pct <= 1.0) {
         return bad(format!("--crop-pct {} must be in (0, 1]", cfg.crop_pct));
     }
     let _: crate::model::infer::Precision = cfg.amp.parse()?;
-    if !(0.0..=1.0).contains(&cfg.reprob) {
-        return bad(format!("--reprob {} must be in [0, 1]", cfg.reprob));
-    }
-    if cfg.remode.parse::<EraseMode>().is_err() {
-        return bad(format!(
-            "--remode {}: one of {}",
-            cfg.remode,
-            EraseMode::NAMES.join(", ")
-        ));
-    }
-    if !(0.0..=1.0).contains(&cfg.vflip) {
-        return bad(format!("--vflip {} must be in [0, 1]", cfg.vflip));
-    }
-    if !(0.0..=1.0).contains(&cfg.grayscale_prob) {
-        return bad(format!(
-            "--grayscale-prob {} must be in [0, 1]",
-            cfg.grayscale_prob
-        ));
-    }
-    if !(cfg.color_jitter >= 0.0 && cfg.color_jitter.is_finite()) {
-        return bad(format!(
-            "--color-jitter {} must be a non-negative number",
-            cfg.color_jitter
-        ));
-    }
-    if let Some(p) = cfg.color_jitter_prob.filter(|p| !(0.0..=1.0).contains(p)) {
-        return bad(format!("--color-jitter-prob {p} must be in [0, 1]"));
-    }
-    if cfg.recount == 0 {
-        return bad("--recount must be at least 1".into());
-    }
-    if !(0.0..=1.0).contains(&cfg.gaussian_blur_prob) {
-        return bad(format!(
-            "--gaussian-blur-prob {} must be in [0, 1]",
-            cfg.gaussian_blur_prob
-        ));
-    }
-    let min_side = crate::augment::blur::MIN_SIDE;
-    if cfg.gaussian_blur_prob > 0.0 && cfg.img_size < min_side {
-        return bad(format!(
-            "--gaussian-blur-prob needs --img-size {min_side} or more (the 23-pixel kernel \
-             reflects 11 pixels at each border); this run has {}",
-            cfg.img_size
-        ));
-    }
+    super::augment_flags::check(cfg, cfg.batch_size)?;
     if cfg.aug_splits == 1 {
         return bad(
             "--aug-splits 1 has no augmented split: use 0 (off) or 2 or more (timm's \
@@ -878,27 +656,6 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
         return bad(format!(
             "--aug-repeats {} must be 0 (off) or at least 1",
             cfg.aug_repeats
-        ));
-    }
-    // Parses --train-interpolation and --aa (the mean only sets the fill).
-    cfg.auto_augment([0.5; 3])?;
-    cfg.train_filter(Filter::Bicubic)?;
-    if let Some(m) = Mixup::check(
-        cfg.mixup,
-        cfg.cutmix,
-        cfg.cutmix_minmax,
-        cfg.mixup_prob,
-        cfg.mixup_switch_prob,
-        cfg.img_size,
-        cfg.batch_size,
-    ) {
-        return bad(m);
-    }
-    if cfg.mixup_mode.parse::<MixMode>().is_err() {
-        return bad(format!(
-            "--mixup-mode {}: one of {}",
-            cfg.mixup_mode,
-            MixMode::NAMES.join(", ")
         ));
     }
     Ok(())

@@ -512,22 +512,23 @@ impl TrainTransform {
         out
     }
 
-    /// [`ImageTransform::apply_into`] with the crop and flips returned and
-    /// every later step, erasing included, appended to `trace`.
+    /// [`ImageTransform::apply_into`], returning the last 8-bit image (what
+    /// `ToTensor` received) and the crop and flips, with every later step,
+    /// erasing included, appended to `trace`.
     pub fn apply_explained(
         &self,
         img: &RgbImage,
         index: usize,
         out: &mut [f32],
         mut trace: Option<&mut Trace>,
-    ) -> CropFlip {
+    ) -> (RgbImage, CropFlip) {
         let mut rng = self.rng_for(index);
         let (rgb, drawn) = self.crop_flip_then(img, &mut rng, trace.as_deref_mut());
         normalize_into(&rgb, self.mean, self.std, out);
         if let Some(e) = &self.erasing {
             e.apply(out, 3, self.size, self.size, &mut rng, trace);
         }
-        drawn
+        (rgb, drawn)
     }
 
     /// The RNG for the `index`-th image.

@@ -16,8 +16,10 @@ use crate::data::resize::Filter;
 use crate::sys::error;
 
 /// Every setting that decides what a run computes (and a few that do not:
-/// workers, device), with defaults applied.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// workers, device), with defaults applied. `Default` is all zeros and
+/// empty strings: a base for callers that set what they need (`dpn
+/// augment` sets the augmentation), not a run's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub model: String,
     pub data: PathBuf,

@@ -25,9 +25,10 @@ use serde::{Deserialize, Serialize};
 use crate::sys::error;
 
 /// Which schedule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SchedKind {
+    #[default]
     Cosine,
     Step,
     Constant,

@@ -977,7 +977,7 @@ impl<T: ImageTransform> ImageTransform for Offset<T> {
 }
 
 /// The augmentation seed of an epoch.
-fn epoch_seed(seed: u64, epoch: u64) -> u64 {
+pub fn epoch_seed(seed: u64, epoch: u64) -> u64 {
     seed ^ (epoch.wrapping_add(1)).wrapping_mul(0xD1B5_4A32_D192_ED03)
 }
 
