@@ -41,6 +41,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('fetch', 'fetch', [CompletionResultType]::ParameterValue, 'Download, verify and convert pretrained weights into the cache; list, verify or clean it')
             [CompletionResult]::new('train', 'train', [CompletionResultType]::ParameterValue, 'Train or fine-tune a DPN on an image folder (timm''s recipe), with exact resume')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing')
+            [CompletionResult]::new('augment', 'augment', [CompletionResultType]::ParameterValue, 'Show the training augmentation: the images `dpn train` would feed, and every random step')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -272,9 +273,6 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--decay-rate', '--decay-rate', [CompletionResultType]::ParameterName, 'Step schedule: factor of each decay [default: 0.1]')
             [CompletionResult]::new('--label-smoothing', '--label-smoothing', [CompletionResultType]::ParameterName, 'Label smoothing of the cross-entropy loss [default: 0.1]')
             [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Input side in pixels [default: the model''s, 224]')
-            [CompletionResult]::new('--scale', '--scale', [CompletionResultType]::ParameterName, 'RandomResizedCrop''s area range [default: 0.08 1.0]')
-            [CompletionResult]::new('--ratio', '--ratio', [CompletionResultType]::ParameterName, 'RandomResizedCrop''s aspect-ratio range [default: 0.75 1.3333]')
-            [CompletionResult]::new('--hflip', '--hflip', [CompletionResultType]::ParameterName, 'Probability of a horizontal flip [default: 0.5]')
             [CompletionResult]::new('--crop-pct', '--crop-pct', [CompletionResultType]::ParameterName, 'Validation crop fraction [default: the model''s]')
             [CompletionResult]::new('--amp', '--amp', [CompletionResultType]::ParameterName, 'Mixed precision: bf16 (the default when given alone) or f16 (with loss scaling; CUDA only)')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'auto, cpu, cuda or cuda:N [default: auto]')
@@ -289,6 +287,9 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--dist-timeout', '--dist-timeout', [CompletionResultType]::ParameterName, 'Distributed runs: seconds to wait for the other ranks (at the rendezvous and at every collective) before a rank gives up with an error')
             [CompletionResult]::new('--dist-bn', '--dist-bn', [CompletionResultType]::ParameterName, 'Distributed runs: BatchNorm running statistics at the end of each epoch (timm''s --dist-bn): averaged over the ranks, rank 0''s, or left per rank')
             [CompletionResult]::new('--dist-backend', '--dist-backend', [CompletionResultType]::ParameterName, 'Distributed runs: the collective library, by default NCCL on CUDA and Gloo on the CPU; given explicitly, a launcher''s world of one joins it too')
+            [CompletionResult]::new('--scale', '--scale', [CompletionResultType]::ParameterName, 'RandomResizedCrop''s area range [default: 0.08 1.0]')
+            [CompletionResult]::new('--ratio', '--ratio', [CompletionResultType]::ParameterName, 'RandomResizedCrop''s aspect-ratio range [default: 0.75 1.3333]')
+            [CompletionResult]::new('--hflip', '--hflip', [CompletionResultType]::ParameterName, 'Probability of a horizontal flip [default: 0.5]')
             [CompletionResult]::new('--reprob', '--reprob', [CompletionResultType]::ParameterName, 'Random erasing: probability that an image gets erased boxes (timm''s RandomErasing, on the normalized image) [default: 0.0]')
             [CompletionResult]::new('--remode', '--remode', [CompletionResultType]::ParameterName, 'Random erasing''s fill: const (zeros), rand (a normal value per channel) or pixel (a normal value per pixel and channel) [default: pixel]')
             [CompletionResult]::new('--recount', '--recount', [CompletionResultType]::ParameterName, 'Random erasing: an erased image gets 1 to N boxes, their areas scaled by 1 / the number [default: 1]')
@@ -298,6 +299,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--grayscale-prob', '--grayscale-prob', [CompletionResultType]::ParameterName, 'Probability of converting an image to grayscale, after --aa (timm''s RandomGrayscale: Pillow''s convert("L") in all three channels) [default: 0.0]')
             [CompletionResult]::new('--color-jitter', '--color-jitter', [CompletionResultType]::ParameterName, 'Colour jitter factor X: brightness, contrast and saturation each drawn in [max(0, 1 - X), 1 + X], in a random order (timm''s ColorJitter(X, X, X)), after --aa; only without --aa or with an --aa naming 3a, as timm; 0 is none (runs recorded before this flag load as 0) [default: 0.4]')
             [CompletionResult]::new('--color-jitter-prob', '--color-jitter-prob', [CompletionResultType]::ParameterName, 'Apply the colour jitter with this probability (timm''s RandomApply) [default: always]')
+            [CompletionResult]::new('--gaussian-blur-prob', '--gaussian-blur-prob', [CompletionResultType]::ParameterName, 'Probability of a Gaussian blur after the grayscale step (timm''s RandomApply of torchvision''s GaussianBlur: kernel 23, sigma drawn in [0.1, 2.0]) [default: 0.0]')
             [CompletionResult]::new('--mixup', '--mixup', [CompletionResultType]::ParameterName, 'Mixup alpha: a batch is blended with its reverse by lam ~ Beta(alpha, alpha), the targets likewise (soft targets, scored by timm''s SoftTargetCrossEntropy with --label-smoothing in them); 0 is off [default: 0.0]')
             [CompletionResult]::new('--cutmix', '--cutmix', [CompletionResultType]::ParameterName, 'CutMix alpha: a box of the reversed batch pasted in, its area 1 - lam, lam ~ Beta(alpha, alpha); 0 is off [default: 0.0]')
             [CompletionResult]::new('--cutmix-minmax', '--cutmix-minmax', [CompletionResultType]::ParameterName, 'CutMix box sides as fractions of the image, drawn in [MIN, MAX) (turns CutMix on, its alpha 1; timm''s rand_bbox_minmax)')
@@ -305,6 +307,8 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--mixup-switch-prob', '--mixup-switch-prob', [CompletionResultType]::ParameterName, 'Probability of CutMix rather than Mixup when both are on [default: 0.5]')
             [CompletionResult]::new('--mixup-mode', '--mixup-mode', [CompletionResultType]::ParameterName, 'How mixing parameters are drawn: batch (one for the batch), pair (one per pair of images i and n-1-i) or elem (one per image) [default: batch]')
             [CompletionResult]::new('--mixup-off-epoch', '--mixup-off-epoch', [CompletionResultType]::ParameterName, 'Stop mixing from this epoch on (counted from 0, as timm does; the targets stay smoothed); 0 is never [default: 0]')
+            [CompletionResult]::new('--aug-splits', '--aug-splits', [CompletionResultType]::ParameterName, 'Each image gives N views: the clean crop and N - 1 augmented copies of it (timm''s AugMixDataset); the model sees N x --batch-size images an update, split-major; 0 is off, else at least 2 [default: 0]')
+            [CompletionResult]::new('--aug-repeats', '--aug-repeats', [CompletionResultType]::ParameterName, 'Repeated augmentation: each image this many times an epoch, the copies spread over the ranks (timm''s RepeatAugSampler); 0 is off [default: 0]')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour stderr and tables')
             [CompletionResult]::new('--model-index', '--model-index', [CompletionResultType]::ParameterName, 'Model-index YAML file whose models add to or replace the built-in ones')
             [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Directory for cached weights')
@@ -314,6 +318,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--strict', '--strict', [CompletionResultType]::ParameterName, 'Stop at the first unreadable image instead of skipping it')
             [CompletionResult]::new('--sync-bn', '--sync-bn', [CompletionResultType]::ParameterName, 'Distributed runs: BatchNorm statistics over every process''s batch together (SyncBatchNorm); costs an all-reduce per BatchNorm in each forward and backward pass')
             [CompletionResult]::new('--resplit', '--resplit', [CompletionResultType]::ParameterName, 'Accepted as timm''s train.py accepts it, recorded, and without effect: it leaves the first half of each batch unerased only in timm''s CUDA prefetcher; dpn erases per image, as train.py --no-prefetcher does')
+            [CompletionResult]::new('--jsd-loss', '--jsd-loss', [CompletionResultType]::ParameterName, 'Jensen-Shannon divergence + cross-entropy over the --aug-splits views (timm''s JsdCrossEntropy, alpha 12, --label-smoothing on the clean view)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
@@ -347,6 +352,50 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'dpn;augment' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Folder the augmented PNGs go to (made if missing)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Folder the augmented PNGs go to (made if missing)')
+            [CompletionResult]::new('-k', '-k', [CompletionResultType]::ParameterName, 'Versions of each image (epochs 0 to K - 1)')
+            [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Versions of each image (epochs 0 to K - 1)')
+            [CompletionResult]::new('--seed', '--seed', [CompletionResultType]::ParameterName, 'Seed, as `dpn train --seed`')
+            [CompletionResult]::new('--grid', '--grid', [CompletionResultType]::ParameterName, 'Also write a contact sheet: a row per image, a column per version')
+            [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'Write each output''s steps as JSON Lines to FILE, or - for stdout')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Model whose mean, std and input size the transform uses (see `dpn info`)')
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'Model whose mean, std and input size the transform uses (see `dpn info`)')
+            [CompletionResult]::new('--weights', '--weights', [CompletionResultType]::ParameterName, 'A weights file converted or trained by dpn: its recorded model and preprocessing')
+            [CompletionResult]::new('--img-size', '--img-size', [CompletionResultType]::ParameterName, 'Output side in pixels [default: the model''s, or the weights'' recorded one]')
+            [CompletionResult]::new('--scale', '--scale', [CompletionResultType]::ParameterName, 'RandomResizedCrop''s area range [default: 0.08 1.0]')
+            [CompletionResult]::new('--ratio', '--ratio', [CompletionResultType]::ParameterName, 'RandomResizedCrop''s aspect-ratio range [default: 0.75 1.3333]')
+            [CompletionResult]::new('--hflip', '--hflip', [CompletionResultType]::ParameterName, 'Probability of a horizontal flip [default: 0.5]')
+            [CompletionResult]::new('--reprob', '--reprob', [CompletionResultType]::ParameterName, 'Random erasing: probability that an image gets erased boxes (timm''s RandomErasing, on the normalized image) [default: 0.0]')
+            [CompletionResult]::new('--remode', '--remode', [CompletionResultType]::ParameterName, 'Random erasing''s fill: const (zeros), rand (a normal value per channel) or pixel (a normal value per pixel and channel) [default: pixel]')
+            [CompletionResult]::new('--recount', '--recount', [CompletionResultType]::ParameterName, 'Random erasing: an erased image gets 1 to N boxes, their areas scaled by 1 / the number [default: 1]')
+            [CompletionResult]::new('--aa', '--aa', [CompletionResultType]::ParameterName, 'AutoAugment config, as timm''s --aa: rand-m<M>-n<N>-mstd<S>-mmax<X>-inc<0|1>-p<P> (RandAugment, e.g. rand-m9-mstd0.5-inc1), augmix-m<M>-w<W>-d<D>-a<A>-b<0|1>-mstd<S> (AugMix, e.g. augmix-m3-w3) or an AutoAugment policy (original, originalr, v0, v0r, 3a; optionally -mstd<S>), applied after the crop and flip [default: none]')
+            [CompletionResult]::new('--train-interpolation', '--train-interpolation', [CompletionResultType]::ParameterName, 'The crop''s filter, and --aa''s when not random: random (bilinear or bicubic per image and op), nearest, bilinear, bicubic, box, hamming or lanczos (--aa takes random, bilinear or bicubic) [default: random]')
+            [CompletionResult]::new('--vflip', '--vflip', [CompletionResultType]::ParameterName, 'Vertical flip probability, after the horizontal flip (timm''s RandomVerticalFlip) [default: 0.0]')
+            [CompletionResult]::new('--grayscale-prob', '--grayscale-prob', [CompletionResultType]::ParameterName, 'Probability of converting an image to grayscale, after --aa (timm''s RandomGrayscale: Pillow''s convert("L") in all three channels) [default: 0.0]')
+            [CompletionResult]::new('--color-jitter', '--color-jitter', [CompletionResultType]::ParameterName, 'Colour jitter factor X: brightness, contrast and saturation each drawn in [max(0, 1 - X), 1 + X], in a random order (timm''s ColorJitter(X, X, X)), after --aa; only without --aa or with an --aa naming 3a, as timm; 0 is none (runs recorded before this flag load as 0) [default: 0.4]')
+            [CompletionResult]::new('--color-jitter-prob', '--color-jitter-prob', [CompletionResultType]::ParameterName, 'Apply the colour jitter with this probability (timm''s RandomApply) [default: always]')
+            [CompletionResult]::new('--gaussian-blur-prob', '--gaussian-blur-prob', [CompletionResultType]::ParameterName, 'Probability of a Gaussian blur after the grayscale step (timm''s RandomApply of torchvision''s GaussianBlur: kernel 23, sigma drawn in [0.1, 2.0]) [default: 0.0]')
+            [CompletionResult]::new('--mixup', '--mixup', [CompletionResultType]::ParameterName, 'Mixup alpha: a batch is blended with its reverse by lam ~ Beta(alpha, alpha), the targets likewise (soft targets, scored by timm''s SoftTargetCrossEntropy with --label-smoothing in them); 0 is off [default: 0.0]')
+            [CompletionResult]::new('--cutmix', '--cutmix', [CompletionResultType]::ParameterName, 'CutMix alpha: a box of the reversed batch pasted in, its area 1 - lam, lam ~ Beta(alpha, alpha); 0 is off [default: 0.0]')
+            [CompletionResult]::new('--cutmix-minmax', '--cutmix-minmax', [CompletionResultType]::ParameterName, 'CutMix box sides as fractions of the image, drawn in [MIN, MAX) (turns CutMix on, its alpha 1; timm''s rand_bbox_minmax)')
+            [CompletionResult]::new('--mixup-prob', '--mixup-prob', [CompletionResultType]::ParameterName, 'Probability that a batch (or pair, or image: --mixup-mode) is mixed [default: 1.0]')
+            [CompletionResult]::new('--mixup-switch-prob', '--mixup-switch-prob', [CompletionResultType]::ParameterName, 'Probability of CutMix rather than Mixup when both are on [default: 0.5]')
+            [CompletionResult]::new('--mixup-mode', '--mixup-mode', [CompletionResultType]::ParameterName, 'How mixing parameters are drawn: batch (one for the batch), pair (one per pair of images i and n-1-i) or elem (one per image) [default: batch]')
+            [CompletionResult]::new('--mixup-off-epoch', '--mixup-off-epoch', [CompletionResultType]::ParameterName, 'Stop mixing from this epoch on (counted from 0, as timm does; the targets stay smoothed); 0 is never [default: 0]')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour stderr and tables')
+            [CompletionResult]::new('--model-index', '--model-index', [CompletionResultType]::ParameterName, 'Model-index YAML file whose models add to or replace the built-in ones')
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Directory for cached weights')
+            [CompletionResult]::new('--resplit', '--resplit', [CompletionResultType]::ParameterName, 'Accepted as timm''s train.py accepts it, recorded, and without effect: it leaves the first half of each batch unerased only in timm''s CUDA prefetcher; dpn erases per image, as train.py --no-prefetcher does')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing on stderr but errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more on stderr (repeat for more)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'dpn;help' {
             [CompletionResult]::new('info', 'info', [CompletionResultType]::ParameterValue, 'Show the registry''s models: architecture, published figures, preprocessing, cache state')
             [CompletionResult]::new('convert', 'convert', [CompletionResultType]::ParameterValue, 'Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated')
@@ -356,6 +405,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('fetch', 'fetch', [CompletionResultType]::ParameterValue, 'Download, verify and convert pretrained weights into the cache; list, verify or clean it')
             [CompletionResult]::new('train', 'train', [CompletionResultType]::ParameterValue, 'Train or fine-tune a DPN on an image folder (timm''s recipe), with exact resume')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing')
+            [CompletionResult]::new('augment', 'augment', [CompletionResultType]::ParameterValue, 'Show the training augmentation: the images `dpn train` would feed, and every random step')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -381,6 +431,9 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             break
         }
         'dpn;help;export' {
+            break
+        }
+        'dpn;help;augment' {
             break
         }
         'dpn;help;help' {

@@ -38,6 +38,7 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand fetch 'Download, verify and convert pretrained weights into the cache; list, verify or clean it'
             cand train 'Train or fine-tune a DPN on an image folder (timm''s recipe), with exact resume'
             cand export 'Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing'
+            cand augment 'Show the training augmentation: the images `dpn train` would feed, and every random step'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'dpn;info'= {
@@ -261,9 +262,6 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand --decay-rate 'Step schedule: factor of each decay [default: 0.1]'
             cand --label-smoothing 'Label smoothing of the cross-entropy loss [default: 0.1]'
             cand --img-size 'Input side in pixels [default: the model''s, 224]'
-            cand --scale 'RandomResizedCrop''s area range [default: 0.08 1.0]'
-            cand --ratio 'RandomResizedCrop''s aspect-ratio range [default: 0.75 1.3333]'
-            cand --hflip 'Probability of a horizontal flip [default: 0.5]'
             cand --crop-pct 'Validation crop fraction [default: the model''s]'
             cand --amp 'Mixed precision: bf16 (the default when given alone) or f16 (with loss scaling; CUDA only)'
             cand -d 'auto, cpu, cuda or cuda:N [default: auto]'
@@ -278,6 +276,9 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand --dist-timeout 'Distributed runs: seconds to wait for the other ranks (at the rendezvous and at every collective) before a rank gives up with an error'
             cand --dist-bn 'Distributed runs: BatchNorm running statistics at the end of each epoch (timm''s --dist-bn): averaged over the ranks, rank 0''s, or left per rank'
             cand --dist-backend 'Distributed runs: the collective library, by default NCCL on CUDA and Gloo on the CPU; given explicitly, a launcher''s world of one joins it too'
+            cand --scale 'RandomResizedCrop''s area range [default: 0.08 1.0]'
+            cand --ratio 'RandomResizedCrop''s aspect-ratio range [default: 0.75 1.3333]'
+            cand --hflip 'Probability of a horizontal flip [default: 0.5]'
             cand --reprob 'Random erasing: probability that an image gets erased boxes (timm''s RandomErasing, on the normalized image) [default: 0.0]'
             cand --remode 'Random erasing''s fill: const (zeros), rand (a normal value per channel) or pixel (a normal value per pixel and channel) [default: pixel]'
             cand --recount 'Random erasing: an erased image gets 1 to N boxes, their areas scaled by 1 / the number [default: 1]'
@@ -287,6 +288,7 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand --grayscale-prob 'Probability of converting an image to grayscale, after --aa (timm''s RandomGrayscale: Pillow''s convert("L") in all three channels) [default: 0.0]'
             cand --color-jitter 'Colour jitter factor X: brightness, contrast and saturation each drawn in [max(0, 1 - X), 1 + X], in a random order (timm''s ColorJitter(X, X, X)), after --aa; only without --aa or with an --aa naming 3a, as timm; 0 is none (runs recorded before this flag load as 0) [default: 0.4]'
             cand --color-jitter-prob 'Apply the colour jitter with this probability (timm''s RandomApply) [default: always]'
+            cand --gaussian-blur-prob 'Probability of a Gaussian blur after the grayscale step (timm''s RandomApply of torchvision''s GaussianBlur: kernel 23, sigma drawn in [0.1, 2.0]) [default: 0.0]'
             cand --mixup 'Mixup alpha: a batch is blended with its reverse by lam ~ Beta(alpha, alpha), the targets likewise (soft targets, scored by timm''s SoftTargetCrossEntropy with --label-smoothing in them); 0 is off [default: 0.0]'
             cand --cutmix 'CutMix alpha: a box of the reversed batch pasted in, its area 1 - lam, lam ~ Beta(alpha, alpha); 0 is off [default: 0.0]'
             cand --cutmix-minmax 'CutMix box sides as fractions of the image, drawn in [MIN, MAX) (turns CutMix on, its alpha 1; timm''s rand_bbox_minmax)'
@@ -294,6 +296,8 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand --mixup-switch-prob 'Probability of CutMix rather than Mixup when both are on [default: 0.5]'
             cand --mixup-mode 'How mixing parameters are drawn: batch (one for the batch), pair (one per pair of images i and n-1-i) or elem (one per image) [default: batch]'
             cand --mixup-off-epoch 'Stop mixing from this epoch on (counted from 0, as timm does; the targets stay smoothed); 0 is never [default: 0]'
+            cand --aug-splits 'Each image gives N views: the clean crop and N - 1 augmented copies of it (timm''s AugMixDataset); the model sees N x --batch-size images an update, split-major; 0 is off, else at least 2 [default: 0]'
+            cand --aug-repeats 'Repeated augmentation: each image this many times an epoch, the copies spread over the ranks (timm''s RepeatAugSampler); 0 is off [default: 0]'
             cand --color 'When to colour stderr and tables'
             cand --model-index 'Model-index YAML file whose models add to or replace the built-in ones'
             cand --cache-dir 'Directory for cached weights'
@@ -303,6 +307,7 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand --strict 'Stop at the first unreadable image instead of skipping it'
             cand --sync-bn 'Distributed runs: BatchNorm statistics over every process''s batch together (SyncBatchNorm); costs an all-reduce per BatchNorm in each forward and backward pass'
             cand --resplit 'Accepted as timm''s train.py accepts it, recorded, and without effect: it leaves the first half of each batch unerased only in timm''s CUDA prefetcher; dpn erases per image, as train.py --no-prefetcher does'
+            cand --jsd-loss 'Jensen-Shannon divergence + cross-entropy over the --aug-splits views (timm''s JsdCrossEntropy, alpha 12, --label-smoothing on the clean view)'
             cand -q 'Print nothing on stderr but errors'
             cand --quiet 'Print nothing on stderr but errors'
             cand -v 'Print more on stderr (repeat for more)'
@@ -334,6 +339,49 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'dpn;augment'= {
+            cand -o 'Folder the augmented PNGs go to (made if missing)'
+            cand --output 'Folder the augmented PNGs go to (made if missing)'
+            cand -k 'Versions of each image (epochs 0 to K - 1)'
+            cand --count 'Versions of each image (epochs 0 to K - 1)'
+            cand --seed 'Seed, as `dpn train --seed`'
+            cand --grid 'Also write a contact sheet: a row per image, a column per version'
+            cand --explain 'Write each output''s steps as JSON Lines to FILE, or - for stdout'
+            cand -m 'Model whose mean, std and input size the transform uses (see `dpn info`)'
+            cand --model 'Model whose mean, std and input size the transform uses (see `dpn info`)'
+            cand --weights 'A weights file converted or trained by dpn: its recorded model and preprocessing'
+            cand --img-size 'Output side in pixels [default: the model''s, or the weights'' recorded one]'
+            cand --scale 'RandomResizedCrop''s area range [default: 0.08 1.0]'
+            cand --ratio 'RandomResizedCrop''s aspect-ratio range [default: 0.75 1.3333]'
+            cand --hflip 'Probability of a horizontal flip [default: 0.5]'
+            cand --reprob 'Random erasing: probability that an image gets erased boxes (timm''s RandomErasing, on the normalized image) [default: 0.0]'
+            cand --remode 'Random erasing''s fill: const (zeros), rand (a normal value per channel) or pixel (a normal value per pixel and channel) [default: pixel]'
+            cand --recount 'Random erasing: an erased image gets 1 to N boxes, their areas scaled by 1 / the number [default: 1]'
+            cand --aa 'AutoAugment config, as timm''s --aa: rand-m<M>-n<N>-mstd<S>-mmax<X>-inc<0|1>-p<P> (RandAugment, e.g. rand-m9-mstd0.5-inc1), augmix-m<M>-w<W>-d<D>-a<A>-b<0|1>-mstd<S> (AugMix, e.g. augmix-m3-w3) or an AutoAugment policy (original, originalr, v0, v0r, 3a; optionally -mstd<S>), applied after the crop and flip [default: none]'
+            cand --train-interpolation 'The crop''s filter, and --aa''s when not random: random (bilinear or bicubic per image and op), nearest, bilinear, bicubic, box, hamming or lanczos (--aa takes random, bilinear or bicubic) [default: random]'
+            cand --vflip 'Vertical flip probability, after the horizontal flip (timm''s RandomVerticalFlip) [default: 0.0]'
+            cand --grayscale-prob 'Probability of converting an image to grayscale, after --aa (timm''s RandomGrayscale: Pillow''s convert("L") in all three channels) [default: 0.0]'
+            cand --color-jitter 'Colour jitter factor X: brightness, contrast and saturation each drawn in [max(0, 1 - X), 1 + X], in a random order (timm''s ColorJitter(X, X, X)), after --aa; only without --aa or with an --aa naming 3a, as timm; 0 is none (runs recorded before this flag load as 0) [default: 0.4]'
+            cand --color-jitter-prob 'Apply the colour jitter with this probability (timm''s RandomApply) [default: always]'
+            cand --gaussian-blur-prob 'Probability of a Gaussian blur after the grayscale step (timm''s RandomApply of torchvision''s GaussianBlur: kernel 23, sigma drawn in [0.1, 2.0]) [default: 0.0]'
+            cand --mixup 'Mixup alpha: a batch is blended with its reverse by lam ~ Beta(alpha, alpha), the targets likewise (soft targets, scored by timm''s SoftTargetCrossEntropy with --label-smoothing in them); 0 is off [default: 0.0]'
+            cand --cutmix 'CutMix alpha: a box of the reversed batch pasted in, its area 1 - lam, lam ~ Beta(alpha, alpha); 0 is off [default: 0.0]'
+            cand --cutmix-minmax 'CutMix box sides as fractions of the image, drawn in [MIN, MAX) (turns CutMix on, its alpha 1; timm''s rand_bbox_minmax)'
+            cand --mixup-prob 'Probability that a batch (or pair, or image: --mixup-mode) is mixed [default: 1.0]'
+            cand --mixup-switch-prob 'Probability of CutMix rather than Mixup when both are on [default: 0.5]'
+            cand --mixup-mode 'How mixing parameters are drawn: batch (one for the batch), pair (one per pair of images i and n-1-i) or elem (one per image) [default: batch]'
+            cand --mixup-off-epoch 'Stop mixing from this epoch on (counted from 0, as timm does; the targets stay smoothed); 0 is never [default: 0]'
+            cand --color 'When to colour stderr and tables'
+            cand --model-index 'Model-index YAML file whose models add to or replace the built-in ones'
+            cand --cache-dir 'Directory for cached weights'
+            cand --resplit 'Accepted as timm''s train.py accepts it, recorded, and without effect: it leaves the first half of each batch unerased only in timm''s CUDA prefetcher; dpn erases per image, as train.py --no-prefetcher does'
+            cand -q 'Print nothing on stderr but errors'
+            cand --quiet 'Print nothing on stderr but errors'
+            cand -v 'Print more on stderr (repeat for more)'
+            cand --verbose 'Print more on stderr (repeat for more)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'dpn;help'= {
             cand info 'Show the registry''s models: architecture, published figures, preprocessing, cache state'
             cand convert 'Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated'
@@ -343,6 +391,7 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand fetch 'Download, verify and convert pretrained weights into the cache; list, verify or clean it'
             cand train 'Train or fine-tune a DPN on an image folder (timm''s recipe), with exact resume'
             cand export 'Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing'
+            cand augment 'Show the training augmentation: the images `dpn train` would feed, and every random step'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'dpn;help;info'= {
@@ -360,6 +409,8 @@ set edit:completion:arg-completer[dpn] = {|@words|
         &'dpn;help;train'= {
         }
         &'dpn;help;export'= {
+        }
+        &'dpn;help;augment'= {
         }
         &'dpn;help;help'= {
         }

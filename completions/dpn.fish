@@ -42,6 +42,7 @@ complete -c dpn -n "__fish_dpn_needs_command" -f -a "profile" -d 'Parameters, MA
 complete -c dpn -n "__fish_dpn_needs_command" -f -a "fetch" -d 'Download, verify and convert pretrained weights into the cache; list, verify or clean it'
 complete -c dpn -n "__fish_dpn_needs_command" -f -a "train" -d 'Train or fine-tune a DPN on an image folder (timm\'s recipe), with exact resume'
 complete -c dpn -n "__fish_dpn_needs_command" -f -a "export" -d 'Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing'
+complete -c dpn -n "__fish_dpn_needs_command" -f -a "augment" -d 'Show the training augmentation: the images `dpn train` would feed, and every random step'
 complete -c dpn -n "__fish_dpn_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dpn -n "__fish_dpn_using_subcommand info" -s f -l format -d 'Output format' -r -f -a "table\t'Aligned columns with human units, for people'
 csv\t'Comma-separated, exact values, one header row'
@@ -261,9 +262,6 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l decay-epochs -d 'Step 
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l decay-rate -d 'Step schedule: factor of each decay [default: 0.1]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l label-smoothing -d 'Label smoothing of the cross-entropy loss [default: 0.1]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l img-size -d 'Input side in pixels [default: the model\'s, 224]' -r
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l scale -d 'RandomResizedCrop\'s area range [default: 0.08 1.0]' -r
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l ratio -d 'RandomResizedCrop\'s aspect-ratio range [default: 0.75 1.3333]' -r
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l hflip -d 'Probability of a horizontal flip [default: 0.5]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l crop-pct -d 'Validation crop fraction [default: the model\'s]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l amp -d 'Mixed precision: bf16 (the default when given alone) or f16 (with loss scaling; CUDA only)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s d -l device -d 'auto, cpu, cuda or cuda:N [default: auto]' -r
@@ -283,6 +281,9 @@ none\t''"
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l dist-backend -d 'Distributed runs: the collective library, by default NCCL on CUDA and Gloo on the CPU; given explicitly, a launcher\'s world of one joins it too' -r -f -a "auto\t''
 gloo\t''
 nccl\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l scale -d 'RandomResizedCrop\'s area range [default: 0.08 1.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l ratio -d 'RandomResizedCrop\'s aspect-ratio range [default: 0.75 1.3333]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l hflip -d 'Probability of a horizontal flip [default: 0.5]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l reprob -d 'Random erasing: probability that an image gets erased boxes (timm\'s RandomErasing, on the normalized image) [default: 0.0]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l remode -d 'Random erasing\'s fill: const (zeros), rand (a normal value per channel) or pixel (a normal value per pixel and channel) [default: pixel]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l recount -d 'Random erasing: an erased image gets 1 to N boxes, their areas scaled by 1 / the number [default: 1]' -r
@@ -292,6 +293,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l vflip -d 'Vertical fli
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l grayscale-prob -d 'Probability of converting an image to grayscale, after --aa (timm\'s RandomGrayscale: Pillow\'s convert("L") in all three channels) [default: 0.0]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l color-jitter -d 'Colour jitter factor X: brightness, contrast and saturation each drawn in [max(0, 1 - X), 1 + X], in a random order (timm\'s ColorJitter(X, X, X)), after --aa; only without --aa or with an --aa naming 3a, as timm; 0 is none (runs recorded before this flag load as 0) [default: 0.4]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l color-jitter-prob -d 'Apply the colour jitter with this probability (timm\'s RandomApply) [default: always]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l gaussian-blur-prob -d 'Probability of a Gaussian blur after the grayscale step (timm\'s RandomApply of torchvision\'s GaussianBlur: kernel 23, sigma drawn in [0.1, 2.0]) [default: 0.0]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l mixup -d 'Mixup alpha: a batch is blended with its reverse by lam ~ Beta(alpha, alpha), the targets likewise (soft targets, scored by timm\'s SoftTargetCrossEntropy with --label-smoothing in them); 0 is off [default: 0.0]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l cutmix -d 'CutMix alpha: a box of the reversed batch pasted in, its area 1 - lam, lam ~ Beta(alpha, alpha); 0 is off [default: 0.0]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l cutmix-minmax -d 'CutMix box sides as fractions of the image, drawn in [MIN, MAX) (turns CutMix on, its alpha 1; timm\'s rand_bbox_minmax)' -r
@@ -299,6 +301,8 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l mixup-prob -d 'Probabi
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l mixup-switch-prob -d 'Probability of CutMix rather than Mixup when both are on [default: 0.5]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l mixup-mode -d 'How mixing parameters are drawn: batch (one for the batch), pair (one per pair of images i and n-1-i) or elem (one per image) [default: batch]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l mixup-off-epoch -d 'Stop mixing from this epoch on (counted from 0, as timm does; the targets stay smoothed); 0 is never [default: 0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l aug-splits -d 'Each image gives N views: the clean crop and N - 1 augmented copies of it (timm\'s AugMixDataset); the model sees N x --batch-size images an update, split-major; 0 is off, else at least 2 [default: 0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l aug-repeats -d 'Repeated augmentation: each image this many times an epoch, the copies spread over the ranks (timm\'s RepeatAugSampler); 0 is off [default: 0]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -310,6 +314,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l channels-last -d 'Trai
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l strict -d 'Stop at the first unreadable image instead of skipping it'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l sync-bn -d 'Distributed runs: BatchNorm statistics over every process\'s batch together (SyncBatchNorm); costs an all-reduce per BatchNorm in each forward and backward pass'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l resplit -d 'Accepted as timm\'s train.py accepts it, recorded, and without effect: it leaves the first half of each batch unerased only in timm\'s CUDA prefetcher; dpn erases per image, as train.py --no-prefetcher does'
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l jsd-loss -d 'Jensen-Shannon divergence + cross-entropy over the --aug-splits views (timm\'s JsdCrossEntropy, alpha 12, --label-smoothing on the clean view)'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -337,12 +342,50 @@ complete -c dpn -n "__fish_dpn_using_subcommand export" -l features -d 'Add a se
 complete -c dpn -n "__fish_dpn_using_subcommand export" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand export" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand export" -s h -l help -d 'Print help'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "info" -d 'Show the registry\'s models: architecture, published figures, preprocessing, cache state'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "convert" -d 'Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "predict" -d 'Classify images: top-k classes per image, streamed; optional embeddings'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "evaluate" -d 'Top-1/top-5 and loss on a labelled image set, beside the published figures'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "profile" -d 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "fetch" -d 'Download, verify and convert pretrained weights into the cache; list, verify or clean it'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "train" -d 'Train or fine-tune a DPN on an image folder (timm\'s recipe), with exact resume'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "export" -d 'Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing'
-complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -s o -l output -d 'Folder the augmented PNGs go to (made if missing)' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -s k -l count -d 'Versions of each image (epochs 0 to K - 1)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l seed -d 'Seed, as `dpn train --seed`' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l grid -d 'Also write a contact sheet: a row per image, a column per version' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l explain -d 'Write each output\'s steps as JSON Lines to FILE, or - for stdout' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -s m -l model -d 'Model whose mean, std and input size the transform uses (see `dpn info`)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l weights -d 'A weights file converted or trained by dpn: its recorded model and preprocessing' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l img-size -d 'Output side in pixels [default: the model\'s, or the weights\' recorded one]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l scale -d 'RandomResizedCrop\'s area range [default: 0.08 1.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l ratio -d 'RandomResizedCrop\'s aspect-ratio range [default: 0.75 1.3333]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l hflip -d 'Probability of a horizontal flip [default: 0.5]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l reprob -d 'Random erasing: probability that an image gets erased boxes (timm\'s RandomErasing, on the normalized image) [default: 0.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l remode -d 'Random erasing\'s fill: const (zeros), rand (a normal value per channel) or pixel (a normal value per pixel and channel) [default: pixel]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l recount -d 'Random erasing: an erased image gets 1 to N boxes, their areas scaled by 1 / the number [default: 1]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l aa -d 'AutoAugment config, as timm\'s --aa: rand-m<M>-n<N>-mstd<S>-mmax<X>-inc<0|1>-p<P> (RandAugment, e.g. rand-m9-mstd0.5-inc1), augmix-m<M>-w<W>-d<D>-a<A>-b<0|1>-mstd<S> (AugMix, e.g. augmix-m3-w3) or an AutoAugment policy (original, originalr, v0, v0r, 3a; optionally -mstd<S>), applied after the crop and flip [default: none]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l train-interpolation -d 'The crop\'s filter, and --aa\'s when not random: random (bilinear or bicubic per image and op), nearest, bilinear, bicubic, box, hamming or lanczos (--aa takes random, bilinear or bicubic) [default: random]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l vflip -d 'Vertical flip probability, after the horizontal flip (timm\'s RandomVerticalFlip) [default: 0.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l grayscale-prob -d 'Probability of converting an image to grayscale, after --aa (timm\'s RandomGrayscale: Pillow\'s convert("L") in all three channels) [default: 0.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l color-jitter -d 'Colour jitter factor X: brightness, contrast and saturation each drawn in [max(0, 1 - X), 1 + X], in a random order (timm\'s ColorJitter(X, X, X)), after --aa; only without --aa or with an --aa naming 3a, as timm; 0 is none (runs recorded before this flag load as 0) [default: 0.4]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l color-jitter-prob -d 'Apply the colour jitter with this probability (timm\'s RandomApply) [default: always]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l gaussian-blur-prob -d 'Probability of a Gaussian blur after the grayscale step (timm\'s RandomApply of torchvision\'s GaussianBlur: kernel 23, sigma drawn in [0.1, 2.0]) [default: 0.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l mixup -d 'Mixup alpha: a batch is blended with its reverse by lam ~ Beta(alpha, alpha), the targets likewise (soft targets, scored by timm\'s SoftTargetCrossEntropy with --label-smoothing in them); 0 is off [default: 0.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l cutmix -d 'CutMix alpha: a box of the reversed batch pasted in, its area 1 - lam, lam ~ Beta(alpha, alpha); 0 is off [default: 0.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l cutmix-minmax -d 'CutMix box sides as fractions of the image, drawn in [MIN, MAX) (turns CutMix on, its alpha 1; timm\'s rand_bbox_minmax)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l mixup-prob -d 'Probability that a batch (or pair, or image: --mixup-mode) is mixed [default: 1.0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l mixup-switch-prob -d 'Probability of CutMix rather than Mixup when both are on [default: 0.5]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l mixup-mode -d 'How mixing parameters are drawn: batch (one for the batch), pair (one per pair of images i and n-1-i) or elem (one per image) [default: batch]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l mixup-off-epoch -d 'Stop mixing from this epoch on (counted from 0, as timm does; the targets stay smoothed); 0 is never [default: 0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l model-index -d 'Model-index YAML file whose models add to or replace the built-in ones' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l cache-dir -d 'Directory for cached weights' -r -F
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -l resplit -d 'Accepted as timm\'s train.py accepts it, recorded, and without effect: it leaves the first half of each batch unerased only in timm\'s CUDA prefetcher; dpn erases per image, as train.py --no-prefetcher does'
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -s q -l quiet -d 'Print nothing on stderr but errors'
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -s v -l verbose -d 'Print more on stderr (repeat for more)'
+complete -c dpn -n "__fish_dpn_using_subcommand augment" -s h -l help -d 'Print help'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export augment help" -f -a "info" -d 'Show the registry\'s models: architecture, published figures, preprocessing, cache state'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export augment help" -f -a "convert" -d 'Convert weights (.pth of any era, safetensors) to timm-named safetensors, validated'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export augment help" -f -a "predict" -d 'Classify images: top-k classes per image, streamed; optional embeddings'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export augment help" -f -a "evaluate" -d 'Top-1/top-5 and loss on a labelled image set, beside the published figures'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export augment help" -f -a "profile" -d 'Parameters, MACs, file size, peak memory and speed of models, beside the published figures'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export augment help" -f -a "fetch" -d 'Download, verify and convert pretrained weights into the cache; list, verify or clean it'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export augment help" -f -a "train" -d 'Train or fine-tune a DPN on an image folder (timm\'s recipe), with exact resume'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export augment help" -f -a "export" -d 'Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export augment help" -f -a "augment" -d 'Show the training augmentation: the images `dpn train` would feed, and every random step'
+complete -c dpn -n "__fish_dpn_using_subcommand help; and not __fish_seen_subcommand_from info convert predict evaluate profile fetch train export augment help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

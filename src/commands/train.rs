@@ -658,6 +658,15 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
             cfg.aug_repeats
         ));
     }
+    // Validated and recorded, but the trainer does not split or repeat yet:
+    // refusing beats a run that silently trains without them.
+    if cfg.aug_splits >= 2 || cfg.aug_repeats >= 1.0 {
+        return bad(
+            "--aug-splits and --aug-repeats are not implemented yet (the flags are parsed and \
+             checked, but dpn train cannot run them): leave them out"
+                .into(),
+        );
+    }
     Ok(())
 }
 
