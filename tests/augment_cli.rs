@@ -53,34 +53,35 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// For each `--aa` family whose steps are timm `NAME_TO_OP` ops, timm's
-/// replay of the recorded crop, flips and op arguments equals dpn's PNG.
+/// For RandAugment, AutoAugment policies and colour jitter / grayscale /
+/// blur, timm's and torchvision's replay of the recorded crop, flips and op
+/// arguments equals dpn's PNG.
 #[test]
 fn explain_replays_through_timm_to_the_same_bytes() {
     let tmp = tempdir("augment-replay-");
-    for (i, aa) in [
-        "rand-m9-mstd0.5-inc1",
-        "rand-m7-n3-mstd1.0-mmax15-inc0",
-        "original",
-        "v0r",
-    ]
-    .iter()
-    .enumerate()
-    {
+    let cases: [&[&str]; 6] = [
+        &["--aa", "rand-m9-mstd0.5-inc1"],
+        &["--aa", "rand-m7-n3-mstd1.0-mmax15-inc0"],
+        &["--aa", "original"],
+        &["--aa", "v0r"],
+        // 3a keeps colour jitter on, and its GaussianBlurRand draws inside the op.
+        &["--aa", "3a"],
+        &[
+            "--color-jitter",
+            "0.4",
+            "--grayscale-prob",
+            "0.3",
+            "--gaussian-blur-prob",
+            "0.5",
+        ],
+    ];
+    for (i, flags) in cases.iter().enumerate() {
+        let aa = flags.join(" ");
         let out = tmp.path().join(format!("run{i}"));
         let steps = tmp.path().join(format!("steps{i}.jsonl"));
         let seed = i.to_string();
-        let o = augment(
-            &out,
-            &[
-                "--aa",
-                aa,
-                "--seed",
-                &seed,
-                "--explain",
-                steps.to_str().unwrap(),
-            ],
-        );
+        let tail = ["--seed", &seed, "--explain", steps.to_str().unwrap()];
+        let o = augment(&out, &[*flags, &tail[..]].concat());
         assert!(o.status.success(), "{aa}: {}", stderr(&o));
         let o = Command::new(python())
             .arg(

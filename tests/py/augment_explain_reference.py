@@ -5,6 +5,7 @@ usage: augment_explain_reference.py STEPS.jsonl
 Prints one line per checked image; exits 1 on the first difference.
 """
 import json
+import random
 import sys
 
 import numpy as np
@@ -22,6 +23,15 @@ def layer(img, rec):
         return img
     kw = dict(rec["kwargs"])
     kw["fillcolor"] = tuple(kw["fillcolor"])
+    if "blur_u" in rec:
+        # GaussianBlurRand draws its radius inside the op with
+        # random.uniform (a + (b - a) * u): replay dpn's u.
+        saved = random.uniform
+        random.uniform = lambda a, b: a + (b - a) * rec["blur_u"]
+        try:
+            return NAME_TO_OP[rec["op"]](img, *rec["args"], **kw)
+        finally:
+            random.uniform = saved
     return NAME_TO_OP[rec["op"]](img, *rec["args"], **kw)
 
 
@@ -40,7 +50,20 @@ def main():
         if r["vflip"]:
             img = F.vflip(img)
         for op in r["ops"]:
-            if op["op"] in NAME_TO_OP:
+            # torchvision's transforms first: timm's NAME_TO_OP also has a
+            # "GaussianBlur" (a RandAugment op, another function).
+            if op["op"] == "ColorJitter":
+                # torchvision's ColorJitter: the adjustments in the drawn order.
+                for step in op["steps"]:
+                    img = getattr(F, step["op"])(img, step["factor"])
+            elif op["op"] == "RandomGrayscale":
+                if op["applied"]:
+                    img = F.rgb_to_grayscale(img, num_output_channels=3)
+            elif op["op"] == "GaussianBlur":
+                if op["applied"]:
+                    s_ = op["sigma"]
+                    img = F.gaussian_blur(img, [op["kernel_size"]] * 2, [s_, s_])
+            elif op["op"] in NAME_TO_OP:
                 img = layer(img, op)
             else:
                 raise SystemExit(f"no replay for {op['op']}")
@@ -50,7 +73,7 @@ def main():
             d = np.abs(want.astype(int) - got.astype(int))
             raise SystemExit(f"{r['file']}: {int((d > 0).sum())} bytes differ (max {d.max()})")
         checked += 1
-        print(f"{r['file']}: equal ({sum(o.get('applied', False) for o in r['ops'])} ops)")
+        print(f"{r['file']}: equal ({sum(bool(o.get('applied', False)) for o in r['ops'])} ops)")
     if checked == 0:
         raise SystemExit("nothing to check")
 
