@@ -83,22 +83,144 @@ fn explain_replays_through_timm_to_the_same_bytes() {
         let tail = ["--seed", &seed, "--explain", steps.to_str().unwrap()];
         let o = augment(&out, &[*flags, &tail[..]].concat());
         assert!(o.status.success(), "{aa}: {}", stderr(&o));
-        let o = Command::new(python())
-            .arg(
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/augment_explain_reference.py"),
-            )
-            .arg(&steps)
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{aa}: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            stderr(&o)
-        );
-        let lines = String::from_utf8_lossy(&o.stdout).lines().count();
-        assert_eq!(lines, 4 * 3, "{aa}: every image checked");
+        let (equal, _) = replay(&[steps]);
+        assert_eq!(equal.len(), 4 * 3, "{aa}: every image checked");
     }
+}
+
+/// The reference script's stdout: its `FILE: equal (...)` lines and its
+/// other lines.
+fn replay(steps: &[PathBuf]) -> (Vec<String>, Vec<String>) {
+    let o = Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/augment_explain_reference.py"))
+        .args(steps)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    out.lines()
+        .map(str::to_owned)
+        .partition(|l| l.contains(": equal ("))
+}
+
+/// What one `--explain` record says happened.
+#[derive(Debug)]
+struct Kinds {
+    /// AugMix's `blended`, if AugMix ran.
+    augmix: Option<bool>,
+    /// The mode of each erased box.
+    erasing: Vec<String>,
+    /// `mixup` or `cutmix`, if the image was mixed.
+    mixup: Option<String>,
+}
+
+fn record_kinds(steps: &Path) -> Vec<Kinds> {
+    std::fs::read_to_string(steps)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let r: serde_json::Value = serde_json::from_str(l).unwrap();
+            let ops = r["ops"].as_array().unwrap();
+            let augmix = ops
+                .iter()
+                .find(|o| o["op"] == "AugMix")
+                .map(|o| o["blended"].as_bool().unwrap());
+            let erasing = ops
+                .iter()
+                .filter(|o| o["op"] == "RandomErasing")
+                .map(|o| o["mode"].as_str().unwrap().to_owned())
+                .collect();
+            let mixup = r["mixup"]["mode"].as_str().map(str::to_owned);
+            Kinds {
+                augmix,
+                erasing,
+                mixup,
+            }
+        })
+        .collect()
+}
+
+/// AugMix (timm's AugMixAugment, plain and blended), random erasing (timm's
+/// RandomErasing on the normalized tensor) and Mixup/CutMix (timm's Mixup on
+/// the batch of the images given), replayed from `--explain` with timm's
+/// draws answered by the recorded ones, give dpn's PNG bytes; the inside of
+/// `--remode pixel` boxes (dpn's own normal values) passes a check of its
+/// statistics instead (tests/py/augment_explain_reference.py, pixel_stats).
+#[test]
+fn explain_replays_augmix_erasing_and_mixup_through_timm() {
+    let tmp = tempdir("augment-replay-mix-");
+    let cases: [&[&str]; 9] = [
+        &["--aa", "augmix-m5-w4-d2"],
+        &["--aa", "augmix-m3-w3-b1"],
+        // No depth: timm draws each chain's length.
+        &["--aa", "augmix-m9-w2-a0.5-mstd0.5"],
+        &["--reprob", "1", "--remode", "const"],
+        &["--reprob", "1", "--remode", "rand", "--recount", "3"],
+        &["--reprob", "1", "--remode", "pixel"],
+        &["--mixup", "0.8"],
+        &["--cutmix", "1.0"],
+        // Both (timm's switch), RandAugment and pixel erasing under them.
+        &[
+            "--mixup",
+            "0.8",
+            "--cutmix",
+            "1.0",
+            "--reprob",
+            "0.5",
+            "--aa",
+            "rand-m9-mstd0.5-inc1",
+        ],
+    ];
+    let mut files = Vec::new();
+    for (i, flags) in cases.iter().enumerate() {
+        let out = tmp.path().join(format!("run{i}"));
+        let steps = tmp.path().join(format!("steps{i}.jsonl"));
+        let seed = (i + 2).to_string();
+        let tail = [
+            "--img-size",
+            "64",
+            "--seed",
+            &seed,
+            "--explain",
+            steps.to_str().unwrap(),
+        ];
+        let o = augment(&out, &[*flags, &tail[..]].concat());
+        assert!(o.status.success(), "{flags:?}: {}", stderr(&o));
+        // Each case exercises what it is meant to.
+        let kinds = record_kinds(&steps);
+        assert_eq!(kinds.len(), 4 * 3, "{flags:?}");
+        let has = |f: &dyn Fn(&Kinds) -> bool| kinds.iter().any(f);
+        let all = |f: &dyn Fn(&Kinds) -> bool| kinds.iter().all(f);
+        match i {
+            0 | 2 => assert!(all(&|k| k.augmix == Some(false)), "{flags:?}"),
+            1 => assert!(all(&|k| k.augmix == Some(true)), "{flags:?}"),
+            3..=5 => {
+                let mode = flags[3];
+                assert!(all(
+                    &|k| !k.erasing.is_empty() && k.erasing.iter().all(|m| m == mode)
+                ));
+                if i == 4 {
+                    assert!(has(&|k| k.erasing.len() > 1), "several boxes");
+                }
+            }
+            6 => assert!(all(&|k| k.mixup.as_deref() == Some("mixup"))),
+            7 => assert!(all(&|k| k.mixup.as_deref() == Some("cutmix"))),
+            _ => {
+                assert!(has(&|k| k.mixup.as_deref() == Some("mixup")), "{kinds:?}");
+                assert!(has(&|k| k.mixup.as_deref() == Some("cutmix")), "{kinds:?}");
+                assert!(
+                    has(&|k| k.mixup.is_some() && !k.erasing.is_empty()),
+                    "{kinds:?}"
+                );
+            }
+        }
+        files.push(steps);
+    }
+    let (equal, rest) = replay(&files);
+    assert_eq!(equal.len(), cases.len() * 4 * 3, "every image checked");
+    // The statistics of the pixel boxes, per channel.
+    let stats = rest.iter().filter(|l| l.starts_with("pixel erasing: ch"));
+    assert_eq!(stats.count(), 3, "{rest:?}");
 }
 
 /// The same seed writes the same bytes; another seed other ones; the grid
