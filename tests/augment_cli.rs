@@ -1,5 +1,6 @@
 //! `dpn augment`: its PNGs replayed from `--explain` through timm's own
-//! ops (tests/py/augment_explain_reference.py) give the same bytes, the same
+//! ops, AugMixAugment, RandomErasing and Mixup
+//! (tests/py/augment_explain_reference.py) give the same bytes, the same
 //! seed gives the same files, and bad input is one line, exit 2, nothing
 //! written.
 
@@ -114,6 +115,11 @@ struct Kinds {
     mixup: Option<String>,
 }
 
+/// `Kinds` mixed by `--mixup` (`mixup`) or `--cutmix` (`cutmix`).
+fn mixed_by(m: &'static str) -> impl Fn(&Kinds) -> bool {
+    move |k| k.mixup.as_deref() == Some(m)
+}
+
 fn record_kinds(steps: &Path) -> Vec<Kinds> {
     std::fs::read_to_string(steps)
         .unwrap()
@@ -149,33 +155,41 @@ fn record_kinds(steps: &Path) -> Vec<Kinds> {
 #[test]
 fn explain_replays_augmix_erasing_and_mixup_through_timm() {
     let tmp = tempdir("augment-replay-mix-");
-    let cases: [&[&str]; 9] = [
-        &["--aa", "augmix-m5-w4-d2"],
-        &["--aa", "augmix-m3-w3-b1"],
+    // (flags, seed): the seeds make each case show what it is there for.
+    let mixed: &[&str] = &["--mixup", "0.8", "--cutmix", "1.0"];
+    let cases: [(Vec<&str>, u64); 11] = [
+        (vec!["--aa", "augmix-m5-w4-d2"], 2),
+        (vec!["--aa", "augmix-m3-w3-b1"], 3),
         // No depth: timm draws each chain's length.
-        &["--aa", "augmix-m9-w2-a0.5-mstd0.5"],
-        &["--reprob", "1", "--remode", "const"],
-        &["--reprob", "1", "--remode", "rand", "--recount", "3"],
-        &["--reprob", "1", "--remode", "pixel"],
-        &["--mixup", "0.8"],
-        &["--cutmix", "1.0"],
+        (vec!["--aa", "augmix-m9-w2-a0.5-mstd0.5"], 4),
+        (vec!["--reprob", "1", "--remode", "const"], 5),
+        (
+            vec!["--reprob", "1", "--remode", "rand", "--recount", "3"],
+            6,
+        ),
+        (vec!["--reprob", "1", "--remode", "pixel"], 7),
+        (vec!["--mixup", "0.8"], 8),
+        (vec!["--cutmix", "1.0"], 9),
         // Both (timm's switch), RandAugment and pixel erasing under them.
-        &[
-            "--mixup",
-            "0.8",
-            "--cutmix",
-            "1.0",
-            "--reprob",
-            "0.5",
-            "--aa",
-            "rand-m9-mstd0.5-inc1",
-        ],
+        (
+            [mixed, &["--reprob", "0.5", "--aa", "rand-m9-mstd0.5-inc1"]].concat(),
+            10,
+        ),
+        // Per image and per pair, some left unmixed.
+        (
+            [mixed, &["--mixup-mode", "elem", "--mixup-prob", "0.7"]].concat(),
+            1,
+        ),
+        (
+            [mixed, &["--mixup-mode", "pair", "--mixup-prob", "0.7"]].concat(),
+            2,
+        ),
     ];
     let mut files = Vec::new();
-    for (i, flags) in cases.iter().enumerate() {
+    for (i, (flags, seed)) in cases.iter().enumerate() {
         let out = tmp.path().join(format!("run{i}"));
         let steps = tmp.path().join(format!("steps{i}.jsonl"));
-        let seed = (i + 2).to_string();
+        let seed = seed.to_string();
         let tail = [
             "--img-size",
             "64",
@@ -184,13 +198,14 @@ fn explain_replays_augmix_erasing_and_mixup_through_timm() {
             "--explain",
             steps.to_str().unwrap(),
         ];
-        let o = augment(&out, &[*flags, &tail[..]].concat());
+        let o = augment(&out, &[&flags[..], &tail[..]].concat());
         assert!(o.status.success(), "{flags:?}: {}", stderr(&o));
         // Each case exercises what it is meant to.
         let kinds = record_kinds(&steps);
         assert_eq!(kinds.len(), 4 * 3, "{flags:?}");
         let has = |f: &dyn Fn(&Kinds) -> bool| kinds.iter().any(f);
         let all = |f: &dyn Fn(&Kinds) -> bool| kinds.iter().all(f);
+        let mut arg = steps.into_os_string();
         match i {
             0 | 2 => assert!(all(&|k| k.augmix == Some(false)), "{flags:?}"),
             1 => assert!(all(&|k| k.augmix == Some(true)), "{flags:?}"),
@@ -203,18 +218,25 @@ fn explain_replays_augmix_erasing_and_mixup_through_timm() {
                     assert!(has(&|k| k.erasing.len() > 1), "several boxes");
                 }
             }
-            6 => assert!(all(&|k| k.mixup.as_deref() == Some("mixup"))),
-            7 => assert!(all(&|k| k.mixup.as_deref() == Some("cutmix"))),
-            _ => {
-                assert!(has(&|k| k.mixup.as_deref() == Some("mixup")), "{kinds:?}");
-                assert!(has(&|k| k.mixup.as_deref() == Some("cutmix")), "{kinds:?}");
+            6 => assert!(all(&mixed_by("mixup"))),
+            7 => assert!(all(&mixed_by("cutmix"))),
+            8 => {
                 assert!(
-                    has(&|k| k.mixup.is_some() && !k.erasing.is_empty()),
+                    has(&mixed_by("mixup")) && has(&mixed_by("cutmix")),
                     "{kinds:?}"
                 );
+                assert!(has(&|k| k.mixup.is_some() && !k.erasing.is_empty()));
+            }
+            _ => {
+                assert!(
+                    has(&mixed_by("mixup")) && has(&mixed_by("cutmix")),
+                    "{kinds:?}"
+                );
+                assert!(has(&|k| k.mixup.is_none()), "{kinds:?}");
+                arg.push(if i == 9 { "@elem" } else { "@pair" });
             }
         }
-        files.push(steps);
+        files.push(PathBuf::from(arg));
     }
     let (equal, rest) = replay(&files);
     assert_eq!(equal.len(), cases.len() * 4 * 3, "every image checked");

@@ -1,7 +1,10 @@
 """Replays `dpn augment --explain` through torchvision's and timm's own
 functions and checks the bytes of dpn's PNGs (tests/augment_cli.rs).
 
-usage: augment_explain_reference.py STEPS.jsonl... [--model NAME]
+usage: augment_explain_reference.py STEPS.jsonl[@MODE]... [--model NAME]
+
+MODE: the --mixup-mode the steps were made with (batch, pair, elem;
+default batch).
 
 Each record is replayed as timm's training transform runs it:
 
@@ -292,50 +295,81 @@ def cutmix_draws(box, size, lam32):
     fail(f"timm's rand_bbox cannot give the box {box} in {H}x{W}")
 
 
-def mix(x, recs):
-    """timm's Mixup (batch mode) on the NCHW batch `x` in place, its draws
-    answered with the recorded lambda / box."""
+def mix(x, recs, mode):
+    """timm's Mixup (`mode`: batch, pair or elem) on the NCHW batch `x` in
+    place, numpy's draws answered so that it mixes with the recorded lambdas
+    and boxes. Both alphas on, so that timm draws the mixup/cutmix switch;
+    prob 0.5, so that a rand() of 0 mixes and 0.75 does not."""
     n, _, h, w = x.shape
     m = [r["mixup"] for r in recs]
-    if all(e is None for e in m):
-        return
-    first = m[0]
-    same = all(e is not None and (e["mode"], e["lam"], e["box"]) ==
-               (first["mode"], first["lam"], first["box"]) for e in m)
-    if not same or any(e["partner"] != n - 1 - i for i, e in enumerate(m)):
-        fail(f"no replay for per-element mixing: {m}")
-    cutmix = first["mode"] == "cutmix"
-    if cutmix:
-        beta, cy, cx = cutmix_draws(first["box"], h, lam32=False)
-        ints = [cy, cx]
+    for i, e in enumerate(m):
+        if e is not None and e["partner"] != n - 1 - i:
+            fail(f"image {i} mixed with {e['partner']}, timm's partner is {n - 1 - i}")
+    # What timm draws per mixing decision: one for the batch, one per pair
+    # (the first half; the second half's records must agree), one per image.
+    if mode == "batch":
+        drawn = m[:1]
+        unpaired = [None if e is None else dict(e, partner=None) for e in m]
+        if any(e != unpaired[0] for e in unpaired):
+            fail(f"batch mode with different records: {m}")
+    elif mode == "pair":
+        drawn = m[:n // 2]
+        if any(m[n - 1 - i] != (None if e is None else dict(e, partner=i)) for i, e in enumerate(drawn)):
+            fail(f"pair mode with unpaired records: {m}")
     else:
-        beta, ints = first["lam"], []
-    rands = [0.0, 0.0 if cutmix else 0.75]  # apply (< prob), use_cutmix (< switch_prob)
+        drawn = m
+    lam32 = mode != "batch"  # _params_per_elem's lambdas are float32
+    switch, apply, beta_cut, beta_mix, ints = [], [], [], [], []
+    for e in drawn:
+        cutmix = e is not None and e["mode"] == "cutmix"
+        switch.append(0.0 if cutmix else 0.75)  # use_cutmix = rand < switch_prob
+        apply.append(0.75 if e is None else 0.0)  # mixed when rand < prob
+        if cutmix:
+            b, cy, cx = cutmix_draws(e["box"], h, lam32)
+            beta_cut.append(b)
+            beta_mix.append(0.5)
+            ints += [cy, cx]
+        else:
+            beta_cut.append(0.5)
+            beta_mix.append(0.5 if e is None else e["lam"])
+    if mode == "batch":
+        e = drawn[0]
+        rands = [apply[0]] if e is None else [apply[0], switch[0]]
+        betas = [] if e is None else [beta_cut[0] if e["mode"] == "cutmix" else beta_mix[0]]
+    else:
+        rands = [np.array(switch), np.array(apply)]
+        betas = [np.array(beta_cut), np.array(beta_mix)]
     calls = []
 
-    def rand():
-        calls.append("rand")
+    def rand(*size):
+        calls.append(f"rand{size}")
+        if not rands or np.shape(rands[0]) != size:
+            fail(f"timm's Mixup calls rand{size} after {calls}")
         return rands.pop(0)
 
-    def beta_(a, b):
-        calls.append("beta")
-        return beta
+    def beta(a, b, size=None):
+        calls.append(f"beta(size={size})")
+        if not betas or np.shape(betas[0]) != (() if size is None else (size,)):
+            fail(f"timm's Mixup calls beta(size={size}) after {calls}")
+        return betas.pop(0)
 
     def randint(lo, hi, size=None):
         calls.append("randint")
-        if (lo, hi, size) != (0, h, None):
-            fail(f"randint({lo}, {hi}, size={size})")
+        if (lo, hi, size) != (0, h, None) or not ints:
+            fail(f"timm's Mixup calls randint({lo}, {hi}, size={size}) after {calls}")
         return ints.pop(0)
 
-    mixer = Mixup(mixup_alpha=1.0, cutmix_alpha=1.0, prob=1.0, switch_prob=0.5, mode="batch",
+    mixer = Mixup(mixup_alpha=1.0, cutmix_alpha=1.0, prob=0.5, switch_prob=0.5, mode=mode,
                   correct_lam=True, label_smoothing=0.0, num_classes=n)
-    with patched(np.random, rand=rand, beta=beta_, randint=randint):
+    with patched(np.random, rand=rand, beta=beta, randint=randint):
         _, target = mixer(x, torch.arange(n))
-    if rands or ints:
-        fail(f"timm's Mixup made calls {calls}")
-    lam = target[0, 0].item()
-    if lam != float(np.float32(first["lam"])):
-        fail(f"timm's lambda {lam}, dpn records {first['lam']}")
+    if rands or betas or ints:
+        fail(f"timm's Mixup made the calls {calls} only")
+    for i, e in enumerate(m):
+        # The label weight of image i's own class: its lambda, as float32.
+        lam = target[i, i].item()
+        if lam != (1.0 if e is None else float(np.float32(e["lam"]))):
+            fail(f"image {i}: timm's lambda {lam}, dpn records {e}")
 
 
 def picture(rgb, own, x, mean, std):
@@ -412,13 +446,14 @@ def main():
     std = np.array(cfg.std, dtype=np.float32)
     torch.manual_seed(0)
     batches = {}
-    for steps in args:
+    for arg in args:
+        steps, _, mode = arg.partition("@")
         for line in open(steps):
             r = json.loads(line)
-            batches.setdefault((steps, r["version"]), []).append(r)
+            batches.setdefault((steps, mode or "batch", r["version"]), []).append(r)
     checked = 0
     pixel_values = [[], [], []]
-    for recs in batches.values():
+    for (_, mode, _), recs in batches.items():
         rgbs, owns, xs = [], [], []
         for r in recs:
             rgb = replay_rgb(r)
@@ -429,7 +464,8 @@ def main():
             owns.append(own.numpy())
             xs.append(t)
         x = torch.stack(xs)
-        mix(x, recs)
+        if any(r["mixup"] is not None for r in recs) or mode != "batch":
+            mix(x, recs, mode)
         s = x.shape[-1]
         masks = [box_mask((s, s), r["ops"]) for r in recs]
         for i, r in enumerate(recs):
