@@ -112,7 +112,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__augment)
-            opts="-o -k -m -q -v -h --output --count --seed --grid --explain --model --weights --img-size --scale --ratio --hflip --reprob --remode --recount --resplit --aa --train-interpolation --vflip --grayscale-prob --color-jitter --color-jitter-prob --gaussian-blur-prob --mixup --cutmix --cutmix-minmax --mixup-prob --mixup-switch-prob --mixup-mode --mixup-off-epoch --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-o -k -m -q -v -h --output --count --seed --grid --explain --model --weights --img-size --scale --ratio --hflip --reprob --remode --recount --resplit --aa --train-interpolation --vflip --grayscale-prob --color-jitter --color-jitter-prob --gaussian-blur-prob --aug-splits --mixup --cutmix --cutmix-minmax --mixup-prob --mixup-switch-prob --mixup-mode --mixup-off-epoch --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -211,6 +211,10 @@ _dpn() {
                     return 0
                     ;;
                 --gaussian-blur-prob)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --aug-splits)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -898,7 +902,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__train)
-            opts="-m -b -d -o -f -q -v -h --data --val-data --val-split --model --pretrained --weights --num-classes --epochs --batch-size --lr --momentum --nesterov --weight-decay --sched --warmup-epochs --warmup-lr --min-lr --decay-epochs --decay-rate --label-smoothing --img-size --crop-pct --amp --channels-last --device --seed --workers --strict --output --resume --format --dist-timeout --dist-bn --sync-bn --dist-backend --scale --ratio --hflip --reprob --remode --recount --resplit --aa --train-interpolation --vflip --grayscale-prob --color-jitter --color-jitter-prob --gaussian-blur-prob --mixup --cutmix --cutmix-minmax --mixup-prob --mixup-switch-prob --mixup-mode --mixup-off-epoch --aug-splits --jsd-loss --aug-repeats --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-m -b -d -o -f -q -v -h --data --val-data --val-split --model --pretrained --weights --num-classes --epochs --batch-size --lr --momentum --nesterov --weight-decay --sched --warmup-epochs --warmup-lr --min-lr --decay-epochs --decay-rate --label-smoothing --img-size --crop-pct --amp --channels-last --device --seed --workers --strict --output --resume --format --dist-timeout --dist-bn --sync-bn --dist-backend --scale --ratio --hflip --reprob --remode --recount --resplit --aa --train-interpolation --vflip --grayscale-prob --color-jitter --color-jitter-prob --gaussian-blur-prob --aug-splits --mixup --cutmix --cutmix-minmax --mixup-prob --mixup-switch-prob --mixup-mode --mixup-off-epoch --jsd-loss --aug-repeats --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1096,6 +1100,10 @@ _dpn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --aug-splits)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --mixup)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1121,10 +1129,6 @@ _dpn() {
                     return 0
                     ;;
                 --mixup-off-epoch)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --aug-splits)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

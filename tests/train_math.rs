@@ -28,7 +28,7 @@ use dpn::registry::Registry;
 use dpn::train::config::TrainConfig;
 use dpn::train::optim::{no_weight_decay, Sgd, BUFFER_PREFIX};
 use dpn::train::sched::SchedKind;
-use dpn::train::step::{train_step, LossScaler};
+use dpn::train::step::{train_step, Loss, LossScaler};
 use dpn::train::trainer::schedule;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -306,7 +306,9 @@ fn run_config(name: &str) {
             xs,
             ys,
             lr,
-            cfg.label_smoothing,
+            Loss::CrossEntropy {
+                smoothing: cfg.label_smoothing,
+            },
             &opts,
             &mut scaler,
             None,
@@ -391,7 +393,7 @@ fn optimizer_state_round_trip() {
         &xs,
         &ys,
         0.1,
-        0.0,
+        Loss::CrossEntropy { smoothing: 0.0 },
         &opts,
         &mut scaler,
         None,

@@ -10,5 +10,6 @@ pub mod mixup;
 pub mod ops;
 pub mod pixel;
 pub mod rand_augment;
+pub mod splits;
 
 pub use erasing::{apply_box, Draw, EraseBox, EraseMode, RandomErasing};

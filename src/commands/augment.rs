@@ -15,6 +15,8 @@ use super::augment_flags::{self, AugmentFlags, MixupFlags};
 use super::common::weights_metadata;
 use super::Context;
 use crate::augment::mixup::{self, Share};
+use crate::augment::splits::SplitTransform;
+use crate::data::transform::{CropFlip, Trace};
 use crate::data::{decode_file, Filter, RgbImage, TrainTransform};
 use crate::output::paths::path_text;
 use crate::registry::Preprocess;
@@ -39,7 +41,12 @@ the images given form the batch (version K: update K's draws), so their number m
 mode (even for pair).
 
 Outputs are DIR/<stem>-<K>.png (<stem>.<I>-<K>.png when two images share a stem), each written \
-whole or not at all. --explain writes one JSON object per output image (JSON Lines; README, \
+whole or not at all. With --aug-splits N each version has N views of the same crop, \
+DIR/<stem>-<K>-split<J>.png: split 0 is the clean view, the others went through --aa, colour \
+jitter, grayscale and blur each on its own (random erasing runs on every view, as timm's \
+train.py without its prefetcher); the contact sheet then has a column per version and split.
+
+--explain writes one JSON object per output image (JSON Lines; README, \
 \"dpn augment --explain\", lists the keys): its file, source, crop box, filter, flips, then \
 every random step in order with timm's name for it and the exact arguments it received.")]
 pub struct AugmentArgs {
@@ -232,37 +239,66 @@ fn contact_sheet(rows: &[Vec<RgbImage>], side: usize) -> RgbImage {
     sheet
 }
 
-/// One version of every image: the pictures and their `--explain` records.
+/// One version of every image: per image, the picture of each view (one, or
+/// `--aug-splits`) and its `--explain` record.
 struct Version {
-    pictures: Vec<RgbImage>,
-    records: Vec<Value>,
+    pictures: Vec<Vec<RgbImage>>,
+    records: Vec<Vec<Value>>,
+}
+
+/// The `--explain` fields of one view: what the crop and flips drew (shared
+/// by an image's splits) and the view's later steps.
+fn record(drawn: &CropFlip, split: usize, ops: Trace) -> Value {
+    let c = drawn.crop;
+    json!({
+        "split": split,
+        "crop": {"top": c.top, "left": c.left, "height": c.height, "width": c.width},
+        "interpolation": filter_name(drawn.filter),
+        "hflip": drawn.hflip,
+        "vflip": drawn.vflip,
+        "ops": ops,
+        "mixup": Value::Null,
+    })
 }
 
 fn version(cfg: &TrainConfig, p: &Preprocess, images: &[RgbImage], k: usize) -> Result<Version> {
     let tf = cfg.train_transform(p, epoch_seed(cfg.seed, k as u64))?;
     let s = tf.size;
+    let plane = 3 * s * s;
     let mut rgbs = Vec::with_capacity(images.len());
     let mut chws = Vec::with_capacity(images.len());
     let mut records = Vec::with_capacity(images.len());
     for (i, img) in images.iter().enumerate() {
-        let mut chw = vec![0f32; 3 * s * s];
-        let mut ops = Vec::new();
-        let (rgb, drawn) = tf.apply_explained(img, i, &mut chw, Some(&mut ops));
-        let c = drawn.crop;
-        records.push(json!({
-            "crop": {"top": c.top, "left": c.left, "height": c.height, "width": c.width},
-            "interpolation": filter_name(drawn.filter),
-            "hflip": drawn.hflip,
-            "vflip": drawn.vflip,
-            "ops": ops,
-            "mixup": Value::Null,
-        }));
-        rgbs.push(rgb);
-        chws.push(chw);
+        if cfg.aug_splits >= 2 {
+            let split = SplitTransform {
+                inner: tf.clone(),
+                splits: cfg.aug_splits,
+            };
+            let mut chw = vec![0f32; plane * split.splits];
+            let mut traces = vec![Trace::new(); split.splits];
+            let (views, drawn) = split.apply_explained(img, i, &mut chw, Some(&mut traces));
+            records.push(
+                traces
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, t)| record(&drawn, j, t))
+                    .collect(),
+            );
+            chws.push(chw.chunks_exact(plane).map(<[f32]>::to_vec).collect());
+            rgbs.push(views);
+        } else {
+            let mut chw = vec![0f32; plane];
+            let mut ops = Vec::new();
+            let (rgb, drawn) = tf.apply_explained(img, i, &mut chw, Some(&mut ops));
+            records.push(vec![record(&drawn, 0, ops)]);
+            rgbs.push(vec![rgb]);
+            chws.push(vec![chw]);
+        }
     }
     if let Some(m) = cfg.mixup()? {
+        // Splits are refused with mixup: one view an image.
         let n = images.len();
-        let flat: Vec<f32> = chws.concat();
+        let flat: Vec<f32> = chws.iter().flat_map(|v| v[0].iter().copied()).collect();
         let x = Tensor::from_slice(&flat).view([n as i64, 3, s as i64, s as i64]);
         let labels = Tensor::arange(n as i64, (tch::Kind::Int64, tch::Device::Cpu));
         let mut rng = mixup::rng_for(cfg.seed, k as u64);
@@ -271,14 +307,19 @@ fn version(cfg: &TrainConfig, p: &Preprocess, images: &[RgbImage], k: usize) -> 
         let mut out = vec![0f32; flat.len()];
         mixed.contiguous().copy_data(&mut out, flat.len());
         for (i, e) in m.explain(&draws, n, s, s).into_iter().enumerate() {
-            records[i]["mixup"] = e;
-            chws[i].copy_from_slice(&out[i * 3 * s * s..(i + 1) * 3 * s * s]);
+            records[i][0]["mixup"] = e;
+            chws[i][0].copy_from_slice(&out[i * plane..(i + 1) * plane]);
         }
     }
     let pictures = rgbs
         .iter()
         .zip(&chws)
-        .map(|(rgb, chw)| picture(rgb, chw, &tf))
+        .map(|(rgb, chw)| {
+            rgb.iter()
+                .zip(chw)
+                .map(|(rgb, chw)| picture(rgb, chw, &tf))
+                .collect()
+        })
         .collect();
     Ok(Version { pictures, records })
 }
@@ -307,37 +348,47 @@ pub fn run(args: AugmentArgs, ctx: &Context) -> Result<()> {
     let mut explain_stdout = args.explain.as_deref() == Some(Path::new("-"));
     let mut lines = String::new();
     let mut rows: Vec<Vec<RgbImage>> = vec![Vec::new(); images.len()];
+    let mut written = 0usize;
     for k in 0..args.count {
         let v = version(&cfg, &p, &images, k)?;
-        for (i, (pic, mut rec)) in v.pictures.into_iter().zip(v.records).enumerate() {
-            let file = args.output.join(format!("{}-{k}.png", names[i]));
-            write_atomic(&file, &encode_png(&pic)?)?;
-            let src = &images[i];
-            let head = json!({
-                "file": path_text(&file),
-                "source": path_text(&args.images[i]),
-                "image": i,
-                "version": k,
-                "seed": args.seed,
-                "source_size": {"height": src.height, "width": src.width},
-                "img_size": p.image_size,
-            });
-            if args.explain.is_some() {
-                let mut obj = head.as_object().cloned().expect("an object");
-                obj.extend(rec.as_object_mut().expect("an object").clone());
-                lines.push_str(&serde_json::to_string(&Value::Object(obj))?);
-                lines.push('\n');
-                if explain_stdout {
-                    let mut out = std::io::stdout().lock();
-                    if out.write_all(lines.as_bytes()).is_err() {
-                        // A closed pipe (`| head`): the rest is not wanted.
-                        explain_stdout = false;
+        for (i, (pics, recs)) in v.pictures.into_iter().zip(v.records).enumerate() {
+            let views = pics.len();
+            for (j, (pic, mut rec)) in pics.into_iter().zip(recs).enumerate() {
+                let name = if views > 1 {
+                    format!("{}-{k}-split{j}.png", names[i])
+                } else {
+                    format!("{}-{k}.png", names[i])
+                };
+                let file = args.output.join(name);
+                write_atomic(&file, &encode_png(&pic)?)?;
+                let src = &images[i];
+                let head = json!({
+                    "file": path_text(&file),
+                    "source": path_text(&args.images[i]),
+                    "image": i,
+                    "version": k,
+                    "seed": args.seed,
+                    "source_size": {"height": src.height, "width": src.width},
+                    "img_size": p.image_size,
+                });
+                if args.explain.is_some() {
+                    let mut obj = head.as_object().cloned().expect("an object");
+                    obj.extend(rec.as_object_mut().expect("an object").clone());
+                    lines.push_str(&serde_json::to_string(&Value::Object(obj))?);
+                    lines.push('\n');
+                    if explain_stdout {
+                        let mut out = std::io::stdout().lock();
+                        if out.write_all(lines.as_bytes()).is_err() {
+                            // A closed pipe (`| head`): the rest is not wanted.
+                            explain_stdout = false;
+                        }
+                        lines.clear();
                     }
-                    lines.clear();
                 }
-            }
-            if args.grid.is_some() {
-                rows[i].push(pic);
+                if args.grid.is_some() {
+                    rows[i].push(pic);
+                }
+                written += 1;
             }
         }
     }
@@ -348,13 +399,8 @@ pub fn run(args: AugmentArgs, ctx: &Context) -> Result<()> {
         write_atomic(path, lines.as_bytes())?;
     }
     ctx.ui.info(format!(
-        "wrote {} image{} to {}",
-        images.len() * args.count,
-        if images.len() * args.count == 1 {
-            ""
-        } else {
-            "s"
-        },
+        "wrote {written} image{} to {}",
+        if written == 1 { "" } else { "s" },
         args.output.display()
     ));
     Ok(())

@@ -145,6 +145,13 @@ pub struct AugmentFlags {
     /// [0.1, 2.0]) [default: 0.0]
     #[arg(long, value_name = "P")]
     pub gaussian_blur_prob: Option<f64>,
+
+    /// Each image gives N views: the clean crop and N - 1 copies of it through
+    /// --aa, colour jitter, grayscale and blur (timm's AugMixDataset); dpn train
+    /// feeds N x --batch-size images an update, split-major; 0 is off, else at
+    /// least 2 [default: 0]
+    #[arg(long, value_name = "N")]
+    pub aug_splits: Option<usize>,
 }
 
 impl AugmentFlags {
@@ -174,6 +181,7 @@ impl AugmentFlags {
         cfg.color_jitter = self.color_jitter.unwrap_or(0.4);
         cfg.color_jitter_prob = self.color_jitter_prob;
         cfg.gaussian_blur_prob = self.gaussian_blur_prob.unwrap_or(0.0);
+        cfg.aug_splits = self.aug_splits.unwrap_or(0);
     }
 }
 
@@ -190,6 +198,10 @@ impl MixupFlags {
         cfg.mixup_off_epoch = self.mixup_off_epoch.unwrap_or(0);
     }
 }
+
+/// The most `--aug-splits` views: timm's recipes use 2 or 3, and each view
+/// multiplies the batch the model sees.
+pub const MAX_AUG_SPLITS: usize = 16;
 
 /// The augmentation settings' errors (usage errors naming the flag), for
 /// batches of `batch` images of `cfg.img_size`.
@@ -268,6 +280,26 @@ pub fn check(cfg: &TrainConfig, batch: usize) -> Result<()> {
             cfg.mixup_mode,
             MixMode::NAMES.join(", ")
         ));
+    }
+    if cfg.aug_splits == 1 {
+        return bad(
+            "--aug-splits 1 has no augmented split: use 0 (off) or 2 or more (timm's \
+             clean + augmented views)"
+                .into(),
+        );
+    }
+    if cfg.aug_splits > MAX_AUG_SPLITS {
+        return bad(format!(
+            "--aug-splits {} is more than {MAX_AUG_SPLITS} views an image",
+            cfg.aug_splits
+        ));
+    }
+    if cfg.aug_splits >= 2 && Mixup::active(cfg.mixup, cfg.cutmix, cfg.cutmix_minmax) {
+        return bad(
+            "--aug-splits with --mixup/--cutmix: timm's train.py does not support them \
+             together (its collate cannot de-interleave the splits); drop one"
+                .into(),
+        );
     }
     // Parses --train-interpolation and --aa (the mean only sets the fill).
     cfg.auto_augment([0.5; 3])?;

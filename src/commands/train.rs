@@ -11,7 +11,6 @@ use clap::Args;
 
 use super::augment_flags::{pair, AugmentFlags, MixupFlags};
 use super::Context;
-use crate::augment::mixup::Mixup;
 use crate::dist::{self, agree, Fingerprint, Group};
 use crate::output::Format;
 use crate::registry::ModelSpec;
@@ -231,18 +230,12 @@ pub struct TrainArgs {
     pub splits: Box<SplitArgs>,
 }
 
-/// timm's train.py flags that change what a batch holds or how often an
-/// image is seen: augmentation splits, their JSD loss, repeated
-/// augmentation (train only: `dpn augment` shows single views).
+/// timm's train.py flags that change the loss or how often an image is
+/// seen: the JSD loss over `--aug-splits`, repeated augmentation (train
+/// only; `--aug-splits` itself is shared with `dpn augment`).
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Augmentation")]
 pub struct SplitArgs {
-    /// Each image gives N views: the clean crop and N - 1 augmented copies of
-    /// it (timm's AugMixDataset); the model sees N x --batch-size images an
-    /// update, split-major; 0 is off, else at least 2 [default: 0]
-    #[arg(long, value_name = "N")]
-    pub aug_splits: Option<usize>,
-
     /// Jensen-Shannon divergence + cross-entropy over the --aug-splits views
     /// (timm's JsdCrossEntropy, alpha 12, --label-smoothing on the clean view)
     #[arg(long)]
@@ -342,7 +335,6 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
         world_size: world,
         dist_bn: args.dist_bn.unwrap_or(DistBn::Reduce).name().into(),
         sync_bn: args.sync_bn,
-        aug_splits: args.splits.aug_splits.unwrap_or(0),
         jsd_loss: args.splits.jsd_loss,
         aug_repeats: args.splits.aug_repeats.unwrap_or(0.0),
         ..TrainConfig::default()
@@ -553,7 +545,7 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
     differs(
         &mut fixed,
         "aug-splits",
-        args.splits.aug_splits,
+        args.augment.aug_splits,
         saved.aug_splits,
     );
     differs(
@@ -633,23 +625,9 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
     }
     let _: crate::model::infer::Precision = cfg.amp.parse()?;
     super::augment_flags::check(cfg, cfg.batch_size)?;
-    if cfg.aug_splits == 1 {
-        return bad(
-            "--aug-splits 1 has no augmented split: use 0 (off) or 2 or more (timm's \
-             clean + augmented views)"
-                .into(),
-        );
-    }
     if cfg.jsd_loss && cfg.aug_splits < 2 {
         return bad(
             "--jsd-loss compares the --aug-splits views: add --aug-splits 2 or more".into(),
-        );
-    }
-    if cfg.aug_splits >= 2 && Mixup::active(cfg.mixup, cfg.cutmix, cfg.cutmix_minmax) {
-        return bad(
-            "--aug-splits with --mixup/--cutmix: timm's train.py does not support them \
-             together (its collate cannot de-interleave the splits); drop one"
-                .into(),
         );
     }
     if !(cfg.aug_repeats == 0.0 || (cfg.aug_repeats >= 1.0 && cfg.aug_repeats.is_finite())) {
@@ -657,15 +635,6 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
             "--aug-repeats {} must be 0 (off) or at least 1",
             cfg.aug_repeats
         ));
-    }
-    // Validated and recorded, but the trainer does not split or repeat yet:
-    // refusing beats a run that silently trains without them.
-    if cfg.aug_splits >= 2 || cfg.aug_repeats >= 1.0 {
-        return bad(
-            "--aug-splits and --aug-repeats are not implemented yet (the flags are parsed and \
-             checked, but dpn train cannot run them): leave them out"
-                .into(),
-        );
     }
     Ok(())
 }

@@ -248,7 +248,8 @@ impl TrainConfig {
             Some(Filter::Bicubic) => Some(Resample::Bicubic),
             Some(_) => {
                 return Err(error::usage(format!(
-                    "--aa with --train-interpolation {}: the ops resample bilinear or                      bicubic only (use random, bilinear or bicubic)",
+                    "--aa with --train-interpolation {}: the ops resample bilinear or \
+                     bicubic only (use random, bilinear or bicubic)",
                     self.train_interpolation.as_deref().unwrap_or_default()
                 )))
             }

@@ -11,6 +11,7 @@
 //!   folder after a kill;
 //! * [`run_lock`]: one process per run folder;
 //! * [`step`]: one update (forward, loss, backward, SGD) with f16 loss scaling;
+//! * [`jsd`]: timm's `JsdCrossEntropy` for `--aug-splits N --jsd-loss`;
 //! * [`validate`]: the end-of-epoch validation pass, scored by `metrics`;
 //! * [`logs`]: `steps.csv` and `metrics.csv`;
 //! * [`trainer`]: the loop (set-up, epoch, update, validation, checkpoint),
@@ -23,6 +24,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod dataset;
+pub mod jsd;
 pub mod logs;
 pub mod optim;
 pub mod run_lock;

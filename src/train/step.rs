@@ -30,6 +30,32 @@ impl LossScaler {
     }
 }
 
+/// The loss on class-index targets: train.py's `train_loss_fn`. Soft
+/// targets (mixup, cutmix) are always scored by `SoftTargetCrossEntropy`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Loss {
+    /// Cross-entropy with label smoothing (timm's
+    /// `LabelSmoothingCrossEntropy`, or torch's for smoothing 0).
+    CrossEntropy { smoothing: f64 },
+    /// timm's `JsdCrossEntropy` over a split-major batch of `splits` views
+    /// (`--aug-splits N --jsd-loss`, [`super::jsd`]).
+    Jsd { splits: usize, smoothing: f64 },
+}
+
+impl Loss {
+    fn on(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        if targets.is_floating_point() {
+            return Ok(soft_target_cross_entropy(logits, targets));
+        }
+        match *self {
+            Loss::CrossEntropy { smoothing } => Ok(cross_entropy(logits, targets, smoothing)),
+            Loss::Jsd { splits, smoothing } => {
+                super::jsd::jsd_cross_entropy(logits, targets, splits, smoothing)
+            }
+        }
+    }
+}
+
 /// One training step's outcome.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepResult {
@@ -40,13 +66,13 @@ pub struct StepResult {
 }
 
 /// One SGD step on a batch, as timm's train loop takes it: train-mode
-/// forward, cross-entropy with label smoothing, backward, update at `lr`.
-/// A non-finite loss returns without touching the weights.
+/// forward, `loss`, backward, update at `lr`. A non-finite loss returns
+/// without touching the weights.
 ///
 /// `ys` holds class indices (int64), or soft targets (an `N x classes`
 /// float tensor: mixup/cutmix, `augment::mixup`), which are scored by
-/// timm's `SoftTargetCrossEntropy` with `label_smoothing` unused (it is in
-/// the targets), as train.py switches losses when mixup is active.
+/// timm's `SoftTargetCrossEntropy` whatever `loss` says (the smoothing is
+/// in the targets), as train.py switches losses when mixup is active.
 ///
 /// With `ddp` (a distributed run) the step is DDP's: rank 0's BatchNorm
 /// buffers before the forward, gradients averaged over the ranks during the
@@ -60,7 +86,7 @@ pub fn train_step(
     xs: &Tensor,
     ys: &Tensor,
     lr: f64,
-    label_smoothing: f64,
+    loss_fn: Loss,
     opts: &RunOptions,
     scaler: &mut LossScaler,
     ddp: Option<&Ddp>,
@@ -78,11 +104,7 @@ pub fn train_step(
     }
     let sync = ddp.and_then(|d| d.batch_norm_sync());
     let logits = crate::model::sync_bn::scoped(sync, || model.forward_t(&x, true));
-    let loss = if y.is_floating_point() {
-        soft_target_cross_entropy(&logits, &y)
-    } else {
-        cross_entropy(&logits, &y, label_smoothing)
-    };
+    let loss = loss_fn.on(&logits, &y)?;
     let mut value = loss.f_double_value(&[]).context("computing the loss")?;
     if let Some(d) = ddp {
         let g = d.group();

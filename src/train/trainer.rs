@@ -25,9 +25,10 @@ use super::dataset::epoch_order;
 use super::logs::{open_steps, write_metrics};
 use super::optim::Sgd;
 use super::sched::Schedule;
-use super::step::{train_step, LossScaler};
+use super::step::{train_step, Loss, LossScaler};
 use super::validate::{validate, Validation};
 use crate::augment::mixup;
+use crate::augment::splits::{split_major, SplitTransform};
 use crate::data::classes::Classes;
 use crate::data::folders::{ClassIndex, ImageFolder, IMAGENET_CLASSES};
 use crate::data::{BatchLoader, EvalTransform, ImageTransform, Item, LoaderOptions, RgbImage};
@@ -297,7 +298,11 @@ impl<'a> Run<'a> {
         let (epoch, upe, bs) = (self.state.epoch, self.upe, self.cfg.batch_size);
         let order = epoch_order(self.data.train.items.len(), self.cfg.seed, epoch);
         let (rank, world) = self.rank_world();
-        let order = shard::train_share(&order, rank, world);
+        let order = if self.cfg.aug_repeats >= 1.0 {
+            shard::repeat_share(&order, self.cfg.aug_repeats, rank, world)
+        } else {
+            shard::train_share(&order, rank, world)
+        };
         let skip = self.state.step_in_epoch as usize * bs;
         let items: Vec<Item> = order[..upe as usize * bs]
             .iter()
@@ -307,6 +312,13 @@ impl<'a> Run<'a> {
         let tf = self
             .cfg
             .train_transform(&self.preprocess, epoch_seed(self.cfg.seed, epoch))?;
+        let tf: Box<dyn ImageTransform> = match self.cfg.aug_splits {
+            n if n >= 2 => Box::new(SplitTransform {
+                inner: tf,
+                splits: n,
+            }),
+            _ => Box::new(tf),
+        };
         let tf: Arc<dyn ImageTransform> = Arc::new(Offset {
             inner: tf,
             offset: skip,
@@ -363,8 +375,13 @@ impl<'a> Run<'a> {
             #[cfg(not(feature = "test-hooks"))]
             let f64_images: Option<tch::Tensor> = None;
             let images = f64_images.as_ref().unwrap_or(&batch.images);
-            let (images, ys) = self.mix(images, ys, u)?;
+            let (images, ys) = match self.cfg.aug_splits {
+                n if n >= 2 => split_major(images, &ys, n),
+                _ => (images.shallow_clone(), ys),
+            };
+            let (images, ys) = self.mix(&images, ys, u)?;
             let images = &images;
+            let loss_fn = self.loss();
             #[cfg(feature = "test-hooks")]
             dump_batch(self.rank_world().0, u, images, &ys)?;
             let r = crate::sys::panic::catch(|| {
@@ -374,7 +391,7 @@ impl<'a> Run<'a> {
                     images,
                     &ys,
                     lr,
-                    self.cfg.label_smoothing,
+                    loss_fn,
                     &self.opts,
                     &mut self.scaler,
                     self.ddp.as_ref(),
@@ -442,6 +459,19 @@ impl<'a> Run<'a> {
             self.cfg.mixup_enabled(self.state.epoch),
         );
         Ok(m.mix(images, &ys, &draws))
+    }
+
+    /// train.py's `train_loss_fn` for class-index targets.
+    fn loss(&self) -> Loss {
+        let smoothing = self.cfg.label_smoothing;
+        if self.cfg.jsd_loss {
+            Loss::Jsd {
+                splits: self.cfg.aug_splits,
+                smoothing,
+            }
+        } else {
+            Loss::CrossEntropy { smoothing }
+        }
     }
 
     fn rank_world(&self) -> (usize, usize) {
@@ -676,9 +706,24 @@ fn updates_per_epoch(cfg: &TrainConfig, data: &Data, world: usize, ui: &Ui) -> R
             "class folders named by ImageNet synsets with --num-classes 1000: labels are ImageNet's indices (the ImageNet head is kept)",
         );
     }
-    let share = data.train.items.len().div_ceil(world);
-    let upe = (share / cfg.batch_size) as u64;
+    let n = data.train.items.len();
     let per_process = |text: String| if world > 1 { text } else { String::new() };
+    let share = if cfg.aug_repeats >= 1.0 {
+        shard::repeat_selected(n, world)
+    } else {
+        n.div_ceil(world)
+    };
+    if share == 0 {
+        return Err(error::usage(format!(
+            "--aug-repeats: timm's RepeatAugSampler rounds the {n} training images down to a \
+             multiple of {}{}, which leaves none; it needs at least {} images, or leave \
+             --aug-repeats out",
+            shard::REPEAT_ROUND,
+            per_process(format!(" per process ({world})")),
+            shard::REPEAT_ROUND * world
+        )));
+    }
+    let upe = (share / cfg.batch_size) as u64;
     if upe == 0 {
         return Err(error::usage(format!(
             "--batch-size {} is larger than the {share} training images{} (the last incomplete batch is dropped, as timm does)",
@@ -958,14 +1003,14 @@ struct BatchTotals {
 /// position in the epoch's whole order, `(index + offset) * world + rank`:
 /// the remaining items of a resumed epoch get the random draws they would
 /// have had, and each rank's items their own.
-struct Offset<T> {
-    inner: T,
+struct Offset {
+    inner: Box<dyn ImageTransform>,
     offset: usize,
     rank: usize,
     world: usize,
 }
 
-impl<T: ImageTransform> ImageTransform for Offset<T> {
+impl ImageTransform for Offset {
     fn output_size(&self) -> (usize, usize) {
         self.inner.output_size()
     }
