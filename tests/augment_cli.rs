@@ -155,38 +155,59 @@ fn record_kinds(steps: &Path) -> Vec<Kinds> {
 #[test]
 fn explain_replays_augmix_erasing_and_mixup_through_timm() {
     let tmp = tempdir("augment-replay-mix-");
-    // (flags, seed): the seeds make each case show what it is there for.
+    // (flags, seed, how the reference replays the Mixup: "@MODE[:MIN,MAX]"
+    // for --mixup-mode and --cutmix-minmax, "" for batch mode): the seeds
+    // make each case show what it is there for.
     let mixed: &[&str] = &["--mixup", "0.8", "--cutmix", "1.0"];
-    let cases: [(Vec<&str>, u64); 11] = [
-        (vec!["--aa", "augmix-m5-w4-d2"], 2),
-        (vec!["--aa", "augmix-m3-w3-b1"], 3),
+    let cases: [(Vec<&str>, u64, &str); 13] = [
+        (vec!["--aa", "augmix-m5-w4-d2"], 2, ""),
+        (vec!["--aa", "augmix-m3-w3-b1"], 3, ""),
         // No depth: timm draws each chain's length.
-        (vec!["--aa", "augmix-m9-w2-a0.5-mstd0.5"], 4),
-        (vec!["--reprob", "1", "--remode", "const"], 5),
+        (vec!["--aa", "augmix-m9-w2-a0.5-mstd0.5"], 4, ""),
+        (vec!["--reprob", "1", "--remode", "const"], 5, ""),
         (
             vec!["--reprob", "1", "--remode", "rand", "--recount", "3"],
             6,
+            "",
         ),
-        (vec!["--reprob", "1", "--remode", "pixel"], 7),
-        (vec!["--mixup", "0.8"], 8),
-        (vec!["--cutmix", "1.0"], 9),
+        (vec!["--reprob", "1", "--remode", "pixel"], 7, ""),
+        (vec!["--mixup", "0.8"], 8, ""),
+        (vec!["--cutmix", "1.0"], 9, ""),
         // Both (timm's switch), RandAugment and pixel erasing under them.
         (
             [mixed, &["--reprob", "0.5", "--aa", "rand-m9-mstd0.5-inc1"]].concat(),
             10,
+            "",
         ),
         // Per image and per pair, some left unmixed.
         (
             [mixed, &["--mixup-mode", "elem", "--mixup-prob", "0.7"]].concat(),
             1,
+            "@elem",
         ),
         (
             [mixed, &["--mixup-mode", "pair", "--mixup-prob", "0.7"]].concat(),
             2,
+            "@pair",
+        ),
+        // timm's rand_bbox_minmax.
+        (vec!["--cutmix-minmax", "0.2", "0.8"], 1, "@batch:0.2,0.8"),
+        (
+            vec![
+                "--mixup",
+                "0.5",
+                "--cutmix-minmax",
+                "0.3",
+                "0.9",
+                "--mixup-mode",
+                "elem",
+            ],
+            2,
+            "@elem:0.3,0.9",
         ),
     ];
     let mut files = Vec::new();
-    for (i, (flags, seed)) in cases.iter().enumerate() {
+    for (i, (flags, seed, replayed)) in cases.iter().enumerate() {
         let out = tmp.path().join(format!("run{i}"));
         let steps = tmp.path().join(format!("steps{i}.jsonl"));
         let seed = seed.to_string();
@@ -227,15 +248,17 @@ fn explain_replays_augmix_erasing_and_mixup_through_timm() {
                 );
                 assert!(has(&|k| k.mixup.is_some() && !k.erasing.is_empty()));
             }
-            _ => {
-                assert!(
-                    has(&mixed_by("mixup")) && has(&mixed_by("cutmix")),
-                    "{kinds:?}"
-                );
-                assert!(has(&|k| k.mixup.is_none()), "{kinds:?}");
-                arg.push(if i == 9 { "@elem" } else { "@pair" });
+            9 | 10 => {
+                let both = has(&mixed_by("mixup")) && has(&mixed_by("cutmix"));
+                assert!(both && has(&|k| k.mixup.is_none()), "{kinds:?}");
             }
+            11 => assert!(all(&mixed_by("cutmix")), "{kinds:?}"),
+            _ => assert!(
+                has(&mixed_by("mixup")) && has(&mixed_by("cutmix")),
+                "{kinds:?}"
+            ),
         }
+        arg.push(replayed);
         files.push(PathBuf::from(arg));
     }
     let (equal, rest) = replay(&files);

@@ -1,10 +1,10 @@
 """Replays `dpn augment --explain` through torchvision's and timm's own
 functions and checks the bytes of dpn's PNGs (tests/augment_cli.rs).
 
-usage: augment_explain_reference.py STEPS.jsonl[@MODE]... [--model NAME]
+usage: augment_explain_reference.py STEPS.jsonl[@MODE[:MIN,MAX]]... [--model NAME]
 
 MODE: the --mixup-mode the steps were made with (batch, pair, elem;
-default batch).
+default batch); MIN,MAX: their --cutmix-minmax.
 
 Each record is replayed as timm's training transform runs it:
 
@@ -295,10 +295,10 @@ def cutmix_draws(box, size, lam32):
     fail(f"timm's rand_bbox cannot give the box {box} in {H}x{W}")
 
 
-def mix(x, recs, mode):
-    """timm's Mixup (`mode`: batch, pair or elem) on the NCHW batch `x` in
-    place, numpy's draws answered so that it mixes with the recorded lambdas
-    and boxes. Both alphas on, so that timm draws the mixup/cutmix switch;
+def mix(x, recs, mode, minmax=None):
+    """timm's Mixup (`mode`: batch, pair or elem; `minmax`: its
+    cutmix_minmax) on the NCHW batch `x` in place, numpy's draws answered so
+    that it mixes with the recorded lambdas and boxes. Both alphas on, so that timm draws the mixup/cutmix switch;
     prob 0.5, so that a rand() of 0 mixes and 0.75 does not."""
     n, _, h, w = x.shape
     m = [r["mixup"] for r in recs]
@@ -324,11 +324,19 @@ def mix(x, recs, mode):
         cutmix = e is not None and e["mode"] == "cutmix"
         switch.append(0.0 if cutmix else 0.75)  # use_cutmix = rand < switch_prob
         apply.append(0.75 if e is None else 0.0)  # mixed when rand < prob
-        if cutmix:
+        if cutmix and minmax:
+            # rand_bbox_minmax: the sides, then the corner (lambda unused).
+            b = e["box"]
+            lo, hi = int(h * minmax[0]), int(h * minmax[1])
+            ints += [((lo, hi), b["height"]), ((lo, hi), b["width"]),
+                     ((0, h - b["height"] + 1), b["top"]), ((0, w - b["width"] + 1), b["left"])]
+            beta_cut.append(0.5)
+            beta_mix.append(0.5)
+        elif cutmix:
             b, cy, cx = cutmix_draws(e["box"], h, lam32)
             beta_cut.append(b)
             beta_mix.append(0.5)
-            ints += [cy, cx]
+            ints += [((0, h), cy), ((0, w), cx)]
         else:
             beta_cut.append(0.5)
             beta_mix.append(0.5 if e is None else e["lam"])
@@ -355,11 +363,13 @@ def mix(x, recs, mode):
 
     def randint(lo, hi, size=None):
         calls.append("randint")
-        if (lo, hi, size) != (0, h, None) or not ints:
-            fail(f"timm's Mixup calls randint({lo}, {hi}, size={size}) after {calls}")
-        return ints.pop(0)
+        if size is not None or not ints or ints[0][0] != (lo, hi) or not lo <= ints[0][1] < hi:
+            fail(f"timm's Mixup calls randint({lo}, {hi}, size={size}) after {calls},"
+                 f" the replay has {ints[:1]}")
+        return ints.pop(0)[1]
 
-    mixer = Mixup(mixup_alpha=1.0, cutmix_alpha=1.0, prob=0.5, switch_prob=0.5, mode=mode,
+    mixer = Mixup(mixup_alpha=1.0, cutmix_alpha=1.0, cutmix_minmax=minmax, prob=0.5,
+                  switch_prob=0.5, mode=mode,
                   correct_lam=True, label_smoothing=0.0, num_classes=n)
     with patched(np.random, rand=rand, beta=beta, randint=randint):
         _, target = mixer(x, torch.arange(n))
@@ -448,12 +458,14 @@ def main():
     batches = {}
     for arg in args:
         steps, _, mode = arg.partition("@")
+        mode, _, minmax = mode.partition(":")
+        mode = (mode or "batch", tuple(float(v) for v in minmax.split(",")) if minmax else None)
         for line in open(steps):
             r = json.loads(line)
-            batches.setdefault((steps, mode or "batch", r["version"]), []).append(r)
+            batches.setdefault((steps, mode, r["version"]), []).append(r)
     checked = 0
     pixel_values = [[], [], []]
-    for (_, mode, _), recs in batches.items():
+    for (_, (mode, minmax), _), recs in batches.items():
         rgbs, owns, xs = [], [], []
         for r in recs:
             rgb = replay_rgb(r)
@@ -465,7 +477,7 @@ def main():
             xs.append(t)
         x = torch.stack(xs)
         if any(r["mixup"] is not None for r in recs) or mode != "batch":
-            mix(x, recs, mode)
+            mix(x, recs, mode, list(minmax) if minmax else None)
         s = x.shape[-1]
         masks = [box_mask((s, s), r["ops"]) for r in recs]
         for i, r in enumerate(recs):
