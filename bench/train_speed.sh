@@ -5,22 +5,41 @@
 #   bench/train_speed.sh cpu [OUTDIR]   # digits 32 px (scripts/make_digits.py): dpn48b and dpn68, batch 64
 #   bench/train_speed.sh cuda [OUTDIR]  # digits upsampled to 224 px: dpn68b and dpn92, batch 128,
 #                                 # bf16 channels-last (prepared; not yet run on a GPU)
+#   RECIPE=ra bench/train_speed.sh cpu  # the same with timm's RandAugment recipe on both sides:
+#                                 # --aa rand-m9-mstd0.5-inc1 --reprob 0.25 --remode pixel
+#                                 # --train-interpolation random (target: dpn/timm >= 1.15x)
 #
-# Both sides: RandomResizedCrop + flip + normalize, SGD momentum with weight decay, label
-# smoothing 0.1, cosine LR per update, drop_last, no validation. The figure is the
-# training images/s of the last of EPOCHS epochs, data loading included (dpn: metrics.csv).
-# ROUNDS rounds alternate dpn and timm; each side keeps its best. Prints a Markdown table
-# and writes it with the raw JSON lines to OUTDIR (default bench/results).
+# Both sides: RandomResizedCrop + flip + colour jitter 0.4 (RECIPE=ra: RandAugment and random
+# erasing instead of the jitter, as timm drops it under --aa) + normalize, SGD momentum with
+# weight decay, label smoothing 0.1, cosine LR per update, drop_last, no validation. The
+# figure is the training images/s of the last of EPOCHS epochs, data loading included (dpn:
+# metrics.csv). ROUNDS rounds alternate dpn and timm; each side keeps its best. Prints a
+# Markdown table (CPU model and flags in its header) and writes it with the raw JSON lines
+# to OUTDIR (default bench/results): <date>-train-<kind>.md, or <date>-train-<kind>-ra.md.
+#
+# Environment: DPN (the binary; default $CARGO_TARGET_DIR/release/dpn, CARGO_TARGET_DIR
+# defaulting to target), PYTHON, ROUNDS (2), EPOCHS (2), WORKERS (2), DATA (an ImageFolder
+# root with train/; else digits are made), RECIPE (plain or ra), CONFIG ("model size batch":
+# that row only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind="${1:-cpu}"
 outdir="${2:-bench/results}"
-dpn="${DPN:-target/release/dpn}"
+dpn="${DPN:-${CARGO_TARGET_DIR:-target}/release/dpn}"
 py="${PYTHON:-.venv/bin/python}"
 rounds="${ROUNDS:-2}"
 epochs="${EPOCHS:-2}"
 workers="${WORKERS:-2}"
+recipe="${RECIPE:-plain}"
 [ -x "$dpn" ] || { echo "bench: $dpn not found; run 'make build' first" >&2; exit 1; }
+
+case "$recipe" in
+plain) aug=() suffix="" ;;
+# Both programs spell these flags alike (dpn train follows timm's train.py).
+ra) aug=(--aa rand-m9-mstd0.5-inc1 --reprob 0.25 --remode pixel --train-interpolation random)
+    suffix="-ra" ;;
+*) echo "bench: RECIPE=$recipe: plain or ra" >&2; exit 2 ;;
+esac
 
 case "$kind" in
 cpu)
@@ -33,6 +52,8 @@ cuda)
     ;;
 *) echo "usage: bench/train_speed.sh cpu|cuda [OUTDIR]" >&2; exit 2 ;;
 esac
+# One "model size batch" triple, for a quick look at one row.
+[ -z "${CONFIG:-}" ] || configs=("$CONFIG")
 
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 data="${DATA:-$tmp/digits}"
@@ -40,31 +61,37 @@ data="${DATA:-$tmp/digits}"
 
 mkdir -p "$outdir"
 stamp="$(date -u +%Y-%m-%d)"
-raw="$outdir/$stamp-train-$kind.jsonl"
-report="$outdir/$stamp-train-$kind.md"
+raw="$outdir/$stamp-train-$kind$suffix.jsonl"
+report="$outdir/$stamp-train-$kind$suffix.md"
 : >"$raw"
 
 dpn_ips() { # model size batch
     local out="$tmp/run-$RANDOM"
     "$dpn" -q train --data "$data/train" -m "$1" --img-size "$2" --batch-size "$3" \
         --epochs "$epochs" --lr 0.1 --workers "$workers" --device "$device" "${extra[@]}" \
-        --output "$out" --format json >/dev/null
+        "${aug[@]}" --output "$out" --format json >/dev/null
     local ips
     ips="$(tail -1 "$out/metrics.csv" | cut -d, -f7)"
-    printf '{"impl":"dpn","model":"%s","img_size":%s,"batch_size":%s,"device":"%s","images_per_s":%s}\n' \
-        "$1" "$2" "$3" "$device" "$ips" >>"$raw"
+    printf '{"impl":"dpn","model":"%s","img_size":%s,"batch_size":%s,"device":"%s","recipe":"%s","images_per_s":%s}\n' \
+        "$1" "$2" "$3" "$device" "$recipe" "$ips" >>"$raw"
     rm -rf "$out"
     echo "$ips"
 }
 timm_ips() {
     "$py" bench/train_timm.py --data "$data/train" --model "$1" --img-size "$2" --batch-size "$3" \
-        --epochs "$epochs" --workers "$workers" --device "$device" "${extra[@]}" | tee -a "$raw" |
+        --epochs "$epochs" --workers "$workers" --device "$device" "${extra[@]}" "${aug[@]}" | tee -a "$raw" |
         "$py" -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])'
 }
 best() { "$py" -c 'import sys; print(max(float(a) for a in sys.argv[1:]))' "$@"; }
+cpu="$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+flags="$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2 | tr ' ' '\n' |
+    grep -E '^(sse4_2|avx|avx2|fma|avx512f|avx512bw|avx512_vnni|avx512_bf16|amx_tile|amx_bf16)$' | tr '\n' ' ')"
 
 {
-    echo "Training speed, $kind, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ); best of $rounds rounds, last of $epochs epochs"
+    echo "Training speed, $kind, recipe $recipe, $(date -u +%Y-%m-%dT%H:%MZ); best of $rounds rounds, last of $epochs epochs"
+    echo
+    echo "- CPU: ${cpu:-?}, $(nproc) cores; flags of note: ${flags:-none}"
+    [ "$recipe" = plain ] || echo "- augmentation, both sides: ${aug[*]}"
     echo
     echo "| model | size | batch | dpn img/s | timm img/s | dpn/timm |"
     echo "|---|---|---|---|---|---|"

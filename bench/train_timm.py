@@ -3,9 +3,12 @@ beside `dpn train` on the same ImageFolder.
 
 usage: train_timm.py --data DIR --model dpn48b --img-size 32 --batch-size 64 --epochs 2
                      [--workers 2] [--device cpu|cuda] [--amp bf16|f16] [--channels-last]
+                     [--aa CONFIG] [--reprob P] [--remode MODE] [--train-interpolation NAME]
 
 Data: torchvision ImageFolder + timm.data.create_transform(is_training=True) (RandomResizedCrop,
-flip, normalize with the model's mean/std), DataLoader(shuffle, drop_last). Optimizer:
+flip, colour jitter 0.4, normalize with the model's mean/std; --aa, --reprob, --remode and
+--train-interpolation passed on as train.py passes them; with --aa, posterize to 0 bits
+black as dpn does, bench/pillow_posterize.py), DataLoader(shuffle, drop_last). Optimizer:
 timm.optim.create_optimizer_v2('momentum', lr 0.1, weight decay 1e-4 without BN/bias), loss:
 cross-entropy with label smoothing 0.1, per-update cosine LR. Prints one JSON line with the
 training images/s of the last epoch (loading included, as dpn's metrics.csv counts it).
@@ -43,6 +46,13 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--amp", default=None)
     p.add_argument("--channels-last", action="store_true")
+    # train.py's augmentation flags, for bench/train_speed.sh's RECIPE=ra.
+    p.add_argument("--aa", default=None)
+    p.add_argument("--reprob", type=float, default=0.0)
+    p.add_argument("--remode", default="pixel")
+    # Unset keeps the model's eval interpolation, which the plain recipe has
+    # always measured.
+    p.add_argument("--train-interpolation", default=None)
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -59,7 +69,15 @@ def main():
         model = model.to(memory_format=torch.channels_last)
     cfg = resolve_data_config({}, model=model)
     cfg["input_size"] = (3, a.img_size, a.img_size)
-    ds.transform = create_transform(**cfg, is_training=True)
+    if a.train_interpolation:
+        cfg["interpolation"] = a.train_interpolation
+    if a.aa:
+        import pillow_posterize
+
+        pillow_posterize.install()
+    ds.transform = create_transform(
+        **cfg, is_training=True, auto_augment=a.aa, re_prob=a.reprob, re_mode=a.remode,
+    )
     sampler = torch.utils.data.DistributedSampler(ds) if world > 1 else None
     loader = torch.utils.data.DataLoader(
         ds, batch_size=a.batch_size, shuffle=sampler is None, sampler=sampler, drop_last=True,
@@ -103,7 +121,9 @@ def main():
         return
     print(json.dumps({"impl": "timm", "model": a.model, "img_size": a.img_size, "processes": world,
                       "batch_size": a.batch_size, "device": a.device, "amp": a.amp,
-                      "channels_last": a.channels_last, "images_per_s": ips}))
+                      "channels_last": a.channels_last, "aa": a.aa, "reprob": a.reprob,
+                      "remode": a.remode, "train_interpolation": a.train_interpolation,
+                      "images_per_s": ips}))
 
 
 if __name__ == "__main__":
