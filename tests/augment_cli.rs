@@ -159,7 +159,7 @@ fn explain_replays_augmix_erasing_and_mixup_through_timm() {
     // for --mixup-mode and --cutmix-minmax, "" for batch mode): the seeds
     // make each case show what it is there for.
     let mixed: &[&str] = &["--mixup", "0.8", "--cutmix", "1.0"];
-    let cases: [(Vec<&str>, u64, &str); 13] = [
+    let cases: [(Vec<&str>, u64, &str); 14] = [
         (vec!["--aa", "augmix-m5-w4-d2"], 2, ""),
         (vec!["--aa", "augmix-m3-w3-b1"], 3, ""),
         // No depth: timm draws each chain's length.
@@ -204,6 +204,27 @@ fn explain_replays_augmix_erasing_and_mixup_through_timm() {
             ],
             2,
             "@elem:0.3,0.9",
+        ),
+        // All in their order: AugMix, then erasing, then the pairs mixed.
+        (
+            [
+                mixed,
+                &[
+                    "--aa",
+                    "augmix-m3-w3-b1",
+                    "--reprob",
+                    "1",
+                    "--remode",
+                    "rand",
+                    "--recount",
+                    "2",
+                    "--mixup-mode",
+                    "pair",
+                ],
+            ]
+            .concat(),
+            11,
+            "@pair",
         ),
     ];
     let mut files = Vec::new();
@@ -253,6 +274,11 @@ fn explain_replays_augmix_erasing_and_mixup_through_timm() {
                 assert!(both && has(&|k| k.mixup.is_none()), "{kinds:?}");
             }
             11 => assert!(all(&mixed_by("cutmix")), "{kinds:?}"),
+            13 => {
+                let both = has(&mixed_by("mixup")) && has(&mixed_by("cutmix"));
+                let first = all(&|k| k.augmix == Some(true) && !k.erasing.is_empty());
+                assert!(both && first, "{kinds:?}");
+            }
             _ => assert!(
                 has(&mixed_by("mixup")) && has(&mixed_by("cutmix")),
                 "{kinds:?}"
