@@ -34,6 +34,11 @@ struct Cli {
     img_size: Option<usize>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// With --train: after the timed rounds, time each step of the transform
+    /// apart (the same steps `apply_into` runs, called one by one) and print
+    /// a second JSON line, to see where a slow figure comes from.
+    #[arg(long)]
+    stages: bool,
     // Flattened from `dpn train` itself, so that the flags mean here exactly
     // what they mean to a training run, defaults included.
     #[command(flatten)]
@@ -117,6 +122,55 @@ fn main() -> anyhow::Result<()> {
             decode.as_secs_f64() * 1e3 / n as f64,
             apply.as_secs_f64() * 1e3 / n as f64
         );
+        if let (true, Some(t)) = (cli.stages, &train) {
+            stages(t, &cli.files, cli.seconds, index)?;
+        }
         Ok(())
     })
+}
+
+/// `TrainTransform::apply_explained`'s steps, each timed: crop and flips,
+/// the `--aa` ops with the other RGB steps, normalize, erasing.
+fn stages(
+    t: &dpn::data::TrainTransform,
+    files: &[PathBuf],
+    seconds: f64,
+    mut index: usize,
+) -> anyhow::Result<()> {
+    let out = &mut vec![0f32; 3 * t.size * t.size][..];
+    let images = files
+        .iter()
+        .map(|f| decode_file(f.as_path()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut ms = [Duration::ZERO; 4];
+    let mut n = 0usize;
+    let start = Instant::now();
+    while start.elapsed().as_secs_f64() < seconds {
+        for img in &images {
+            let mut rng = t.rng_for(index);
+            let t0 = Instant::now();
+            let cropped = t.crop_flip(img, &mut rng);
+            let t1 = Instant::now();
+            let rgb = t.secondary(cropped, &mut rng, None);
+            let t2 = Instant::now();
+            dpn::data::transform::normalize_into(&rgb, t.mean, t.std, out);
+            let t3 = Instant::now();
+            if let Some(e) = &t.erasing {
+                e.apply(out, 3, t.size, t.size, &mut rng, None);
+            }
+            let t4 = Instant::now();
+            std::hint::black_box(&out);
+            for (d, (a, b)) in ms.iter_mut().zip([(t0, t1), (t1, t2), (t2, t3), (t3, t4)]) {
+                *d += b - a;
+            }
+            n += 1;
+            index += 1;
+        }
+    }
+    let [crop, aa, norm, erase] = ms.map(|d| d.as_secs_f64() * 1e3 / n as f64);
+    println!(
+        "{{\"impl\":\"dpn\",\"stages\":true,\"size\":{},\"images\":{n},\"crop_flip_ms\":{crop:.3},\"aa_ms\":{aa:.3},\"normalize_ms\":{norm:.3},\"erase_ms\":{erase:.3}}}",
+        t.size
+    );
+    Ok(())
 }
