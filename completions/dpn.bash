@@ -902,7 +902,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__train)
-            opts="-m -b -d -o -f -q -v -h --data --val-data --val-split --model --pretrained --weights --num-classes --epochs --batch-size --lr --momentum --nesterov --weight-decay --sched --warmup-epochs --warmup-lr --min-lr --decay-epochs --decay-rate --label-smoothing --img-size --crop-pct --amp --channels-last --device --seed --workers --strict --output --resume --format --dist-timeout --dist-bn --sync-bn --dist-backend --scale --ratio --hflip --reprob --remode --recount --resplit --aa --train-interpolation --vflip --grayscale-prob --color-jitter --color-jitter-prob --gaussian-blur-prob --aug-splits --mixup --cutmix --cutmix-minmax --mixup-prob --mixup-switch-prob --mixup-mode --mixup-off-epoch --jsd-loss --aug-repeats --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-m -b -d -o -f -q -v -h --data --val-data --val-split --model --pretrained --weights --num-classes --epochs --batch-size --lr --momentum --nesterov --weight-decay --label-smoothing --img-size --crop-pct --amp --channels-last --device --seed --workers --strict --output --resume --format --dist-timeout --dist-bn --sync-bn --dist-backend --scale --ratio --hflip --reprob --remode --recount --resplit --aa --train-interpolation --vflip --grayscale-prob --color-jitter --color-jitter-prob --gaussian-blur-prob --aug-splits --mixup --cutmix --cutmix-minmax --mixup-prob --mixup-switch-prob --mixup-mode --mixup-off-epoch --jsd-loss --aug-repeats --sched --sched-on-updates --warmup-epochs --warmup-lr --warmup-prefix --min-lr --decay-epochs --decay-milestones --decay-rate --cooldown-epochs --patience-epochs --lr-cycle-mul --lr-cycle-decay --lr-cycle-limit --lr-k-decay --lr-noise --lr-noise-pct --lr-noise-std --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -957,30 +957,6 @@ _dpn() {
                     return 0
                     ;;
                 --weight-decay)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --sched)
-                    COMPREPLY=($(compgen -W "cosine step constant" -- "${cur}"))
-                    return 0
-                    ;;
-                --warmup-epochs)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --warmup-lr)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --min-lr)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --decay-epochs)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --decay-rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1133,6 +1109,70 @@ _dpn() {
                     return 0
                     ;;
                 --aug-repeats)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sched)
+                    COMPREPLY=($(compgen -W "cosine step multistep plateau poly tanh constant" -- "${cur}"))
+                    return 0
+                    ;;
+                --warmup-epochs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warmup-lr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-lr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decay-epochs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decay-milestones)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --decay-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cooldown-epochs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --patience-epochs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lr-cycle-mul)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lr-cycle-decay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lr-cycle-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lr-k-decay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lr-noise)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lr-noise-pct)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lr-noise-std)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -252,14 +252,6 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -s b -l batch-size -d 'Im
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr -d 'Peak learning rate [default: the registry\'s, scaled by batch size]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l momentum -d 'SGD momentum [default: 0.9]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l weight-decay -d 'Weight decay of convolution weights (none on BatchNorm and biases) [default: 1e-4]' -r
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l sched -d 'Learning-rate schedule [default: cosine]' -r -f -a "cosine\t''
-step\t''
-constant\t''"
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l warmup-epochs -d 'Epochs of linear warmup from --warmup-lr [default: 0]' -r
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l warmup-lr -d 'Learning rate the warmup starts from [default: 1e-5]' -r
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l min-lr -d 'Cosine\'s final learning rate [default: 0]' -r
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l decay-epochs -d 'Step schedule: epochs between decays [default: 90]' -r
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l decay-rate -d 'Step schedule: factor of each decay [default: 0.1]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l label-smoothing -d 'Label smoothing of the cross-entropy loss [default: 0.1]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l img-size -d 'Input side in pixels [default: the model\'s, 224]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l crop-pct -d 'Validation crop fraction [default: the model\'s]' -r
@@ -303,6 +295,28 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l mixup-switch-prob -d '
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l mixup-mode -d 'How mixing parameters are drawn: batch (one for the batch), pair (one per pair of images i and n-1-i) or elem (one per image) [default: batch]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l mixup-off-epoch -d 'Stop mixing from this epoch on (counted from 0, as timm does; the targets stay smoothed); 0 is never [default: 0]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l aug-repeats -d 'Repeated augmentation: each image this many times an epoch, the copies spread over the ranks (timm\'s RepeatAugSampler); 0 is off [default: 0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l sched -d 'Learning-rate schedule, timm\'s (constant: --lr after the warmup) [default: cosine]' -r -f -a "cosine\t''
+step\t''
+multistep\t''
+plateau\t''
+poly\t''
+tanh\t''
+constant\t''"
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l warmup-epochs -d 'Epochs of linear warmup from --warmup-lr [default: 0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l warmup-lr -d 'Learning rate the warmup starts from [default: 1e-5]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l min-lr -d 'Lowest learning rate: cosine, poly and tanh end there, plateau stops at it [default: 0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l decay-epochs -d 'Step schedule: epochs between decays, fractions allowed (2.4) [default: 90]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l decay-milestones -d 'Multistep schedule: epochs of the decays (ascending; commas or spaces) [default: 90 180 270]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l decay-rate -d 'Factor of each decay (step, multistep, plateau); poly\'s power [default: 0.1]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l cooldown-epochs -d 'Epochs at --min-lr after the cosine, poly or tanh cycles, added to --epochs [default: 0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l patience-epochs -d 'Plateau schedule: epochs without a better validation top-1 before a decay [default: 10]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr-cycle-mul -d 'Cosine/poly/tanh: each cycle\'s length over the one before [default: 1]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr-cycle-decay -d 'Cosine/poly/tanh: each cycle\'s peak over the one before [default: 0.5]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr-cycle-limit -d 'Cosine/poly/tanh: cycles (their epochs are added to the run) [default: 1]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr-k-decay -d 'Cosine/poly: k-decay exponent of the schedule\'s time [default: 1]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr-noise -d 'Noise the learning rate from this fraction of --epochs (or in [START, END)), drawn as timm does from --seed' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr-noise-pct -d 'Bound of the learning-rate noise, a fraction of the rate [default: 0.67]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr-noise-std -d 'Recorded as timm\'s --lr-noise-std (timm\'s draw does not read it) [default: 1]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l color -d 'When to colour stderr and tables' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -315,6 +329,8 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l strict -d 'Stop at the
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l sync-bn -d 'Distributed runs: BatchNorm statistics over every process\'s batch together (SyncBatchNorm); costs an all-reduce per BatchNorm in each forward and backward pass'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l resplit -d 'Accepted as timm\'s train.py accepts it, recorded, and without effect: it leaves the first half of each batch unerased only in timm\'s CUDA prefetcher; dpn erases per image, as train.py --no-prefetcher does'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l jsd-loss -d 'Jensen-Shannon divergence + cross-entropy over the --aug-splits views (timm\'s JsdCrossEntropy, alpha 12, --label-smoothing on the clean view)'
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l sched-on-updates -d 'Step the schedule after every update (epochs counted in updates) instead of at epoch ends, as timm\'s --sched-on-updates'
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l warmup-prefix -d 'The schedule starts after the warmup (which adds --warmup-epochs to the run) instead of counting it'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s q -l quiet -d 'Print nothing on stderr but errors'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s v -l verbose -d 'Print more on stderr (repeat for more)'
 complete -c dpn -n "__fish_dpn_using_subcommand train" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -120,7 +120,7 @@ fn config_of(c: &serde_json::Value) -> TrainConfig {
         warmup_epochs: u("warmup_epochs"),
         warmup_lr: f("warmup_lr"),
         min_lr: f("min_lr"),
-        decay_epochs: u("decay_epochs"),
+        decay_epochs: f("decay_epochs"),
         decay_rate: f("decay_rate"),
         label_smoothing: f("label_smoothing"),
         img_size: 32,
@@ -158,6 +158,19 @@ fn config_of(c: &serde_json::Value) -> TrainConfig {
         aug_splits: 0,
         jsd_loss: false,
         aug_repeats: 0.0,
+        // tests/py/train_reference.py: create_scheduler_v2(step_on_epochs=False).
+        sched_on_updates: true,
+        decay_milestones: vec![90, 180, 270],
+        warmup_prefix: false,
+        cooldown_epochs: 0,
+        patience_epochs: 10,
+        lr_cycle_mul: 1.0,
+        lr_cycle_decay: 0.5,
+        lr_cycle_limit: 1,
+        lr_k_decay: 1.0,
+        lr_noise: None,
+        lr_noise_pct: 0.67,
+        lr_noise_std: 1.0,
     }
 }
 

@@ -73,11 +73,16 @@ impl ValueEnum for Interpolation {
 
 impl ValueEnum for SchedKind {
     fn value_variants<'a>() -> &'a [Self] {
-        &[SchedKind::Cosine, SchedKind::Step, SchedKind::Constant]
+        &SchedKind::ALL
     }
 
     fn to_possible_value(&self) -> Option<PossibleValue> {
-        Some(PossibleValue::new(self.to_string()))
+        let v = PossibleValue::new(self.to_string());
+        // dpn's earlier spelling of constant.
+        Some(match self {
+            SchedKind::Constant => v.alias("const"),
+            _ => v,
+        })
     }
 }
 

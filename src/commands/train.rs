@@ -43,8 +43,11 @@ and the loss is timm's SoftTargetCrossEntropy on soft targets that carry the lab
 
 The optimizer is SGD with momentum (torch.optim.SGD; weight decay on convolution weights only, \
 not on BatchNorm parameters and biases), the loss cross-entropy with label smoothing, the \
-learning rate set per update (timm's schedulers with --sched-on-updates: epochs count as \
-epochs x batches per epoch). Default --lr: the registry's training LR scaled by --batch-size \
+learning rate timm's scheduler's (create_scheduler_v2 with --sched and its flags), set at \
+each epoch's start as timm's train.py does, or before every update with --sched-on-updates \
+(epochs then count as epochs x batches per epoch; runs recorded before dpn had the flag \
+resume stepping per update). Cycles, --cooldown-epochs and --warmup-prefix lengthen the run \
+as timm does; --sched plateau decays on the validation top-1. Default --lr: the registry's training LR scaled by --batch-size \
 over the registry's batch size, or 0.1 x batch / 256 (timm's --lr-base) without one.
 
 OUTPUT receives metrics.csv (one row per epoch), steps.csv (one row per update) and \
@@ -122,30 +125,6 @@ pub struct TrainArgs {
     /// Weight decay of convolution weights (none on BatchNorm and biases) [default: 1e-4]
     #[arg(long, value_name = "WD")]
     pub weight_decay: Option<f64>,
-
-    /// Learning-rate schedule [default: cosine]
-    #[arg(long, value_enum, value_name = "SCHED")]
-    pub sched: Option<SchedKind>,
-
-    /// Epochs of linear warmup from --warmup-lr [default: 0]
-    #[arg(long, value_name = "N")]
-    pub warmup_epochs: Option<u64>,
-
-    /// Learning rate the warmup starts from [default: 1e-5]
-    #[arg(long, value_name = "LR")]
-    pub warmup_lr: Option<f64>,
-
-    /// Cosine's final learning rate [default: 0]
-    #[arg(long, value_name = "LR")]
-    pub min_lr: Option<f64>,
-
-    /// Step schedule: epochs between decays [default: 90]
-    #[arg(long, value_name = "N")]
-    pub decay_epochs: Option<u64>,
-
-    /// Step schedule: factor of each decay [default: 0.1]
-    #[arg(long, value_name = "F")]
-    pub decay_rate: Option<f64>,
 
     /// Label smoothing of the cross-entropy loss [default: 0.1]
     #[arg(long, value_name = "F")]
@@ -228,6 +207,95 @@ pub struct TrainArgs {
     /// Augmentation splits and repeats (boxed like `augment`).
     #[command(flatten)]
     pub splits: Box<SplitArgs>,
+
+    /// The learning-rate schedule (boxed like `augment`).
+    #[command(flatten)]
+    pub schedule: Box<ScheduleArgs>,
+}
+
+/// timm's train.py schedule flags, as `create_scheduler_v2` reads them
+/// (timm/scheduler/scheduler_factory.py `scheduler_kwargs`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Schedule")]
+pub struct ScheduleArgs {
+    /// Learning-rate schedule, timm's (constant: --lr after the warmup) [default: cosine]
+    #[arg(long, value_enum, value_name = "SCHED")]
+    pub sched: Option<SchedKind>,
+
+    /// Step the schedule after every update (epochs counted in updates) instead of at
+    /// epoch ends, as timm's --sched-on-updates
+    #[arg(long)]
+    pub sched_on_updates: bool,
+
+    /// Epochs of linear warmup from --warmup-lr [default: 0]
+    #[arg(long, value_name = "N")]
+    pub warmup_epochs: Option<u64>,
+
+    /// Learning rate the warmup starts from [default: 1e-5]
+    #[arg(long, value_name = "LR")]
+    pub warmup_lr: Option<f64>,
+
+    /// The schedule starts after the warmup (which adds --warmup-epochs to the run)
+    /// instead of counting it
+    #[arg(long)]
+    pub warmup_prefix: bool,
+
+    /// Lowest learning rate: cosine, poly and tanh end there, plateau stops at it
+    /// [default: 0]
+    #[arg(long, value_name = "LR")]
+    pub min_lr: Option<f64>,
+
+    /// Step schedule: epochs between decays, fractions allowed (2.4) [default: 90]
+    #[arg(long, value_name = "N")]
+    pub decay_epochs: Option<f64>,
+
+    /// Multistep schedule: epochs of the decays (ascending; commas or spaces)
+    /// [default: 90 180 270]
+    #[arg(long, value_name = "N", num_args = 1.., value_delimiter = ',')]
+    pub decay_milestones: Option<Vec<u64>>,
+
+    /// Factor of each decay (step, multistep, plateau); poly's power [default: 0.1]
+    #[arg(long, value_name = "F")]
+    pub decay_rate: Option<f64>,
+
+    /// Epochs at --min-lr after the cosine, poly or tanh cycles, added to --epochs
+    /// [default: 0]
+    #[arg(long, value_name = "N")]
+    pub cooldown_epochs: Option<u64>,
+
+    /// Plateau schedule: epochs without a better validation top-1 before a decay
+    /// [default: 10]
+    #[arg(long, value_name = "N")]
+    pub patience_epochs: Option<u64>,
+
+    /// Cosine/poly/tanh: each cycle's length over the one before [default: 1]
+    #[arg(long, value_name = "F")]
+    pub lr_cycle_mul: Option<f64>,
+
+    /// Cosine/poly/tanh: each cycle's peak over the one before [default: 0.5]
+    #[arg(long, value_name = "F")]
+    pub lr_cycle_decay: Option<f64>,
+
+    /// Cosine/poly/tanh: cycles (their epochs are added to the run) [default: 1]
+    #[arg(long, value_name = "N")]
+    pub lr_cycle_limit: Option<u64>,
+
+    /// Cosine/poly: k-decay exponent of the schedule's time [default: 1]
+    #[arg(long, value_name = "K")]
+    pub lr_k_decay: Option<f64>,
+
+    /// Noise the learning rate from this fraction of --epochs (or in [START, END)),
+    /// drawn as timm does from --seed
+    #[arg(long, value_name = "F", num_args = 1..=2, value_delimiter = ',')]
+    pub lr_noise: Option<Vec<f64>>,
+
+    /// Bound of the learning-rate noise, a fraction of the rate [default: 0.67]
+    #[arg(long, value_name = "F")]
+    pub lr_noise_pct: Option<f64>,
+
+    /// Recorded as timm's --lr-noise-std (timm's draw does not read it) [default: 1]
+    #[arg(long, value_name = "F")]
+    pub lr_noise_std: Option<f64>,
 }
 
 /// timm's train.py flags that change the loss or how often an image is
@@ -317,12 +385,29 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
         momentum: args.momentum.unwrap_or(0.9),
         nesterov: args.nesterov,
         weight_decay: args.weight_decay.unwrap_or(1e-4),
-        sched: args.sched.unwrap_or(SchedKind::Cosine),
-        warmup_epochs: args.warmup_epochs.unwrap_or(0),
-        warmup_lr: args.warmup_lr.unwrap_or(1e-5),
-        min_lr: args.min_lr.unwrap_or(0.0),
-        decay_epochs: args.decay_epochs.unwrap_or(90),
-        decay_rate: args.decay_rate.unwrap_or(0.1),
+        sched: args.schedule.sched.unwrap_or(SchedKind::Cosine),
+        warmup_epochs: args.schedule.warmup_epochs.unwrap_or(0),
+        warmup_lr: args.schedule.warmup_lr.unwrap_or(1e-5),
+        min_lr: args.schedule.min_lr.unwrap_or(0.0),
+        decay_epochs: args.schedule.decay_epochs.unwrap_or(90.0),
+        decay_rate: args.schedule.decay_rate.unwrap_or(0.1),
+        // timm's train.py defaults (`--sched-on-updates` off).
+        sched_on_updates: args.schedule.sched_on_updates,
+        decay_milestones: args
+            .schedule
+            .decay_milestones
+            .clone()
+            .unwrap_or_else(|| vec![90, 180, 270]),
+        warmup_prefix: args.schedule.warmup_prefix,
+        cooldown_epochs: args.schedule.cooldown_epochs.unwrap_or(0),
+        patience_epochs: args.schedule.patience_epochs.unwrap_or(10),
+        lr_cycle_mul: args.schedule.lr_cycle_mul.unwrap_or(1.0),
+        lr_cycle_decay: args.schedule.lr_cycle_decay.unwrap_or(0.5),
+        lr_cycle_limit: args.schedule.lr_cycle_limit.unwrap_or(1),
+        lr_k_decay: args.schedule.lr_k_decay.unwrap_or(1.0),
+        lr_noise: args.schedule.lr_noise.clone(),
+        lr_noise_pct: args.schedule.lr_noise_pct.unwrap_or(0.67),
+        lr_noise_std: args.schedule.lr_noise_std.unwrap_or(1.0),
         label_smoothing: args.label_smoothing.unwrap_or(0.1),
         img_size: args.img_size.unwrap_or(spec.preprocess.image_size),
         crop_pct: args.crop_pct.unwrap_or(spec.preprocess.crop_pct),
@@ -412,22 +497,98 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
         args.weight_decay,
         saved.weight_decay,
     );
-    differs(&mut fixed, "sched", args.sched, saved.sched);
+    differs(&mut fixed, "sched", args.schedule.sched, saved.sched);
     differs(
         &mut fixed,
         "warmup-epochs",
-        args.warmup_epochs,
+        args.schedule.warmup_epochs,
         saved.warmup_epochs,
     );
-    differs(&mut fixed, "warmup-lr", args.warmup_lr, saved.warmup_lr);
-    differs(&mut fixed, "min-lr", args.min_lr, saved.min_lr);
+    differs(
+        &mut fixed,
+        "warmup-lr",
+        args.schedule.warmup_lr,
+        saved.warmup_lr,
+    );
+    differs(&mut fixed, "min-lr", args.schedule.min_lr, saved.min_lr);
     differs(
         &mut fixed,
         "decay-epochs",
-        args.decay_epochs,
+        args.schedule.decay_epochs,
         saved.decay_epochs,
     );
-    differs(&mut fixed, "decay-rate", args.decay_rate, saved.decay_rate);
+    differs(
+        &mut fixed,
+        "decay-rate",
+        args.schedule.decay_rate,
+        saved.decay_rate,
+    );
+    differs(
+        &mut fixed,
+        "decay-milestones",
+        args.schedule.decay_milestones.as_deref().map(list),
+        list(&saved.decay_milestones),
+    );
+    differs(
+        &mut fixed,
+        "cooldown-epochs",
+        args.schedule.cooldown_epochs,
+        saved.cooldown_epochs,
+    );
+    differs(
+        &mut fixed,
+        "patience-epochs",
+        args.schedule.patience_epochs,
+        saved.patience_epochs,
+    );
+    differs(
+        &mut fixed,
+        "lr-cycle-mul",
+        args.schedule.lr_cycle_mul,
+        saved.lr_cycle_mul,
+    );
+    differs(
+        &mut fixed,
+        "lr-cycle-decay",
+        args.schedule.lr_cycle_decay,
+        saved.lr_cycle_decay,
+    );
+    differs(
+        &mut fixed,
+        "lr-cycle-limit",
+        args.schedule.lr_cycle_limit,
+        saved.lr_cycle_limit,
+    );
+    differs(
+        &mut fixed,
+        "lr-k-decay",
+        args.schedule.lr_k_decay,
+        saved.lr_k_decay,
+    );
+    differs(
+        &mut fixed,
+        "lr-noise",
+        args.schedule.lr_noise.as_deref().map(list),
+        saved.lr_noise.as_deref().map_or("none".into(), list),
+    );
+    differs(
+        &mut fixed,
+        "lr-noise-pct",
+        args.schedule.lr_noise_pct,
+        saved.lr_noise_pct,
+    );
+    differs(
+        &mut fixed,
+        "lr-noise-std",
+        args.schedule.lr_noise_std,
+        saved.lr_noise_std,
+    );
+    if args.schedule.sched_on_updates && !saved.sched_on_updates {
+        fixed.push("--sched-on-updates (the checkpoint steps the schedule per epoch)".into());
+    }
+    if args.schedule.warmup_prefix && !saved.warmup_prefix {
+        fixed.push("--warmup-prefix (the checkpoint counts the warmup in --epochs)".into());
+    }
     differs(
         &mut fixed,
         "label-smoothing",
@@ -581,6 +742,73 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
     Ok(cfg)
 }
 
+/// A list flag's values as given on the command line (commas).
+fn list<T: std::fmt::Display>(v: &[T]) -> String {
+    v.iter().map(T::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The schedule flags, where timm's schedulers would fail, loop or divide
+/// by zero (timm/scheduler/*.py).
+fn check_schedule(cfg: &TrainConfig) -> Result<()> {
+    let bad = |m: String| Err(error::usage(m));
+    let finite_min = |name: &str, v: f64, min: f64, strict: bool| -> Result<()> {
+        if !v.is_finite() || v < min || (strict && v == min) {
+            let op = if strict { ">" } else { ">=" };
+            return Err(error::usage(format!("--{name} {v} must be {op} {min}")));
+        }
+        Ok(())
+    };
+    finite_min("warmup-lr", cfg.warmup_lr, 0.0, false)?;
+    finite_min("min-lr", cfg.min_lr, 0.0, false)?;
+    finite_min("decay-epochs", cfg.decay_epochs, 0.0, true)?;
+    finite_min("decay-rate", cfg.decay_rate, 0.0, false)?;
+    finite_min("lr-cycle-mul", cfg.lr_cycle_mul, 0.0, true)?;
+    finite_min("lr-cycle-decay", cfg.lr_cycle_decay, 0.0, false)?;
+    finite_min("lr-k-decay", cfg.lr_k_decay, 0.0, true)?;
+    finite_min("lr-noise-std", cfg.lr_noise_std, 0.0, false)?;
+    // timm redraws until |noise| < pct: a tiny bound would draw for ever.
+    finite_min("lr-noise-pct", cfg.lr_noise_pct, 1e-3, false)?;
+    if cfg.lr_cycle_limit == 0 {
+        return bad("--lr-cycle-limit must be at least 1".into());
+    }
+    if cfg.decay_milestones.windows(2).any(|w| w[0] > w[1]) {
+        return bad(format!(
+            "--decay-milestones {} must be in ascending order",
+            list(&cfg.decay_milestones)
+        ));
+    }
+    if let Some(n) = &cfg.lr_noise {
+        if n.is_empty() || n.len() > 2 || n.iter().any(|x| !x.is_finite() || *x < 0.0) {
+            return bad(format!(
+                "--lr-noise {} must be one or two fractions of --epochs, each >= 0",
+                list(n)
+            ));
+        }
+    }
+    if cfg.sched == SchedKind::Plateau {
+        if cfg.sched_on_updates {
+            return bad(
+                "--sched plateau steps at epoch ends on the validation top-1; drop \
+                 --sched-on-updates"
+                    .into(),
+            );
+        }
+        if cfg.decay_rate >= 1.0 {
+            return bad(format!(
+                "--decay-rate {} must be below 1 for --sched plateau",
+                cfg.decay_rate
+            ));
+        }
+        if cfg.val_data.is_none() && cfg.val_split.is_none_or(|f| f == 0.0) {
+            return bad(
+                "--sched plateau decays on the validation top-1: add --val-data or --val-split"
+                    .into(),
+            );
+        }
+    }
+    Ok(())
+}
+
 fn check_config(cfg: &TrainConfig) -> Result<()> {
     let bad = |m: String| Err(error::usage(m));
     if cfg.batch_size < 2 {
@@ -624,6 +852,7 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
         return bad(format!("--crop-pct {} must be in (0, 1]", cfg.crop_pct));
     }
     let _: crate::model::infer::Precision = cfg.amp.parse()?;
+    check_schedule(cfg)?;
     super::augment_flags::check(cfg, cfg.batch_size)?;
     if cfg.jsd_loss && cfg.aug_splits < 2 {
         return bad(

@@ -38,7 +38,9 @@ pub struct TrainConfig {
     pub warmup_epochs: u64,
     pub warmup_lr: f64,
     pub min_lr: f64,
-    pub decay_epochs: u64,
+    /// Step: epochs between decays, a float as timm's `--decay-epochs`
+    /// (2.4); runs before it recorded whole numbers, which load as floats.
+    pub decay_epochs: f64,
     pub decay_rate: f64,
     pub label_smoothing: f64,
     pub img_size: usize,
@@ -146,6 +148,47 @@ pub struct TrainConfig {
     /// (RepeatAugSampler); 0 (the default) is none.
     #[serde(default)]
     pub aug_repeats: f64,
+    /// timm's `--sched-on-updates`: the schedule's time counts optimizer
+    /// updates, not epochs. New runs default to timm's per-epoch steps;
+    /// runs recorded before the flag stepped per update and load as true.
+    #[serde(default = "yes")]
+    pub sched_on_updates: bool,
+    /// Multistep: the epochs of the decays (timm's `--decay-milestones`).
+    #[serde(default = "milestones")]
+    pub decay_milestones: Vec<u64>,
+    /// timm's `--warmup-prefix`: the schedule starts after the warmup (and
+    /// the run is that much longer) instead of counting it.
+    #[serde(default)]
+    pub warmup_prefix: bool,
+    /// timm's `--cooldown-epochs`: epochs at `--min-lr` after the cycles
+    /// (cosine, poly, tanh; `create_scheduler_v2` adds them to the run).
+    #[serde(default)]
+    pub cooldown_epochs: u64,
+    /// Plateau: epochs without a better validation top-1 before a decay
+    /// (timm's `--patience-epochs`).
+    #[serde(default = "ten")]
+    pub patience_epochs: u64,
+    /// timm's `--lr-cycle-mul`, `--lr-cycle-decay`, `--lr-cycle-limit`:
+    /// each cycle's length factor, peak factor and the number of cycles.
+    #[serde(default = "one_f64")]
+    pub lr_cycle_mul: f64,
+    #[serde(default = "half")]
+    pub lr_cycle_decay: f64,
+    #[serde(default = "one_u64")]
+    pub lr_cycle_limit: u64,
+    /// timm's `--lr-k-decay` (cosine, poly).
+    #[serde(default = "one_f64")]
+    pub lr_k_decay: f64,
+    /// timm's `--lr-noise`: fractions of `--epochs` where the learning rate
+    /// is noised, a start or a `[start, end)` range; none is off.
+    #[serde(default)]
+    pub lr_noise: Option<Vec<f64>>,
+    /// timm's `--lr-noise-pct`: the noise's bound.
+    #[serde(default = "noise_pct")]
+    pub lr_noise_pct: f64,
+    /// timm's `--lr-noise-std` (recorded; timm 1.0's draw does not read it).
+    #[serde(default = "one_f64")]
+    pub lr_noise_std: f64,
 }
 
 impl TrainConfig {
@@ -318,6 +361,26 @@ fn batch() -> String {
 
 fn pixel() -> String {
     "pixel".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn milestones() -> Vec<u64> {
+    vec![90, 180, 270]
+}
+
+fn ten() -> u64 {
+    10
+}
+
+fn one_u64() -> u64 {
+    1
+}
+
+fn noise_pct() -> f64 {
+    0.67
 }
 
 fn one() -> usize {

@@ -67,13 +67,16 @@ pub fn train(
     env: &Env,
 ) -> Result<Outcome> {
     let mut run = Run::start(cfg, output, resume, env)?;
-    if run.state.epoch >= run.cfg.epochs {
+    // timm's `num_epochs`: --epochs plus what the schedule adds (cycles,
+    // cooldown, a warmup prefix).
+    let epochs = run.sched.num_epochs;
+    if run.state.epoch >= epochs {
         env.ui.info(format!(
-            "already trained {} of {} epochs; nothing to do (raise --epochs to go on)",
-            run.state.epoch, run.cfg.epochs
+            "already trained {} of {epochs} epochs; nothing to do (raise --epochs to go on)",
+            run.state.epoch
         ));
     }
-    while run.state.epoch < run.cfg.epochs {
+    while run.state.epoch < epochs {
         let lr = run.train_epoch()?;
         run.distribute_bn()?;
         let t_val = Instant::now();
@@ -242,9 +245,9 @@ impl<'a> Run<'a> {
         let (epoch, upe) = (self.state.epoch, self.upe);
         let start_step = self.state.step_in_epoch;
         let loader = self.epoch_loader()?;
-        let bar = progress::epoch(self.ui, upe, epoch, self.cfg.epochs);
+        let bar = progress::epoch(self.ui, upe, epoch, self.sched.num_epochs);
         bar.set_position(start_step);
-        let mut lr = self.sched.lr(epoch * upe + start_step.saturating_sub(1));
+        let mut lr = self.lr_of(epoch * upe + start_step.saturating_sub(1));
         let mut first_failure: Option<String> = None;
         let t_train = Instant::now();
         for (i, batch) in loader.enumerate() {
@@ -353,6 +356,19 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// The learning rate of update `u`: the schedule's, plateau's after the
+    /// validation top-1 of each finished epoch (train.py's
+    /// `lr_scheduler.step(epoch + 1, latest_metric)` at each epoch's end,
+    /// replayed from the history so a resumed run goes on as one that was
+    /// never stopped).
+    fn lr_of(&self, u: u64) -> f64 {
+        if self.sched.kind != super::sched::SchedKind::Plateau {
+            return self.sched.lr(u);
+        }
+        let metrics: Vec<Option<f64>> = self.state.history.iter().map(|r| r.top1).collect();
+        self.sched.lr_with(u, &metrics)
+    }
+
     /// One optimizer update on `batch` (step `step` of the epoch), logged to
     /// steps.csv; a batch of fewer than two images is logged and skipped, as
     /// BatchNorm cannot train on it. Returns the update's learning rate.
@@ -365,7 +381,7 @@ impl<'a> Run<'a> {
     ) -> Result<f64> {
         let epoch = self.state.epoch;
         let u = epoch * self.upe + step;
-        let lr = self.sched.lr(u);
+        let lr = self.lr_of(u);
         let loss = if totals.trainable {
             let ys = batch
                 .label_tensor()
@@ -603,7 +619,7 @@ impl<'a> Run<'a> {
         self.ui.info(format!(
             "epoch {}/{}: lr {:.5}, train loss {:.4}{}, {:.1} img/s, {:.1} s",
             row.epoch,
-            self.cfg.epochs,
+            self.sched.num_epochs,
             row.lr,
             row.train_loss,
             match (&val, row.top1, row.top5) {
@@ -1035,17 +1051,8 @@ fn preprocess(base: &Preprocess, cfg: &TrainConfig) -> Preprocess {
     }
 }
 
-/// The schedule of a run with `upe` updates per epoch, epochs counted in
-/// updates as timm's `create_scheduler_v2(step_on_epochs=False)` counts them.
+/// The schedule of a run with `upe` updates per epoch: timm's
+/// `create_scheduler_v2` from the run's settings (see `train::sched`).
 pub fn schedule(cfg: &TrainConfig, upe: u64) -> Schedule {
-    Schedule {
-        kind: cfg.sched,
-        lr: cfg.lr,
-        total: cfg.epochs * upe,
-        warmup: cfg.warmup_epochs * upe,
-        warmup_lr: cfg.warmup_lr,
-        min_lr: cfg.min_lr,
-        decay: cfg.decay_epochs * upe,
-        decay_rate: cfg.decay_rate,
-    }
+    Schedule::new(cfg, upe)
 }
