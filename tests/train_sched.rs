@@ -234,3 +234,187 @@ fn train_step_schedule_per_epoch_and_per_update() {
     assert_eq!(rows[0][5].2, rows[0][9].2);
     assert!(rows[1][5].2 > rows[1][9].2);
 }
+
+fn dpn(args: &[std::ffi::OsString]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_dpn"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn with(mut args: Vec<std::ffi::OsString>, extra: &[&str]) -> Vec<std::ffi::OsString> {
+    args.extend(extra.iter().map(Into::into));
+    args
+}
+
+/// Settings timm's schedulers would fail on (or loop on) are usage errors
+/// (exit 2) naming the flag, before anything is written.
+#[test]
+fn bad_schedule_flags_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let cases: &[(&[&str], &str)] = &[
+        (&["--decay-epochs", "0"], "--decay-epochs 0"),
+        (&["--lr-noise-pct", "0"], "--lr-noise-pct 0"),
+        (&["--lr-noise", "0.5,0.9,1"], "--lr-noise 0.5,0.9,1"),
+        (&["--lr-noise=-0.5"], "--lr-noise -0.5"),
+        (&["--decay-milestones", "5", "3"], "--decay-milestones 5,3"),
+        (&["--lr-cycle-limit", "0"], "--lr-cycle-limit"),
+        (&["--lr-cycle-mul", "0"], "--lr-cycle-mul 0"),
+        (&["--lr-k-decay=-1"], "--lr-k-decay -1"),
+        (&["--min-lr=-1"], "--min-lr -1"),
+        (
+            &["--sched", "plateau", "--sched-on-updates"],
+            "--sched-on-updates",
+        ),
+        (
+            &["--sched", "plateau", "--decay-rate", "1"],
+            "--decay-rate 1",
+        ),
+        (&["--sched", "linear"], "--sched"),
+    ];
+    for (flags, want) in cases {
+        let o = dpn(&with(common::digits_train_args(&out, 1, "32"), flags));
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {e}");
+        assert!(e.contains(want), "{flags:?}: {e}");
+        assert!(!out.join("checkpoints").exists(), "{flags:?}");
+    }
+}
+
+/// `--resume` refuses a changed schedule setting, and an old run (its
+/// state.json without the schedule fields of this change, a whole-number
+/// `decay_epochs`) resumes stepping per update as it was recorded.
+#[test]
+fn resume_keeps_the_recorded_schedule() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let base = |n| {
+        with(
+            common::digits_train_args(&out, n, "32"),
+            &["--decay-epochs", "1", "--decay-rate", "0.5", "--lr", "0.05"],
+        )
+    };
+    let o = dpn(&base(1));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let resume = |extra: &[&str]| {
+        let mut a: Vec<std::ffi::OsString> =
+            vec!["train".into(), "--resume".into(), out.clone().into()];
+        a.extend(extra.iter().map(Into::into));
+        dpn(&a)
+    };
+    for (flags, want) in [
+        (
+            &["--decay-epochs", "2.4"][..],
+            "--decay-epochs 2.4 (the checkpoint has 1)",
+        ),
+        (&["--sched-on-updates"], "--sched-on-updates"),
+        (
+            &["--lr-noise", "0.2", "0.5"],
+            "--lr-noise 0.2,0.5 (the checkpoint has none)",
+        ),
+        (
+            &["--decay-milestones", "2"],
+            "--decay-milestones 2 (the checkpoint has 90,180,270)",
+        ),
+        (&["--cooldown-epochs", "1"], "--cooldown-epochs 1"),
+        (&["--patience-epochs", "3"], "--patience-epochs 3"),
+        (&["--lr-cycle-limit", "2"], "--lr-cycle-limit 2"),
+        (&["--lr-k-decay", "2"], "--lr-k-decay 2"),
+        (&["--warmup-prefix"], "--warmup-prefix"),
+        (&["--lr-noise-pct", "0.5"], "--lr-noise-pct 0.5"),
+    ] {
+        let o = resume(
+            &with(vec![], flags)
+                .iter()
+                .map(|s| s.to_str().unwrap())
+                .collect::<Vec<_>>(),
+        );
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {e}");
+        assert!(e.contains(want), "{flags:?}: {e}");
+    }
+
+    // Rewrite the checkpoint as a run from before this change recorded it.
+    let state = std::fs::canonicalize(out.join("last"))
+        .unwrap()
+        .join("state.json");
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let c = v["config"].as_object_mut().unwrap();
+    for k in [
+        "sched_on_updates",
+        "decay_milestones",
+        "warmup_prefix",
+        "cooldown_epochs",
+        "patience_epochs",
+        "lr_cycle_mul",
+        "lr_cycle_decay",
+        "lr_cycle_limit",
+        "lr_k_decay",
+        "lr_noise",
+        "lr_noise_pct",
+        "lr_noise_std",
+    ] {
+        assert!(c.remove(k).is_some(), "{k}");
+    }
+    c.insert("decay_epochs".into(), 1.into());
+    std::fs::write(&state, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let o = resume(&["--epochs", "2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = step_lrs(&out);
+    assert_eq!(rows.len(), 10);
+    // Per update, as the run was recorded: cosine over 10 updates after
+    // the warmup's 5, changing within the epoch (per epoch it would not).
+    for &(u, _, got) in &rows[5..] {
+        let w = 0.5 * 0.05 * (1.0 + (std::f64::consts::PI * u as f64 / 10.0).cos());
+        assert!((got - w).abs() <= 1e-12 * w, "update {u}: {got} vs {w}");
+    }
+    assert!(rows[6].2 > rows[9].2);
+}
+
+/// Plateau in a real run: the trainer feeds each epoch's validation top-1
+/// (metrics.csv) to the schedule, as train.py's `lr_scheduler.step(epoch +
+/// 1, latest_metric)`; steps.csv's rates are `Schedule::lr_with` of those.
+#[test]
+fn plateau_follows_validation_top1() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = with(
+        common::digits_train_args(&out, 4, "32"),
+        &[
+            "--sched",
+            "plateau",
+            "--patience-epochs",
+            "0",
+            "--decay-rate",
+            "0.5",
+            "--lr",
+            "0.02",
+        ],
+    );
+    let o = dpn(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let mut lines = metrics.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = head
+        .iter()
+        .position(|h| *h == "top1")
+        .expect("a top1 column");
+    let top1: Vec<Option<f64>> = lines
+        .map(|l| l.split(',').nth(col).and_then(|v| v.parse().ok()))
+        .collect();
+    assert_eq!(top1.len(), 4);
+    let state = std::fs::canonicalize(out.join("last"))
+        .unwrap()
+        .join("state.json");
+    let v: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let cfg: TrainConfig = serde_json::from_value(v["config"].clone()).unwrap();
+    assert!(!cfg.sched_on_updates);
+    let sched = Schedule::new(&cfg, 5);
+    for (u, e, got) in step_lrs(&out) {
+        let want = sched.lr_with(u, &top1[..e as usize]);
+        assert_eq!(got, want, "update {u}");
+    }
+}
