@@ -512,7 +512,7 @@ fn runs_that_train_nothing_or_diverge_fail() {
         &out,
         2,
         "32",
-        &["--lr", "1e6", "--min-lr", "1e6"],
+        &["--lr", "1e6", "--min-lr", "1e6", "--sched-on-updates"],
     ));
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     let e = stderr(&o);
