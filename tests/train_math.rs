@@ -26,9 +26,10 @@ use dpn::model::infer::RunOptions;
 use dpn::model::{load_state_dict, state_dict, Dpn};
 use dpn::registry::Registry;
 use dpn::train::config::TrainConfig;
+use dpn::train::loss::Loss;
 use dpn::train::optim::{no_weight_decay, Sgd, BUFFER_PREFIX};
 use dpn::train::sched::SchedKind;
-use dpn::train::step::{train_step, Loss, LossScaler};
+use dpn::train::step::{train_step, LossScaler};
 use dpn::train::trainer::schedule;
 use tch::{nn, Device, Kind, Tensor};
 

@@ -9,7 +9,7 @@
 use std::process::Command;
 
 use dpn::augment::mixup::{rng_for, Draws, MixMode, Mixup, RawBox, Share};
-use dpn::train::optim::soft_target_cross_entropy;
+use dpn::train::loss::soft_target_cross_entropy;
 use serde_json::{json, Value};
 use tch::{Device, Kind, Tensor};
 

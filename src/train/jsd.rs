@@ -20,7 +20,7 @@
 use anyhow::{bail, Result};
 use tch::{Kind, Reduction, Tensor};
 
-use super::optim::cross_entropy;
+use super::loss::cross_entropy;
 
 /// timm's default weight of the divergence term.
 pub const ALPHA: f64 = 12.0;

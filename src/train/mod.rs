@@ -3,7 +3,7 @@
 //!
 //! * [`optim`]: SGD with momentum as `torch.optim.SGD`, weight decay off for
 //!   BatchNorm parameters and biases (timm's `param_groups_weight_decay`);
-//!   label-smoothing cross-entropy;
+//! * [`loss`]: the losses (label-smoothing and soft-target cross-entropy, JSD);
 //! * [`sched`]: timm's cosine and step schedules with warmup, per update;
 //! * [`dataset`]: epoch order (the images come from `data::folders`);
 //! * [`checkpoint`]: atomic checkpoints (weights in timm's names, optimizer
@@ -26,6 +26,7 @@ pub mod config;
 pub mod dataset;
 pub mod jsd;
 pub mod logs;
+pub mod loss;
 pub mod optim;
 pub mod run_lock;
 pub mod sched;

@@ -27,7 +27,7 @@
 use std::collections::HashMap;
 
 use anyhow::Result;
-use tch::{nn, Kind, Tensor};
+use tch::{nn, Tensor};
 
 use crate::sys::error;
 
@@ -236,37 +236,10 @@ impl Sgd {
     }
 }
 
-/// Cross-entropy with label smoothing, as `torch.nn.functional.cross_entropy(
-/// logits, targets, label_smoothing=s)` computes it (mean over the batch). It
-/// equals timm's `LabelSmoothingCrossEntropy(s)` in value:
-/// `(1 - s) * nll + s * mean(-log_softmax)`. Reduced-precision (bf16, f16)
-/// logits are cast to f32 first, as autocast does.
-pub fn cross_entropy(logits: &Tensor, targets: &Tensor, label_smoothing: f64) -> Tensor {
-    let logits = match logits.kind() {
-        Kind::Half | Kind::BFloat16 => logits.to_kind(Kind::Float),
-        _ => logits.shallow_clone(),
-    };
-    logits.cross_entropy_loss::<Tensor>(targets, None, tch::Reduction::Mean, -100, label_smoothing)
-}
-
-/// timm's `SoftTargetCrossEntropy` (the loss train.py uses with mixup or
-/// cutmix): `sum(-target * log_softmax(logits, -1), -1).mean()`, with the
-/// label smoothing already in the soft targets (`augment::mixup`).
-/// Reduced-precision logits are cast to f32 first, as autocast does.
-pub fn soft_target_cross_entropy(logits: &Tensor, targets: &Tensor) -> Tensor {
-    let logits = match logits.kind() {
-        Kind::Half | Kind::BFloat16 => logits.to_kind(Kind::Float),
-        _ => logits.shallow_clone(),
-    };
-    (-targets * logits.log_softmax(-1, None))
-        .sum_dim_intlist(-1, false, None)
-        .mean(None)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::Device;
+    use tch::{Device, Kind};
 
     /// Two parameters with gradients 2 and 4 after a backward pass.
     fn with_grads(second: f64) -> (nn::VarStore, Sgd) {

@@ -4,7 +4,8 @@
 use anyhow::{Context, Result};
 use tch::{Kind, Tensor};
 
-use super::optim::{cross_entropy, soft_target_cross_entropy, Sgd};
+use super::loss::Loss;
+use super::optim::Sgd;
 use crate::dist::Ddp;
 use crate::model::infer::{self, RunOptions};
 use crate::model::Dpn;
@@ -26,32 +27,6 @@ impl LossScaler {
             enabled,
             scale: if enabled { 65536.0 } else { 1.0 },
             good_steps: 0,
-        }
-    }
-}
-
-/// The loss on class-index targets: train.py's `train_loss_fn`. Soft
-/// targets (mixup, cutmix) are always scored by `SoftTargetCrossEntropy`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Loss {
-    /// Cross-entropy with label smoothing (timm's
-    /// `LabelSmoothingCrossEntropy`, or torch's for smoothing 0).
-    CrossEntropy { smoothing: f64 },
-    /// timm's `JsdCrossEntropy` over a split-major batch of `splits` views
-    /// (`--aug-splits N --jsd-loss`, [`super::jsd`]).
-    Jsd { splits: usize, smoothing: f64 },
-}
-
-impl Loss {
-    fn on(&self, logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
-        if targets.is_floating_point() {
-            return Ok(soft_target_cross_entropy(logits, targets));
-        }
-        match *self {
-            Loss::CrossEntropy { smoothing } => Ok(cross_entropy(logits, targets, smoothing)),
-            Loss::Jsd { splits, smoothing } => {
-                super::jsd::jsd_cross_entropy(logits, targets, splits, smoothing)
-            }
         }
     }
 }
