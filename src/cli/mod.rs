@@ -126,10 +126,14 @@ pub enum Command {
     Fetch(commands::fetch::FetchArgs),
     /// Train or fine-tune a DPN on an image folder (timm's recipe), with exact resume
     Train(commands::train::TrainArgs),
+    /// Average checkpoints' weights (timm's avg_checkpoints.py): a run's best, or given files
+    Average(commands::average::AverageArgs),
     /// Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing
     Export(commands::export::ExportArgs),
     /// Show the training augmentation: the images `dpn train` would feed, and every random step
     Augment(commands::augment::AugmentArgs),
+    /// Write a self-contained HTML page of training runs: curves, best epoch, settings side by side
+    Report(commands::report::ReportArgs),
 }
 
 impl Command {
@@ -143,8 +147,10 @@ impl Command {
             Command::Evaluate(args) => commands::evaluate::run(args, ctx),
             Command::Fetch(args) => commands::fetch::run(args, ctx),
             Command::Train(args) => commands::train::run(args, ctx),
+            Command::Average(args) => commands::average::run(args, ctx),
             Command::Export(args) => commands::export::run(args, ctx),
             Command::Augment(args) => commands::augment::run(args, ctx),
+            Command::Report(args) => commands::report::run(args, ctx),
         }
     }
 }

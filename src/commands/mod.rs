@@ -3,14 +3,17 @@
 
 pub mod augment;
 pub mod augment_flags;
+pub mod average;
 pub mod common;
 pub mod convert;
+pub mod ema_flags;
 pub mod evaluate;
 pub mod export;
 pub mod fetch;
 pub mod info;
 pub mod predict;
 pub mod profile;
+pub mod report;
 pub mod train;
 
 use crate::registry::Registry;

@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 
 use super::augment_flags::{pair, AugmentFlags, MixupFlags};
+use super::ema_flags::EmaArgs;
 use super::Context;
 use crate::dist::{self, agree, Fingerprint, Group};
 use crate::output::Format;
@@ -41,8 +42,9 @@ incomplete batch of an epoch is dropped. With --mixup/--cutmix, each batch is th
 timm's Mixup does (train.py without its prefetcher), its numbers drawn per update from --seed, \
 and the loss is timm's SoftTargetCrossEntropy on soft targets that carry the label smoothing.
 
-The optimizer is SGD with momentum (torch.optim.SGD; weight decay on convolution weights only, \
-not on BatchNorm parameters and biases), the loss cross-entropy with label smoothing, the \
+The optimizer is --opt (timm's names and defaults; by default SGD with momentum 0.9, \
+torch.optim.SGD; weight decay on convolution weights only, not on BatchNorm parameters and \
+biases, as timm's parameter groups), the loss cross-entropy with label smoothing, the \
 learning rate timm's scheduler's (create_scheduler_v2 with --sched and its flags), set at \
 each epoch's start as timm's train.py does, or before every update with --sched-on-updates \
 (epochs then count as epochs x batches per epoch; runs recorded before dpn had the flag \
@@ -118,16 +120,47 @@ pub struct TrainArgs {
     #[arg(long, value_name = "M")]
     pub momentum: Option<f64>,
 
-    /// Nesterov momentum (timm's `--opt sgd`); plain momentum without it (`--opt momentum`)
+    /// Nesterov momentum: the same as `--opt sgd`
     #[arg(long)]
     pub nesterov: bool,
+
+    /// Optimizer, by timm's name: sgd (Nesterov momentum), momentum, rmsprop, rmsproptf,
+    /// adam, adamw, nadam, radam, lamb, lars, lion, adafactor [default: momentum, the seed
+    /// recipe's SGD with momentum 0.9; timm's default is sgd]
+    #[arg(long, value_name = "NAME")]
+    pub opt: Option<String>,
+
+    /// Optimizer epsilon [default: the optimizer's own, as timm]
+    #[arg(long, value_name = "EPS")]
+    pub opt_eps: Option<f64>,
+
+    /// Optimizer betas [default: the optimizer's own, as timm]
+    #[arg(long, value_name = "BETA", num_args = 2)]
+    pub opt_betas: Option<Vec<f64>>,
+
+    /// Layer-wise LR decay (timm's param_groups_layer_decay over the DPN's blocks)
+    #[arg(long, value_name = "F")]
+    pub layer_decay: Option<f64>,
+
+    /// Without --lr: LR = LR_BASE * global batch / --lr-base-size (timm's rule) [default: 0.1]
+    #[arg(long, value_name = "LR")]
+    pub lr_base: Option<f64>,
+
+    /// Without --lr: the batch size --lr-base is for [default: 256]
+    #[arg(long, value_name = "N")]
+    pub lr_base_size: Option<usize>,
+
+    /// Without --lr: linear or sqrt scaling of --lr-base by the batch ratio [default: sqrt
+    /// for optimizers whose name has "ada" or "lamb", else linear, as timm]
+    #[arg(long, value_name = "SCALE")]
+    pub lr_base_scale: Option<String>,
 
     /// Weight decay of convolution weights (none on BatchNorm and biases) [default: 1e-4]
     #[arg(long, value_name = "WD")]
     pub weight_decay: Option<f64>,
 
-    /// Label smoothing of the cross-entropy loss [default: 0.1]
-    #[arg(long, value_name = "F")]
+    /// Label smoothing of the cross-entropy loss (timm's --smoothing, also accepted) [default: 0.1]
+    #[arg(long, value_name = "F", alias = "smoothing")]
     pub label_smoothing: Option<f64>,
 
     /// Input side in pixels [default: the model's, 224]
@@ -211,6 +244,114 @@ pub struct TrainArgs {
     /// The learning-rate schedule (boxed like `augment`).
     #[command(flatten)]
     pub schedule: Box<ScheduleArgs>,
+
+    /// Model EMA and checkpoint history (boxed like `augment`).
+    #[command(flatten)]
+    pub ema: Box<EmaArgs>,
+
+    /// Losses and regularization (boxed like `augment`).
+    #[command(flatten)]
+    pub reg: Box<RegArgs>,
+}
+
+/// timm's train.py loss and regularization flags (`train::loss`,
+/// `train::clip`, the head's dropout).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Regularization")]
+pub struct RegArgs {
+    /// Binary cross-entropy instead of cross-entropy (timm's BinaryCrossEntropy; as train.py, it
+    /// applies with mixup/cutmix or label smoothing on)
+    #[arg(long)]
+    pub bce_loss: bool,
+
+    /// BCE: targets above this become 1, the others 0 [default: none]
+    #[arg(long, value_name = "F")]
+    pub bce_target_thresh: Option<f64>,
+
+    /// BCE: sum over classes, then the batch mean (else the mean of every element)
+    #[arg(long)]
+    pub bce_sum: bool,
+
+    /// BCE: weight of the positive term (torch's pos_weight) [default: none]
+    #[arg(long, value_name = "F")]
+    pub bce_pos_weight: Option<f64>,
+
+    /// Dropout on the pooled features before the classifier, in training (timm's --drop) [default: 0]
+    #[arg(long, value_name = "P")]
+    pub drop: Option<f64>,
+
+    /// Clip gradients after unscaling, before each update (timm's --clip-grad; see --clip-mode)
+    /// [default: none]
+    #[arg(long, value_name = "V")]
+    pub clip_grad: Option<f64>,
+
+    /// How --clip-grad clips: norm (total 2-norm), value (each entry), agc (timm's adaptive
+    /// clipping, classifier excluded) [default: norm]
+    #[arg(long, value_name = "MODE")]
+    pub clip_mode: Option<String>,
+
+    /// Micro-batches whose gradients add up to one update (loss divided; timm's
+    /// --grad-accum-steps) [default: 1]
+    #[arg(long, value_name = "N")]
+    pub grad_accum_steps: Option<u64>,
+}
+
+impl RegArgs {
+    /// Records the flags in a new run's settings.
+    pub fn apply(&self, cfg: &mut TrainConfig) {
+        cfg.bce_loss = self.bce_loss;
+        cfg.bce_target_thresh = self.bce_target_thresh;
+        cfg.bce_sum = self.bce_sum;
+        cfg.bce_pos_weight = self.bce_pos_weight;
+        cfg.drop = self.drop.unwrap_or(0.0);
+        cfg.clip_grad = self.clip_grad;
+        cfg.clip_mode = self.clip_mode.clone().unwrap_or_else(|| "norm".into());
+        cfg.grad_accum_steps = self.grad_accum_steps.unwrap_or(1).min(1 << 20) as usize;
+    }
+
+    /// `--resume`: the flags that change what the run computes must match.
+    fn fixed(&self, saved: &TrainConfig, fixed: &mut Vec<String>) {
+        if self.bce_loss != saved.bce_loss {
+            fixed.push(format!(
+                "--bce-loss (the checkpoint has {})",
+                saved.bce_loss
+            ));
+        }
+        if self.bce_sum && !saved.bce_sum {
+            fixed.push("--bce-sum (the checkpoint averages)".into());
+        }
+        differs(
+            fixed,
+            "bce-target-thresh",
+            self.bce_target_thresh,
+            saved.bce_target_thresh.unwrap_or(f64::NAN),
+        );
+        differs(
+            fixed,
+            "bce-pos-weight",
+            self.bce_pos_weight,
+            saved.bce_pos_weight.unwrap_or(f64::NAN),
+        );
+        differs(fixed, "drop", self.drop, saved.drop);
+        differs(
+            fixed,
+            "clip-grad",
+            self.clip_grad,
+            saved.clip_grad.unwrap_or(f64::NAN),
+        );
+        differs(
+            fixed,
+            "clip-mode",
+            self.clip_mode.clone(),
+            saved.clip_mode().into(),
+        );
+        differs(
+            fixed,
+            "grad-accum-steps",
+            self.grad_accum_steps.map(|n| n as usize),
+            saved.accum_steps(),
+        );
+    }
 }
 
 /// timm's train.py schedule flags, as `create_scheduler_v2` reads them
@@ -345,6 +486,55 @@ impl DistBn {
 const LR_BASE: f64 = 0.1;
 const LR_BASE_SIZE: f64 = 256.0;
 
+/// The peak LR without `--lr`: timm's train.py rule (`--lr-base` times the
+/// global batch over `--lr-base-size`, square root of that ratio for
+/// adaptive optimizers) when any `--lr-base*` flag is given or the optimizer
+/// is not SGD; else, as before, the registry's LR scaled by batch size.
+/// Printed on stderr as timm logs it.
+fn resolve_lr(
+    args: &TrainArgs,
+    spec: &ModelSpec,
+    global_batch: usize,
+    opt: &str,
+    ui: &crate::ui::Ui,
+) -> Result<f64> {
+    if let Some(lr) = args.lr {
+        return Ok(lr);
+    }
+    let timm_rule = args.lr_base.is_some()
+        || args.lr_base_size.is_some()
+        || args.lr_base_scale.is_some()
+        || !matches!(opt, "sgd" | "momentum");
+    if !timm_rule {
+        return Ok(default_lr(spec, global_batch));
+    }
+    let base = args.lr_base.unwrap_or(LR_BASE);
+    let size = args.lr_base_size.map_or(LR_BASE_SIZE, |n| n as f64);
+    if size <= 0.0 {
+        return Err(error::usage("--lr-base-size must be positive"));
+    }
+    let scale = match args.lr_base_scale.as_deref() {
+        None | Some("") if crate::train::optim::sqrt_lr_scaling(opt) => "sqrt",
+        None | Some("") => "linear",
+        Some(s @ ("sqrt" | "linear")) => s,
+        Some(other) => {
+            return Err(error::usage(format!(
+                "--lr-base-scale {other}: linear or sqrt"
+            )))
+        }
+    };
+    let mut ratio = global_batch as f64 / size;
+    if scale == "sqrt" {
+        ratio = ratio.sqrt();
+    }
+    let lr = base * ratio;
+    ui.info(format!(
+        "Learning rate ({lr}) calculated from base learning rate ({base}) and effective \
+         global batch size ({global_batch}) with {scale} scaling."
+    ));
+    Ok(lr)
+}
+
 /// The default peak LR: the registry's scaled linearly by batch size.
 pub fn default_lr(spec: &ModelSpec, batch_size: usize) -> f64 {
     match (spec.metadata.lr, spec.metadata.batch_size) {
@@ -363,6 +553,7 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
     let spec = ctx.registry.get(&model)?;
     let data = args.data.clone().expect("clap requires --data");
     let batch_size = args.batch_size.unwrap_or(64);
+    let opt = optimizer_name(args)?;
     let init = if args.pretrained || args.weights.is_some() {
         let path = store::resolve_weights(&ctx.cache, spec, args.weights.as_deref())?;
         absolute(&path).display().to_string()
@@ -379,12 +570,14 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
         epochs: args.epochs.unwrap_or(10),
         batch_size,
         // timm scales by the global batch: every process's batch together.
-        lr: args
-            .lr
-            .unwrap_or_else(|| default_lr(spec, batch_size * world)),
+        lr: resolve_lr(args, spec, batch_size * world, &opt, &ctx.ui)?,
         momentum: args.momentum.unwrap_or(0.9),
-        nesterov: args.nesterov,
+        nesterov: opt == "sgd",
         weight_decay: args.weight_decay.unwrap_or(1e-4),
+        opt: opt.clone(),
+        opt_eps: args.opt_eps,
+        opt_betas: args.opt_betas.clone(),
+        layer_decay: args.layer_decay,
         sched: args.schedule.sched.unwrap_or(SchedKind::Cosine),
         warmup_epochs: args.schedule.warmup_epochs.unwrap_or(0),
         warmup_lr: args.schedule.warmup_lr.unwrap_or(1e-5),
@@ -426,11 +619,39 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
     };
     args.augment.apply(&mut cfg);
     args.mixup.apply(&mut cfg);
+    args.ema.apply(&mut cfg)?;
+    args.reg.apply(&mut cfg);
     Ok(cfg)
 }
 
 /// Records `--{name} {given}` in `fixed` when it was given and differs from
 /// what the checkpoint holds (compared as values: `0` and `0.0` are equal).
+/// `--opt` (or `--nesterov`, its alias for `sgd`), lower-cased and checked.
+fn optimizer_name(args: &TrainArgs) -> Result<String> {
+    let name = match (&args.opt, args.nesterov) {
+        (Some(o), true) if o.to_lowercase() != "sgd" && o.to_lowercase() != "nesterov" => {
+            return Err(error::usage(format!(
+                "--nesterov is --opt sgd; it cannot go with --opt {o}"
+            )))
+        }
+        (Some(o), _) => o.to_lowercase(),
+        (None, true) => "sgd".into(),
+        (None, false) => "momentum".into(),
+    };
+    let name = if name == "nesterov" {
+        "sgd".into()
+    } else {
+        name
+    };
+    if !crate::train::optim::NAMES.contains(&name.as_str()) {
+        return Err(error::usage(format!(
+            "--opt {name}: not an optimizer dpn has (one of {})",
+            crate::train::optim::NAMES.join(", ")
+        )));
+    }
+    Ok(name)
+}
+
 fn differs<T: PartialEq + std::fmt::Display>(
     fixed: &mut Vec<String>,
     name: &str,
@@ -595,6 +816,7 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
         args.label_smoothing,
         saved.label_smoothing,
     );
+    args.reg.fixed(saved, &mut fixed);
     differs(&mut fixed, "img-size", args.img_size, saved.img_size);
     differs(&mut fixed, "hflip", args.augment.hflip, saved.hflip);
     differs(&mut fixed, "crop-pct", args.crop_pct, saved.crop_pct);
@@ -718,9 +940,37 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
     if args.splits.jsd_loss && !saved.jsd_loss {
         fixed.push("--jsd-loss (the checkpoint ran without it)".into());
     }
-    if args.nesterov && !saved.nesterov {
-        fixed.push("--nesterov (the checkpoint has plain momentum)".into());
+    if args.opt.is_some() || args.nesterov {
+        let given = optimizer_name(args)?;
+        if given != saved.optimizer() {
+            fixed.push(format!(
+                "--opt {given} (the checkpoint has {})",
+                saved.optimizer()
+            ));
+        }
     }
+    differs(
+        &mut fixed,
+        "opt-eps",
+        args.opt_eps,
+        saved.opt_eps.unwrap_or(f64::NAN),
+    );
+    if let Some(b) = args
+        .opt_betas
+        .as_ref()
+        .filter(|b| Some(*b) != saved.opt_betas.as_ref())
+    {
+        fixed.push(format!(
+            "--opt-betas {b:?} (the checkpoint has {:?})",
+            saved.opt_betas
+        ));
+    }
+    differs(
+        &mut fixed,
+        "layer-decay",
+        args.layer_decay,
+        saved.layer_decay.unwrap_or(f64::NAN),
+    );
     if args.sync_bn && !saved.sync_bn {
         fixed.push("--sync-bn (the checkpoint ran without it)".into());
     }
@@ -733,6 +983,7 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
     if args.augment.ratio.is_some() && pair(&args.augment.ratio, saved.ratio) != saved.ratio {
         fixed.push("--ratio".into());
     }
+    args.ema.resume(&mut cfg, &mut fixed);
     if !fixed.is_empty() {
         return Err(error::usage(format!(
             "--resume keeps the checkpoint's settings; cannot change {}",
@@ -841,6 +1092,27 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
             "--label-smoothing {} must be in [0, 1)",
             cfg.label_smoothing
         ));
+    }
+    crate::train::clip::ClipMode::parse(cfg.clip_mode())
+        .map_err(|e| error::usage(e.to_string()))?;
+    if cfg.grad_accum_steps == 0 {
+        return bad("--grad-accum-steps must be at least 1".into());
+    }
+    if !(0.0..1.0).contains(&cfg.drop) {
+        return bad(format!("--drop {} must be in [0, 1)", cfg.drop));
+    }
+    if let Some(v) = cfg.clip_grad {
+        if !(v.is_finite() && v > 0.0) {
+            return bad(format!("--clip-grad {v} must be positive"));
+        }
+    }
+    if let Some(w) = cfg.bce_pos_weight {
+        if !(w.is_finite() && w > 0.0) {
+            return bad(format!("--bce-pos-weight {w} must be positive"));
+        }
+    }
+    if cfg.bce_target_thresh.is_some_and(|t| !t.is_finite()) {
+        return bad("--bce-target-thresh must be a finite number".into());
     }
     if let Some(f) = cfg.val_split {
         if !(0.0..1.0).contains(&f) {

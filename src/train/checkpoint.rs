@@ -7,8 +7,9 @@
 //! checkpoints/<name>/config.json            timm's hub config: timm.create_model("local-dir:<dir>")
 //! checkpoints/<name>/optimizer.safetensors  SGD momentum buffers (momentum_buffer.<param>)
 //! checkpoints/<name>/state.json             epoch, step, RNG state, arguments, classes, history
+//! checkpoints/<name>/ema/                    --model-ema: the EMA, model.safetensors + config.json
 //! last -> checkpoints/<name>                the newest checkpoint (relative symlink)
-//! best -> checkpoints/<name>                the best by validation top-1
+//! best -> checkpoints/<name>                the best by --eval-metric (validation top-1)
 //! run.json                                  the settings the run started with
 //! .dpn-train.lock                           held by the process writing the folder
 //! ```
@@ -18,7 +19,8 @@
 //! do the `last` / `best` links move, each by renaming a new symlink over the
 //! old one (atomic on POSIX). A process killed at any moment therefore
 //! leaves `last` pointing at a complete checkpoint, the previous one until
-//! the new one is whole. Checkpoints that no link names are deleted after
+//! the new one is whole. Checkpoints that no link names, and that are not
+//! among the `--checkpoint-hist` best (`train::history`), are deleted after
 //! the links move; leftovers of a killed run are removed by the next.
 //!
 //! Before a run folder is resumed or reused, [`recover`] undoes what kills
@@ -85,6 +87,13 @@ pub struct EpochMetrics {
     pub seconds: f64,
     /// Training images that could not be read and were skipped.
     pub skipped: u64,
+    /// The EMA's validation (`--model-ema`; none without it).
+    #[serde(default)]
+    pub ema_val_loss: Option<f64>,
+    #[serde(default)]
+    pub ema_top1: Option<f64>,
+    #[serde(default)]
+    pub ema_top5: Option<f64>,
 }
 
 /// Running sums of the epoch in progress (so that an interrupted epoch's
@@ -124,6 +133,10 @@ pub struct TrainState {
     pub partial: Partial,
     pub best_top1: Option<f64>,
     pub best_epoch: Option<u64>,
+    /// The best value of `--eval-metric` (the EMA's with `--model-ema`);
+    /// runs before the flag recorded `best_top1` only.
+    #[serde(default)]
+    pub best_metric: Option<f64>,
     pub history: Vec<EpochMetrics>,
     pub config: TrainConfig,
     /// Why this checkpoint was written: "epoch", "interrupted".
@@ -211,6 +224,7 @@ pub fn save(
     optimizer: &[(String, Tensor)],
     state: &TrainState,
     is_best: bool,
+    ema: Option<(&nn::VarStore, &Dpn)>,
 ) -> Result<PathBuf> {
     let root = output.join(CHECKPOINTS_DIR);
     fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
@@ -228,10 +242,16 @@ pub fn save(
     };
     let names = output_names(&state.classes, net.num_classes());
     let config = timm_config(info.spec, &arch, &names, info.preprocess);
-    write_synced(
-        &tmp.join(CONFIG_FILE),
-        serde_json::to_string_pretty(&config)?.as_bytes(),
-    )?;
+    let config = serde_json::to_string_pretty(&config)?;
+    write_synced(&tmp.join(CONFIG_FILE), config.as_bytes())?;
+    if let Some((ema_vs, ema_net)) = ema {
+        let dir = tmp.join(super::ema::EMA_DIR);
+        fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let sd = model_state_dict(ema_vs, ema_net, info, &state.classes)?;
+        weights::write_safetensors(&dir.join(MODEL_FILE), &sd)?;
+        write_synced(&dir.join(CONFIG_FILE), config.as_bytes())?;
+        sync_dir(&dir);
+    }
     #[cfg(feature = "test-hooks")]
     if let Some(marker) = std::env::var_os(TEST_PAUSE_ENV).filter(|_| output.join(LAST).exists()) {
         let _ = fs::write(&marker, b"paused\n");
@@ -268,7 +288,11 @@ pub fn save(
         point(output, BEST, &target)?;
     }
     sync_dir(output);
-    prune(output);
+    let metric = &state.config.eval_metric;
+    prune(
+        output,
+        &super::history::kept(output, state.config.checkpoint_hist, metric),
+    );
     Ok(dir)
 }
 
@@ -292,13 +316,15 @@ fn point(output: &Path, link: &str, target: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Removes checkpoint folders that neither `last` nor `best` names, and
-/// temporary folders of processes that are gone.
-fn prune(output: &Path) {
+/// Removes checkpoint folders that neither `last` nor `best` names nor
+/// `hist` lists, and temporary folders of processes that are gone.
+fn prune(output: &Path, hist: &[PathBuf]) {
     let root = output.join(CHECKPOINTS_DIR);
     let keep: Vec<PathBuf> = [LAST, BEST]
         .iter()
-        .filter_map(|l| fs::canonicalize(output.join(l)).ok())
+        .map(|l| output.join(l))
+        .chain(hist.iter().cloned())
+        .filter_map(|p| fs::canonicalize(p).ok())
         .collect();
     let Ok(entries) = fs::read_dir(&root) else {
         return;

@@ -34,6 +34,18 @@ pub struct TrainConfig {
     pub momentum: f64,
     pub nesterov: bool,
     pub weight_decay: f64,
+    /// timm's `--opt` name; empty in runs from before it (see
+    /// [`TrainConfig::optimizer`]).
+    #[serde(default)]
+    pub opt: String,
+    /// `--opt-eps`, `--opt-betas`: None for the optimizer's defaults.
+    #[serde(default)]
+    pub opt_eps: Option<f64>,
+    #[serde(default)]
+    pub opt_betas: Option<Vec<f64>>,
+    /// `--layer-decay`: timm's layer-wise LR decay.
+    #[serde(default)]
+    pub layer_decay: Option<f64>,
     pub sched: SchedKind,
     pub warmup_epochs: u64,
     pub warmup_lr: f64,
@@ -189,6 +201,49 @@ pub struct TrainConfig {
     /// timm's `--lr-noise-std` (recorded; timm 1.0's draw does not read it).
     #[serde(default = "one_f64")]
     pub lr_noise_std: f64,
+    /// timm's `--model-ema`: keep an EMA of the weights (`train::ema`).
+    #[serde(default)]
+    pub model_ema: bool,
+    /// timm's `--model-ema-decay` (0.9998 as train.py).
+    #[serde(default = "ema_decay")]
+    pub model_ema_decay: f64,
+    /// timm's `--model-ema-warmup`.
+    #[serde(default)]
+    pub model_ema_warmup: bool,
+    /// timm's `--model-ema-force-cpu` (the EMA is then not validated).
+    #[serde(default)]
+    pub model_ema_force_cpu: bool,
+    /// timm's `--checkpoint-hist`: epoch checkpoints kept, the best by
+    /// `eval_metric` (runs before the flag kept the best one).
+    #[serde(default = "one")]
+    pub checkpoint_hist: usize,
+    /// timm's `--eval-metric`: top1, top5 or loss (lower is better).
+    #[serde(default = "top1")]
+    pub eval_metric: String,
+    /// timm's `--bce-loss` (`train::loss::Bce`); off in runs before it.
+    #[serde(default)]
+    pub bce_loss: bool,
+    /// timm's `--bce-target-thresh`.
+    #[serde(default)]
+    pub bce_target_thresh: Option<f64>,
+    /// timm's `--bce-sum`: sum over classes, then the batch mean.
+    #[serde(default)]
+    pub bce_sum: bool,
+    /// timm's `--bce-pos-weight`.
+    #[serde(default)]
+    pub bce_pos_weight: Option<f64>,
+    /// timm's `--drop`: dropout on the pooled features before the classifier.
+    #[serde(default)]
+    pub drop: f64,
+    /// timm's `--clip-grad` (`train::clip`); none is no clipping.
+    #[serde(default)]
+    pub clip_grad: Option<f64>,
+    /// timm's `--clip-mode`: norm, value or agc ("" in runs before it: norm).
+    #[serde(default)]
+    pub clip_mode: String,
+    /// timm's `--grad-accum-steps` (1 in runs before it).
+    #[serde(default = "one")]
+    pub grad_accum_steps: usize,
 }
 
 impl TrainConfig {
@@ -201,6 +256,30 @@ impl TrainConfig {
         }
         let mode: EraseMode = self.remode.parse().map_err(error::usage)?;
         Ok(Some(RandomErasing::new(self.reprob, mode, self.recount)))
+    }
+}
+
+impl TrainConfig {
+    /// The `--opt` name: recorded, or for runs from before `--opt`, what
+    /// `--nesterov` chose (`sgd`, else `momentum`).
+    pub fn optimizer(&self) -> &str {
+        match self.opt.as_str() {
+            "" if self.nesterov => "sgd",
+            "" => "momentum",
+            name => name,
+        }
+    }
+
+    /// The optimizer settings (timm's `optimizer_kwargs`).
+    pub fn optim_options(&self) -> crate::train::optim::Options {
+        crate::train::optim::Options {
+            name: self.optimizer().to_string(),
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            eps: self.opt_eps,
+            betas: self.opt_betas.clone(),
+            layer_decay: self.layer_decay,
+        }
     }
 }
 
@@ -347,6 +426,14 @@ impl TrainConfig {
     }
 }
 
+fn ema_decay() -> f64 {
+    0.9998
+}
+
+fn top1() -> String {
+    "top1".into()
+}
+
 fn one_f64() -> f64 {
     1.0
 }
@@ -381,6 +468,22 @@ fn one_u64() -> u64 {
 
 fn noise_pct() -> f64 {
     0.67
+}
+
+impl TrainConfig {
+    /// `--clip-mode`, "norm" for runs from before it.
+    pub fn clip_mode(&self) -> &str {
+        if self.clip_mode.is_empty() {
+            "norm"
+        } else {
+            &self.clip_mode
+        }
+    }
+
+    /// `--grad-accum-steps`, 1 for runs from before it.
+    pub fn accum_steps(&self) -> usize {
+        self.grad_accum_steps.max(1)
+    }
 }
 
 fn one() -> usize {

@@ -46,8 +46,11 @@ pub fn write_metrics(output: &Path, history: &[EpochMetrics]) -> Result<()> {
 }
 
 /// The per-epoch metrics as a table: metrics.csv, and what `dpn train` prints.
+/// A run with a validated EMA (`--model-ema`) has three more columns, last:
+/// ema_val_loss, ema_top1, ema_top5.
 pub fn metrics_table(history: &[EpochMetrics]) -> Table {
-    let mut t = Table::new(vec![
+    let ema = history.iter().any(|m| m.ema_top1.is_some());
+    let mut columns = vec![
         Column::new("epoch", "Epoch", true),
         Column::new("lr", "LR", true),
         Column::new("train_loss", "Train loss", true),
@@ -57,10 +60,18 @@ pub fn metrics_table(history: &[EpochMetrics]) -> Table {
         Column::new("images_per_s", "img/s", true),
         Column::new("seconds", "Seconds", true),
         Column::new("skipped", "Skipped", true),
-    ]);
+    ];
+    if ema {
+        columns.extend([
+            Column::new("ema_val_loss", "EMA val loss", true),
+            Column::new("ema_top1", "EMA top-1", true),
+            Column::new("ema_top5", "EMA top-5", true),
+        ]);
+    }
+    let mut t = Table::new(columns);
     let pct = |v: f64| format!("{v:.2}%");
     for m in history {
-        t.push(vec![
+        let mut row = vec![
             Cell::plain(m.epoch),
             Cell::new(m.lr, format!("{:.5}", m.lr)),
             Cell::new(m.train_loss, format!("{:.4}", m.train_loss)),
@@ -70,7 +81,15 @@ pub fn metrics_table(history: &[EpochMetrics]) -> Table {
             Cell::new(m.images_per_s, format!("{:.1}", m.images_per_s)),
             Cell::new(m.seconds, format!("{:.1}", m.seconds)),
             Cell::plain(m.skipped),
-        ]);
+        ];
+        if ema {
+            row.extend([
+                Cell::opt(m.ema_val_loss, |v| format!("{v:.4}")),
+                Cell::opt(m.ema_top1, pct),
+                Cell::opt(m.ema_top5, pct),
+            ]);
+        }
+        t.push(row);
     }
     t
 }

@@ -4,6 +4,9 @@
 //! * [`optim`]: SGD with momentum as `torch.optim.SGD`, weight decay off for
 //!   BatchNorm parameters and biases (timm's `param_groups_weight_decay`);
 //! * [`loss`]: the losses (label-smoothing and soft-target cross-entropy, JSD);
+//! * [`average`]: `dpn average`, timm's `avg_checkpoints.py`;
+//! * [`ema`]: timm's `ModelEmaV3` (`--model-ema`);
+//! * [`history`]: the N best checkpoints (`--checkpoint-hist`) and `best`;
 //! * [`sched`]: timm's cosine and step schedules with warmup, per update;
 //! * [`dataset`]: epoch order (the images come from `data::folders`);
 //! * [`checkpoint`]: atomic checkpoints (weights in timm's names, optimizer
@@ -21,9 +24,13 @@
 //! torch over ten steps; `tests/train_cli.rs` and `tests/train_digits.rs`
 //! run `dpn train` on real images.
 
+pub mod average;
 pub mod checkpoint;
+pub mod clip;
 pub mod config;
 pub mod dataset;
+pub mod ema;
+pub mod history;
 pub mod jsd;
 pub mod logs;
 pub mod loss;

@@ -20,13 +20,16 @@ use indicatif::ProgressBar;
 use tch::{nn, Device};
 
 use super::checkpoint::{self, EpochMetrics, Partial, TrainState};
+use super::clip::{Clip, ClipMode};
 use super::config::TrainConfig;
 use super::dataset::epoch_order;
+use super::ema::{Ema, EmaSettings};
+use super::history;
 use super::logs::{open_steps, write_metrics};
-use super::loss::Loss;
-use super::optim::Sgd;
+use super::loss::{Loss, LossChoice};
+use super::optim::{self, Optimizer};
 use super::sched::Schedule;
-use super::step::{train_step, LossScaler};
+use super::step::{train_micro_step, How, LossScaler, Micro};
 use super::validate::{validate, Validation};
 use crate::augment::mixup;
 use crate::augment::splits::{split_major, SplitTransform};
@@ -81,8 +84,9 @@ pub fn train(
         let lr = run.train_epoch()?;
         run.distribute_bn()?;
         let t_val = Instant::now();
-        let val = run.validate_epoch()?;
-        run.end_epoch(lr, val, t_val.elapsed().as_secs_f64())?;
+        let val = run.validate_epoch(false)?;
+        let ema_val = run.validate_epoch(true)?;
+        run.end_epoch(lr, val, ema_val, t_val.elapsed().as_secs_f64())?;
     }
     let best = run
         .state
@@ -121,7 +125,7 @@ struct Run<'a> {
     ddp: Option<Ddp>,
     vs: nn::VarStore,
     model: Dpn,
-    opt: Sgd,
+    opt: Box<dyn Optimizer>,
     sched: Schedule,
     scaler: LossScaler,
     opts: RunOptions,
@@ -133,6 +137,10 @@ struct Run<'a> {
     steps_file: Option<fs::File>,
     /// The newest checkpoint written (`last` until the first one exists).
     last: PathBuf,
+    /// timm's model EMA (`--model-ema`), updated after every update.
+    ema: Option<Ema>,
+    /// `--clip-grad` (`train::clip`).
+    clip: Option<Clip>,
 }
 
 impl<'a> Run<'a> {
@@ -182,7 +190,8 @@ impl<'a> Run<'a> {
         }
 
         let built = build_model(&cfg, env.registry, spec, resume.as_ref(), &data, ui);
-        let (mut vs, model) = agree(&group, built)?;
+        let (mut vs, mut model) = agree(&group, built)?;
+        model.set_drop_rate(cfg.drop);
         infer::prepare_model(&mut vs, &opts);
         #[cfg(feature = "test-hooks")]
         if test_f64() {
@@ -192,9 +201,19 @@ impl<'a> Run<'a> {
             Some(g) => Some(Ddp::new(g.clone(), &vs, model.keys(), cfg.sync_bn)?),
             None => None,
         };
-        let mut opt = Sgd::new(&vs, cfg.momentum, cfg.weight_decay, cfg.nesterov);
-        let sched = schedule(&cfg, upe);
-        let state = initial_state(&cfg, resume, &mut opt, &data, precision)?;
+        let mut opt = optim::build(&cfg.optim_options(), &vs)?;
+        let clip = match cfg.clip_grad {
+            Some(v) => Some(Clip::new(ClipMode::parse(cfg.clip_mode())?, v, &vs)),
+            None => None,
+        };
+        // The schedule counts optimizer updates (train.py's
+        // `updates_per_epoch`, rounded up over the accumulation groups).
+        let sched = schedule(&cfg, upe.div_ceil(cfg.accum_steps() as u64));
+        let ema = agree(
+            &group,
+            start_ema(&cfg, spec, &vs, &model, resume.as_ref(), ui),
+        )?;
+        let state = initial_state(&cfg, resume, opt.as_mut(), &data, precision)?;
         let scaler = LossScaler {
             enabled: precision == Precision::F16,
             scale: state.loss_scale,
@@ -237,6 +256,8 @@ impl<'a> Run<'a> {
             loader_opts,
             steps_file,
             last: output.join(checkpoint::LAST),
+            ema,
+            clip,
         })
     }
 
@@ -248,7 +269,7 @@ impl<'a> Run<'a> {
         let loader = self.epoch_loader()?;
         let bar = progress::epoch(self.ui, upe, epoch, self.sched.num_epochs);
         bar.set_position(start_step);
-        let mut lr = self.lr_of(epoch * upe + start_step.saturating_sub(1));
+        let mut lr = self.lr_of(self.update_of(start_step.saturating_sub(1)));
         let mut first_failure: Option<String> = None;
         let t_train = Instant::now();
         for (i, batch) in loader.enumerate() {
@@ -382,7 +403,8 @@ impl<'a> Run<'a> {
     ) -> Result<f64> {
         let epoch = self.state.epoch;
         let u = epoch * self.upe + step;
-        let lr = self.lr_of(u);
+        let micro = Micro::of(step, self.upe, self.cfg.accum_steps() as u64);
+        let lr = self.lr_of(self.update_of(step));
         let loss = if totals.trainable {
             let ys = batch
                 .label_tensor()
@@ -402,9 +424,9 @@ impl<'a> Run<'a> {
             #[cfg(feature = "test-hooks")]
             dump_batch(self.rank_world().0, u, images, &ys)?;
             let r = crate::sys::panic::catch(|| {
-                train_step(
+                train_micro_step(
                     &self.model,
-                    &mut self.opt,
+                    self.opt.as_mut(),
                     images,
                     &ys,
                     lr,
@@ -412,10 +434,19 @@ impl<'a> Run<'a> {
                     &self.opts,
                     &mut self.scaler,
                     self.ddp.as_ref(),
+                    How {
+                        clip: self.clip.as_ref(),
+                        micro,
+                    },
                 )
             })
             .and_then(|r| r)
             .map_err(|e| self.out_of_memory(e, "training"))?;
+            let updates = self.update_of(step) + 1;
+            if let Some(ema) = self.ema.as_mut().filter(|_| micro.update) {
+                // timm: `model_ema.update(model, step=num_updates)`, 1-based.
+                ema.update(&self.vs, &self.model, updates)?;
+            }
             if !r.loss.is_finite() {
                 bar.finish_and_clear();
                 let good = match fs::canonicalize(&self.last) {
@@ -443,9 +474,21 @@ impl<'a> Run<'a> {
             writeln!(f, "{u},{epoch},{step},{lr},{loss},{}", totals.images)
                 .context("writing steps.csv")?;
         }
-        self.state.step_in_epoch = step + 1;
-        self.state.update = u + 1;
+        // Mid-group, the step is not recorded: a resumed run redoes the
+        // group from its first micro-batch (its gradients are not saved).
+        if micro.update {
+            self.state.step_in_epoch = step + 1;
+            self.state.update = self.update_of(step) + 1;
+        }
         Ok(lr)
+    }
+
+    /// The optimizer update (0-based, over the run) that batch `step` of the
+    /// current epoch belongs to: batches in `--grad-accum-steps` groups,
+    /// `ceil(batches / k)` updates an epoch, as train.py counts them.
+    fn update_of(&self, step: u64) -> u64 {
+        let k = self.cfg.accum_steps() as u64;
+        self.state.epoch * self.upe.div_ceil(k) + step / k
     }
 
     /// timm's Mixup/CutMix on update `u`'s batch when the run has it (the
@@ -480,15 +523,16 @@ impl<'a> Run<'a> {
 
     /// train.py's `train_loss_fn` for class-index targets.
     fn loss(&self) -> Loss {
-        let smoothing = self.cfg.label_smoothing;
-        if self.cfg.jsd_loss {
-            Loss::Jsd {
-                splits: self.cfg.aug_splits,
-                smoothing,
-            }
-        } else {
-            Loss::CrossEntropy { smoothing }
+        LossChoice {
+            smoothing: self.cfg.label_smoothing,
+            jsd: self.cfg.jsd_loss.then_some(self.cfg.aug_splits),
+            mixup_active: self.cfg.mixup().ok().flatten().is_some(),
+            bce: self.cfg.bce_loss,
+            bce_target_thresh: self.cfg.bce_target_thresh,
+            bce_sum: self.cfg.bce_sum,
+            bce_pos_weight: self.cfg.bce_pos_weight,
         }
+        .select()
     }
 
     fn rank_world(&self) -> (usize, usize) {
@@ -557,14 +601,21 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The validation pass, when the run has a validation set.
-    fn validate_epoch(&mut self) -> Result<Option<Validation>> {
+    /// The validation pass of the model (or of its EMA: none without one,
+    /// or with `--model-ema-force-cpu`, as timm), when the run has a
+    /// validation set.
+    fn validate_epoch(&mut self, ema: bool) -> Result<Option<Validation>> {
         let Some(v) = &self.data.val else {
             return Ok(None);
         };
+        let model = match &self.ema {
+            _ if !ema => &self.model,
+            Some(e) if !e.settings.force_cpu => &e.model,
+            _ => return Ok(None),
+        };
         let Some(val) = crate::sys::panic::catch(|| {
             validate(
-                &self.model,
+                model,
                 &v.items,
                 self.eval_tf.clone(),
                 &self.opts,
@@ -592,7 +643,13 @@ impl<'a> Run<'a> {
     }
 
     /// The epoch's metrics row, the best model so far, and a checkpoint.
-    fn end_epoch(&mut self, lr: f64, val: Option<Validation>, val_seconds: f64) -> Result<()> {
+    fn end_epoch(
+        &mut self,
+        lr: f64,
+        val: Option<Validation>,
+        ema_val: Option<Validation>,
+        val_seconds: f64,
+    ) -> Result<()> {
         if let Some(v) = val.as_ref().filter(|v| v.images > 0 && !v.loss.is_finite()) {
             let good = match fs::canonicalize(&self.last) {
                 Ok(p) => format!("the last good checkpoint is {}", p.display()),
@@ -607,13 +664,23 @@ impl<'a> Run<'a> {
             ));
         }
         let p = std::mem::take(&mut self.state.partial);
-        let row = epoch_row(self.state.epoch, lr, &p, val.as_ref(), val_seconds);
-        let is_best = match (row.top1, self.state.best_top1) {
-            (Some(t), None) => t.is_finite(),
-            (Some(t), Some(b)) => t > b,
+        let mut row = epoch_row(self.state.epoch, lr, &p, val.as_ref(), val_seconds);
+        row.ema_val_loss = ema_val.as_ref().map(|v| v.loss);
+        row.ema_top1 = ema_val.as_ref().map(|v| v.top1);
+        row.ema_top5 = ema_val.as_ref().map(|v| v.top5);
+        // timm's CheckpointSaver: the eval metric (the EMA's when validated).
+        let metric = self.cfg.eval_metric.as_str();
+        let best = self.state.best_metric.or(self
+            .state
+            .best_top1
+            .filter(|_| !self.cfg.model_ema && matches!(metric, "top1" | "")));
+        let is_best = match (history::row_metric(&row, metric), best) {
+            (Some(_), None) => true,
+            (Some(m), Some(b)) => history::better(metric, m, b),
             _ => false,
         };
         if is_best {
+            self.state.best_metric = history::row_metric(&row, metric);
             self.state.best_top1 = row.top1;
             self.state.best_epoch = Some(row.epoch);
         }
@@ -627,6 +694,12 @@ impl<'a> Run<'a> {
                 (Some(v), Some(t1), Some(t5)) =>
                     format!(", val loss {:.4}, top-1 {t1:.2}%, top-5 {t5:.2}%", v.loss),
                 _ => String::new(),
+            } + &match &ema_val {
+                Some(v) => format!(
+                    "; EMA val loss {:.4}, top-1 {:.2}%, top-5 {:.2}%",
+                    v.loss, v.top1, v.top5
+                ),
+                None => String::new(),
             },
             row.images_per_s,
             row.seconds
@@ -636,6 +709,7 @@ impl<'a> Run<'a> {
         self.state.step_in_epoch = 0;
         let saved = if self.rank_world().0 == 0 {
             write_metrics(self.output, &self.state.history)
+                .map(|()| self.write_report())
                 .and_then(|()| self.save("epoch", is_best))
                 .map(Some)
         } else {
@@ -645,6 +719,17 @@ impl<'a> Run<'a> {
             self.last = dir;
         }
         Ok(())
+    }
+
+    /// Rank 0 keeps the run folder's report.html current (atomically), so
+    /// the run can be looked at while it goes on; a page that cannot be
+    /// written is a warning, not a reason to stop training.
+    fn write_report(&self) {
+        let page = self.output.join("report.html");
+        if let Err(e) = crate::report::write_run_report(&[self.output], &page) {
+            self.ui
+                .warn(format!("cannot write {}: {e:#}", page.display()));
+        }
     }
 
     /// `e` with the batch size, device and what to try when it is an
@@ -680,6 +765,7 @@ impl<'a> Run<'a> {
             &self.opt.state(),
             &self.state,
             is_best,
+            self.ema.as_ref().map(|e| (&e.vs, &e.model)),
         )
     }
 
@@ -764,12 +850,45 @@ fn updates_per_epoch(cfg: &TrainConfig, data: &Data, world: usize, ui: &Ui) -> R
     Ok(upe)
 }
 
+/// timm's model EMA when the run has `--model-ema`: a copy of the model,
+/// or the resumed checkpoint's EMA (its `ema/` folder; a checkpoint
+/// without one starts the EMA from its model, as timm does).
+fn start_ema(
+    cfg: &TrainConfig,
+    spec: &ModelSpec,
+    vs: &nn::VarStore,
+    model: &Dpn,
+    resume: Option<&checkpoint::Loaded>,
+    ui: &Ui,
+) -> Result<Option<Ema>> {
+    if !cfg.model_ema {
+        return Ok(None);
+    }
+    let settings = EmaSettings {
+        decay: cfg.model_ema_decay,
+        warmup: cfg.model_ema_warmup,
+        force_cpu: cfg.model_ema_force_cpu,
+    };
+    let mut ema = Ema::new(vs, model, &spec.arch, settings)?;
+    if let Some(r) = resume {
+        if r.dir.join(super::ema::EMA_DIR).is_dir() {
+            ema.load(&r.dir)?;
+        } else {
+            ui.warn(format!(
+                "checkpoint {} has no EMA; the EMA starts from its weights",
+                r.dir.display()
+            ));
+        }
+    }
+    Ok(Some(ema))
+}
+
 /// The state a run starts from: the checkpoint's (its optimizer state
 /// loaded into `opt`, its settings replaced by this run's), or a fresh one.
 fn initial_state(
     cfg: &TrainConfig,
     resume: Option<checkpoint::Loaded>,
-    opt: &mut Sgd,
+    opt: &mut dyn Optimizer,
     data: &Data,
     precision: Precision,
 ) -> Result<TrainState> {
@@ -958,6 +1077,7 @@ fn fresh_state(cfg: &TrainConfig, classes: &[String], precision: Precision) -> T
         partial: Partial::default(),
         best_top1: None,
         best_epoch: None,
+        best_metric: None,
         history: Vec::new(),
         config: cfg.clone(),
         reason: String::new(),
@@ -983,6 +1103,9 @@ fn epoch_row(
         images_per_s: p.images as f64 / p.train_seconds.max(1e-9),
         seconds: p.train_seconds + val_seconds,
         skipped: p.skipped,
+        ema_val_loss: None,
+        ema_top1: None,
+        ema_top5: None,
     }
 }
 
