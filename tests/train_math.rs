@@ -27,7 +27,7 @@ use dpn::model::{load_state_dict, state_dict, Dpn};
 use dpn::registry::Registry;
 use dpn::train::config::TrainConfig;
 use dpn::train::loss::Loss;
-use dpn::train::optim::{no_weight_decay, Sgd, BUFFER_PREFIX};
+use dpn::train::optim::{no_weight_decay, sgd, BUFFER_PREFIX};
 use dpn::train::sched::SchedKind;
 use dpn::train::step::{train_step, LossScaler};
 use dpn::train::trainer::schedule;
@@ -269,13 +269,13 @@ fn run_config(name: &str) {
         .filter_map(|(k, t)| Some((k.strip_prefix("sd.")?.to_string(), t.shallow_clone())))
         .collect();
     load_state_dict(&mut vs, &model, &sd, true).unwrap();
-    let mut opt = Sgd::new(&vs, cfg.momentum, cfg.weight_decay, cfg.nesterov);
+    let mut opt = sgd(&vs, cfg.momentum, cfg.weight_decay, cfg.nesterov);
 
     // Weight-decay groups: exactly timm's param_groups_weight_decay.
-    let (decay, no_decay) = opt.groups();
-    let ours: BTreeSet<BTreeSet<String>> = [decay, no_decay]
+    let ours: BTreeSet<BTreeSet<String>> = opt
+        .groups()
         .into_iter()
-        .map(|g| g.into_iter().map(String::from).collect())
+        .map(|g| g.names.into_iter().collect())
         .collect();
     let theirs: BTreeSet<BTreeSet<String>> = r
         .groups
@@ -316,7 +316,7 @@ fn run_config(name: &str) {
         let ys = &r.tensors[&format!("target.{i}")];
         let res = train_step(
             &model,
-            &mut opt,
+            opt.as_mut(),
             xs,
             ys,
             lr,
@@ -395,7 +395,7 @@ fn optimizer_state_round_trip() {
     tch::manual_seed(0);
     let vs = nn::VarStore::new(Device::Cpu);
     let model = Dpn::new(&vs.root(), &arch);
-    let mut opt = Sgd::new(&vs, 0.9, 1e-4, false);
+    let mut opt = sgd(&vs, 0.9, 1e-4, false);
     assert!(opt.state().is_empty());
     let opts = RunOptions::new(Device::Cpu, Default::default(), false).unwrap();
     let xs = Tensor::randn([2, 3, 32, 32], (Kind::Float, Device::Cpu));
@@ -403,7 +403,7 @@ fn optimizer_state_round_trip() {
     let mut scaler = LossScaler::new(false);
     train_step(
         &model,
-        &mut opt,
+        opt.as_mut(),
         &xs,
         &ys,
         0.1,
@@ -419,7 +419,7 @@ fn optimizer_state_round_trip() {
         .map(|(k, t)| (k, t.copy()))
         .collect();
     assert_eq!(state.len(), opt.len());
-    let mut opt2 = Sgd::new(&vs, 0.9, 1e-4, false);
+    let mut opt2 = sgd(&vs, 0.9, 1e-4, false);
     opt2.load_state(&state).unwrap();
     for ((a, x), (b, y)) in opt.state().iter().zip(opt2.state().iter()) {
         assert_eq!(a, b);
@@ -429,7 +429,7 @@ fn optimizer_state_round_trip() {
     arch.num_classes = 5;
     let vs5 = nn::VarStore::new(Device::Cpu);
     let _ = Dpn::new(&vs5.root(), &arch);
-    let mut opt5 = Sgd::new(&vs5, 0.9, 1e-4, false);
+    let mut opt5 = sgd(&vs5, 0.9, 1e-4, false);
     let err = opt5.load_state(&state).unwrap_err();
     assert_eq!(dpn::sys::error::exit_code(&err), 3, "{err:#}");
 }

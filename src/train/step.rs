@@ -4,8 +4,9 @@
 use anyhow::{Context, Result};
 use tch::{Kind, Tensor};
 
+use super::clip::Clip;
 use super::loss::Loss;
-use super::optim::Sgd;
+use super::optim::Optimizer;
 use crate::dist::Ddp;
 use crate::model::infer::{self, RunOptions};
 use crate::model::Dpn;
@@ -57,7 +58,7 @@ pub struct StepResult {
 #[allow(clippy::too_many_arguments)]
 pub fn train_step(
     model: &Dpn,
-    opt: &mut Sgd,
+    opt: &mut dyn Optimizer,
     xs: &Tensor,
     ys: &Tensor,
     lr: f64,
@@ -66,7 +67,81 @@ pub fn train_step(
     scaler: &mut LossScaler,
     ddp: Option<&Ddp>,
 ) -> Result<StepResult> {
-    opt.zero_grad();
+    let how = How {
+        clip: None,
+        micro: Micro::ONE,
+    };
+    train_micro_step(model, opt, xs, ys, lr, loss_fn, opts, scaler, ddp, how)
+}
+
+/// Where a micro-batch stands in its group under timm's
+/// `--grad-accum-steps` (train.py's `train_one_epoch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Micro {
+    /// The group's first micro-batch: the gradients start from zero.
+    pub first: bool,
+    /// The group's last: clip, update (and, under DDP, average the
+    /// gradients: the other micro-batches' backward is DDP's `no_sync`).
+    pub update: bool,
+    /// The loss is divided by this: the group's size (train.py's
+    /// `accum_steps`, `last_accum_steps` for an epoch's short last group).
+    pub divisor: u64,
+}
+
+impl Micro {
+    /// No accumulation: every batch is an update.
+    pub const ONE: Micro = Micro {
+        first: true,
+        update: true,
+        divisor: 1,
+    };
+
+    /// Batch `step` of an epoch of `batches` batches, in groups of `k`.
+    /// As train.py: `last_accum_steps = batches % k`, and the batches from
+    /// `batches - last_accum_steps` on divide by it (when it is not 0).
+    pub fn of(step: u64, batches: u64, k: u64) -> Micro {
+        let k = k.max(1);
+        let last = batches % k;
+        Micro {
+            first: step % k == 0,
+            update: (step + 1) % k == 0 || step + 1 == batches,
+            divisor: if last != 0 && step >= batches - last {
+                last
+            } else {
+                k
+            },
+        }
+    }
+}
+
+/// The update's options beyond the plain step: clipping and accumulation.
+#[derive(Debug, Clone, Copy)]
+pub struct How<'a> {
+    pub clip: Option<&'a Clip>,
+    pub micro: Micro,
+}
+
+/// [`train_step`] on one micro-batch of an accumulation group (`how.micro`),
+/// with gradient clipping (`how.clip`, after unscaling, before the
+/// update). A micro-batch that does not end its group leaves its (divided)
+/// gradients in place and returns `applied: false`.
+#[allow(clippy::too_many_arguments)]
+pub fn train_micro_step(
+    model: &Dpn,
+    opt: &mut dyn Optimizer,
+    xs: &Tensor,
+    ys: &Tensor,
+    lr: f64,
+    loss_fn: Loss,
+    opts: &RunOptions,
+    scaler: &mut LossScaler,
+    ddp: Option<&Ddp>,
+    how: How,
+) -> Result<StepResult> {
+    let micro = how.micro;
+    if micro.first {
+        opt.zero_grad();
+    }
     // An f64 batch (a model converted to f64, for reference checks) stays f64.
     let x = if xs.kind() == Kind::Double {
         xs.to_device(opts.device)
@@ -91,7 +166,9 @@ pub fn train_step(
             });
         }
         value = t[1] / g.world() as f64;
-        d.after_forward(&[&logits])?;
+        if micro.update {
+            d.after_forward(&[&logits])?;
+        }
     }
     if !value.is_finite() {
         return Ok(StepResult {
@@ -99,8 +176,19 @@ pub fn train_step(
             applied: false,
         });
     }
+    let loss = if micro.divisor > 1 {
+        loss / micro.divisor as f64
+    } else {
+        loss
+    };
     if scaler.enabled {
         backward(&(loss * scaler.scale), ddp)?;
+        if !micro.update {
+            return Ok(StepResult {
+                loss: value,
+                applied: false,
+            });
+        }
         if !opt.unscale_grads(1.0 / scaler.scale) {
             scaler.scale *= 0.5;
             scaler.good_steps = 0;
@@ -108,6 +196,9 @@ pub fn train_step(
                 loss: value,
                 applied: false,
             });
+        }
+        if let Some(c) = how.clip {
+            c.apply();
         }
         opt.step(lr);
         scaler.good_steps += 1;
@@ -117,6 +208,15 @@ pub fn train_step(
         }
     } else {
         backward(&loss, ddp)?;
+        if !micro.update {
+            return Ok(StepResult {
+                loss: value,
+                applied: false,
+            });
+        }
+        if let Some(c) = how.clip {
+            c.apply();
+        }
         opt.step(lr);
     }
     Ok(StepResult {

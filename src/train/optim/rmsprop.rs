@@ -1,0 +1,67 @@
+//! `--opt rmsprop`: torch's `RMSprop` with timm's alpha 0.9 (not centered).
+//!
+//! ```text
+//! g = g + wd * p
+//! s = alpha * s + (1 - alpha) * g * g           (s starts at 0)
+//! a = sqrt(s) + eps
+//! buf = momentum * buf + g / a;  p -= lr * buf  (momentum > 0; buf starts at 0)
+//! p -= lr * g / a                               (otherwise)
+//! ```
+
+use super::{add_scaled, grad, zeros, Param, Rule};
+
+#[derive(Debug)]
+pub struct RmsProp {
+    pub alpha: f64,
+    pub eps: f64,
+    pub momentum: f64,
+}
+
+impl RmsProp {
+    pub fn new(alpha: f64, eps: f64, momentum: f64) -> RmsProp {
+        RmsProp {
+            alpha,
+            eps,
+            momentum,
+        }
+    }
+}
+
+impl Rule for RmsProp {
+    fn keys(&self, shape: &[i64]) -> Vec<(&'static str, Vec<i64>)> {
+        let mut k = vec![("square_avg", shape.to_vec())];
+        if self.momentum > 0.0 {
+            k.push(("momentum_buffer", shape.to_vec()));
+        }
+        k
+    }
+
+    fn step(&mut self, params: &mut [Param], lr: f64, _: &mut [f64]) {
+        for p in params {
+            let Some(mut g) = grad(p) else { continue };
+            let (wd, lr) = (p.weight_decay, lr * p.lr_scale);
+            if wd != 0.0 {
+                g = g + p.tensor.detach() * wd;
+            }
+            let s = p
+                .state
+                .entry("square_avg")
+                .or_insert_with(|| zeros(&p.tensor));
+            let _ = s
+                .g_mul_scalar_(self.alpha)
+                .g_add_(&(&g * &g * (1.0 - self.alpha)));
+            let avg = s.sqrt() + self.eps;
+            if self.momentum > 0.0 {
+                let buf = p
+                    .state
+                    .entry("momentum_buffer")
+                    .or_insert_with(|| zeros(&p.tensor));
+                let _ = buf.g_mul_scalar_(self.momentum).g_add_(&(g / avg));
+                let buf = buf.shallow_clone();
+                add_scaled(&mut p.tensor, &buf, -lr);
+            } else {
+                add_scaled(&mut p.tensor, &(g / avg), -lr);
+            }
+        }
+    }
+}
