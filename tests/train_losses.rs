@@ -440,7 +440,7 @@ fn cli_runs_and_refuses_bad_values() {
         &["--clip-grad", "1", "--clip-mode", "foo"][..],
         &["--grad-accum-steps", "0"],
         &["--drop", "1.5"],
-        &["--clip-grad", "-1"],
+        &["--clip-grad=-1"],
     ] {
         let mut c = dpn_cmd();
         c.args(common::digits_train_args(&out.path().join("bad"), 1, "32"));

@@ -443,6 +443,9 @@ pub struct Dpn {
     classifier: Conv,
     num_features: usize,
     num_classes: usize,
+    /// timm's `drop_rate` (`--drop`): dropout on the pooled features before
+    /// the classifier in train mode; none at eval.
+    drop_rate: f64,
     /// Every variable's name, in creation order: timm's state-dict order.
     keys: Vec<String>,
 }
@@ -501,6 +504,7 @@ impl Dpn {
             classifier,
             num_features: plan.num_features,
             num_classes: plan.num_classes,
+            drop_rate: 0.0,
             keys: vs.recorded().into_iter().map(|p| p.name).collect(),
         }
     }
@@ -593,11 +597,22 @@ impl Dpn {
         self.classifier.forward(&pooled).flatten(1, -1)
     }
 
-    /// Logits `[N, num_classes]`.
+    /// Logits `[N, num_classes]`. In train mode with a drop rate, timm's
+    /// `forward_head`: `F.dropout` (torch's generator) on the pooled
+    /// `[N, C, 1, 1]` features before the classifier.
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         let o = &mut Eager { train };
         let fmap = self.walk_feature_map(o, xs);
+        if train && self.drop_rate > 0.0 {
+            let pooled = o.global_pool(&fmap).dropout(self.drop_rate, true);
+            return o.conv(&self.classifier, &pooled).flatten(1, -1);
+        }
         self.walk_head(o, &fmap).1
+    }
+
+    /// Sets timm's `drop_rate` (`--drop`, 0 to 1).
+    pub fn set_drop_rate(&mut self, rate: f64) {
+        self.drop_rate = rate;
     }
 
     /// Replaces the classifier with a freshly initialized one for
