@@ -88,7 +88,8 @@ fn options(c: &Case) -> Options {
 /// A DPN small enough for twenty f64 gradient sets (285k parameters, some
 /// wider than 16 so that Adafactor factors them).
 fn model() -> (nn::VarStore, Dpn, dpn::arch::ArchSpec) {
-    let registry = Registry::load(None).unwrap();
+    static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    let registry = REGISTRY.get_or_init(|| Registry::load(None).unwrap());
     let mut arch = registry.get("dpn48b").unwrap().arch.clone();
     arch.init_features = 8;
     arch.k_r = 8;
@@ -134,6 +135,7 @@ fn snapshot(opt: &dyn Optimizer) -> Vec<(String, Tensor)> {
 fn every_optimizer_matches_timm_and_resumes_exactly() {
     // Kept for a look after a failure; the next run removes it.
     let out = &common::shared_tempdir("train-optim-").keep();
+    let started = std::time::Instant::now();
     let (vs, net, arch) = model();
     let p0: BTreeMap<String, Tensor> = trainable(&vs)
         .into_iter()
@@ -270,6 +272,7 @@ fn every_optimizer_matches_timm_and_resumes_exactly() {
         "optim_reference.py failed:\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    eprintln!("dpn's side: {:.1?}", started.elapsed());
     let result: serde_json::Value = serde_json::from_slice(&run.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&run.stdout)));
     eprintln!("{result:#}");
@@ -297,4 +300,89 @@ fn every_optimizer_matches_timm_and_resumes_exactly() {
             assert!(scales.iter().any(|s| s.as_f64() == Some(d)), "{r}");
         }
     }
+}
+
+fn dpn_cmd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dpn"));
+    c.env("NO_COLOR", "1").env(
+        "DPN_CACHE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("train-cache"),
+    );
+    c
+}
+
+fn train(out: &Path, epochs: u32, opt: &str) -> std::process::Output {
+    let mut c = dpn_cmd();
+    c.args(common::digits_train_args(out, epochs, "32")).args([
+        "--opt",
+        opt,
+        "--lr",
+        "1e-3",
+        "--weight-decay",
+        "0.05",
+    ]);
+    c.output().unwrap()
+}
+
+fn same_tensors(a: &Path, b: &Path) {
+    let a = Tensor::read_safetensors(a).unwrap();
+    let b = Tensor::read_safetensors(b).unwrap();
+    assert_eq!(a.len(), b.len());
+    let b: BTreeMap<String, Tensor> = b.into_iter().collect();
+    for (k, t) in a {
+        assert!(t.equal(&b[&k]), "{k} differs");
+    }
+}
+
+/// `dpn train --opt adamw`: two epochs straight equal one epoch and a
+/// `--resume` (weights and AdamW's state, step counter included, bit for
+/// bit); an unknown `--opt` and a changed optimizer on resume are usage
+/// errors (exit 2) naming the flag.
+#[test]
+fn adamw_run_resumes_bit_for_bit_and_bad_opt_is_refused() {
+    let tmp = common::shared_tempdir("train-optim-cli-");
+    let (whole, split) = (tmp.path().join("whole"), tmp.path().join("split"));
+    let o = train(&whole, 2, "adamw");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = train(&split, 1, "adamw");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(split.join("run.json")).unwrap()).unwrap();
+    assert_eq!(cfg["opt"], "adamw");
+
+    // Another optimizer on resume: refused, nothing trained.
+    let o = dpn_cmd()
+        .arg("train")
+        .arg("--resume")
+        .arg(&split)
+        .args(["--epochs", "2", "--opt", "sgd"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("--opt sgd") && e.contains("adamw"), "{e}");
+
+    let o = dpn_cmd()
+        .arg("train")
+        .arg("--resume")
+        .arg(&split)
+        .args(["--epochs", "2"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for f in ["model.safetensors", "optimizer.safetensors"] {
+        same_tensors(&whole.join("last").join(f), &split.join("last").join(f));
+    }
+    let opt = Tensor::read_safetensors(split.join("last/optimizer.safetensors")).unwrap();
+    assert!(opt.iter().any(|(k, _)| k == "step"));
+    assert!(opt.iter().any(|(k, _)| k.starts_with("exp_avg_sq.")));
+
+    // An optimizer dpn does not have: one line, exit 2, nothing written.
+    let bad = tmp.path().join("bad");
+    let o = train(&bad, 1, "adamx");
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(e.contains("--opt adamx"), "{e}");
+    assert!(!bad.exists());
 }
