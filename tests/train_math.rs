@@ -172,6 +172,7 @@ fn config_of(c: &serde_json::Value) -> TrainConfig {
         lr_noise: None,
         lr_noise_pct: 0.67,
         lr_noise_std: 1.0,
+        ..TrainConfig::default()
     }
 }
 
