@@ -201,6 +201,22 @@ impl Taps {
     fn weights(&self, i: usize) -> &[i32] {
         &self.weights[i * self.ksize..i * self.ksize + self.len[i]]
     }
+
+    /// The taps in the opposite order: output pixel `i` gets pixel
+    /// `count - 1 - i`'s taps, which mirrors the result (each output pixel
+    /// depends only on its own taps).
+    fn reversed(mut self) -> Taps {
+        self.start.reverse();
+        self.len.reverse();
+        if self.ksize > 0 {
+            let mut w = Vec::with_capacity(self.weights.len());
+            for k in self.weights.rchunks_exact(self.ksize) {
+                w.extend_from_slice(k);
+            }
+            self.weights = w;
+        }
+        self
+    }
 }
 
 /// Rows processed per parallel task.
@@ -215,29 +231,37 @@ fn pass_horizontal(src: &RgbImage, row0: usize, rows: usize, taps: &Taps) -> Rgb
     }
     let row_len = src.width * 3;
     let simd = has_sse41();
+    let avx2 = has_avx2();
     out.data
         .par_chunks_mut(out_w * 3)
         .with_min_len(ROWS_PER_TASK)
         .enumerate()
         .for_each_init(Vec::new, |padded, (r, line)| {
             let y = row0 + r;
-            // Each tap reads 4 bytes (a pixel and one more, ignored): the
-            // image's last row gets a padded copy.
-            let input: &[u8] = if (y + 1) * row_len < src.data.len() {
-                &src.data[y * row_len..(y + 1) * row_len + 1]
+            // Each tap reads 4 bytes (a pixel and one more, ignored), a pair
+            // of taps 8 (two more): the image's last row gets a padded copy.
+            let input: &[u8] = if (y + 1) * row_len + 2 <= src.data.len() {
+                &src.data[y * row_len..(y + 1) * row_len + 2]
             } else {
                 padded.clear();
                 padded.extend_from_slice(src.row(y));
-                padded.push(0);
+                padded.extend_from_slice(&[0, 0]);
                 padded
             };
+            #[cfg(target_arch = "x86_64")]
+            if avx2 {
+                // SAFETY: the CPU has AVX2 (checked at run time); `input`
+                // has two bytes after the row.
+                unsafe { horizontal_row_avx2(input, line, taps) };
+                return;
+            }
             #[cfg(target_arch = "x86_64")]
             if simd {
                 // SAFETY: the CPU has SSE4.1 (checked at run time).
                 unsafe { horizontal_row_sse41(input, line, taps) };
                 return;
             }
-            let _ = simd;
+            let _ = (simd, avx2);
             horizontal_row(input, line, taps);
         });
     out
@@ -251,6 +275,69 @@ fn has_sse41() -> bool {
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
+    }
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// [`horizontal_row`] with AVX2, two taps at a time: pixels `j` and `j + 1`
+/// in the two halves of one vector of eight 32-bit lanes (three samples and
+/// one unused lane each), each multiplied by its tap, the halves added at the
+/// end. The same integer products and sums (in another order, which 32-bit
+/// integer addition does not see), so the same result. `input` is the row
+/// plus two bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn horizontal_row_avx2(input: &[u8], line: &mut [u8], taps: &Taps) {
+    use std::arch::x86_64::*;
+    // Lanes b0 b1 b2 b3 b4 b5 b6 b7 -> b0 b1 b2 _ b3 b4 b5 _.
+    let spread = _mm256_setr_epi32(0, 1, 2, 7, 3, 4, 5, 7);
+    let pair = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    for (xx, px) in line.chunks_exact_mut(3).enumerate() {
+        let s = taps.start[xx] * 3;
+        let k = taps.weights(xx);
+        let n = k.len();
+        // Pairs read 8 bytes from 3j: up to s + 3n + 1 < input.len().
+        let seg = &input[s..s + n * 3 + 2];
+        let mut acc = _mm256_setzero_si256();
+        let mut j = 0;
+        while j + 2 <= n {
+            let eight = u64::from_le_bytes(seg[j * 3..j * 3 + 8].try_into().unwrap());
+            let p = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(eight as i64));
+            let p = _mm256_permutevar8x32_epi32(p, spread);
+            let pw = &k[j..j + 2];
+            // SAFETY: `pw` is two i32, eight bytes.
+            let w = _mm256_permutevar8x32_epi32(
+                _mm256_castsi128_si256(_mm_loadl_epi64(pw.as_ptr().cast())),
+                pair,
+            );
+            acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(p, w));
+            j += 2;
+        }
+        let mut sum = _mm_add_epi32(
+            _mm256_castsi256_si128(acc),
+            _mm256_extracti128_si256(acc, 1),
+        );
+        sum = _mm_add_epi32(sum, _mm_set1_epi32(HALF));
+        if j < n {
+            let four = u32::from_le_bytes(seg[j * 3..j * 3 + 4].try_into().unwrap());
+            let p = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(four as i32));
+            sum = _mm_add_epi32(sum, _mm_mullo_epi32(p, _mm_set1_epi32(k[j])));
+        }
+        let mut lanes = [0i32; 4];
+        _mm_storeu_si128(lanes.as_mut_ptr().cast(), sum);
+        px[0] = clip8(lanes[0]);
+        px[1] = clip8(lanes[1]);
+        px[2] = clip8(lanes[2]);
     }
 }
 
@@ -306,6 +393,7 @@ fn pass_vertical(src: &RgbImage, col0: usize, cols: usize, shift: usize, taps: &
         return out;
     }
     let n = cols * 3;
+    let avx2 = has_avx2();
     out.data
         .par_chunks_mut(n)
         .with_min_len(ROWS_PER_TASK)
@@ -313,20 +401,50 @@ fn pass_vertical(src: &RgbImage, col0: usize, cols: usize, shift: usize, taps: &
         .for_each_init(
             || vec![0i32; n],
             |acc, (yy, line)| {
-                acc.fill(HALF);
                 let y0 = taps.start[yy] - shift;
-                for (j, &w) in taps.weights(yy).iter().enumerate() {
-                    let row = &src.row(y0 + j)[col0 * 3..col0 * 3 + n];
-                    for (a, &p) in acc.iter_mut().zip(row) {
-                        *a += p as i32 * w;
-                    }
+                let w = taps.weights(yy);
+                #[cfg(target_arch = "x86_64")]
+                if avx2 {
+                    // SAFETY: the CPU has AVX2 (checked at run time).
+                    unsafe { vertical_row_avx2(src, y0, col0 * 3, w, acc, line) };
+                    return;
                 }
-                for (o, &a) in line.iter_mut().zip(acc.iter()) {
-                    *o = clip8(a);
-                }
+                vertical_row(src, y0, col0 * 3, w, acc, line);
             },
         );
     out
+}
+
+/// One row of the vertical pass: `line[i] = clip8(HALF + sum_j
+/// src[y0 + j][c0 + i] * w[j])`, `acc` a scratch row of `line.len()`.
+#[inline(always)]
+fn vertical_row(src: &RgbImage, y0: usize, c0: usize, w: &[i32], acc: &mut [i32], line: &mut [u8]) {
+    let n = line.len();
+    acc.fill(HALF);
+    for (j, &w) in w.iter().enumerate() {
+        let row = &src.row(y0 + j)[c0..c0 + n];
+        for (a, &p) in acc.iter_mut().zip(row) {
+            *a += p as i32 * w;
+        }
+    }
+    for (o, &a) in line.iter_mut().zip(acc.iter()) {
+        *o = clip8(a);
+    }
+}
+
+/// [`vertical_row`] compiled for AVX2 (eight 32-bit products per
+/// instruction; integer arithmetic, so the same result).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn vertical_row_avx2(
+    src: &RgbImage,
+    y0: usize,
+    c0: usize,
+    w: &[i32],
+    acc: &mut [i32],
+    line: &mut [u8],
+) {
+    vertical_row(src, y0, c0, w, acc, line)
 }
 
 /// A rectangle of the output: columns `x .. x + width`, rows `y .. y + height`.
@@ -370,6 +488,68 @@ pub fn resize_window(
     filter: Filter,
     win: Window,
 ) -> RgbImage {
+    resize_window_mirrored(src, bx, width, height, filter, win, false)
+}
+
+/// `Image.resize((width, height), filter)`, mirrored left to right when
+/// `mirror` (then `.transpose(FLIP_LEFT_RIGHT)`, the same bytes): the
+/// horizontal pass takes its taps in reverse order instead of a second pass
+/// over the result.
+pub fn resize_mirrored(
+    src: &RgbImage,
+    width: usize,
+    height: usize,
+    filter: Filter,
+    mirror: bool,
+) -> RgbImage {
+    let full = [0.0, 0.0, src.width as f32, src.height as f32];
+    let win = Window {
+        x: 0,
+        y: 0,
+        width,
+        height,
+    };
+    resize_window_mirrored(src, full, width, height, filter, win, mirror)
+}
+
+/// Mirrors `img` left to right in place.
+fn mirror_in_place(img: &mut RgbImage) {
+    let w = img.width;
+    if w == 0 {
+        return;
+    }
+    for row in img.data.chunks_exact_mut(w * 3) {
+        for x in 0..w / 2 {
+            let (a, b) = (x * 3, (w - 1 - x) * 3);
+            for c in 0..3 {
+                row.swap(a + c, b + c);
+            }
+        }
+    }
+}
+
+/// [`resize_window`], mirrored when `mirror`: the horizontal taps reversed
+/// when there is a horizontal pass (a window must then be the whole width),
+/// else the result flipped.
+fn resize_window_mirrored(
+    src: &RgbImage,
+    bx: [f32; 4],
+    width: usize,
+    height: usize,
+    filter: Filter,
+    win: Window,
+    mirror: bool,
+) -> RgbImage {
+    let flipped = |mut img: RgbImage| {
+        if mirror {
+            mirror_in_place(&mut img);
+        }
+        img
+    };
+    assert!(
+        !mirror || (win.x == 0 && win.width == width),
+        "a mirrored window is whole rows"
+    );
     assert!(
         win.x + win.width <= width && win.y + win.height <= height,
         "window outside the output"
@@ -393,16 +573,16 @@ pub fn resize_window(
             && bx[2] - bx[0] == width as f32
             && bx[3] - bx[1] == height as f32)
     {
-        return crop(
+        return flipped(crop(
             src,
             bx[0] as usize + win.x,
             bx[1] as usize + win.y,
             win.width,
             win.height,
-        );
+        ));
     }
     if filter == Filter::Nearest {
-        return nearest(src, bx, width, height, win);
+        return flipped(nearest(src, bx, width, height, win));
     }
 
     let need_h = width != in_w || bx[0] != 0.0 || bx[2] != width as f32;
@@ -410,13 +590,20 @@ pub fn resize_window(
     let horizontal_first =
         !(in_h > height && (in_h as i64 - height as i64) > (in_w as i64 - width as i64) * 2);
 
-    let taps_h = need_h.then(|| Taps::new(filter, in_w, bx[0], bx[2], width, win.x, win.width));
+    let taps_h = need_h.then(|| {
+        let t = Taps::new(filter, in_w, bx[0], bx[2], width, win.x, win.width);
+        if mirror {
+            t.reversed()
+        } else {
+            t
+        }
+    });
     let taps_v = need_v.then(|| Taps::new(filter, in_h, bx[1], bx[3], height, win.y, win.height));
 
     match (taps_h, taps_v) {
-        (None, None) => crop(src, win.x, win.y, win.width, win.height),
+        (None, None) => flipped(crop(src, win.x, win.y, win.width, win.height)),
         (Some(h), None) => pass_horizontal(src, win.y, win.height, &h),
-        (None, Some(v)) => pass_vertical(src, win.x, win.width, 0, &v),
+        (None, Some(v)) => flipped(pass_vertical(src, win.x, win.width, 0, &v)),
         (Some(h), Some(v)) => {
             if horizontal_first {
                 // Only the input rows the vertical pass reads.
@@ -542,6 +729,59 @@ mod tests {
                     horizontal_row_sse41(&row, &mut b, &taps)
                 };
                 assert_eq!(a, b, "{filter:?} {out_w}");
+                #[cfg(target_arch = "x86_64")]
+                if has_avx2() {
+                    let mut c = vec![0u8; out_w * 3];
+                    let mut padded = row.clone();
+                    padded.push(0);
+                    // SAFETY: checked just above; two bytes after the row.
+                    unsafe { horizontal_row_avx2(&padded, &mut c, &taps) };
+                    assert_eq!(a, c, "avx2 {filter:?} {out_w}");
+                }
+            }
+        }
+    }
+
+    /// The mirrored resize is the resize, flipped, in every path (copy,
+    /// crop, one pass, two passes either order, nearest).
+    #[test]
+    fn mirrored_equals_resize_then_flip() {
+        let mut state = 7u32;
+        let mut img = |w: usize, h: usize| {
+            let data = (0..w * h * 3)
+                .map(|_| {
+                    state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    (state >> 24) as u8
+                })
+                .collect();
+            RgbImage::from_raw(w, h, data).unwrap()
+        };
+        for (sw, sh, ow, oh) in [
+            (40, 30, 40, 30),
+            (40, 30, 17, 30),
+            (40, 30, 40, 11),
+            (40, 30, 23, 19),
+            (20, 90, 18, 13),
+            (15, 12, 31, 29),
+        ] {
+            let src = img(sw, sh);
+            for f in [
+                Filter::Bilinear,
+                Filter::Bicubic,
+                Filter::Nearest,
+                Filter::Lanczos,
+            ] {
+                let mut want = resize(&src, ow, oh, f);
+                mirror_in_place(&mut want);
+                assert_eq!(
+                    resize_mirrored(&src, ow, oh, f, true),
+                    want,
+                    "{sw}x{sh}->{ow}x{oh} {f:?}"
+                );
+                assert_eq!(
+                    resize_mirrored(&src, ow, oh, f, false),
+                    resize(&src, ow, oh, f)
+                );
             }
         }
     }

@@ -254,6 +254,19 @@ pub fn resized_crop(
     out_h: usize,
     filter: Filter,
 ) -> RgbImage {
+    resized_crop_mirrored(img, c, out_w, out_h, filter, false)
+}
+
+/// [`resized_crop`], then mirrored left to right when `mirror` (the flip
+/// done inside the resize's horizontal pass: the same bytes as [`hflip`]).
+pub fn resized_crop_mirrored(
+    img: &RgbImage,
+    c: CropParams,
+    out_w: usize,
+    out_h: usize,
+    filter: Filter,
+    mirror: bool,
+) -> RgbImage {
     let inside = c.top >= 0
         && c.left >= 0
         && c.left as usize + c.width <= img.width
@@ -278,7 +291,7 @@ pub fn resized_crop(
         }
         out
     };
-    resize::resize(&cropped, out_w, out_h, filter)
+    resize::resize_mirrored(&cropped, out_w, out_h, filter, mirror)
 }
 
 /// Mirrors `img` left to right in place.
@@ -440,11 +453,10 @@ impl TrainTransform {
         } else {
             self.filter
         };
-        let mut out = resized_crop(img, crop, self.size, self.size, filter);
+        // The resize draws nothing, so the flip's draw can come first and
+        // the flip be done by the resize.
         let hflipped = rng.random::<f64>() < self.hflip;
-        if hflipped {
-            hflip(&mut out);
-        }
+        let mut out = resized_crop_mirrored(img, crop, self.size, self.size, filter, hflipped);
         // `RandomVerticalFlip`: `torch.rand(1) < p`, only when timm adds it.
         let vflipped = self.vflip > 0.0 && rng.random::<f64>() < self.vflip;
         if vflipped {
