@@ -14,6 +14,7 @@ pub mod commands;
 pub mod download;
 pub mod export;
 pub mod metrics;
+pub mod report;
 pub mod train;
 
 pub mod arch;

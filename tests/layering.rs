@@ -14,6 +14,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("commands", 1),
     ("train", 2),
     ("metrics", 2),
+    ("report", 2),
     ("download", 2),
     ("export", 2),
     ("model", 3),
