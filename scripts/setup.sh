@@ -27,6 +27,20 @@ if ! pkg-config --exists libjpeg 2>/dev/null && [ ! -f /usr/include/jpeglib.h ];
     die "libjpeg-turbo's development files (jpeglib.h) were not found; install them (e.g. apt-get install libjpeg62-turbo-dev on Debian, libjpeg-turbo8-dev on Ubuntu)"
 fi
 
+# The HTML report tests (tests/report_*.rs) open the pages in headless Chromium:
+# Debian's chromium package, installed here when missing (as root, or via sudo).
+if [ -z "${DPN_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ]; then
+    if command -v apt-get >/dev/null 2>&1; then
+        sudo=()
+        [ "$(id -u)" = 0 ] || sudo=(sudo)
+        say "installing Debian's chromium for the report tests"
+        { "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium; } >&2 ||
+            die "installing chromium failed; install it (apt-get install chromium) or set DPN_CHROMIUM to a Chromium binary"
+    else
+        die "/usr/bin/chromium was not found and apt-get is not available; install Chromium or set DPN_CHROMIUM"
+    fi
+fi
+
 if [ ! -x "$venv/bin/python" ]; then
     say "creating virtualenv $venv"
     "$python" -m venv "$venv" >/dev/null 2>&1 ||
