@@ -127,11 +127,11 @@ fn ema_equals_timm_resumes_exactly_and_ranks_checkpoints() {
         Path::new("checkpoints").join(&best_name)
     );
 
-    // `dpn predict --weights <checkpoint>/ema` takes the EMA.
+    // `dpn predict --weights <checkpoint>/ema/model.safetensors` takes the EMA.
     let img = common::digits().join("val/0/0000.png");
     let o = dpn()
         .args(["predict", "--weights"])
-        .arg(&ema)
+        .arg(ema.join("model.safetensors"))
         .arg(&img)
         .output()
         .unwrap();
