@@ -37,18 +37,28 @@ pub enum Resample {
 }
 
 /// `Geometry.c`'s `FLOOR`: C's `(int)` truncation for non-negative values,
-/// `floor` for negative ones, i.e. floor.
+/// `floor` for negative ones, i.e. floor. Written with a truncation and a
+/// compare so that it needs no `floor` call on baseline x86-64 (same value for
+/// every finite `v` in `i64`'s range, which the in-image test guarantees).
+#[inline(always)]
 fn floor_i(v: f64) -> i64 {
-    v.floor() as i64
+    let t = v as i64;
+    if (t as f64) > v {
+        t - 1
+    } else {
+        t
+    }
 }
 
 /// `Geometry.c`'s `BILINEAR(v, a, b, d)`: `a + (b - a) * d`.
+#[inline(always)]
 fn lerp(a: f64, b: f64, d: f64) -> f64 {
     a + (b - a) * d
 }
 
 /// `Geometry.c`'s `BICUBIC(v, v1, v2, v3, v4, d)`: the a = -1 cubic
 /// convolution, in Horner form, with Pillow's grouping of the terms.
+#[inline(always)]
 fn cubic(v1: f64, v2: f64, v3: f64, v4: f64, d: f64) -> f64 {
     let p1 = v2;
     let p2 = -v1 + v3;
@@ -57,50 +67,61 @@ fn cubic(v1: f64, v2: f64, v3: f64, v4: f64, d: f64) -> f64 {
     p1 + d * (p2 + d * (p3 + d * p4))
 }
 
-/// One band of the input, addressed as Pillow's filters do.
-struct Band<'a> {
-    img: &'a RgbImage,
-    band: usize,
+/// The three bands of the pixel at byte offset `i` (in bounds: callers clamp).
+#[inline(always)]
+fn px3(data: &[u8], i: usize) -> [f64; 3] {
+    let p = &data[i..i + 3];
+    [f64::from(p[0]), f64::from(p[1]), f64::from(p[2])]
 }
 
-impl Band<'_> {
-    fn at(&self, x: i64, y: i64) -> f64 {
-        let i = (y as usize * self.img.width + x as usize) * 3 + self.band;
-        f64::from(self.img.data[i])
-    }
-    /// `XCLIP`.
-    fn xclip(&self, x: i64) -> i64 {
-        x.clamp(0, self.img.width as i64 - 1)
-    }
-    fn row_inside(&self, y: i64) -> bool {
-        y >= 0 && y < self.img.height as i64
-    }
-}
-
-/// `bilinear_filter32RGB` for one band, at a point already known to be inside.
-fn bilinear(b: &Band, xin: f64, yin: f64) -> u8 {
+/// `bilinear_filter32RGB`, all three bands (each band's arithmetic is
+/// Pillow's, in its order; the coordinates are shared), at a point already
+/// known to be inside.
+#[inline(always)]
+fn bilinear(img: &RgbImage, xin: f64, yin: f64) -> [u8; 3] {
+    let (w, h) = (img.width as i64, img.height as i64);
     let xin = xin - 0.5;
     let yin = yin - 0.5;
     let x = floor_i(xin);
     let y = floor_i(yin);
     let dx = xin - x as f64;
     let dy = yin - y as f64;
-    let x0 = b.xclip(x);
-    let x1 = b.xclip(x + 1);
+    // `XCLIP`.
+    let x0 = x.clamp(0, w - 1) as usize * 3;
+    let x1 = (x + 1).clamp(0, w - 1) as usize * 3;
+    let stride = img.width * 3;
     // The first row is clamped (`YCLIP`); the second, when outside, repeats it.
-    let y0 = y.clamp(0, b.img.height as i64 - 1);
-    let v1 = lerp(b.at(x0, y0), b.at(x1, y0), dx);
-    let v2 = if b.row_inside(y + 1) {
-        lerp(b.at(x0, y + 1), b.at(x1, y + 1), dx)
+    let r0 = y.clamp(0, h - 1) as usize * stride;
+    let (a, b) = (px3(&img.data, r0 + x0), px3(&img.data, r0 + x1));
+    let v1 = [
+        lerp(a[0], b[0], dx),
+        lerp(a[1], b[1], dx),
+        lerp(a[2], b[2], dx),
+    ];
+    let v2 = if y + 1 >= 0 && y + 1 < h {
+        let r1 = (y + 1) as usize * stride;
+        let (a, b) = (px3(&img.data, r1 + x0), px3(&img.data, r1 + x1));
+        [
+            lerp(a[0], b[0], dx),
+            lerp(a[1], b[1], dx),
+            lerp(a[2], b[2], dx),
+        ]
     } else {
         v1
     };
     // A convex combination of u8 values: `(UINT8)` truncates.
-    lerp(v1, v2, dy) as u8
+    [
+        lerp(v1[0], v2[0], dy) as u8,
+        lerp(v1[1], v2[1], dy) as u8,
+        lerp(v1[2], v2[2], dy) as u8,
+    ]
 }
 
-/// `bicubic_filter32RGB` for one band, at a point already known to be inside.
-fn bicubic(b: &Band, xin: f64, yin: f64) -> u8 {
+/// `bicubic_filter32RGB`, all three bands, at a point already known to be
+/// inside.
+#[inline(always)]
+fn bicubic(img: &RgbImage, xin: f64, yin: f64) -> [u8; 3] {
+    let (w, h) = (img.width as i64, img.height as i64);
     let xin = xin - 0.5;
     let yin = yin - 0.5;
     let x = floor_i(xin);
@@ -108,28 +129,36 @@ fn bicubic(b: &Band, xin: f64, yin: f64) -> u8 {
     let dx = xin - x as f64;
     let dy = yin - y as f64;
     let (x, y) = (x - 1, y - 1);
-    let xs = [b.xclip(x), b.xclip(x + 1), b.xclip(x + 2), b.xclip(x + 3)];
+    let xc = |k: i64| (x + k).clamp(0, w - 1) as usize * 3;
+    let xs = [xc(0), xc(1), xc(2), xc(3)];
+    let stride = img.width * 3;
     let row = |yy: i64| {
-        cubic(
-            b.at(xs[0], yy),
-            b.at(xs[1], yy),
-            b.at(xs[2], yy),
-            b.at(xs[3], yy),
-            dx,
-        )
+        let r = yy as usize * stride;
+        let p = [
+            px3(&img.data, r + xs[0]),
+            px3(&img.data, r + xs[1]),
+            px3(&img.data, r + xs[2]),
+            px3(&img.data, r + xs[3]),
+        ];
+        let c = |c: usize| cubic(p[0][c], p[1][c], p[2][c], p[3][c], dx);
+        [c(0), c(1), c(2)]
     };
-    let v1 = row(y.clamp(0, b.img.height as i64 - 1));
-    let v2 = if b.row_inside(y + 1) { row(y + 1) } else { v1 };
-    let v3 = if b.row_inside(y + 2) { row(y + 2) } else { v2 };
-    let v4 = if b.row_inside(y + 3) { row(y + 3) } else { v3 };
-    let v = cubic(v1, v2, v3, v4, dy);
-    if v <= 0.0 {
-        0
-    } else if v >= 255.0 {
-        255
-    } else {
-        v as u8
-    }
+    let inside = |yy: i64| yy >= 0 && yy < h;
+    let v1 = row(y.clamp(0, h - 1));
+    let v2 = if inside(y + 1) { row(y + 1) } else { v1 };
+    let v3 = if inside(y + 2) { row(y + 2) } else { v2 };
+    let v4 = if inside(y + 3) { row(y + 3) } else { v3 };
+    let out = |c: usize| {
+        let v = cubic(v1[c], v2[c], v3[c], v4[c], dy);
+        if v <= 0.0 {
+            0
+        } else if v >= 255.0 {
+            255
+        } else {
+            v as u8
+        }
+    };
+    [out(0), out(1), out(2)]
 }
 
 /// `img.transform(img.size, Image.AFFINE, a, resample, fillcolor=fill)`: the
@@ -137,31 +166,65 @@ fn bicubic(b: &Band, xin: f64, yin: f64) -> u8 {
 /// a3 x' + a4 y' + a5)` with `x' = x + 0.5`, `y' = y + 0.5` (the inverse map,
 /// from output to input).
 pub fn affine(img: &RgbImage, a: [f64; 6], resample: Resample, fill: [u8; 3]) -> RgbImage {
-    let (w, h) = (img.width, img.height);
-    let mut out = RgbImage::new(w, h);
-    for px in out.data.chunks_exact_mut(3) {
-        px.copy_from_slice(&fill);
+    let mut out = RgbImage::new(img.width, img.height);
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked at run time). Only integer and
+        // f64 add/mul/compare code is compiled differently (Rust never fuses
+        // a multiply and an add), so the result is the same.
+        unsafe { affine_avx2(img, a, resample, fill, &mut out) };
+        return out;
     }
-    let bands = [0, 1, 2].map(|band| Band { img, band });
-    for y in 0..h {
-        for x in 0..w {
+    affine_into(img, a, resample, fill, &mut out);
+    out
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn affine_avx2(
+    img: &RgbImage,
+    a: [f64; 6],
+    resample: Resample,
+    fill: [u8; 3],
+    out: &mut RgbImage,
+) {
+    affine_into(img, a, resample, fill, out)
+}
+
+#[inline(always)]
+fn affine_into(img: &RgbImage, a: [f64; 6], resample: Resample, fill: [u8; 3], out: &mut RgbImage) {
+    match resample {
+        Resample::Bilinear => affine_with(img, a, fill, out, bilinear),
+        Resample::Bicubic => affine_with(img, a, fill, out, bicubic),
+    }
+}
+
+#[inline(always)]
+fn affine_with(
+    img: &RgbImage,
+    a: [f64; 6],
+    fill: [u8; 3],
+    out: &mut RgbImage,
+    sample: impl Fn(&RgbImage, f64, f64) -> [u8; 3],
+) {
+    let (w, h) = (img.width, img.height);
+    if w == 0 {
+        return;
+    }
+    for (y, line) in out.data.chunks_exact_mut(w * 3).enumerate() {
+        let yo = y as f64 + 0.5;
+        for (x, px) in line.chunks_exact_mut(3).enumerate() {
             let xo = x as f64 + 0.5;
-            let yo = y as f64 + 0.5;
             let xin = a[0] * xo + a[1] * yo + a[2];
             let yin = a[3] * xo + a[4] * yo + a[5];
-            if xin < 0.0 || xin >= w as f64 || yin < 0.0 || yin >= h as f64 {
-                continue;
-            }
-            let o = (y * w + x) * 3;
-            for (c, b) in bands.iter().enumerate() {
-                out.data[o + c] = match resample {
-                    Resample::Bilinear => bilinear(b, xin, yin),
-                    Resample::Bicubic => bicubic(b, xin, yin),
-                };
-            }
+            let v = if xin < 0.0 || xin >= w as f64 || yin < 0.0 || yin >= h as f64 {
+                fill
+            } else {
+                sample(img, xin, yin)
+            };
+            px.copy_from_slice(&v);
         }
     }
-    out
 }
 
 /// Python's `round(v, 15)`: the nearest f64 to `v` rounded to 15 decimals.
