@@ -11,6 +11,10 @@
 //! u = u / max(rms(u) / 1, 1) * lr;  p -= lr * wd * p;  p -= u
 //! ```
 
+// tch's `+=` and `*=` are in place: on a gradient they would write into
+// the parameter's `.grad`, which torch's optimizers read but leave alone.
+#![allow(clippy::assign_op_pattern)]
+
 use super::{grad, zeros, Param, Rule};
 
 const MIN_DIM_TO_FACTOR: i64 = 16;

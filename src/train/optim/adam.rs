@@ -6,6 +6,10 @@
 //! p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 //! ```
 
+// tch's `+=` and `*=` are in place: on a gradient they would write into
+// the parameter's `.grad`, which torch's optimizers read but leave alone.
+#![allow(clippy::assign_op_pattern)]
+
 use super::{add_scaled, grad, zeros, Param, Rule};
 
 #[derive(Debug)]

@@ -10,6 +10,10 @@
 //! p -= lr * u
 //! ```
 
+// tch's `+=` and `*=` are in place: on a gradient they would write into
+// the parameter's `.grad`, which torch's optimizers read but leave alone.
+#![allow(clippy::assign_op_pattern)]
+
 use tch::Tensor;
 
 use super::{add_scaled, grad, scalar_like, zeros, Param, Rule};

@@ -7,6 +7,10 @@
 //! buf = g (first step), momentum * buf + g (later);  p -= lr * buf
 //! ```
 
+// tch's `+=` and `*=` are in place: on a gradient they would write into
+// the parameter's `.grad`, which torch's optimizers read but leave alone.
+#![allow(clippy::assign_op_pattern)]
+
 use super::lamb::trust;
 use super::{add_scaled, grad, Param, Rule};
 

@@ -6,6 +6,10 @@
 //! m = b2 * m + (1 - b2) * g
 //! ```
 
+// tch's `+=` and `*=` are in place: on a gradient they would write into
+// the parameter's `.grad`, which torch's optimizers read but leave alone.
+#![allow(clippy::assign_op_pattern)]
+
 use super::{add_scaled, grad, zeros, Param, Rule};
 
 #[derive(Debug)]

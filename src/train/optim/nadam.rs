@@ -12,6 +12,10 @@
 //! has the same one here (all get gradients every step), kept as a counter
 //! beside `step` and rounded to f32 as torch's.
 
+// tch's `+=` and `*=` are in place: on a gradient they would write into
+// the parameter's `.grad`, which torch's optimizers read but leave alone.
+#![allow(clippy::assign_op_pattern)]
+
 use super::{add_scaled, grad, zeros, Param, Rule};
 
 const MOMENTUM_DECAY: f64 = 4e-3;

@@ -10,6 +10,10 @@
 //! p -= lr * g / a                              (otherwise)
 //! ```
 
+// tch's `+=` and `*=` are in place: on a gradient they would write into
+// the parameter's `.grad`, which torch's optimizers read but leave alone.
+#![allow(clippy::assign_op_pattern)]
+
 use super::{add_scaled, grad, zeros, Param, Rule};
 
 #[derive(Debug)]

@@ -8,6 +8,10 @@
 //! p  -= lr * buf                    (otherwise)
 //! ```
 
+// tch's `+=` and `*=` are in place: on a gradient they would write into
+// the parameter's `.grad`, which torch's optimizers read but leave alone.
+#![allow(clippy::assign_op_pattern)]
+
 use super::{add_scaled, grad, Param, Rule};
 
 /// Prefix of the momentum buffers in the state (the name checkpoints of
