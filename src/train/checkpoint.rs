@@ -215,7 +215,9 @@ pub fn model_state_dict(
 }
 
 /// Writes a checkpoint of `state` under `output` and points `last` (and
-/// `best` when `is_best`) at it; returns its folder.
+/// `best` when `is_best`) at it, with the EMA's weights in `ema/` when the
+/// run has one; returns its folder.
+#[allow(clippy::too_many_arguments)]
 pub fn save(
     output: &Path,
     vs: &nn::VarStore,
