@@ -11,7 +11,6 @@ pub struct Rendered {
     pub dom: String,
     /// Console messages and failed loads Chromium logged.
     pub problems: Vec<String>,
-    pub screenshot: PathBuf,
 }
 
 /// The Chromium to use: $DPN_CHROMIUM, else /usr/bin/chromium; fails
@@ -105,7 +104,6 @@ pub fn render(page: &Path, shot: &Path) -> Rendered {
     Rendered {
         dom,
         problems: found,
-        screenshot: shot.to_path_buf(),
     }
 }
 
