@@ -2,6 +2,10 @@
 //! weights (warmup off and on), the EMA checkpoint in timm (`local-dir:`,
 //! strict), exact resume with the EMA, `--checkpoint-hist` by the EMA's
 //! metric, and `dpn average` of a run's best checkpoints.
+//!
+//! Every test here reads the per-step weights through a test hook, so the
+//! file needs the `test-hooks` feature (`make test` enables it).
+#![cfg(feature = "test-hooks")]
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
