@@ -25,7 +25,7 @@ use super::config::TrainConfig;
 use super::dataset::epoch_order;
 use super::ema::{Ema, EmaSettings};
 use super::history;
-use super::logs::{open_steps, write_metrics};
+use super::logs::{open_steps, record_segment, write_metrics};
 use super::loss::{Loss, LossChoice};
 use super::optim::{self, Optimizer};
 use super::sched::Schedule;
@@ -910,7 +910,9 @@ fn open_run_files(output: &Path, state: &TrainState, upe: u64) -> Result<fs::Fil
     fs::create_dir_all(output).with_context(|| format!("cannot create {}", output.display()))?;
     checkpoint::clean_stale(output);
     write_metrics(output, &state.history)?;
-    open_steps(output, state.epoch * upe + state.step_in_epoch)
+    let upto = state.epoch * upe + state.step_in_epoch;
+    record_segment(output, state.epoch, state.step_in_epoch, upto)?;
+    open_steps(output, upto)
 }
 
 fn load_data(cfg: &mut TrainConfig) -> Result<Data> {
