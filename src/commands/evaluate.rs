@@ -15,6 +15,7 @@ use crate::data::folders::{self, ClassIndex, ImageFolder};
 use crate::data::shard::Shard;
 use crate::data::{BatchLoader, LoaderOptions};
 use crate::dist;
+use crate::metrics::breakdown::{Observer, MAX_ERRORS};
 use crate::metrics::results::{self, Results, Setup};
 use crate::metrics::tally::Expected;
 use crate::metrics::{score, Tally};
@@ -100,6 +101,17 @@ pub struct EvaluateArgs {
     /// Under torchrun or srun: seconds to wait for the other ranks before giving up
     #[arg(long, value_name = "SECS", default_value_t = dist::DEFAULT_TIMEOUT_SECS)]
     pub dist_timeout: u64,
+
+    /// Write a self-contained HTML report to FILE.html: per-class accuracy, confusions,
+    /// calibration, the most confident mistakes; with --shard, `{rank}` in FILE becomes the
+    /// shard's index
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+
+    /// How many of the most confident mistakes the report shows, with thumbnails (0 to 1000)
+    #[arg(long, value_name = "K", default_value_t = 24, requires = "report",
+          value_parser = clap::value_parser!(u64).range(0..=MAX_ERRORS as u64))]
+    pub report_errors: u64,
 }
 
 pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
@@ -111,15 +123,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         .data
         .as_deref()
         .expect("clap requires --data without --merge");
-    let mut run_args = args.run.clone();
-    if let Some(amp) = &args.amp {
-        run_args.target.dtype = amp.clone();
-        if infer::parse_device(&run_args.target.device)? == tch::Device::Cpu {
-            return Err(error::usage(
-                "--amp needs a CUDA device; on the CPU use --dtype bf16",
-            ));
-        }
-    }
+    let run_args = with_amp(&args)?;
     let sharding = Shard::resolve(run_args.shard.as_deref())?;
     // Under a launcher, without --shard: one result from all the ranks. The
     // ranks meet first, so that one failing below stops the others at once.
@@ -146,7 +150,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     let Loaded {
         p,
         classes,
-        mut items,
+        items,
         total_inputs,
         weights_sha256,
         ..
@@ -154,39 +158,126 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
     if let Some(s) = &sharding {
         ui.info(s.describe(items.len(), total_inputs, "images"));
     }
-    let whole = items.len();
+    let total = items.len();
     let num_classes = p.loaded.arch.num_classes;
-    let mut expected = Vec::new();
-    if let Some(g) = &group {
-        let labels: Vec<Option<i64>> = items.iter().map(|i| i.label).collect();
-        expected = Expected::shares(&labels, g.world(), num_classes);
-        items = Shard {
-            index: g.rank(),
-            count: g.world(),
-        }
-        .take(items);
-        ui.info(format!(
-            "distributed: {} processes share the {whole} images; rank 0 reports",
-            g.world()
-        ));
-    }
+    let (items, expected) = split_among_ranks(group.as_deref(), items, num_classes, &ui);
     // Recorded in the results file, so that --merge can tell shards of
     // other weights apart.
     let weights_sha256 = weights_sha256.filter(|_| outputs.results.is_some() && leader);
     let shard = sharding.as_ref().map_or(Shard::WHOLE, |s| s.shard);
-    let total = whole;
+    let mut observer = outputs.report.is_some().then(|| {
+        Observer::new(
+            class_pairs(&classes),
+            args.report_errors as usize,
+            p.preprocess.mean,
+            p.preprocess.std,
+        )
+    });
+    let mut c = score_all(&p, &run_args, items, &ui, observer.as_mut())?;
+    let mut breakdown = observer.map(Observer::finish);
+    if let Some(g) = &group {
+        c = c.all_ranks(g, &expected)?;
+        if let Some(b) = breakdown.take() {
+            breakdown = Some(b.all_ranks(g, &c)?);
+        }
+        if !leader {
+            return Ok(());
+        }
+    }
+    if c.non_finite > 0 {
+        return Err(error::bad_input(format!(
+            "{} of {total} images gave NaN or infinite outputs with the weights {}; no accuracy \
+             or loss is reported (check the weights; with --dtype bf16/f16 or --amp, try f32)",
+            c.non_finite,
+            p.weights.display()
+        )));
+    }
+    if paths::needs_escape(&p.weights) || paths::needs_escape(data) {
+        ui.warn(paths::ESCAPED_WARNING);
+    }
+    let setup = setup(&p, data, shard, total_inputs, weights_sha256);
+    let mut results = summarize(ctx, setup, c);
+    results.breakdown = breakdown;
+    finish(&args, &outputs, ctx, &results, &classes, None)?;
+    if results.skipped > 0 {
+        return Err(error::partial(format!(
+            "{} of {total} images could not be read and were skipped (reported above)",
+            results.skipped
+        )));
+    }
+    Ok(())
+}
+
+/// The run arguments with `--amp` applied (it needs a CUDA device).
+fn with_amp(args: &EvaluateArgs) -> Result<RunArgs> {
+    let mut run_args = args.run.clone();
+    if let Some(amp) = &args.amp {
+        run_args.target.dtype = amp.clone();
+        if infer::parse_device(&run_args.target.device)? == tch::Device::Cpu {
+            return Err(error::usage(
+                "--amp needs a CUDA device; on the CPU use --dtype bf16",
+            ));
+        }
+    }
+    Ok(run_args)
+}
+
+/// Under a launcher: this rank's share of `items`, and what rank 0 expects
+/// of each rank's counts. Otherwise `items` whole.
+fn split_among_ranks(
+    group: Option<&dist::Group>,
+    items: Vec<crate::data::batches::Item>,
+    num_classes: usize,
+    ui: &crate::ui::Ui,
+) -> (Vec<crate::data::batches::Item>, Vec<Expected>) {
+    let Some(g) = group else {
+        return (items, Vec::new());
+    };
+    let labels: Vec<Option<i64>> = items.iter().map(|i| i.label).collect();
+    let expected = Expected::shares(&labels, g.world(), num_classes);
+    let whole = items.len();
+    let items = Shard {
+        index: g.rank(),
+        count: g.world(),
+    }
+    .take(items);
+    ui.info(format!(
+        "distributed: {} processes share the {whole} images; rank 0 reports",
+        g.world()
+    ));
+    (items, expected)
+}
+
+/// The data's classes as `(synset, name)` pairs, for the report.
+fn class_pairs(classes: &Classes) -> Vec<(String, String)> {
+    classes
+        .classes
+        .iter()
+        .map(|c| (c.synset.clone(), c.name.clone()))
+        .collect()
+}
+
+/// Runs the model over `items` and counts: the tally, and what `observer`
+/// (the report's counts, when one is written) keeps of each batch.
+fn score_all(
+    p: &common::Prepared,
+    run_args: &RunArgs,
+    items: Vec<crate::data::batches::Item>,
+    ui: &crate::ui::Ui,
+    mut observer: Option<&mut Observer>,
+) -> Result<Tally> {
     let share = items.len();
     let loader = BatchLoader::new(
         items,
         p.transform.clone(),
         LoaderOptions {
             batch_size: run_args.batch_size,
-            workers: common::workers(run_args.workers, &ui),
+            workers: common::workers(run_args.workers, ui),
             prefetch: 2,
         },
     )?;
-    let bar = crate::ui::progress::bar(&ui, share as u64, "images");
-    let mut c = Tally::new(num_classes);
+    let bar = crate::ui::progress::bar(ui, share as u64, "images");
+    let mut c = Tally::new(p.loaded.arch.num_classes);
     let mut runner = infer::Runner::new(p.net(), p.opts, !run_args.no_retry);
     let t0 = Instant::now();
     for batch in loader {
@@ -204,30 +295,33 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
                 bar.suspend(|| ui.warn(note));
             }
             score(&logits, &labels, &mut c)?;
+            if let Some(o) = observer.as_deref_mut() {
+                let texts: Vec<String> = batch
+                    .paths
+                    .iter()
+                    .map(|p| paths::path_text(p).into_owned())
+                    .collect();
+                let labels: Vec<i64> = batch.labels.iter().map(|l| l.unwrap_or(-1)).collect();
+                o.observe(&logits, &labels, &batch.images, &texts)?;
+            }
         }
         bar.inc((batch.indices.len() + batch.failures.len()) as u64);
         bar.set_message(format!("top-1 {:.2}%", c.top1()));
     }
     c.seconds = t0.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    if let Some(g) = &group {
-        c = c.all_ranks(g, &expected)?;
-        if !leader {
-            return Ok(());
-        }
-    }
-    if c.non_finite > 0 {
-        return Err(error::bad_input(format!(
-            "{} of {total} images gave NaN or infinite outputs with the weights {}; no accuracy \
-             or loss is reported (check the weights; with --dtype bf16/f16 or --amp, try f32)",
-            c.non_finite,
-            p.weights.display()
-        )));
-    }
-    if paths::needs_escape(&p.weights) || paths::needs_escape(data) {
-        ui.warn(paths::ESCAPED_WARNING);
-    }
-    let setup = Setup {
+    Ok(c)
+}
+
+/// What produced the result, for the results file.
+fn setup(
+    p: &common::Prepared,
+    data: &std::path::Path,
+    shard: Shard,
+    total_inputs: usize,
+    weights_sha256: Option<String>,
+) -> Setup {
+    Setup {
         model: p.spec.name.clone(),
         weights: Some(paths::path_text(&p.weights).into_owned()),
         weights_sha256,
@@ -242,16 +336,7 @@ pub fn run(args: EvaluateArgs, ctx: &Context) -> Result<()> {
         interpolation: p.preprocess.interpolation.to_string(),
         mean: p.preprocess.mean,
         std: p.preprocess.std,
-    };
-    let results = summarize(ctx, setup, c);
-    finish(&args, &outputs, ctx, &results, &classes)?;
-    if results.skipped > 0 {
-        return Err(error::partial(format!(
-            "{} of {total} images could not be read and were skipped (reported above)",
-            results.skipped
-        )));
     }
-    Ok(())
 }
 
 /// The model and the data of an evaluation, before any image is read.
@@ -361,10 +446,24 @@ fn summarize(ctx: &Context, setup: Setup, tally: Tally) -> Results {
 }
 
 fn merge(args: &EvaluateArgs, outputs: &Outputs, ctx: &Context) -> Result<()> {
-    let (setup, total) = results::merge(&args.merge)?;
-    let results = summarize(ctx, setup, total);
-    let classes = Classes::default_for(results.counts.per_class.len());
-    finish(args, outputs, ctx, &results, &classes)
+    let (setup, total, breakdown) = results::merge_all(&args.merge)?;
+    let mut results = summarize(ctx, setup, total);
+    let classes = match &breakdown {
+        Some(b) => Classes {
+            classes: b
+                .classes
+                .iter()
+                .map(|(synset, name)| crate::data::classes::Class {
+                    synset: synset.clone(),
+                    name: name.clone(),
+                })
+                .collect(),
+        },
+        None => Classes::default_for(results.counts.per_class.len()),
+    };
+    results.breakdown = breakdown;
+    let note = format!("Merged from {} shard results files.", args.merge.len());
+    finish(args, outputs, ctx, &results, &classes, Some(note))
 }
 
 /// The files evaluate writes, checked before any work so that a typo in a
@@ -372,6 +471,7 @@ fn merge(args: &EvaluateArgs, outputs: &Outputs, ctx: &Context) -> Result<()> {
 struct Outputs {
     results: Option<OutputPath>,
     per_class: Option<OutputPath>,
+    report: Option<OutputPath>,
 }
 
 impl Outputs {
@@ -388,18 +488,28 @@ impl Outputs {
         let out = Outputs {
             results: check(&args.results_file, "--results-file")?,
             per_class: check(&args.per_class, "--per-class")?,
+            report: check(&args.report, "--report")?,
         };
-        if out.to_stdout() == 2 {
-            return Err(error::usage(
-                "--results-file and --per-class cannot both be - (standard output)",
-            ));
+        let dashes: Vec<&str> = [
+            ("--results-file", &out.results),
+            ("--per-class", &out.per_class),
+            ("--report", &out.report),
+        ]
+        .into_iter()
+        .filter(|(_, o)| o.as_ref().is_some_and(OutputPath::is_stdout))
+        .map(|(flag, _)| flag)
+        .collect();
+        if let [a, b, ..] = dashes[..] {
+            return Err(error::usage(format!(
+                "{a} and {b} cannot both be - (standard output)"
+            )));
         }
         Ok(out)
     }
 
     /// How many of them are standard output.
     fn to_stdout(&self) -> usize {
-        [&self.results, &self.per_class]
+        [&self.results, &self.per_class, &self.report]
             .into_iter()
             .flatten()
             .filter(|o| o.is_stdout())
@@ -442,12 +552,22 @@ fn finish(
     ctx: &Context,
     r: &Results,
     classes: &Classes,
+    note: Option<String>,
 ) -> Result<()> {
     if let Some(out) = &outputs.results {
         r.write(out)?;
     }
     if let Some(out) = &outputs.per_class {
         r.write_per_class(out, classes)?;
+    }
+    if let Some(out) = &outputs.report {
+        let classes = class_pairs(classes);
+        let page = crate::report::eval::render(&crate::report::eval::EvalPage {
+            results: r,
+            classes: &classes,
+            note,
+        });
+        out.write(page.as_bytes())?;
     }
     let mut t = Table::new(vec![
         Column::new("model", "Model", false),

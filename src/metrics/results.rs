@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
+use super::breakdown::Breakdown;
 use super::tally::Tally;
 use crate::data::classes::Classes;
 use crate::data::shard::Shard;
@@ -73,6 +74,11 @@ pub struct Results {
     #[serde(default)]
     pub total_images: Option<u64>,
     pub counts: Tally,
+    /// What `--report` shows beyond the tally (confusions, calibration,
+    /// the most confident mistakes): written only by a run with `--report`,
+    /// so that `--merge --report` can show them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<Breakdown>,
 }
 
 impl Results {
@@ -112,6 +118,7 @@ impl Results {
             shard_count: Some(setup.shard_count),
             total_images: Some(setup.total_images),
             counts: tally,
+            breakdown: None,
         }
     }
 
@@ -139,6 +146,9 @@ impl Results {
             let mut w = csv::Writer::from_writer(Vec::new());
             let mut v = serde_json::to_value(self)?;
             let counts = v.as_object_mut().and_then(|o| o.remove("counts"));
+            if let Some(o) = v.as_object_mut() {
+                o.remove("breakdown");
+            }
             let mut fields: Vec<(String, String)> = v
                 .as_object()
                 .into_iter()
@@ -329,6 +339,13 @@ impl Results {
 /// dpn versions, impossible counts, files of different evaluations (model,
 /// weights, preprocessing, data set size), a shard given twice or missing.
 pub fn merge(paths: &[PathBuf]) -> Result<(Setup, Tally)> {
+    merge_all(paths).map(|(s, t, _)| (s, t))
+}
+
+/// [`merge`], and the sum of the shards' breakdowns when every shard has
+/// one (`None` when one has none: it ran without `--report`); a breakdown
+/// that does not fit its shard's counts is refused.
+pub fn merge_all(paths: &[PathBuf]) -> Result<(Setup, Tally, Option<Breakdown>)> {
     let files = paths
         .iter()
         .map(|p| Results::read(p).map(|r| (p, r)))
@@ -380,7 +397,24 @@ pub fn merge(paths: &[PathBuf]) -> Result<(Setup, Tally)> {
         total
             .add(&r.counts)
             .map_err(|e| error::bad_input(format!("results file {}: {e}", path.display())))?;
+        if let Some(b) = &r.breakdown {
+            b.fits(&r.counts).map_err(|why| {
+                error::bad_input(format!(
+                    "results file {}: its report counts do not fit its counts ({why}); was the \
+                     file edited or damaged? evaluate that shard again",
+                    path.display()
+                ))
+            })?;
+        }
     }
+    let parts: Option<Vec<Breakdown>> = files.iter().map(|(_, r)| r.breakdown.clone()).collect();
+    let breakdown = match parts {
+        Some(parts) => Some(
+            Breakdown::sum(&parts)
+                .map_err(|e| error::bad_input(format!("the shards' report counts: {e}")))?,
+        ),
+        None => None,
+    };
     if seen.len() != fp.count {
         let missing: Vec<String> = (0..fp.count)
             .filter(|i| !seen.contains_key(i))
@@ -421,7 +455,7 @@ pub fn merge(paths: &[PathBuf]) -> Result<(Setup, Tally)> {
         mean: fp.mean,
         std: fp.std,
     };
-    Ok((setup, total))
+    Ok((setup, total, breakdown))
 }
 
 /// `a.json, b.json, c.json` (the first few, then how many more).

@@ -9,7 +9,9 @@
 //! The report reads the files other modules write (metrics.csv, steps.csv,
 //! run.json) by name, so it sits beside `train` and `metrics` in the layering.
 
+pub mod calib;
 pub mod chart;
+pub mod eval;
 pub mod page;
 pub mod run;
 
