@@ -18,7 +18,7 @@
 
 use tch::{Device, Kind, Tensor};
 
-use super::infer::{to_channels_last, Precision, RunOptions};
+use super::run_opts::{to_channels_last, Precision, RunOptions};
 use super::{Act, BatchNorm, Conv, Dpn, Flow, Tail, BN_EPS};
 
 /// Where the folded network measured faster than the exact one
@@ -330,9 +330,9 @@ pub struct Folded {
 impl Folded {
     /// The inference form of `model` for `opts`: a pure function of the
     /// model's weights and activations (it reads `model`, changes nothing),
-    /// to run on inputs prepared by [`super::infer::prepare_input`]. The
-    /// model's weights must still be f32 (fold before
-    /// [`super::infer::prepare_model_for_inference`] casts them).
+    /// to run on inputs prepared by [`super::run_opts::prepare_input`]. The
+    /// model's weights must still be f32 (fold before inference's
+    /// `prepare_model_for_inference` casts them).
     pub fn new(model: &Dpn, opts: &RunOptions) -> Folded {
         Folded::with_conv_in(model, opts, ConvIn::for_run(opts))
     }
@@ -437,7 +437,7 @@ mod tests {
         let run = |precision, conv_in| {
             let opts = RunOptions::new(Device::Cpu, precision, true).unwrap();
             let net = Folded::with_conv_in(&model, &opts, conv_in);
-            let xs = super::super::infer::prepare_input(&x, &opts);
+            let xs = super::super::run_opts::prepare_input(&x, &opts);
             let logits = tch::no_grad(|| net.forward(&xs));
             assert_eq!(logits.kind(), precision.kind(), "{conv_in:?}");
             logits.to_kind(Kind::Float)

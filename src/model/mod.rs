@@ -20,6 +20,7 @@ pub mod cuda_graph;
 pub mod fold;
 pub mod infer;
 mod ops;
+pub mod run_opts;
 mod scope;
 mod state;
 pub mod sync_bn;
