@@ -48,7 +48,13 @@ split the images among themselves, add up their counts exactly, and rank 0 alone
 writes the one result: the same as one process evaluating everything (--dist-timeout bounds the \
 wait for the other ranks). Every rank must run the same command on the same files: the ranks \
 compare their settings, the weights' SHA-256 and the data listing before any work, and rank 0 \
-checks each rank's counts against its share (exit code 9 otherwise; docs/distributed.md).")]
+checks each rank's counts against its share (exit code 9 otherwise; docs/distributed.md).
+
+--report FILE.html writes a self-contained page (no script, no network): per-class accuracy worst \
+first, the confusion matrix (a heat map up to 100 classes, else the most confused pairs), a \
+reliability diagram with the expected calibration error (15 bins), and the --report-errors K most \
+confident mistakes with thumbnails. With --results-file the file carries these counts, so that \
+`--merge FILE... --report` writes the same page from shards that ran with --report.")]
 pub struct EvaluateArgs {
     /// Image folder (ImageFolder tree, or the root that --labels-file paths are relative to)
     #[arg(long, value_name = "DIR", required_unless_present = "merge")]

@@ -188,6 +188,11 @@ fn shade(f: f64) -> RGBColor {
     RGBColor(mix(8.0), mix(48.0), mix(107.0))
 }
 
+/// The integer a tick at `v` labels, when it is one (ticks between cells get none).
+fn centre(v: f64) -> Option<i64> {
+    ((v - v.round()).abs() < 1e-6).then_some(v.round() as i64)
+}
+
 fn heatmap_svg(pc: &[[u64; 3]], b: &Breakdown, shown: &[u64]) -> Result<String, String> {
     let m = shown.len();
     let pos = |c: u64| shown.binary_search(&c).ok();
@@ -205,15 +210,18 @@ fn heatmap_svg(pc: &[[u64; 3]], b: &Breakdown, shown: &[u64]) -> Result<String, 
             .margin(8)
             .x_label_area_size(40)
             .y_label_area_size(50)
-            .build_cartesian_2d(0f64..m as f64, 0f64..m as f64)
+            // Cell k spans [k - 0.5, k + 0.5]: integer ticks fall on cell centres.
+            .build_cartesian_2d(-0.5f64..m as f64 - 0.5, -0.5f64..m as f64 - 0.5)
             .map_err(|x| e(&x))?;
         let labels = m.min(20);
         c.configure_mesh()
             .disable_mesh()
             .x_labels(labels)
             .y_labels(labels)
-            .x_label_formatter(&|x| format!("{}", x.floor() as i64))
-            .y_label_formatter(&|y| format!("{}", m as i64 - 1 - y.floor() as i64))
+            .x_label_formatter(&|x| centre(*x).map_or(String::new(), |k| k.to_string()))
+            .y_label_formatter(&|y| {
+                centre(*y).map_or(String::new(), |k| (m as i64 - 1 - k).to_string())
+            })
             .x_desc("predicted class (position, see the table)")
             .y_desc("true class (position)")
             .draw()
@@ -221,10 +229,8 @@ fn heatmap_svg(pc: &[[u64; 3]], b: &Breakdown, shown: &[u64]) -> Result<String, 
         let row = |t: usize| (m - 1 - t) as f64;
         let cell = |t: usize, q: usize, n: u64, total: u64| {
             let f = n as f64 / total.max(1) as f64;
-            Rectangle::new(
-                [(q as f64, row(t)), (q as f64 + 1.0, row(t) + 1.0)],
-                shade(f).filled(),
-            )
+            let (x, y) = (q as f64, row(t));
+            Rectangle::new([(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)], shade(f).filled())
         };
         let mut cells = Vec::new();
         for (t, &class) in shown.iter().enumerate() {

@@ -10,7 +10,7 @@ th{background:#eee}tr.differs th{background:#ffe08a}mark{background:#ffe08a}\
 figure.chart svg{display:block}figcaption{font-weight:bold;font-size:14px}\
 details{margin:.3em 0}.gap{color:#a00}small{color:#555}\
 .gallery{display:flex;flex-wrap:wrap;gap:.6em}figure.mistake{margin:0;width:200px;font-size:12px;border:1px solid #ddd;padding:4px}\
-figure.mistake img{display:block;image-rendering:pixelated}figure.mistake ol{margin:.2em 0;padding-left:1.4em}\
+figure.mistake img{display:block;width:96px;height:96px;object-fit:contain;image-rendering:pixelated}figure.mistake ol{margin:.2em 0;padding-left:1.4em}\
 @media print{details{display:none}}";
 
 /// `body` framed as a whole page titled `title` (maud escapes every value).

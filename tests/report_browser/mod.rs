@@ -143,6 +143,7 @@ pub fn cell(dom: &str, run_attr: &str, key: &str) -> String {
 
 /// Page-level safety: no script element, no inline event handler, no
 /// element from the data's markup (text nodes come back escaped).
+#[allow(dead_code)] // not every report test calls it (evaluate pages have images)
 pub fn assert_no_script(dom: &str) {
     let lower = dom.to_lowercase();
     assert!(!lower.contains("<script"), "the page has a script element");
