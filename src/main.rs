@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
+use dpn::cli::config::ConfigError;
 use dpn::cli::Cli;
 use dpn::commands::Context;
 use dpn::registry::Registry;
@@ -15,9 +16,21 @@ fn main() -> ExitCode {
     dpn::sys::panic::install_hook();
     #[cfg(feature = "test-hooks")]
     dpn::sys::fail::alloc();
-    let matches = match Cli::command().try_get_matches() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let first = match Cli::command().try_get_matches_from(argv.clone()) {
         Ok(m) => m,
         Err(e) => return clap_exit(e),
+    };
+    // `dpn train --config FILE`: the file's options join the command line.
+    let (matches, notes) = match dpn::cli::config::apply(first.clone(), argv) {
+        Ok(m) => m,
+        Err(ConfigError::Clap(e)) => return clap_exit(e),
+        Err(ConfigError::File(err)) => {
+            if let Ok(cli) = Cli::from_arg_matches(&first) {
+                cli.global.ui().error(err.to_string());
+            }
+            return code(error::exit_code(&err));
+        }
     };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,
@@ -37,6 +50,9 @@ fn main() -> ExitCode {
         };
     }
     let ui = cli.global.ui();
+    for n in notes {
+        ui.warn(n);
+    }
     let Some(command) = cli.command else {
         // arg_required_else_help covers a bare `dpn`; this is `dpn -q` and the like.
         ui.error("no subcommand given; see `dpn --help`");

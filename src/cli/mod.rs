@@ -3,6 +3,7 @@
 //! A subcommand is one file under `commands/` holding its `Args` and its
 //! `run`; adding one is that file plus one variant here.
 
+pub mod config;
 pub mod docs;
 mod values;
 
@@ -79,26 +80,30 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// The heading global options have in every command's help: after the
+/// command's own options, so that each subcommand's reads first.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Print nothing on stderr but errors
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, help_heading = GLOBAL, conflicts_with = "verbose")]
     pub quiet: bool,
 
     /// Print more on stderr (repeat for more)
-    #[arg(short, long, global = true, action = ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = GLOBAL, action = ArgAction::Count)]
     pub verbose: u8,
 
     /// When to colour stderr and tables
-    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
 
     /// Model-index YAML file whose models add to or replace the built-in ones
-    #[arg(long, global = true, env = "DPN_MODEL_INDEX", value_name = "FILE")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "DPN_MODEL_INDEX", value_name = "FILE")]
     pub model_index: Option<PathBuf>,
 
     /// Directory for cached weights
-    #[arg(long, global = true, env = "DPN_CACHE_DIR", value_name = "DIR")]
+    #[arg(long, global = true, help_heading = GLOBAL, env = "DPN_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 }
 

@@ -74,159 +74,160 @@ as an uninterrupted one with the same settings. A resumed run keeps its checkpoi
 settings; only --epochs, --workers, --device, --output and the data paths may change. A NaN \
 or infinite loss stops the run with an error, leaving the last good checkpoint.")]
 pub struct TrainArgs {
+    /// timm's args.yaml (train.py's -c): its keys as the options they mean in timm, timm's
+    /// defaults for the keys it leaves out; options given here win (README: timm's
+    /// train.py arguments)
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Training images: an ImageFolder (DIR/<class>/<image>)
-    #[arg(long, value_name = "DIR", required_unless_present = "resume")]
+    #[arg(help_heading = "Data")]
+    #[arg(long, value_name = "DIR", required_unless_present_any = ["resume", "config"])]
     pub data: Option<PathBuf>,
 
     /// Validation images, an ImageFolder with the training data's classes (or a subset),
     /// matched by folder name
+    #[arg(help_heading = "Data")]
     #[arg(long, value_name = "DIR", conflicts_with = "val_split")]
     pub val_data: Option<PathBuf>,
 
     /// Hold out this fraction of each class of --data for validation (seeded by --seed)
+    #[arg(help_heading = "Data")]
     #[arg(long, value_name = "F")]
     pub val_split: Option<f64>,
 
+    /// Images per batch [default: 64]
+    #[arg(help_heading = "Data")]
+    #[arg(short, long, value_name = "N")]
+    pub batch_size: Option<usize>,
+
+    /// Input side in pixels [default: the model's, 224]
+    #[arg(help_heading = "Data")]
+    #[arg(long, value_name = "N")]
+    pub img_size: Option<usize>,
+
+    /// Validation crop fraction [default: the model's]
+    #[arg(help_heading = "Data")]
+    #[arg(long, value_name = "F")]
+    pub crop_pct: Option<f64>,
+
+    /// Image decoding threads, at most 4 per core [default: 2]
+    #[arg(help_heading = "Data")]
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Stop at the first unreadable image instead of skipping it
+    #[arg(help_heading = "Data")]
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Seed of initialization, data order, augmentation and --val-split [default: 42]
+    #[arg(help_heading = "Data")]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
     /// Model to train (see `dpn info`)
-    #[arg(short, long, value_name = "MODEL", required_unless_present = "resume")]
+    #[arg(help_heading = "Model")]
+    #[arg(short, long, value_name = "MODEL", required_unless_present_any = ["resume", "config"])]
     pub model: Option<String>,
 
     /// Start from the model's pretrained weights in the cache (`dpn fetch MODEL`)
+    #[arg(help_heading = "Model")]
     #[arg(long, conflicts_with = "weights")]
     pub pretrained: bool,
 
     /// Start from these weights (any format `dpn convert` reads)
+    #[arg(help_heading = "Model")]
     #[arg(long, value_name = "FILE")]
     pub weights: Option<PathBuf>,
 
     /// Classes of the classifier [default: the number of class folders in --data];
     /// a classifier of another size in the starting weights is replaced
+    #[arg(help_heading = "Model")]
     #[arg(long, value_name = "N")]
     pub num_classes: Option<usize>,
 
-    /// Epochs to train [default: 10]
-    #[arg(long, value_name = "N")]
-    pub epochs: Option<u64>,
+    /// auto, cpu, cuda or cuda:N [default: auto]
+    #[arg(help_heading = "Model")]
+    #[arg(short, long, value_name = "DEVICE")]
+    pub device: Option<String>,
 
-    /// Images per batch [default: 64]
-    #[arg(short, long, value_name = "N")]
-    pub batch_size: Option<usize>,
+    /// Mixed precision: bf16 (the default when given alone) or f16 (with loss scaling; CUDA only)
+    #[arg(help_heading = "Model")]
+    #[arg(long, value_name = "DTYPE", num_args = 0..=1, default_missing_value = "bf16")]
+    pub amp: Option<String>,
+
+    /// Train in channels-last (NHWC) memory format
+    #[arg(help_heading = "Model")]
+    #[arg(long)]
+    pub channels_last: bool,
 
     /// Peak learning rate [default: the registry's, scaled by batch size]
+    #[arg(help_heading = "Optimizer")]
     #[arg(long, value_name = "LR")]
     pub lr: Option<f64>,
 
     /// SGD momentum [default: 0.9]
+    #[arg(help_heading = "Optimizer")]
     #[arg(long, value_name = "M")]
     pub momentum: Option<f64>,
 
     /// Nesterov momentum: the same as `--opt sgd`
+    #[arg(help_heading = "Optimizer")]
     #[arg(long)]
     pub nesterov: bool,
 
     /// Optimizer, by timm's name: sgd (Nesterov momentum), momentum, rmsprop, rmsproptf,
     /// adam, adamw, nadam, radam, lamb, lars, lion, adafactor [default: momentum, the seed
     /// recipe's SGD with momentum 0.9; timm's default is sgd]
+    #[arg(help_heading = "Optimizer")]
     #[arg(long, value_name = "NAME")]
     pub opt: Option<String>,
 
     /// Optimizer epsilon [default: the optimizer's own, as timm]
+    #[arg(help_heading = "Optimizer")]
     #[arg(long, value_name = "EPS")]
     pub opt_eps: Option<f64>,
 
     /// Optimizer betas [default: the optimizer's own, as timm]
+    #[arg(help_heading = "Optimizer")]
     #[arg(long, value_name = "BETA", num_args = 2)]
     pub opt_betas: Option<Vec<f64>>,
 
     /// Layer-wise LR decay (timm's param_groups_layer_decay over the DPN's blocks)
+    #[arg(help_heading = "Optimizer")]
     #[arg(long, value_name = "F")]
     pub layer_decay: Option<f64>,
 
     /// Without --lr: LR = LR_BASE * global batch / --lr-base-size (timm's rule) [default: 0.1]
+    #[arg(help_heading = "Optimizer")]
     #[arg(long, value_name = "LR")]
     pub lr_base: Option<f64>,
 
     /// Without --lr: the batch size --lr-base is for [default: 256]
+    #[arg(help_heading = "Optimizer")]
     #[arg(long, value_name = "N")]
     pub lr_base_size: Option<usize>,
 
     /// Without --lr: linear or sqrt scaling of --lr-base by the batch ratio [default: sqrt
     /// for optimizers whose name has "ada" or "lamb", else linear, as timm]
+    #[arg(help_heading = "Optimizer")]
     #[arg(long, value_name = "SCALE")]
     pub lr_base_scale: Option<String>,
 
     /// Weight decay of convolution weights (none on BatchNorm and biases) [default: 1e-4]
+    #[arg(help_heading = "Optimizer")]
     #[arg(long, value_name = "WD")]
     pub weight_decay: Option<f64>,
 
-    /// Label smoothing of the cross-entropy loss (timm's --smoothing, also accepted) [default: 0.1]
-    #[arg(long, value_name = "F", alias = "smoothing")]
-    pub label_smoothing: Option<f64>,
-
-    /// Input side in pixels [default: the model's, 224]
+    /// Epochs to train [default: 10]
+    #[arg(help_heading = "Schedule")]
     #[arg(long, value_name = "N")]
-    pub img_size: Option<usize>,
+    pub epochs: Option<u64>,
 
-    /// Validation crop fraction [default: the model's]
-    #[arg(long, value_name = "F")]
-    pub crop_pct: Option<f64>,
-
-    /// Mixed precision: bf16 (the default when given alone) or f16 (with loss scaling; CUDA only)
-    #[arg(long, value_name = "DTYPE", num_args = 0..=1, default_missing_value = "bf16")]
-    pub amp: Option<String>,
-
-    /// Train in channels-last (NHWC) memory format
-    #[arg(long)]
-    pub channels_last: bool,
-
-    /// auto, cpu, cuda or cuda:N [default: auto]
-    #[arg(short, long, value_name = "DEVICE")]
-    pub device: Option<String>,
-
-    /// Seed of initialization, data order, augmentation and --val-split [default: 42]
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
-
-    /// Image decoding threads, at most 4 per core [default: 2]
-    #[arg(long, value_name = "N")]
-    pub workers: Option<usize>,
-
-    /// Stop at the first unreadable image instead of skipping it
-    #[arg(long)]
-    pub strict: bool,
-
-    /// Where metrics and checkpoints go [default: output/train/<model>-<UTC time>;
-    /// with --resume, the run's own folder]
-    #[arg(short, long, value_name = "DIR")]
-    pub output: Option<PathBuf>,
-
-    /// Continue a run: its output folder, a checkpoint folder, or a file in one
-    #[arg(long, value_name = "DIR_OR_CKPT")]
-    pub resume: Option<PathBuf>,
-
-    /// Format of the per-epoch summary printed at the end
-    #[arg(short, long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-
-    /// Distributed runs: seconds to wait for the other ranks (at the rendezvous
-    /// and at every collective) before a rank gives up with an error
-    #[arg(long, value_name = "SECS", default_value_t = dist::DEFAULT_TIMEOUT_SECS)]
-    pub dist_timeout: u64,
-
-    /// Distributed runs: BatchNorm running statistics at the end of each epoch
-    /// (timm's --dist-bn): averaged over the ranks, rank 0's, or left per rank
-    #[arg(long, value_enum, value_name = "HOW")]
-    pub dist_bn: Option<DistBn>,
-
-    /// Distributed runs: BatchNorm statistics over every process's batch together
-    /// (SyncBatchNorm); costs an all-reduce per BatchNorm in each forward and backward pass
-    #[arg(long)]
-    pub sync_bn: bool,
-
-    /// Distributed runs: the collective library, by default NCCL on CUDA and Gloo
-    /// on the CPU; given explicitly, a launcher's world of one joins it too
-    #[arg(long, value_enum, value_name = "NAME")]
-    pub dist_backend: Option<DistBackend>,
+    /// The learning-rate schedule (boxed like `augment`).
+    #[command(flatten)]
+    pub schedule: Box<ScheduleArgs>,
 
     /// Boxed: the augmentation flags grow, and `cli::Command` holds these
     /// arguments by value.
@@ -241,17 +242,58 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub splits: Box<SplitArgs>,
 
-    /// The learning-rate schedule (boxed like `augment`).
+    /// Label smoothing of the cross-entropy loss (timm's --smoothing, also accepted) [default: 0.1]
+    #[arg(help_heading = "Regularization")]
+    #[arg(long, value_name = "F", alias = "smoothing")]
+    pub label_smoothing: Option<f64>,
+
+    /// Losses and regularization (boxed like `augment`).
     #[command(flatten)]
-    pub schedule: Box<ScheduleArgs>,
+    pub reg: Box<RegArgs>,
 
     /// Model EMA and checkpoint history (boxed like `augment`).
     #[command(flatten)]
     pub ema: Box<EmaArgs>,
 
-    /// Losses and regularization (boxed like `augment`).
-    #[command(flatten)]
-    pub reg: Box<RegArgs>,
+    /// Continue a run: its output folder, a checkpoint folder, or a file in one
+    #[arg(help_heading = "Checkpoints")]
+    #[arg(long, value_name = "DIR_OR_CKPT")]
+    pub resume: Option<PathBuf>,
+
+    /// Distributed runs: seconds to wait for the other ranks (at the rendezvous
+    /// and at every collective) before a rank gives up with an error
+    #[arg(help_heading = "Distributed")]
+    #[arg(long, value_name = "SECS", default_value_t = dist::DEFAULT_TIMEOUT_SECS)]
+    pub dist_timeout: u64,
+
+    /// Distributed runs: BatchNorm running statistics at the end of each epoch
+    /// (timm's --dist-bn): averaged over the ranks, rank 0's, or left per rank
+    #[arg(help_heading = "Distributed")]
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub dist_bn: Option<DistBn>,
+
+    /// Distributed runs: BatchNorm statistics over every process's batch together
+    /// (SyncBatchNorm); costs an all-reduce per BatchNorm in each forward and backward pass
+    #[arg(help_heading = "Distributed")]
+    #[arg(long)]
+    pub sync_bn: bool,
+
+    /// Distributed runs: the collective library, by default NCCL on CUDA and Gloo
+    /// on the CPU; given explicitly, a launcher's world of one joins it too
+    #[arg(help_heading = "Distributed")]
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub dist_backend: Option<DistBackend>,
+
+    /// Where metrics and checkpoints go [default: output/train/<model>-<UTC time>;
+    /// with --resume, the run's own folder]
+    #[arg(help_heading = "Output")]
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+
+    /// Format of the per-epoch summary printed at the end
+    #[arg(help_heading = "Output")]
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// timm's train.py loss and regularization flags (`train::loss`,
@@ -549,9 +591,21 @@ fn absolute(p: &Path) -> PathBuf {
 
 /// The settings of a new run over `world` processes.
 fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConfig> {
-    let model = args.model.clone().expect("clap requires --model");
+    // clap requires both unless --config gives them (or --resume, not here).
+    let missing = |what: &str| {
+        error::usage(format!(
+            "{what} is required: give it, or a --config file with its timm key"
+        ))
+    };
+    let model = args
+        .model
+        .clone()
+        .ok_or_else(|| missing("--model (timm's model)"))?;
     let spec = ctx.registry.get(&model)?;
-    let data = args.data.clone().expect("clap requires --data");
+    let data = args
+        .data
+        .clone()
+        .ok_or_else(|| missing("--data (timm's data_dir)"))?;
     let batch_size = args.batch_size.unwrap_or(64);
     let opt = optimizer_name(args)?;
     let init = if args.pretrained || args.weights.is_some() {

@@ -11,6 +11,7 @@
 //! last -> checkpoints/<name>                the newest checkpoint (relative symlink)
 //! best -> checkpoints/<name>                the best by --eval-metric (validation top-1)
 //! run.json                                  the settings the run started with
+//! args.yaml                                 the same, in timm's train.py keys
 //! .dpn-train.lock                           held by the process writing the folder
 //! ```
 //!
@@ -57,6 +58,8 @@ pub const CHECKPOINTS_DIR: &str = "checkpoints";
 pub const LAST: &str = "last";
 pub const BEST: &str = "best";
 pub const RUN_FILE: &str = "run.json";
+/// timm's args.yaml of the run (`train::timm_args::to_yaml`).
+pub const TIMM_ARGS_FILE: &str = "args.yaml";
 
 /// The most epochs a checkpoint may record: far beyond any run (ImageNet
 /// recipes train for hundreds), low enough that a counter past it is
@@ -489,9 +492,14 @@ pub fn recover(output: &Path) -> Result<Vec<String>> {
 
 /// Records the settings a new run starts with (`run.json`), so that a run
 /// killed before its first checkpoint can start again with `--resume`.
+/// Beside it, `args.yaml`: the same settings in timm's train.py keys
+/// (`train::timm_args`), for `train.py -c` or `dpn train --config`.
 pub fn save_run_config(output: &Path, config: &TrainConfig) -> Result<()> {
     let mut text = serde_json::to_vec_pretty(config)?;
     text.push(b'\n');
+    let out_abs = std::path::absolute(output).unwrap_or_else(|_| output.to_path_buf());
+    let yaml = super::timm_args::to_yaml(config, &out_abs);
+    crate::sys::output_path::write_atomic(&output.join(TIMM_ARGS_FILE), yaml.as_bytes())?;
     crate::sys::output_path::write_atomic(&output.join(RUN_FILE), &text)
 }
 

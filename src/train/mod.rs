@@ -38,5 +38,6 @@ pub mod optim;
 pub mod run_lock;
 pub mod sched;
 pub mod step;
+pub mod timm_args;
 pub mod trainer;
 pub mod validate;
