@@ -573,6 +573,8 @@ fn evaluate_with_two_ranks_equals_one_process() {
             "3".into(),
             "--results-file".into(),
             file.display().to_string(),
+            "--report".into(),
+            file.with_extension("html").display().to_string(),
         ]
     };
     let one = tmp.path().join("one.json");
@@ -599,6 +601,23 @@ fn evaluate_with_two_ranks_equals_one_process() {
     for key in ["top1", "top5"] {
         assert_eq!(a[key], b[key], "{key}");
     }
+    // The report's counts add up over the ranks too (rank 0 writes the page).
+    assert_eq!(a["breakdown"]["confusion"], b["breakdown"]["confusion"]);
+    let bins = |v: &serde_json::Value| -> Vec<(u64, u64)> {
+        let bins = v["breakdown"]["calibration"]["bins"].as_array().unwrap();
+        bins.iter()
+            .map(|b| {
+                (
+                    b["images"].as_u64().unwrap(),
+                    b["correct"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(bins(&a), bins(&b));
+    let kept = |v: &serde_json::Value| v["breakdown"]["gallery"].as_array().unwrap().len();
+    assert_eq!(kept(&a), kept(&b));
+    assert!(tmp.path().join("two.html").is_file());
     // The ranks' batches hold other images than one process's, and
     // libtorch's convolutions round a little differently by batch size: the
     // losses agree to float precision, the counts exactly.
