@@ -1002,9 +1002,92 @@ fn resolved_device(d: &str) -> String {
     }
 }
 
+/// docs/timm-train-args.md: every `train.py` key with timm's default and
+/// dpn's answer, made from [`ACTIONS`] (a test keeps the file current).
+pub fn markdown_table() -> String {
+    let mut t = String::from(
+        "# timm's train.py arguments in dpn\n\n\
+         Every argument of timm's `train.py` (the keys of its `args.yaml`), its default \
+         there, and what `dpn train` does with it: as an option of `dpn train`, the same \
+         meaning; in a `--config` file, also the same meaning, and a key the file leaves \
+         out takes timm's default (except `model`, `device`, `workers`, `output`). \
+         \"Accepted off\" keys name a feature dpn does not have: the file may hold them at \
+         timm's default (or the value listed), anything else is refused by name. \
+         \"Not applied\" keys change how timm runs, not what it computes: accepted at any \
+         value, listed on stderr when they differ from timm's default. \
+         Generated from `src/train/timm_args.rs`.\n\n\
+         | timm key | timm default | dpn |\n|---|---|---|\n",
+    );
+    let defaults = defaults();
+    let rows = ACTIONS
+        .iter()
+        .map(|(k, a)| (k, a, false))
+        .chain(LEGACY.iter().map(|(k, a)| (k, a, true)));
+    for (key, act, legacy) in rows {
+        let default = defaults
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("(older timm)".to_string(), |(_, v)| {
+                format!("`{}`", yaml_scalar(v))
+            });
+        let answer = match act {
+            Flag(long) => format!("`--{long}`"),
+            Switch(long) => format!("`--{long}`"),
+            Off(why, also) if also.is_empty() => format!("accepted off: {why}"),
+            Off(why, also) => format!("accepted off or `{}`: {why}", also.join("`, `")),
+            Ignored(why) => format!("not applied: {why}"),
+            Custom => custom_doc(key).to_string(),
+        };
+        let key = if legacy {
+            format!("`{key}` (older timm)")
+        } else {
+            format!("`{key}`")
+        };
+        t.push_str(&format!("| {key} | {default} | {answer} |\n"));
+    }
+    t.push_str(&format!(
+        "| `{DPN_VAL_SPLIT}` | (dpn's own) | `--val-split`: the held-out fraction, which timm cannot say (train.py ignores the key) |\n"
+    ));
+    t
+}
+
+fn custom_doc(key: &str) -> &'static str {
+    match key {
+        "data" | "data_dir" => "the dataset root (`data_dir`, else `data`, as train.py): `--data` is its `train_split` folder, `--val-data` its `val_split` folder, found as timm's `_search_split` finds them",
+        "train_split" => "`--data` = `data_dir`/`train_split` (or a train synonym, or `data_dir` itself)",
+        "val_split" => "`--val-data` = `data_dir`/`val_split` (or a validation synonym, or `data_dir` itself); empty: no validation",
+        "initial_checkpoint" => "`--weights` (empty: none)",
+        "resume" => "`--resume` (empty: none)",
+        "img_size" => "`--img-size` (when `input_size` is null)",
+        "input_size" => "`[3, N, N]`: `--img-size N`; other shapes refused",
+        "device" => "`--device`, when the file gives it (timm's `cuda` is not the recipe's)",
+        "amp" => "`--amp f16`, or `--amp bf16` with `amp_dtype: bfloat16`",
+        "amp_dtype" => "read with `amp`: float16 or bfloat16",
+        "dist_bn" => "`--dist-bn` (empty: `none`)",
+        "workers" => "`--workers`, when the file gives it",
+        "output" | "experiment" => "`--output` = `output`/`experiment` (`output/train` and dpn's run name where empty)",
+        _ => "read with other keys",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docs/timm-train-args.md is the table; `DPN_UPDATE_GENERATED=1` rewrites it.
+    #[test]
+    fn the_docs_table_is_current() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/timm-train-args.md");
+        let want = markdown_table();
+        if std::env::var_os("DPN_UPDATE_GENERATED").is_some() {
+            std::fs::write(&path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/timm-train-args.md is stale: run with DPN_UPDATE_GENERATED=1"
+        );
+    }
 
     #[test]
     fn every_timm_key_has_an_answer_and_no_other() {
