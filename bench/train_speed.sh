@@ -8,6 +8,11 @@
 #   RECIPE=ra bench/train_speed.sh cpu  # the same with timm's RandAugment recipe on both sides:
 #                                 # --aa rand-m9-mstd0.5-inc1 --reprob 0.25 --remode pixel
 #                                 # --train-interpolation random (target: dpn/timm >= 1.15x)
+#   OPT=rmsproptf EMA=1 bench/train_speed.sh cpu   # another optimizer (timm's name) and
+#                                 # timm's ModelEmaV3 on both sides (issue 27's targets: an
+#                                 # update with EMA and rmsproptf/adamw at most 5% slower than
+#                                 # OPT=momentum, and dpn/timm >= 1.15x); LR 0.1 for momentum/sgd,
+#                                 # else 1e-3 (LR=... overrides)
 #
 # Both sides: RandomResizedCrop + flip + colour jitter 0.4 (RECIPE=ra: RandAugment and random
 # erasing instead of the jitter, as timm drops it under --aa) + normalize, SGD momentum with
@@ -20,7 +25,7 @@
 # Environment: DPN (the binary; default $CARGO_TARGET_DIR/release/dpn, CARGO_TARGET_DIR
 # defaulting to target), PYTHON, ROUNDS (2), EPOCHS (2), WORKERS (2), DATA (an ImageFolder
 # root with train/; else digits are made), RECIPE (plain or ra), CONFIG ("model size batch":
-# that row only).
+# that row only), OPT (momentum), EMA (0 or 1), LR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind="${1:-cpu}"
@@ -31,6 +36,11 @@ rounds="${ROUNDS:-2}"
 epochs="${EPOCHS:-2}"
 workers="${WORKERS:-2}"
 recipe="${RECIPE:-plain}"
+opt="${OPT:-momentum}"
+ema="${EMA:-0}"
+case "$opt" in momentum | sgd) lr="${LR:-0.1}" ;; *) lr="${LR:-0.001}" ;; esac
+optflags=(--opt "$opt")
+[ "$ema" = 1 ] && optflags+=(--model-ema)
 [ -x "$dpn" ] || { echo "bench: $dpn not found; run 'make build' first" >&2; exit 1; }
 
 case "$recipe" in
@@ -40,6 +50,8 @@ ra) aug=(--aa rand-m9-mstd0.5-inc1 --reprob 0.25 --remode pixel --train-interpol
     suffix="-ra" ;;
 *) echo "bench: RECIPE=$recipe: plain or ra" >&2; exit 2 ;;
 esac
+[ "$opt" = momentum ] || suffix="$suffix-$opt"
+[ "$ema" = 1 ] && suffix="$suffix-ema"
 
 case "$kind" in
 cpu)
@@ -68,18 +80,19 @@ report="$outdir/$stamp-train-$kind$suffix.md"
 dpn_ips() { # model size batch
     local out="$tmp/run-$RANDOM"
     "$dpn" -q train --data "$data/train" -m "$1" --img-size "$2" --batch-size "$3" \
-        --epochs "$epochs" --lr 0.1 --workers "$workers" --device "$device" "${extra[@]}" \
-        "${aug[@]}" --output "$out" --format json >/dev/null
+        --epochs "$epochs" --lr "$lr" --workers "$workers" --device "$device" "${extra[@]}" \
+        "${aug[@]}" "${optflags[@]}" --output "$out" --format json >/dev/null
     local ips
     ips="$(tail -1 "$out/metrics.csv" | cut -d, -f7)"
-    printf '{"impl":"dpn","model":"%s","img_size":%s,"batch_size":%s,"device":"%s","recipe":"%s","images_per_s":%s}\n' \
-        "$1" "$2" "$3" "$device" "$recipe" "$ips" >>"$raw"
+    printf '{"impl":"dpn","model":"%s","img_size":%s,"batch_size":%s,"device":"%s","recipe":"%s","opt":"%s","model_ema":%s,"images_per_s":%s}\n' \
+        "$1" "$2" "$3" "$device" "$recipe" "$opt" "$([ "$ema" = 1 ] && echo true || echo false)" "$ips" >>"$raw"
     rm -rf "$out"
     echo "$ips"
 }
 timm_ips() {
     "$py" bench/train_timm.py --data "$data/train" --model "$1" --img-size "$2" --batch-size "$3" \
-        --epochs "$epochs" --workers "$workers" --device "$device" "${extra[@]}" "${aug[@]}" | tee -a "$raw" |
+        --epochs "$epochs" --workers "$workers" --device "$device" "${extra[@]}" "${aug[@]}" \
+        "${optflags[@]}" --lr "$lr" | tee -a "$raw" |
         "$py" -c 'import json,sys; print(json.load(sys.stdin)["images_per_s"])'
 }
 best() { "$py" -c 'import sys; print(max(float(a) for a in sys.argv[1:]))' "$@"; }
@@ -92,6 +105,7 @@ flags="$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2 | tr ' ' '\n' |
     echo
     echo "- CPU: ${cpu:-?}, $(nproc) cores; flags of note: ${flags:-none}"
     [ "$recipe" = plain ] || echo "- augmentation, both sides: ${aug[*]}"
+    echo "- optimizer, both sides: ${optflags[*]} --lr $lr"
     echo
     echo "| model | size | batch | dpn img/s | timm img/s | dpn/timm |"
     echo "|---|---|---|---|---|---|"

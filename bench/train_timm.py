@@ -4,12 +4,15 @@ beside `dpn train` on the same ImageFolder.
 usage: train_timm.py --data DIR --model dpn48b --img-size 32 --batch-size 64 --epochs 2
                      [--workers 2] [--device cpu|cuda] [--amp bf16|f16] [--channels-last]
                      [--aa CONFIG] [--reprob P] [--remode MODE] [--train-interpolation NAME]
+                     [--opt NAME] [--lr LR] [--model-ema]
 
 Data: torchvision ImageFolder + timm.data.create_transform(is_training=True) (RandomResizedCrop,
 flip, colour jitter 0.4, normalize with the model's mean/std; --aa, --reprob, --remode and
 --train-interpolation passed on as train.py passes them; with --aa, posterize to 0 bits
 black as dpn does, bench/pillow_posterize.py), DataLoader(shuffle, drop_last). Optimizer:
-timm.optim.create_optimizer_v2('momentum', lr 0.1, weight decay 1e-4 without BN/bias), loss:
+timm.optim.create_optimizer_v2(--opt, default 'momentum', --lr 0.1, weight decay 1e-4 without
+BN/bias), with --model-ema timm's ModelEmaV3 (decay 0.9998) updated after every step as train.py
+updates it, loss:
 cross-entropy with label smoothing 0.1, per-update cosine LR. Prints one JSON line with the
 training images/s of the last epoch (loading included, as dpn's metrics.csv counts it).
 
@@ -53,6 +56,9 @@ def main():
     # Unset keeps the model's eval interpolation, which the plain recipe has
     # always measured.
     p.add_argument("--train-interpolation", default=None)
+    p.add_argument("--opt", default="momentum")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--model-ema", action="store_true")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -85,7 +91,8 @@ def main():
         pin_memory=dev.type == "cuda", persistent_workers=a.workers > 0,
     )
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    opt = create_optimizer_v2(model, opt="momentum", lr=0.1, weight_decay=1e-4, momentum=0.9)
+    opt = create_optimizer_v2(model, opt=a.opt, lr=a.lr, weight_decay=1e-4, momentum=0.9)
+    ema = timm.utils.ModelEmaV3(model, decay=0.9998) if a.model_ema else None
     sched, _ = create_scheduler_v2(
         opt, sched="cosine", num_epochs=a.epochs, warmup_epochs=0,
         step_on_epochs=False, updates_per_epoch=len(loader),
@@ -109,6 +116,8 @@ def main():
             scaler.step(opt)
             scaler.update()
             updates += 1
+            if ema is not None:
+                ema.update(model, step=updates)
             sched.step_update(num_updates=updates)
             n += x.shape[0]
         loss.item()
@@ -123,6 +132,7 @@ def main():
                       "batch_size": a.batch_size, "device": a.device, "amp": a.amp,
                       "channels_last": a.channels_last, "aa": a.aa, "reprob": a.reprob,
                       "remode": a.remode, "train_interpolation": a.train_interpolation,
+                      "opt": a.opt, "model_ema": a.model_ema,
                       "images_per_s": ips}))
 
 
