@@ -13,7 +13,7 @@ use super::Context;
 use crate::data::classes::Classes;
 use crate::data::folders;
 use crate::data::shard::Shard;
-use crate::data::{BatchLoader, Item, LoaderOptions};
+use crate::data::{Batch, BatchLoader, Item, LoaderOptions};
 use crate::model::infer;
 use crate::output::features::FeatureWriter;
 use crate::output::paths::{needs_escape, path_text, ESCAPED_WARNING};
@@ -115,32 +115,7 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
     if args.top_k == 0 {
         return Err(error::usage("--top-k must be at least 1"));
     }
-    let sharding = Shard::resolve(args.run.shard.as_deref())?;
-    let features_path = features_for_shard(args.features.as_deref(), sharding.as_ref())?;
-    let features_out = features_path
-        .as_deref()
-        .map(|p| OutputPath::check(p, "--features"))
-        .transpose()?;
-    if features_out.as_ref().is_some_and(|o| o.is_stdout()) {
-        return Err(error::usage(
-            "--features -: standard output carries the predictions; name a file, a FIFO or a device",
-        ));
-    }
-    let separator = if args.null { b'\0' } else { b'\n' };
-    let all = folders::collect_paths(&args.paths, separator)?;
-    let total_inputs = all.len();
-    let paths = sharding
-        .as_ref()
-        .map_or(Shard::WHOLE, |s| s.shard)
-        .take(all);
-    if let Some(s) = &sharding {
-        ctx.ui.info(s.describe(paths.len(), total_inputs, "images"));
-    }
-    if paths.is_empty() {
-        return Err(error::usage(
-            "no images to classify (directories are searched for image file extensions)",
-        ));
-    }
+    let (paths, features_out) = inputs(&args, ctx)?;
     let mut features = features_out.map(FeatureWriter::create).transpose()?;
     let p = common::prepare(
         ctx,
@@ -181,48 +156,19 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
             escaped = true;
             bar.suspend(|| ctx.ui.warn(ESCAPED_WARNING));
         }
-        // Rows in input order: failures sit where their image would have been.
-        let mut rows: Vec<(usize, PathBuf, Outcome)> = Vec::new();
+        let mut rows = Vec::new();
         if !batch.is_empty() {
-            let model = &p.loaded.model;
-            let (logits, feats) = if features.is_some() {
-                let (l, f) = runner.logits_and_features(&batch.images)?;
-                (l, Some(Vec::<f32>::try_from(f.flatten(0, -1))?))
-            } else {
-                (runner.logits(&batch.images)?, None)
+            let mut classify = Classify {
+                runner: &mut runner,
+                features: features.as_mut(),
+                k,
+                dim: p.loaded.model.num_features(),
+                ctx,
+                bar: &bar,
             };
-            for note in runner.take_notes() {
-                bar.suspend(|| ctx.ui.warn(note));
-            }
-            // Only the top k of each row leaves the device.
-            let (top_p, top_i) = logits
-                .softmax(-1, Kind::Float)
-                .topk(k as i64, -1, true, true);
-            let top_p: Vec<f32> = Vec::<f32>::try_from(top_p.flatten(0, -1))?;
-            let top_i: Vec<i64> = Vec::<i64>::try_from(top_i.flatten(0, -1))?;
-            let finite = Vec::<bool>::try_from(logits.isfinite().all_dim(1, false))?;
-            let dim = model.num_features();
-            for (row, (&index, path)) in batch.indices.iter().zip(&batch.paths).enumerate() {
-                // Never a probability from NaN or infinite logits.
-                if !finite[row] {
-                    let e = format!(
-                        "{}: the model's outputs are NaN or infinite (check the weights)",
-                        path_text(path)
-                    );
-                    bar.suspend(|| ctx.ui.warn(&e));
-                    non_finite += 1;
-                    rows.push((index, path.clone(), Outcome::Failed(e)));
-                    continue;
-                }
-                let top = (0..k)
-                    .map(|j| (top_i[row * k + j] as usize, top_p[row * k + j] as f64))
-                    .collect();
-                rows.push((index, path.clone(), Outcome::Top(top)));
-                if let (Some(w), Some(f)) = (features.as_mut(), feats.as_ref()) {
-                    w.push(path, &f[row * dim..(row + 1) * dim])?;
-                }
-            }
+            non_finite += classify.batch(&batch, &mut rows)?;
         }
+        // Rows in input order: failures sit where their image would have been.
         for f in &batch.failures {
             failed += 1;
             bar.suspend(|| ctx.ui.warn(&f.error));
@@ -251,6 +197,105 @@ pub fn run(args: PredictArgs, ctx: &Context) -> Result<()> {
         ctx.ui
             .info(format!("wrote {n} embeddings to {}", out.display()));
     }
+    summary(non_finite, failed, total)
+}
+
+/// The images this process classifies (its shard's, when sharded) and the
+/// checked `--features` output, if any.
+fn inputs(args: &PredictArgs, ctx: &Context) -> Result<(Vec<PathBuf>, Option<OutputPath>)> {
+    let sharding = Shard::resolve(args.run.shard.as_deref())?;
+    let features_path = features_for_shard(args.features.as_deref(), sharding.as_ref())?;
+    let features_out = features_path
+        .as_deref()
+        .map(|p| OutputPath::check(p, "--features"))
+        .transpose()?;
+    if features_out.as_ref().is_some_and(|o| o.is_stdout()) {
+        return Err(error::usage(
+            "--features -: standard output carries the predictions; name a file, a FIFO or a device",
+        ));
+    }
+    let separator = if args.null { b'\0' } else { b'\n' };
+    let all = folders::collect_paths(&args.paths, separator)?;
+    let total_inputs = all.len();
+    let paths = sharding
+        .as_ref()
+        .map_or(Shard::WHOLE, |s| s.shard)
+        .take(all);
+    if let Some(s) = &sharding {
+        ctx.ui.info(s.describe(paths.len(), total_inputs, "images"));
+    }
+    if paths.is_empty() {
+        return Err(error::usage(
+            "no images to classify (directories are searched for image file extensions)",
+        ));
+    }
+    Ok((paths, features_out))
+}
+
+/// A row of output: the image's input index, its path, and what became of it.
+type Row = (usize, PathBuf, Outcome);
+
+/// What classifying one batch needs.
+struct Classify<'r, 'n, 'w, 'c> {
+    runner: &'r mut infer::Runner<'n>,
+    features: Option<&'w mut FeatureWriter>,
+    /// Classes per image.
+    k: usize,
+    /// The embedding's length.
+    dim: usize,
+    ctx: &'c Context,
+    bar: &'c indicatif::ProgressBar,
+}
+
+impl Classify<'_, '_, '_, '_> {
+    /// Classifies the batch's images into `rows` (embeddings to the features
+    /// file); returns how many gave NaN or infinite logits.
+    fn batch(&mut self, batch: &Batch, rows: &mut Vec<Row>) -> Result<usize> {
+        let k = self.k;
+        let (logits, feats) = if self.features.is_some() {
+            let (l, f) = self.runner.logits_and_features(&batch.images)?;
+            (l, Some(Vec::<f32>::try_from(f.flatten(0, -1))?))
+        } else {
+            (self.runner.logits(&batch.images)?, None)
+        };
+        for note in self.runner.take_notes() {
+            self.bar.suspend(|| self.ctx.ui.warn(note));
+        }
+        // Only the top k of each row leaves the device.
+        let (top_p, top_i) = logits
+            .softmax(-1, Kind::Float)
+            .topk(k as i64, -1, true, true);
+        let top_p: Vec<f32> = Vec::<f32>::try_from(top_p.flatten(0, -1))?;
+        let top_i: Vec<i64> = Vec::<i64>::try_from(top_i.flatten(0, -1))?;
+        let finite = Vec::<bool>::try_from(logits.isfinite().all_dim(1, false))?;
+        let dim = self.dim;
+        let mut non_finite = 0;
+        for (row, (&index, path)) in batch.indices.iter().zip(&batch.paths).enumerate() {
+            // Never a probability from NaN or infinite logits.
+            if !finite[row] {
+                let e = format!(
+                    "{}: the model's outputs are NaN or infinite (check the weights)",
+                    path_text(path)
+                );
+                self.bar.suspend(|| self.ctx.ui.warn(&e));
+                non_finite += 1;
+                rows.push((index, path.clone(), Outcome::Failed(e)));
+                continue;
+            }
+            let top = (0..k)
+                .map(|j| (top_i[row * k + j] as usize, top_p[row * k + j] as f64))
+                .collect();
+            rows.push((index, path.clone(), Outcome::Top(top)));
+            if let (Some(w), Some(f)) = (self.features.as_mut(), feats.as_ref()) {
+                w.push(path, &f[row * dim..(row + 1) * dim])?;
+            }
+        }
+        Ok(non_finite)
+    }
+}
+
+/// The run's exit: partial (7) when any image failed, with the counts.
+fn summary(non_finite: usize, failed: usize, total: usize) -> Result<()> {
     if non_finite > 0 {
         return Err(error::partial(format!(
             "{} of {total} images failed: {non_finite} gave NaN or infinite outputs, {failed} \
