@@ -365,21 +365,21 @@ impl RegArgs {
         differs(
             fixed,
             "bce-target-thresh",
-            self.bce_target_thresh,
-            saved.bce_target_thresh.unwrap_or(f64::NAN),
+            self.bce_target_thresh.map(Opt::some),
+            Opt(saved.bce_target_thresh),
         );
         differs(
             fixed,
             "bce-pos-weight",
-            self.bce_pos_weight,
-            saved.bce_pos_weight.unwrap_or(f64::NAN),
+            self.bce_pos_weight.map(Opt::some),
+            Opt(saved.bce_pos_weight),
         );
         differs(fixed, "drop", self.drop, saved.drop);
         differs(
             fixed,
             "clip-grad",
-            self.clip_grad,
-            saved.clip_grad.unwrap_or(f64::NAN),
+            self.clip_grad.map(Opt::some),
+            Opt(saved.clip_grad),
         );
         differs(
             fixed,
@@ -717,6 +717,25 @@ fn differs<T: PartialEq + std::fmt::Display>(
     }
 }
 
+/// An optional setting in a `--resume` message: its value, or "none".
+#[derive(PartialEq)]
+struct Opt(Option<f64>);
+
+impl Opt {
+    fn some(v: f64) -> Opt {
+        Opt(Some(v))
+    }
+}
+
+impl std::fmt::Display for Opt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(v) => write!(f, "{v}"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
 /// The checkpoint's settings, with the few that may change taken from the
 /// command line; any other setting given must equal the checkpoint's.
 fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> {
@@ -1006,24 +1025,25 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
     differs(
         &mut fixed,
         "opt-eps",
-        args.opt_eps,
-        saved.opt_eps.unwrap_or(f64::NAN),
+        args.opt_eps.map(Opt::some),
+        Opt(saved.opt_eps),
     );
     if let Some(b) = args
         .opt_betas
         .as_ref()
         .filter(|b| Some(*b) != saved.opt_betas.as_ref())
     {
-        fixed.push(format!(
-            "--opt-betas {b:?} (the checkpoint has {:?})",
-            saved.opt_betas
-        ));
+        let kept = saved
+            .opt_betas
+            .as_ref()
+            .map_or("none".into(), |k| format!("{k:?}"));
+        fixed.push(format!("--opt-betas {b:?} (the checkpoint has {kept})"));
     }
     differs(
         &mut fixed,
         "layer-decay",
-        args.layer_decay,
-        saved.layer_decay.unwrap_or(f64::NAN),
+        args.layer_decay.map(Opt::some),
+        Opt(saved.layer_decay),
     );
     if args.sync_bn && !saved.sync_bn {
         fixed.push("--sync-bn (the checkpoint ran without it)".into());
