@@ -29,28 +29,37 @@ fn svg(c: &Calibration, title: &str) -> Result<String, String> {
             .map_err(|x| e(&x))?;
         let bars = RGBColor(31, 119, 180);
         let gap = RGBColor(214, 39, 40);
+        let filled = || c.bins.iter().enumerate().filter(|(_, b)| b.images > 0);
         let mut rects = Vec::new();
-        for (i, b) in c.bins.iter().enumerate().filter(|(_, b)| b.images > 0) {
+        for (i, b) in filled() {
             let (lo, hi) = Bin::range(i);
-            let (acc, conf) = (b.accuracy(), b.confidence());
             rects.push(Rectangle::new(
-                [(lo, 0.0), (hi, acc)],
+                [(lo, 0.0), (hi, b.accuracy())],
                 bars.mix(0.85).filled(),
             ));
             rects.push(Rectangle::new(
-                [(lo, 0.0), (hi, acc)],
+                [(lo, 0.0), (hi, b.accuracy())],
                 BLACK.stroke_width(1),
-            ));
-            // The gap between accuracy and confidence, hatched in red.
-            rects.push(Rectangle::new(
-                [(lo, acc), (hi, conf)],
-                gap.mix(0.35).filled(),
             ));
         }
         ch.draw_series(rects)
             .map_err(|x| e(&x))?
             .label("accuracy per bin")
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], bars.filled()));
+        // The gap between each bin's accuracy and its mean confidence.
+        let gaps = filled().map(|(i, b)| {
+            let (lo, hi) = Bin::range(i);
+            Rectangle::new(
+                [(lo, b.accuracy()), (hi, b.confidence())],
+                gap.mix(0.35).filled(),
+            )
+        });
+        ch.draw_series(gaps)
+            .map_err(|x| e(&x))?
+            .label("gap to the mean confidence")
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 12, y + 5)], gap.mix(0.35).filled())
+            });
         ch.draw_series(LineSeries::new(
             vec![(0.0, 0.0), (1.0, 1.0)],
             BLACK.stroke_width(1),
