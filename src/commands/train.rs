@@ -77,7 +77,7 @@ pub struct TrainArgs {
     /// timm's args.yaml (train.py's -c): its keys as the options they mean in timm, timm's
     /// defaults for the keys it leaves out; options given here win (README: timm's
     /// train.py arguments)
-    #[arg(short = 'c', long, value_name = "FILE")]
+    #[arg(short = 'c', long, value_name = "FILE", conflicts_with = "resume")]
     pub config: Option<PathBuf>,
 
     /// Training images: an ImageFolder (DIR/<class>/<image>)
