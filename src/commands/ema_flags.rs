@@ -28,7 +28,7 @@ impl EvalMetric {
 
 /// Model EMA and checkpoint history.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "EMA and checkpoints")]
+#[command(next_help_heading = "EMA")]
 pub struct EmaArgs {
     /// Keep an exponential moving average of the weights (timm's ModelEmaV3), validated
     /// each epoch and saved in every checkpoint as <checkpoint>/ema, a loadable model;
@@ -49,12 +49,12 @@ pub struct EmaArgs {
     pub model_ema_force_cpu: bool,
 
     /// Epoch checkpoints to keep, the best by --eval-metric (besides `last`) [default: 1]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help_heading = "Checkpoints")]
     pub checkpoint_hist: Option<usize>,
 
     /// The validation metric that ranks checkpoints and names `best`; loss is lower-better
     /// [default: top1]
-    #[arg(long, value_enum, value_name = "METRIC")]
+    #[arg(long, value_enum, value_name = "METRIC", help_heading = "Checkpoints")]
     pub eval_metric: Option<EvalMetric>,
 }
 
