@@ -18,8 +18,10 @@ use crate::model::infer::{self, Forward, Precision, RunOptions};
 use crate::model::Dpn;
 use crate::output::{self, Cell, Column, Format, Table};
 use crate::registry::ModelSpec;
+use crate::report::profile::ModelRun;
 use crate::sys::error;
 use crate::sys::memory;
+use crate::sys::output_path::OutputPath;
 use crate::weights::convert;
 use crate::weights::load;
 use crate::weights::meta;
@@ -35,7 +37,12 @@ beside them as published.
 
 Timing builds each model with random weights, runs --warmup batches, then times --iters \
 batches; --iters 0 skips the run. Peak memory is the CUDA allocator's peak on a GPU and the \
-growth of the peak resident set on the CPU.")]
+growth of the peak resident set on the CPU.
+
+--report FILE.html also writes one self-contained page (no script, nothing loaded from the \
+network): the summary as printed, MACs, parameters and activations per stage, the distribution \
+of the timed batches' latencies and the memory figures as charts, each with its numbers in a \
+table, beside the registry's published figures.")]
 pub struct ProfileArgs {
     /// Models to profile (default: all, as with --all)
     #[arg(value_name = "MODEL", conflicts_with = "all")]
@@ -89,6 +96,11 @@ pub struct ProfileArgs {
     /// Output format
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+
+    /// Also write a self-contained HTML page to FILE.html: MACs, parameters and activations
+    /// per stage, the latency distribution, memory, beside the published figures
+    #[arg(long, value_name = "FILE.html", conflicts_with = "by_stage")]
+    pub report: Option<std::path::PathBuf>,
 }
 
 /// The share of the available memory (numerator, denominator) a timed
@@ -102,6 +114,8 @@ struct Timing {
     batch_size: usize,
     median_ms: f64,
     p90_ms: f64,
+    /// Every timed batch's wall time (ms), sorted (the report's distribution).
+    times_ms: Vec<f64>,
     images_per_s: f64,
     peak_bytes: Option<u64>,
     /// Reading --weights and copying them into the model.
@@ -150,6 +164,12 @@ pub fn run(args: ProfileArgs, ctx: &Context) -> Result<()> {
             "--cuda-graph times forward passes: it needs --iters above 0 and no --by-stage",
         ));
     }
+    // Before any work: a --report that cannot be written fails now (exit 2).
+    let report = args
+        .report
+        .as_deref()
+        .map(|p| OutputPath::check(p, "--report"))
+        .transpose()?;
     let table = if args.by_stage {
         by_stage(&args, &specs)
     } else {
@@ -166,7 +186,11 @@ pub fn run(args: ProfileArgs, ctx: &Context) -> Result<()> {
             args.target.dtype.parse::<Precision>()?;
             None
         };
-        summary(&args, &specs, opts, ctx)?
+        let (table, runs) = summary(&args, &specs, opts, ctx)?;
+        if let Some(out) = &report {
+            crate::report::profile::write(out, &table, &runs)?;
+        }
+        table
     };
     table.print(args.format)
 }
@@ -216,7 +240,8 @@ fn summary(
     specs: &[&ModelSpec],
     opts: Option<RunOptions>,
     ctx: &Context,
-) -> Result<Table> {
+) -> Result<(Table, Vec<ModelRun>)> {
+    let mut runs = Vec::new();
     let mut t = Table::new(vec![
         Column::new("model", "Model", false),
         Column::new("img_size", "Size", true),
@@ -345,8 +370,14 @@ fn summary(
             Cell::opt(timing.as_ref().and_then(|t| t.peak_bytes), output::bytes),
             Cell::opt(timing.as_ref().and_then(|t| t.load_ms), ms),
         ]);
+        runs.push(ModelRun {
+            arch,
+            img_size: size,
+            published_size: spec.preprocess.image_size,
+            times_ms: timing.map(|t| t.times_ms).unwrap_or_default(),
+        });
     }
-    Ok(t)
+    Ok((t, runs))
 }
 
 /// Times `loaded` (the --weights model), or `spec` with random weights;
@@ -437,6 +468,7 @@ fn time_model(
         images_per_s: batch as f64 / (median / 1e3),
         peak_bytes,
         load_ms,
+        times_ms: times,
     })
 }
 

@@ -26,7 +26,7 @@ pub struct LineChart<'a> {
 }
 
 /// Colours that stay apart in grey too (dash-free plotters lines differ by shade).
-const PALETTE: [RGBColor; 6] = [
+pub const PALETTE: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
@@ -59,8 +59,10 @@ fn bounds(series: &[Series]) -> Option<(f64, f64, f64, f64)> {
     })
 }
 
-/// The chart's SVG (empty when there is nothing to draw).
-fn svg(chart: &LineChart) -> Result<String, String> {
+/// The chart's SVG (empty when there is nothing to draw); `extra` are
+/// dashed vertical markers (where a run was resumed), drawn when inside
+/// the x range.
+fn svg(chart: &LineChart, extra: &[(f64, String)]) -> Result<String, String> {
     let Some((x0, x1, y0, y1)) = bounds(&chart.series) else {
         return Ok(String::new());
     };
@@ -99,6 +101,13 @@ fn svg(chart: &LineChart) -> Result<String, String> {
                 .label(label.as_str())
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.mix(0.4)));
         }
+        for (x, label) in extra.iter().filter(|(x, _)| (x0..=x1).contains(x)) {
+            let style = RGBColor(120, 60, 0).stroke_width(1);
+            c.draw_series(DashedLineSeries::new(vec![(*x, y0), (*x, y1)], 6, 4, style))
+                .map_err(|x| e(&x))?
+                .label(label.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
+        }
         c.configure_series_labels()
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
@@ -121,8 +130,14 @@ pub fn num(v: f64) -> String {
 
 /// The chart (a `<figure>`) with its numbers in a `<details>` table.
 pub fn line_chart(chart: &LineChart) -> Markup {
+    line_chart_marked(chart, &[])
+}
+
+/// [`line_chart`] with dashed vertical markers at `extra` (x, label), listed
+/// under its numbers too.
+pub fn line_chart_marked(chart: &LineChart, extra: &[(f64, String)]) -> Markup {
     // plotters escapes the text it writes into the SVG (captions, labels).
-    let svg = svg(chart).unwrap_or_default();
+    let svg = svg(chart, extra).unwrap_or_default();
     let n = chart
         .series
         .iter()
@@ -151,6 +166,9 @@ pub fn line_chart(chart: &LineChart) -> Markup {
                             }
                         }
                     }
+                }
+                @if !extra.is_empty() {
+                    p.markers { "Marked: " @for (i, (x, label)) in extra.iter().enumerate() { @if i > 0 { "; " } (label) " at " (chart.x_label) " " (num(*x)) } }
                 }
             }
         }

@@ -9,10 +9,12 @@
 //! The report reads the files other modules write (metrics.csv, steps.csv,
 //! run.json) by name, so it sits beside `train` and `metrics` in the layering.
 
+pub mod bars;
 pub mod calib;
 pub mod chart;
 pub mod eval;
 pub mod page;
+pub mod profile;
 pub mod run;
 
 use std::path::Path;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use maud::{html, Markup};
 
-use super::chart::{line_chart, num, LineChart, Series};
+use super::chart::{line_chart_marked, num, LineChart, Series};
 use super::page;
 use crate::sys::error;
 
@@ -39,6 +39,88 @@ pub struct RunData {
     pub steps: Vec<(f64, f64, f64)>,
     /// run.json's top-level settings, as compact JSON text.
     pub settings: BTreeMap<String, String>,
+    /// segments.csv: where each process that trained the run started
+    /// (empty for runs of versions that did not record it).
+    pub segments: Vec<Segment>,
+    /// Updates per epoch, from steps.csv's step column.
+    pub updates_per_epoch: Option<f64>,
+}
+
+/// One row of segments.csv (see `train::logs::record_segment`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    /// When the process started, RFC 3339.
+    pub started: String,
+    /// The update it started from.
+    pub update: u64,
+    /// Epochs completed before it.
+    pub epoch: u64,
+    /// Its first step in the epoch.
+    pub step: u64,
+    /// The updates steps.csv held when it started.
+    pub logged_before: u64,
+}
+
+impl Segment {
+    /// Updates an earlier process did past this start that are done again
+    /// (it was killed after its last checkpoint).
+    pub fn redone(&self) -> u64 {
+        self.logged_before.saturating_sub(self.update)
+    }
+
+    /// Where it started, in words.
+    pub fn place(&self) -> String {
+        if self.step == 0 {
+            format!("update {} (start of epoch {})", self.update, self.epoch + 1)
+        } else {
+            format!(
+                "update {} (epoch {}, step {})",
+                self.update,
+                self.epoch + 1,
+                self.step
+            )
+        }
+    }
+}
+
+/// segments.csv's rows; rows that do not parse are left out (the file only
+/// adds to the page), a missing file is no rows.
+fn read_segments(path: &Path) -> Result<Vec<Segment>> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = match r.headers() {
+        Ok(h) => h.iter().map(str::to_string).collect(),
+        Err(_) => return Ok(Vec::new()),
+    };
+    let col = |name: &str| header.iter().position(|h| h == name);
+    let (Some(started), Some(update), Some(epoch), Some(step), Some(logged)) = (
+        col("started"),
+        col("update"),
+        col("epoch"),
+        col("step"),
+        col("logged_before"),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let rows = r
+        .records()
+        .flatten()
+        .filter_map(|rec| {
+            let n = |i: usize| rec.get(i)?.parse::<u64>().ok();
+            Some(Segment {
+                started: rec.get(started)?.to_string(),
+                update: n(update)?,
+                epoch: n(epoch)?,
+                step: n(step)?,
+                logged_before: n(logged)?,
+            })
+        })
+        .collect();
+    Ok(rows)
 }
 
 fn read_csv(path: &Path) -> Result<Option<Vec<BTreeMap<String, f64>>>> {
@@ -90,12 +172,18 @@ pub fn load(dir: &Path) -> Result<RunData> {
             dir.display()
         )));
     }
+    let segments = read_segments(&dir.join("segments.csv"))?;
     let name = dir
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| dir.display().to_string());
+    let steps = steps.unwrap_or_default();
+    let updates_per_epoch = steps
+        .iter()
+        .filter_map(|r| r.get("step").copied())
+        .reduce(f64::max)
+        .map(|s| s + 1.0);
     let steps = steps
-        .unwrap_or_default()
         .into_iter()
         .filter_map(|r| Some((r.get("update")?.to_owned(), *r.get("lr")?, *r.get("loss")?)))
         .collect();
@@ -109,6 +197,8 @@ pub fn load(dir: &Path) -> Result<RunData> {
             .collect(),
         steps,
         settings,
+        segments,
+        updates_per_epoch,
     })
 }
 
@@ -166,6 +256,54 @@ fn gaps(run: &RunData) -> Vec<String> {
     out
 }
 
+/// What the run's segments say, one note each: its resumes, and work
+/// done again after a kill.
+fn resumes(run: &RunData) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, s) in run.segments.iter().enumerate() {
+        let redone = match s.redone() {
+            0 => String::new(),
+            n if i == 0 => format!("; {n} updates of an earlier process discarded"),
+            n => format!("; {n} updates past its last checkpoint done again"),
+        };
+        if i == 0 {
+            if !redone.is_empty() {
+                out.push(format!("started over{redone}"));
+            }
+        } else {
+            out.push(format!("resumed at {}{redone}", s.place()));
+        }
+    }
+    out
+}
+
+/// Dashed markers where runs were resumed: (x, label) on the per-update
+/// charts (`by_update`) or the per-epoch ones (between the epochs' points:
+/// epoch E's point is at x = E).
+fn resume_markers(runs: &[RunData], by_update: bool) -> Vec<(f64, String)> {
+    let mut out = Vec::new();
+    for r in runs {
+        for s in r.segments.iter().skip(1) {
+            let x = if by_update {
+                s.update as f64
+            } else {
+                let frac = r
+                    .updates_per_epoch
+                    .filter(|u| *u > 0.0)
+                    .map_or(0.0, |u| s.step as f64 / u);
+                s.epoch as f64 + 0.5 + frac
+            };
+            let label = if runs.len() == 1 {
+                "resumed".to_string()
+            } else {
+                format!("{} resumed", r.name)
+            };
+            out.push((x, label));
+        }
+    }
+    out
+}
+
 fn f4(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into())
 }
@@ -175,18 +313,23 @@ fn pct(v: Option<f64>) -> String {
 }
 
 fn summary(runs: &[RunData]) -> Markup {
+    let ema = runs
+        .iter()
+        .any(|r| r.epochs.iter().any(|e| e.get("ema_top1").is_some()));
     html! {
         table.summary {
             thead { tr {
                 th { "run" } th { "epochs" } th { "best epoch" } th { "best top-1" }
                 th { "last train loss" } th { "last val loss" } th { "last top-1" } th { "last top-5" }
-                th { "last EMA top-1" } th { "notes" }
+                @if ema { th { "last EMA val loss" } th { "last EMA top-1" } th { "last EMA top-5" } }
+                th { "segments" } th { "notes" }
             } }
             tbody {
                 @for (i, r) in runs.iter().enumerate() {
                     @let last = r.epochs.last().cloned().unwrap_or_default();
                     @let best = best_epoch(r);
                     @let g = gaps(r);
+                    @let res = resumes(r);
                     tr data-run=(i) {
                         td { (r.name) br; small { (r.dir.display().to_string()) } }
                         td data-k="epochs" { (r.epochs.len()) }
@@ -196,9 +339,15 @@ fn summary(runs: &[RunData]) -> Markup {
                         td data-k="last-val-loss" { (f4(last.get("val_loss"))) }
                         td data-k="last-top1" { (pct(last.get("top1"))) }
                         td data-k="last-top5" { (pct(last.get("top5"))) }
-                        td data-k="last-ema-top1" { (pct(last.get("ema_top1"))) }
+                        @if ema {
+                            td data-k="last-ema-val-loss" { (f4(last.get("ema_val_loss"))) }
+                            td data-k="last-ema-top1" { (pct(last.get("ema_top1"))) }
+                            td data-k="last-ema-top5" { (pct(last.get("ema_top5"))) }
+                        }
+                        td data-k="segments" { @if r.segments.is_empty() { "-" } @else { (r.segments.len()) } }
                         td data-k="notes" {
-                            @if g.is_empty() { "continuous" }
+                            @if g.is_empty() && res.is_empty() { "continuous" }
+                            @for n in &res { span.resume { (n) } br; }
                             @for n in &g { span.gap { (n) } br; }
                         }
                     }
@@ -224,6 +373,41 @@ fn settings_table(runs: &[RunData]) -> Markup {
                         tr class=[differs.then_some("differs")] {
                             th { (k) }
                             @for v in &vals { td { @if differs { mark { (v) } } @else { (v) } } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The processes that trained the runs, from segments.csv.
+fn segments_table(runs: &[RunData]) -> Markup {
+    html! {
+        @if runs.iter().any(|r| r.segments.len() > 1 || !resumes(r).is_empty()) {
+            h2 { "Interruptions and resumes" }
+            p { "Each segment is one process that trained the run (segments.csv): where it started, and how far \
+                 the run got before the next one took over. Updates an interrupted process did after its last \
+                 checkpoint are done again by the next, and logged once." }
+            table.segments {
+                thead { tr {
+                    th { "run" } th { "segment" } th { "started (UTC)" } th { "from" }
+                    th { "to update" } th { "updates kept" } th { "updates done again" }
+                } }
+                tbody {
+                    @for (i, r) in runs.iter().enumerate() {
+                        @let last = r.steps.last().map(|s| s.0 as u64 + 1);
+                        @for (j, s) in r.segments.iter().enumerate() {
+                            @let to = r.segments.get(j + 1).map(|n| n.update).or(last).unwrap_or(s.update);
+                            tr data-run=(i) data-segment=(j) {
+                                td { (r.name) }
+                                td { (j + 1) }
+                                td data-k="started" { (s.started) }
+                                td data-k="from" { (s.place()) }
+                                td data-k="to" { (to) }
+                                td data-k="kept" { (to.saturating_sub(s.update)) }
+                                td data-k="redone" { (s.redone()) }
+                            }
                         }
                     }
                 }
@@ -291,16 +475,19 @@ pub fn render(runs: &[RunData]) -> String {
                 .join(", ")
         )
     };
+    let by_epoch = resume_markers(runs, false);
+    let by_update = resume_markers(runs, true);
     let body = html! {
         h1 { (title) }
         (summary(runs))
         section.charts {
-            (line_chart(&LineChart { title: "Loss per epoch", x_label: "epoch", y_label: "loss", series: loss, marker: marker(runs), max_table_rows: 400 }))
-            (line_chart(&LineChart { title: "Validation accuracy per epoch", x_label: "epoch", y_label: "accuracy (%)", series: acc, marker: marker(runs), max_table_rows: 400 }))
-            (line_chart(&LineChart { title: "Learning rate per update", x_label: "update", y_label: "learning rate", series: lr, marker: None, max_table_rows: 200 }))
-            (line_chart(&LineChart { title: "Training loss per update", x_label: "update", y_label: "loss", series: step_loss, marker: None, max_table_rows: 200 }))
-            (line_chart(&LineChart { title: "Training throughput per epoch", x_label: "epoch", y_label: "images/s", series: epoch_series(runs, "images_per_s", ""), marker: None, max_table_rows: 400 }))
+            (line_chart_marked(&LineChart { title: "Loss per epoch", x_label: "epoch", y_label: "loss", series: loss, marker: marker(runs), max_table_rows: 400 }, &by_epoch))
+            (line_chart_marked(&LineChart { title: "Validation accuracy per epoch", x_label: "epoch", y_label: "accuracy (%)", series: acc, marker: marker(runs), max_table_rows: 400 }, &by_epoch))
+            (line_chart_marked(&LineChart { title: "Learning rate per update", x_label: "update", y_label: "learning rate", series: lr, marker: None, max_table_rows: 200 }, &by_update))
+            (line_chart_marked(&LineChart { title: "Training loss per update", x_label: "update", y_label: "loss", series: step_loss, marker: None, max_table_rows: 200 }, &by_update))
+            (line_chart_marked(&LineChart { title: "Training throughput per epoch", x_label: "epoch", y_label: "images/s", series: epoch_series(runs, "images_per_s", ""), marker: None, max_table_rows: 400 }, &by_epoch))
         }
+        (segments_table(runs))
         (settings_table(runs))
         h2 { "Metrics" }
         @for r in runs { (epoch_table(r)) }

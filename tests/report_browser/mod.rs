@@ -129,6 +129,7 @@ pub fn assert_not_blank(shot: &Path) {
 }
 
 /// The text of the element carrying `data-k="{key}"` inside the row `data-run="{run}"` of the DOM.
+#[allow(dead_code)] // the run reports' summary rows; other pages have their own
 pub fn cell(dom: &str, run_attr: &str, key: &str) -> String {
     let row_at = dom
         .find(&format!("data-run=\"{run_attr}\""))
