@@ -19,6 +19,9 @@ _dpn() {
             dpn,augment)
                 cmd="dpn__subcmd__augment"
                 ;;
+            dpn,average)
+                cmd="dpn__subcmd__average"
+                ;;
             dpn,convert)
                 cmd="dpn__subcmd__convert"
                 ;;
@@ -46,11 +49,17 @@ _dpn() {
             dpn,profile)
                 cmd="dpn__subcmd__profile"
                 ;;
+            dpn,report)
+                cmd="dpn__subcmd__report"
+                ;;
             dpn,train)
                 cmd="dpn__subcmd__train"
                 ;;
             dpn__subcmd__help,augment)
                 cmd="dpn__subcmd__help__subcmd__augment"
+                ;;
+            dpn__subcmd__help,average)
+                cmd="dpn__subcmd__help__subcmd__average"
                 ;;
             dpn__subcmd__help,convert)
                 cmd="dpn__subcmd__help__subcmd__convert"
@@ -76,6 +85,9 @@ _dpn() {
             dpn__subcmd__help,profile)
                 cmd="dpn__subcmd__help__subcmd__profile"
                 ;;
+            dpn__subcmd__help,report)
+                cmd="dpn__subcmd__help__subcmd__report"
+                ;;
             dpn__subcmd__help,train)
                 cmd="dpn__subcmd__help__subcmd__train"
                 ;;
@@ -86,7 +98,7 @@ _dpn() {
 
     case "${cmd}" in
         dpn)
-            opts="-q -v -V -h --quiet --verbose --color --model-index --cache-dir --version --help info convert predict evaluate eval profile fetch train export augment help"
+            opts="-q -v -V -h --quiet --verbose --color --model-index --cache-dir --version --help info convert predict evaluate eval profile fetch train average export augment report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -265,6 +277,48 @@ _dpn() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        dpn__subcmd__average)
+            opts="-o -n -q -v -h --output --n --no-use-ema --quiet --verbose --color --model-index --cache-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --model-index)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         dpn__subcmd__convert)
             opts="-m -q -v -h --model --dtype --reject-non-finite --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -304,7 +358,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__evaluate)
-            opts="-m -b -d -f -q -v -h --data --labels-file --labels --model --weights --reject-non-finite --batch-size --device --dtype --channels-last --exact --folded --workers --shard --no-retry --img-size --crop-pct --interpolation --amp --limit --results-file --per-class --merge --format --dist-timeout --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-m -b -d -f -q -v -h --data --labels-file --labels --model --weights --reject-non-finite --batch-size --device --dtype --channels-last --exact --folded --workers --shard --no-retry --img-size --crop-pct --interpolation --amp --limit --results-file --per-class --merge --format --dist-timeout --report --report-errors --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -403,6 +457,14 @@ _dpn() {
                     return 0
                     ;;
                 --dist-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report-errors)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -542,7 +604,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__help)
-            opts="info convert predict evaluate profile fetch train export augment help"
+            opts="info convert predict evaluate profile fetch train average export augment report help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -556,6 +618,20 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__help__subcmd__augment)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dpn__subcmd__help__subcmd__average)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -668,6 +744,20 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__help__subcmd__profile)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dpn__subcmd__help__subcmd__report)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -832,7 +922,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__profile)
-            opts="-b -d -f -q -v -h --all --img-size --batch-size --device --dtype --channels-last --exact --folded --warmup --iters --weights --reject-non-finite --by-stage --no-retry --cuda-graph --format --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-b -d -f -q -v -h --all --img-size --batch-size --device --dtype --channels-last --exact --folded --warmup --iters --weights --reject-non-finite --by-stage --no-retry --cuda-graph --format --report --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -882,6 +972,44 @@ _dpn() {
                     COMPREPLY=($(compgen -W "table csv json yaml markdown" -- "${cur}"))
                     return 0
                     ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --model-index)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dpn__subcmd__report)
+            opts="-o -q -v -h --output --quiet --verbose --color --model-index --cache-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -902,12 +1030,20 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__train)
-            opts="-m -b -d -o -f -q -v -h --data --val-data --val-split --model --pretrained --weights --num-classes --epochs --batch-size --lr --momentum --nesterov --weight-decay --label-smoothing --img-size --crop-pct --amp --channels-last --device --seed --workers --strict --output --resume --format --dist-timeout --dist-bn --sync-bn --dist-backend --scale --ratio --hflip --reprob --remode --recount --resplit --aa --train-interpolation --vflip --grayscale-prob --color-jitter --color-jitter-prob --gaussian-blur-prob --aug-splits --mixup --cutmix --cutmix-minmax --mixup-prob --mixup-switch-prob --mixup-mode --mixup-off-epoch --jsd-loss --aug-repeats --sched --sched-on-updates --warmup-epochs --warmup-lr --warmup-prefix --min-lr --decay-epochs --decay-milestones --decay-rate --cooldown-epochs --patience-epochs --lr-cycle-mul --lr-cycle-decay --lr-cycle-limit --lr-k-decay --lr-noise --lr-noise-pct --lr-noise-std --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-c -b -m -d -o -f -q -v -h --config --data --val-data --val-split --batch-size --img-size --crop-pct --workers --strict --seed --model --pretrained --weights --num-classes --device --amp --channels-last --lr --momentum --nesterov --opt --opt-eps --opt-betas --layer-decay --lr-base --lr-base-size --lr-base-scale --weight-decay --epochs --sched --sched-on-updates --warmup-epochs --warmup-lr --warmup-prefix --min-lr --decay-epochs --decay-milestones --decay-rate --cooldown-epochs --patience-epochs --lr-cycle-mul --lr-cycle-decay --lr-cycle-limit --lr-k-decay --lr-noise --lr-noise-pct --lr-noise-std --scale --ratio --hflip --reprob --remode --recount --resplit --aa --train-interpolation --vflip --grayscale-prob --color-jitter --color-jitter-prob --gaussian-blur-prob --aug-splits --mixup --cutmix --cutmix-minmax --mixup-prob --mixup-switch-prob --mixup-mode --mixup-off-epoch --jsd-loss --aug-repeats --label-smoothing --bce-loss --bce-target-thresh --bce-sum --bce-pos-weight --drop --clip-grad --clip-mode --grad-accum-steps --model-ema --model-ema-decay --model-ema-warmup --model-ema-force-cpu --checkpoint-hist --eval-metric --resume --dist-timeout --dist-bn --sync-bn --dist-backend --output --format --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --data)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -917,6 +1053,30 @@ _dpn() {
                     return 0
                     ;;
                 --val-split)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -b)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --img-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crop-pct)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --workers)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -936,15 +1096,15 @@ _dpn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --epochs)
+                --device)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --batch-size)
+                -d)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                -b)
+                --amp)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -956,72 +1116,104 @@ _dpn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --opt-eps)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --opt-betas)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --layer-decay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lr-base)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lr-base-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lr-base-scale)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --weight-decay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --label-smoothing)
+                --epochs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --img-size)
+                --sched)
+                    COMPREPLY=($(compgen -W "cosine step multistep plateau poly tanh constant" -- "${cur}"))
+                    return 0
+                    ;;
+                --warmup-epochs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --crop-pct)
+                --warmup-lr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --amp)
+                --min-lr)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --device)
+                --decay-epochs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                -d)
+                --decay-milestones)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --seed)
+                --decay-rate)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --workers)
+                --cooldown-epochs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --output)
+                --patience-epochs)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                -o)
+                --lr-cycle-mul)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --resume)
+                --lr-cycle-decay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --format)
-                    COMPREPLY=($(compgen -W "table csv json yaml markdown" -- "${cur}"))
-                    return 0
-                    ;;
-                -f)
-                    COMPREPLY=($(compgen -W "table csv json yaml markdown" -- "${cur}"))
-                    return 0
-                    ;;
-                --dist-timeout)
+                --lr-cycle-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --dist-bn)
-                    COMPREPLY=($(compgen -W "reduce broadcast none" -- "${cur}"))
+                --lr-k-decay)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --dist-backend)
-                    COMPREPLY=($(compgen -W "auto gloo nccl" -- "${cur}"))
+                --lr-noise)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lr-noise-pct)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lr-noise-std)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --scale)
@@ -1112,68 +1304,76 @@ _dpn() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --sched)
-                    COMPREPLY=($(compgen -W "cosine step multistep plateau poly tanh constant" -- "${cur}"))
-                    return 0
-                    ;;
-                --warmup-epochs)
+                --label-smoothing)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --warmup-lr)
+                --bce-target-thresh)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --min-lr)
+                --bce-pos-weight)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --decay-epochs)
+                --drop)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --decay-milestones)
+                --clip-grad)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --decay-rate)
+                --clip-mode)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --cooldown-epochs)
+                --grad-accum-steps)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --patience-epochs)
+                --model-ema-decay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --lr-cycle-mul)
+                --checkpoint-hist)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --lr-cycle-decay)
+                --eval-metric)
+                    COMPREPLY=($(compgen -W "top1 top5 loss" -- "${cur}"))
+                    return 0
+                    ;;
+                --resume)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --lr-cycle-limit)
+                --dist-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --lr-k-decay)
+                --dist-bn)
+                    COMPREPLY=($(compgen -W "reduce broadcast none" -- "${cur}"))
+                    return 0
+                    ;;
+                --dist-backend)
+                    COMPREPLY=($(compgen -W "auto gloo nccl" -- "${cur}"))
+                    return 0
+                    ;;
+                --output)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --lr-noise)
+                -o)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --lr-noise-pct)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                --format)
+                    COMPREPLY=($(compgen -W "table csv json yaml markdown" -- "${cur}"))
                     return 0
                     ;;
-                --lr-noise-std)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                -f)
+                    COMPREPLY=($(compgen -W "table csv json yaml markdown" -- "${cur}"))
                     return 0
                     ;;
                 --color)

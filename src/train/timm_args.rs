@@ -434,7 +434,7 @@ fn action(key: &str) -> Option<Act> {
         .map(|(_, a)| *a)
 }
 
-/// A `dpn train` option the file gives: its clap id and command-line words.
+/// A `dpn train` option the file gives: its argument id and command-line words.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Derived {
     /// The timm key it comes from (for error messages).
@@ -1033,7 +1033,7 @@ pub fn markdown_table() -> String {
         let answer = match act {
             Flag(long) => format!("`--{long}`"),
             Switch(long) => format!("`--{long}`"),
-            Off(why, also) if also.is_empty() => format!("accepted off: {why}"),
+            Off(why, []) => format!("accepted off: {why}"),
             Off(why, also) => format!("accepted off or `{}`: {why}", also.join("`, `")),
             Ignored(why) => format!("not applied: {why}"),
             Custom => custom_doc(key).to_string(),
