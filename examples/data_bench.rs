@@ -48,6 +48,9 @@ struct Cli {
 }
 
 fn main() -> anyhow::Result<()> {
+    // As `dpn` itself does first thing (its loader allocates under the
+    // same malloc settings).
+    dpn::sys::allocator::tune();
     let cli = Cli::parse();
     let registry = Registry::load(None)?;
     let mut p: Preprocess = registry.get(&cli.model)?.preprocess.clone();

@@ -202,6 +202,17 @@ impl Taps {
         &self.weights[i * self.ksize..i * self.ksize + self.len[i]]
     }
 
+    /// The taps of the same resize of a part of a larger axis that starts
+    /// at `offset`.
+    fn moved(mut self, offset: usize) -> Taps {
+        if offset > 0 {
+            for s in &mut self.start {
+                *s += offset;
+            }
+        }
+        self
+    }
+
     /// The taps in the opposite order: output pixel `i` gets pixel
     /// `count - 1 - i`'s taps, which mirrors the result (each output pixel
     /// depends only on its own taps).
@@ -232,14 +243,41 @@ fn pass_horizontal(src: &RgbImage, row0: usize, rows: usize, taps: &Taps) -> Rgb
     let row_len = src.width * 3;
     let simd = has_sse41();
     let avx2 = has_avx2();
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        let split = SplitTaps::new(taps);
+        out.data
+            .par_chunks_mut(out_w * 3)
+            .with_min_len(ROWS_PER_TASK)
+            .enumerate()
+            .for_each_init(Vec::new, |padded, (r, line)| {
+                let y = row0 + r;
+                // Groups of four taps read 16 bytes from a tap's pixel: up
+                // to 13 past the row, which the next rows hold except near
+                // the end of the image (then a padded copy).
+                let from = y * row_len;
+                let input: &[u8] = if from + row_len + AVX2_OVERREAD <= src.data.len() {
+                    &src.data[from..from + row_len + AVX2_OVERREAD]
+                } else {
+                    padded.clear();
+                    padded.extend_from_slice(src.row(y));
+                    padded.extend_from_slice(&[0; AVX2_OVERREAD]);
+                    padded
+                };
+                // SAFETY: the CPU has AVX2 (checked at run time); `input`
+                // has AVX2_OVERREAD bytes after the row.
+                unsafe { horizontal_row_avx2(input, line, taps, &split) };
+            });
+        return out;
+    }
     out.data
         .par_chunks_mut(out_w * 3)
         .with_min_len(ROWS_PER_TASK)
         .enumerate()
         .for_each_init(Vec::new, |padded, (r, line)| {
             let y = row0 + r;
-            // Each tap reads 4 bytes (a pixel and one more, ignored), a pair
-            // of taps 8 (two more): the image's last row gets a padded copy.
+            // Each tap reads 4 bytes (a pixel and one more, ignored): the
+            // image's last row gets a padded copy.
             let input: &[u8] = if (y + 1) * row_len + 2 <= src.data.len() {
                 &src.data[y * row_len..(y + 1) * row_len + 2]
             } else {
@@ -248,13 +286,6 @@ fn pass_horizontal(src: &RgbImage, row0: usize, rows: usize, taps: &Taps) -> Rgb
                 padded.extend_from_slice(&[0, 0]);
                 padded
             };
-            #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: the CPU has AVX2 (checked at run time); `input`
-                // has two bytes after the row.
-                unsafe { horizontal_row_avx2(input, line, taps) };
-                return;
-            }
             #[cfg(target_arch = "x86_64")]
             if simd {
                 // SAFETY: the CPU has SSE4.1 (checked at run time).
@@ -265,6 +296,47 @@ fn pass_horizontal(src: &RgbImage, row0: usize, rows: usize, taps: &Taps) -> Rgb
             horizontal_row(input, line, taps);
         });
     out
+}
+
+/// Bytes [`horizontal_row_avx2`] may read after a row: a group of four taps
+/// reads 16 bytes from its first pixel, which is at most three pixels before
+/// the row's last (bytes up to 13 past the row's end).
+const AVX2_OVERREAD: usize = 16;
+
+/// A tap's weight as `hi * 2048 + lo` with `0 <= lo < 2048`: both halves fit
+/// 16 bits (taps are fractions of one, `2^22`, far below the `2^26` that
+/// would overflow `hi`), so `pmaddwd` multiplies a sample by each and
+/// `(sum hi-products << 11) + sum lo-products` is the 32-bit sum of the
+/// sample times the weight, exactly (32-bit integer arithmetic is the same
+/// in any order, wrapping included).
+#[derive(Debug)]
+struct SplitTaps {
+    /// Groups of four taps per output pixel (the longest pixel's, rounded up).
+    groups: usize,
+    /// Per pixel and group: the `hi` halves in the 16 lanes `pmaddwd` meets
+    /// them in (taps 0, 1 for the low 128 bits, 2, 3 for the high: `[w0, w1]`
+    /// three times, once per band, then two zeros), then the `lo` halves.
+    lanes: Vec<[i16; 32]>,
+}
+
+impl SplitTaps {
+    fn new(taps: &Taps) -> SplitTaps {
+        let groups = taps.len.iter().copied().max().unwrap_or(0).div_ceil(4);
+        let mut lanes = vec![[0i16; 32]; taps.start.len() * groups];
+        for xx in 0..taps.start.len() {
+            for (j, &w) in taps.weights(xx).iter().enumerate() {
+                let (hi, lo) = ((w >> 11) as i16, (w & 2047) as i16);
+                let v = &mut lanes[xx * groups + j / 4];
+                // Tap j's lanes: band c of pixel pair (j % 4) / 2, slot j % 2.
+                let base = (j % 4 / 2) * 8 + j % 2;
+                for c in 0..3 {
+                    v[base + 2 * c] = hi;
+                    v[16 + base + 2 * c] = lo;
+                }
+            }
+        }
+        SplitTaps { groups, lanes }
+    }
 }
 
 fn has_sse41() -> bool {
@@ -289,55 +361,56 @@ fn has_avx2() -> bool {
     }
 }
 
-/// [`horizontal_row`] with AVX2, two taps at a time: pixels `j` and `j + 1`
-/// in the two halves of one vector of eight 32-bit lanes (three samples and
-/// one unused lane each), each multiplied by its tap, the halves added at the
-/// end. The same integer products and sums (in another order, which 32-bit
-/// integer addition does not see), so the same result. `input` is the row
-/// plus two bytes.
+/// [`horizontal_row`] with AVX2, four taps at a time: the four pixels'
+/// samples as 16-bit lanes, band by band in pairs (`r0 r1 g0 g1 b0 b1 0 0`
+/// for taps 0 and 1 in the low half, taps 2 and 3 in the high), `pmaddwd`
+/// with [`SplitTaps`]' halves, the two 128-bit halves added at the end.
+/// The same 32-bit integer sum as the scalar pass, so the same bytes.
+/// `input` is the row plus [`AVX2_OVERREAD`] bytes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn horizontal_row_avx2(input: &[u8], line: &mut [u8], taps: &Taps) {
+unsafe fn horizontal_row_avx2(input: &[u8], line: &mut [u8], taps: &Taps, split: &SplitTaps) {
     use std::arch::x86_64::*;
-    // Lanes b0 b1 b2 b3 b4 b5 b6 b7 -> b0 b1 b2 _ b3 b4 b5 _.
-    let spread = _mm256_setr_epi32(0, 1, 2, 7, 3, 4, 5, 7);
-    let pair = _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    // Bytes p0 p1 p2 p3 (three each) -> 16-bit r0 r1 g0 g1 b0 b1 0 0 | r2 r3 g2 g3 b2 b3 0 0.
+    let z = -1i8;
+    #[rustfmt::skip]
+    let shuffle = _mm256_setr_epi8(
+        0, z, 3, z, 1, z, 4, z, 2, z, 5, z, z, z, z, z,
+        6, z, 9, z, 7, z, 10, z, 8, z, 11, z, z, z, z, z,
+    );
+    let half = _mm_set1_epi32(HALF);
+    let groups = split.groups;
     for (xx, px) in line.chunks_exact_mut(3).enumerate() {
         let s = taps.start[xx] * 3;
-        let k = taps.weights(xx);
-        let n = k.len();
-        // Pairs read 8 bytes from 3j: up to s + 3n + 1 < input.len().
-        let seg = &input[s..s + n * 3 + 2];
-        let mut acc = _mm256_setzero_si256();
-        let mut j = 0;
-        while j + 2 <= n {
-            let eight = u64::from_le_bytes(seg[j * 3..j * 3 + 8].try_into().unwrap());
-            let p = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(eight as i64));
-            let p = _mm256_permutevar8x32_epi32(p, spread);
-            let pw = &k[j..j + 2];
-            // SAFETY: `pw` is two i32, eight bytes.
-            let w = _mm256_permutevar8x32_epi32(
-                _mm256_castsi128_si256(_mm_loadl_epi64(pw.as_ptr().cast())),
-                pair,
-            );
-            acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(p, w));
-            j += 2;
+        let n = taps.len[xx];
+        let mut acc_hi = _mm256_setzero_si256();
+        let mut acc_lo = _mm256_setzero_si256();
+        let w = &split.lanes[xx * groups..xx * groups + n.div_ceil(4)];
+        for (g, wg) in w.iter().enumerate() {
+            let at = s + g * 12;
+            // Up to 13 bytes past the row (AVX2_OVERREAD), asserted here.
+            let bytes = &input[at..at + 16];
+            let p = _mm256_broadcastsi128_si256(_mm_loadu_si128(bytes.as_ptr().cast()));
+            let p = _mm256_shuffle_epi8(p, shuffle);
+            let whi = _mm256_loadu_si256(wg.as_ptr().cast());
+            let wlo = _mm256_loadu_si256(wg.as_ptr().add(16).cast());
+            acc_hi = _mm256_add_epi32(acc_hi, _mm256_madd_epi16(p, whi));
+            acc_lo = _mm256_add_epi32(acc_lo, _mm256_madd_epi16(p, wlo));
         }
-        let mut sum = _mm_add_epi32(
-            _mm256_castsi256_si128(acc),
-            _mm256_extracti128_si256(acc, 1),
+        let hi = _mm_add_epi32(
+            _mm256_castsi256_si128(acc_hi),
+            _mm256_extracti128_si256(acc_hi, 1),
         );
-        sum = _mm_add_epi32(sum, _mm_set1_epi32(HALF));
-        if j < n {
-            let four = u32::from_le_bytes(seg[j * 3..j * 3 + 4].try_into().unwrap());
-            let p = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(four as i32));
-            sum = _mm_add_epi32(sum, _mm_mullo_epi32(p, _mm_set1_epi32(k[j])));
-        }
-        let mut lanes = [0i32; 4];
-        _mm_storeu_si128(lanes.as_mut_ptr().cast(), sum);
-        px[0] = clip8(lanes[0]);
-        px[1] = clip8(lanes[1]);
-        px[2] = clip8(lanes[2]);
+        let lo = _mm_add_epi32(
+            _mm256_castsi256_si128(acc_lo),
+            _mm256_extracti128_si256(acc_lo, 1),
+        );
+        let sum = _mm_add_epi32(_mm_add_epi32(_mm_slli_epi32(hi, 11), lo), half);
+        // `clip8`: the shift, then saturation to 0..=255 (via i16).
+        let v = _mm_srai_epi32(sum, PRECISION_BITS as i32);
+        let v = _mm_packus_epi16(_mm_packs_epi32(v, v), _mm_setzero_si128());
+        let rgb = (_mm_cvtsi128_si32(v) as u32).to_le_bytes();
+        px.copy_from_slice(&rgb[..3]);
     }
 }
 
@@ -540,6 +613,64 @@ fn resize_window_mirrored(
     win: Window,
     mirror: bool,
 ) -> RgbImage {
+    let whole = Window {
+        x: 0,
+        y: 0,
+        width: src.width,
+        height: src.height,
+    };
+    resize_part(src, whole, bx, width, height, filter, win, mirror)
+}
+
+/// `crop(src, part)` then [`resize_mirrored`] to `width x height`, without
+/// the copy: the passes read the part in place. The taps are computed for an
+/// image of the part's size (as on the copy, so with the same clipping at its
+/// edges and the same floating point) and only then moved by its offset, so
+/// every byte is the copy's. Nearest neighbour, which is not done by taps,
+/// resizes a copy.
+///
+/// # Panics
+/// If `part` is not inside `src`.
+pub fn resize_crop_mirrored(
+    src: &RgbImage,
+    part: Window,
+    width: usize,
+    height: usize,
+    filter: Filter,
+    mirror: bool,
+) -> RgbImage {
+    if filter == Filter::Nearest {
+        let copy = crop(src, part.x, part.y, part.width, part.height);
+        return resize_mirrored(&copy, width, height, filter, mirror);
+    }
+    let full = [0.0, 0.0, part.width as f32, part.height as f32];
+    let win = Window {
+        x: 0,
+        y: 0,
+        width,
+        height,
+    };
+    resize_part(src, part, full, width, height, filter, win, mirror)
+}
+
+/// [`resize_window_mirrored`] on the `part` of `src` as if it were the whole
+/// image (`bx` in the part's coordinates). Nearest neighbour only for the
+/// whole image.
+#[allow(clippy::too_many_arguments)]
+fn resize_part(
+    src: &RgbImage,
+    part: Window,
+    bx: [f32; 4],
+    width: usize,
+    height: usize,
+    filter: Filter,
+    win: Window,
+    mirror: bool,
+) -> RgbImage {
+    assert!(
+        part.x + part.width <= src.width && part.y + part.height <= src.height,
+        "part outside the image"
+    );
     let flipped = |mut img: RgbImage| {
         if mirror {
             mirror_in_place(&mut img);
@@ -557,13 +688,13 @@ fn resize_window_mirrored(
     assert!(
         bx[0] >= 0.0
             && bx[1] >= 0.0
-            && bx[2] <= src.width as f32
-            && bx[3] <= src.height as f32
+            && bx[2] <= part.width as f32
+            && bx[3] <= part.height as f32
             && bx[2] >= bx[0]
             && bx[3] >= bx[1],
         "resize box outside the image"
     );
-    let (in_w, in_h) = (src.width, src.height);
+    let (in_w, in_h) = (part.width, part.height);
     let whole_box = bx == [0.0, 0.0, in_w as f32, in_h as f32];
     // Image.resize: same size, whole box -> copy. _resize: an integer box of the
     // output's size -> crop.
@@ -575,13 +706,17 @@ fn resize_window_mirrored(
     {
         return flipped(crop(
             src,
-            bx[0] as usize + win.x,
-            bx[1] as usize + win.y,
+            part.x + bx[0] as usize + win.x,
+            part.y + bx[1] as usize + win.y,
             win.width,
             win.height,
         ));
     }
     if filter == Filter::Nearest {
+        assert!(
+            (part.width, part.height) == (src.width, src.height),
+            "nearest neighbour on a part"
+        );
         return flipped(nearest(src, bx, width, height, win));
     }
 
@@ -591,19 +726,26 @@ fn resize_window_mirrored(
         !(in_h > height && (in_h as i64 - height as i64) > (in_w as i64 - width as i64) * 2);
 
     let taps_h = need_h.then(|| {
-        let t = Taps::new(filter, in_w, bx[0], bx[2], width, win.x, win.width);
+        let t = Taps::new(filter, in_w, bx[0], bx[2], width, win.x, win.width).moved(part.x);
         if mirror {
             t.reversed()
         } else {
             t
         }
     });
-    let taps_v = need_v.then(|| Taps::new(filter, in_h, bx[1], bx[3], height, win.y, win.height));
+    let taps_v = need_v
+        .then(|| Taps::new(filter, in_h, bx[1], bx[3], height, win.y, win.height).moved(part.y));
 
     match (taps_h, taps_v) {
-        (None, None) => flipped(crop(src, win.x, win.y, win.width, win.height)),
-        (Some(h), None) => pass_horizontal(src, win.y, win.height, &h),
-        (None, Some(v)) => flipped(pass_vertical(src, win.x, win.width, 0, &v)),
+        (None, None) => flipped(crop(
+            src,
+            part.x + win.x,
+            part.y + win.y,
+            win.width,
+            win.height,
+        )),
+        (Some(h), None) => pass_horizontal(src, part.y + win.y, win.height, &h),
+        (None, Some(v)) => flipped(pass_vertical(src, part.x + win.x, win.width, 0, &v)),
         (Some(h), Some(v)) => {
             if horizontal_first {
                 // Only the input rows the vertical pass reads.
@@ -714,11 +856,12 @@ mod tests {
             .collect();
         for filter in [
             Filter::Bicubic,
+            Filter::Bilinear,
             Filter::Lanczos,
             Filter::Box,
             Filter::Hamming,
         ] {
-            for out_w in [13, 50, 97, 300] {
+            for out_w in [1, 2, 13, 50, 61, 96, 97, 140, 300] {
                 let taps = Taps::new(filter, w, 0.0, w as f32, out_w, 0, out_w);
                 let mut a = vec![0u8; out_w * 3];
                 let mut b = vec![0u8; out_w * 3];
@@ -732,11 +875,71 @@ mod tests {
                 #[cfg(target_arch = "x86_64")]
                 if has_avx2() {
                     let mut c = vec![0u8; out_w * 3];
-                    let mut padded = row.clone();
-                    padded.push(0);
-                    // SAFETY: checked just above; two bytes after the row.
-                    unsafe { horizontal_row_avx2(&padded, &mut c, &taps) };
+                    let mut padded = row[..w * 3].to_vec();
+                    padded.extend_from_slice(&[0; AVX2_OVERREAD]);
+                    let split = SplitTaps::new(&taps);
+                    // SAFETY: checked just above; AVX2_OVERREAD bytes after the row.
+                    unsafe { horizontal_row_avx2(&padded, &mut c, &taps, &split) };
                     assert_eq!(a, c, "avx2 {filter:?} {out_w}");
+                }
+            }
+        }
+    }
+
+    /// Resizing a part in place is resizing a copy of it, byte for byte:
+    /// parts at every edge and inside, every filter, both pass orders, one
+    /// pass, the crop shortcut, mirrored or not.
+    #[test]
+    fn part_in_place_equals_copy() {
+        let mut state = 3u32;
+        let (w, h) = (61, 47);
+        let data = (0..w * h * 3)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 24) as u8
+            })
+            .collect();
+        let img = RgbImage::from_raw(w, h, data).unwrap();
+        let parts = [
+            (0, 0, w, h),
+            (0, 0, 20, 30),
+            (w - 25, h - 17, 25, 17),
+            (7, 5, 33, 40),
+            (13, 0, 48, h),
+            (0, 11, w, 9),
+            (30, 20, 1, 1),
+        ];
+        let sizes = [(16, 16), (33, 40), (40, 33), (70, 9), (5, 60), (1, 1)];
+        for filter in [
+            Filter::Nearest,
+            Filter::Box,
+            Filter::Bilinear,
+            Filter::Hamming,
+            Filter::Bicubic,
+            Filter::Lanczos,
+        ] {
+            for &(x, y, pw, ph) in &parts {
+                let part = Window {
+                    x,
+                    y,
+                    width: pw,
+                    height: ph,
+                };
+                let copy = crop(&img, x, y, pw, ph);
+                for &(ow, oh) in &sizes {
+                    for mirror in [false, true] {
+                        let expect = resize_mirrored(&copy, ow, oh, filter, mirror);
+                        let got = resize_crop_mirrored(&img, part, ow, oh, filter, mirror);
+                        assert_eq!(
+                            (got.width, got.height),
+                            (expect.width, expect.height),
+                            "{filter:?} {part:?} {ow}x{oh} {mirror}"
+                        );
+                        assert!(
+                            got.data == expect.data,
+                            "{filter:?} {part:?} {ow}x{oh} {mirror}"
+                        );
+                    }
                 }
             }
         }

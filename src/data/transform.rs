@@ -271,9 +271,16 @@ pub fn resized_crop_mirrored(
         && c.left >= 0
         && c.left as usize + c.width <= img.width
         && c.top as usize + c.height <= img.height;
-    let cropped = if inside {
-        resize::crop(img, c.left as usize, c.top as usize, c.width, c.height)
-    } else {
+    if inside {
+        let part = Window {
+            x: c.left as usize,
+            y: c.top as usize,
+            width: c.width,
+            height: c.height,
+        };
+        return resize::resize_crop_mirrored(img, part, out_w, out_h, filter, mirror);
+    }
+    let cropped = {
         let mut out = RgbImage::new(c.width, c.height);
         for y in 0..c.height {
             let sy = c.top + y as i64;
