@@ -385,6 +385,66 @@ fn two_ranks_train_as_torch_ddp_does() {
     );
 }
 
+/// `--model-ema` over two ranks: each rank's EMA averages its own model
+/// (DDP broadcasts rank 0's buffers before each forward, then every rank's
+/// BatchNorm statistics move with its own batch), and with a validation set
+/// train.py distributes the EMA's statistics as the model's before
+/// validating it. dpn's EMA checkpoint equals timm's ModelEmaV3 kept beside
+/// torch DDP on the same batches; undistributed, rank 0's EMA statistics
+/// differ from it by 4e-2 (measured).
+#[test]
+fn ema_statistics_are_distributed_as_train_py_does() {
+    let dir = common::shared_tempdir("dist-ema-").keep();
+    let (out, dump) = (dir.join("run"), dir.join("dump"));
+    std::fs::create_dir_all(&dump).unwrap();
+    let mut args = train_args(&out, init_weights(), 1);
+    for a in ["--model-ema", "--model-ema-decay", "0.5", "--val-data"] {
+        args.push(a.into());
+    }
+    args.push(digits().join("val").display().to_string());
+    let env: [(&str, &Path); 2] = [
+        ("DPN_TEST_DUMP_BATCHES", &dump),
+        ("DPN_TEST_TRAIN_F64", Path::new("1")),
+    ];
+    let outs: Vec<Output> = spawn_ranks(2, &args, &env).into_iter().map(wait).collect();
+    all_succeed(&outs);
+    let reference = dir.join("ddp.safetensors");
+    let o = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/torchrun"))
+        .env_remove("RUST_BACKTRACE")
+        .args(["--nproc-per-node", "2", "--master-port"])
+        .arg(free_port().to_string())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/ddp_reference.py"))
+        .arg("train")
+        .arg(init_weights())
+        .arg(&dump)
+        .arg(out.join("steps.csv"))
+        .arg(&reference)
+        .args(["--model-ema", "0.5"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "torchrun ddp_reference.py: {}",
+        stderr(&o)
+    );
+    let want = tensors(&reference);
+    let got = tensors(&out.join("last/ema/model.safetensors"));
+    let mut stats = 0;
+    for (k, g) in &got {
+        let w = want
+            .get(&format!("ema.{k}"))
+            .unwrap_or_else(|| panic!("{k} missing from the reference EMA"));
+        if k.ends_with("num_batches_tracked") {
+            assert_eq!(g.int64_value(&[]), w.int64_value(&[]), "{k}");
+            continue;
+        }
+        stats += usize::from(k.ends_with("running_mean") || k.ends_with("running_var"));
+        let d = max_abs_diff(g, w);
+        assert!(d <= WEIGHT_TOL, "EMA {k} differs from timm's by {d:.3e}");
+    }
+    assert!(stats > 0, "no BatchNorm statistics in the EMA checkpoint");
+}
+
 #[test]
 fn torchrun_launch_trains_as_the_hand_launch() {
     let run = hand_run();

@@ -42,8 +42,8 @@ fn ok(o: Output) -> Output {
 }
 
 /// Random dpn48b weights, a labels file naming its 1000 outputs (hostile
-/// names first, then a class that has no images), and an ImageFolder tree
-/// of those classes.
+/// names first, then a class whose folder is empty), and an ImageFolder
+/// tree of those classes.
 struct Fixture {
     dir: PathBuf,
 }
@@ -106,6 +106,7 @@ fn fixture() -> &'static Fixture {
                 image(&d.join(format!("{i}.png")), seed);
             }
         }
+        std::fs::create_dir_all(data.join("no images here")).unwrap();
         Fixture { dir }
     })
 }
@@ -124,13 +125,19 @@ fn image(path: &Path, seed: u8) {
 
 /// `dpn evaluate` on the fixture with `extra` flags (small, fast settings).
 fn evaluate(extra: &[&OsStr]) -> Output {
+    evaluate_speaking(extra, true)
+}
+
+/// [`evaluate`], its warnings on stderr unless `quiet`.
+fn evaluate_speaking(extra: &[&OsStr], quiet: bool) -> Output {
     let f = fixture();
     let (data, w, labels) = (
         f.path("data"),
         f.path("weights.safetensors"),
         f.path("labels.txt"),
     );
-    let mut args: Vec<&OsStr> = vec![os("-q"), os("evaluate"), os("--data")];
+    let mut args: Vec<&OsStr> = if quiet { vec![os("-q")] } else { vec![] };
+    args.extend([os("evaluate"), os("--data")]);
     args.extend([data.as_os_str(), os("--weights"), w.as_os_str()]);
     args.extend([os("--labels"), labels.as_os_str()]);
     for a in ["--device", "cpu", "--img-size", "32", "--workers", "1"] {
@@ -210,14 +217,24 @@ fn check_figures(dom: &str, r: &Value) {
 fn report_renders_offline_with_the_results_figures_and_hostile_names_as_text() {
     let root = common::shared_tempdir("evalreport-run-").keep();
     let (page, results) = (root.join("report.html"), root.join("results.json"));
-    ok(evaluate(&[
-        os("--results-file"),
-        results.as_os_str(),
-        os("--report"),
-        page.as_os_str(),
-        os("--report-errors"),
-        os("4"),
-    ]));
+    let o = ok(evaluate_speaking(
+        &[
+            os("--results-file"),
+            results.as_os_str(),
+            os("--report"),
+            page.as_os_str(),
+            os("--report-errors"),
+            os("4"),
+        ],
+        false,
+    ));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "1 class folder without images (no images here); counted as classes with none"
+        ),
+        "no warning about the empty class folder: {err}"
+    );
     let r = json(&results);
     let b = &r["breakdown"];
     assert_eq!(b["calibration"]["bins"].as_array().unwrap().len(), 15);

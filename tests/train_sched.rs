@@ -75,6 +75,7 @@ fn config_of(a: &Value) -> TrainConfig {
         lr_noise_std: f("lr_noise_std"),
         seed: u("seed"),
         sched_on_updates: a["sched_on_updates"].as_bool().unwrap(),
+        eval_metric: a["eval_metric"].as_str().unwrap().into(),
         ..TrainConfig::default()
     }
 }
@@ -373,11 +374,14 @@ fn resume_keeps_the_recorded_schedule() {
     assert!(rows[6].2 > rows[9].2);
 }
 
-/// Plateau in a real run: the trainer feeds each epoch's validation top-1
-/// (metrics.csv) to the schedule, as train.py's `lr_scheduler.step(epoch +
-/// 1, latest_metric)`; steps.csv's rates are `Schedule::lr_with` of those.
+/// Plateau in a real run: the trainer feeds each epoch's eval metric to the
+/// schedule, as train.py's `lr_scheduler.step(epoch + 1, latest_metric)`:
+/// with `--model-ema` that is the EMA's validation (train.py's
+/// `eval_metrics = ema_eval_metrics`), and `--eval-metric loss` decays when
+/// the loss stops falling (`decreasing_metric`). steps.csv's rates are
+/// `Schedule::lr_with` of the EMA's losses in state.json's history.
 #[test]
-fn plateau_follows_validation_top1() {
+fn plateau_follows_the_emas_eval_metric() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let args = with(
@@ -391,30 +395,34 @@ fn plateau_follows_validation_top1() {
             "0.5",
             "--lr",
             "0.02",
+            "--model-ema",
+            "--model-ema-decay",
+            "0.9",
+            "--eval-metric",
+            "loss",
         ],
     );
     let o = dpn(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
-    let mut lines = metrics.lines();
-    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let col = head
-        .iter()
-        .position(|h| *h == "top1")
-        .expect("a top1 column");
-    let top1: Vec<Option<f64>> = lines
-        .map(|l| l.split(',').nth(col).and_then(|v| v.parse().ok()))
-        .collect();
-    assert_eq!(top1.len(), 4);
     let state = std::fs::canonicalize(out.join("last"))
         .unwrap()
         .join("state.json");
     let v: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let losses: Vec<Option<f64>> = v["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["ema_val_loss"].as_f64())
+        .collect();
+    assert_eq!(losses.len(), 4);
+    assert!(losses.iter().all(Option::is_some), "{losses:?}");
     let cfg: TrainConfig = serde_json::from_value(v["config"].clone()).unwrap();
     assert!(!cfg.sched_on_updates);
+    assert_eq!(cfg.eval_metric, "loss");
     let sched = Schedule::new(&cfg, 5);
+    assert!(sched.decreasing);
     for (u, e, got) in step_lrs(&out) {
-        let want = sched.lr_with(u, &top1[..e as usize]);
+        let want = sched.lr_with(u, &losses[..e as usize]);
         assert_eq!(got, want, "update {u}");
     }
 }

@@ -377,7 +377,21 @@ fn load<'a>(
     let index = ClassIndex::for_model(&p.classes, p.named);
     let labelled = match &args.labels_file {
         Some(f) => folders::labels_file(f, data, index, p.loaded.arch.num_classes)?,
-        None => ImageFolder::scan(data, index)?,
+        None => {
+            // An empty class folder still names a class of the model: it is
+            // counted with no images (the report lists it), not refused.
+            let (folder, empty) = ImageFolder::scan_keeping_empty(data, index)?;
+            if !empty.is_empty() {
+                ctx.ui.warn(format!(
+                    "data folder {}: {} class folder{} without images ({}); counted as classes with none",
+                    data.display(),
+                    empty.len(),
+                    if empty.len() == 1 { "" } else { "s" },
+                    sample(&empty, 5),
+                ));
+            }
+            folder
+        }
     };
     let shard = sharding.map_or(Shard::WHOLE, |s| s.shard);
     let ImageFolder {
@@ -610,4 +624,13 @@ fn finish(
         return Ok(());
     }
     t.print(args.format)
+}
+
+/// The first `n` of `names`, and how many more.
+fn sample(names: &[String], n: usize) -> String {
+    let shown: Vec<&str> = names.iter().take(n).map(String::as_str).collect();
+    match names.len().saturating_sub(n) {
+        0 => shown.join(", "),
+        more => format!("{}, and {more} more", shown.join(", ")),
+    }
 }

@@ -49,11 +49,11 @@ learning rate timm's scheduler's (create_scheduler_v2 with --sched and its flags
 each epoch's start as timm's train.py does, or before every update with --sched-on-updates \
 (epochs then count as epochs x batches per epoch; runs recorded before dpn had the flag \
 resume stepping per update). Cycles, --cooldown-epochs and --warmup-prefix lengthen the run \
-as timm does; --sched plateau decays on the validation top-1. Default --lr: the registry's training LR scaled by --batch-size \
+as timm does; --sched plateau decays on the validation's --eval-metric (the EMA's with --model-ema). Default --lr: the registry's training LR scaled by --batch-size \
 over the registry's batch size, or 0.1 x batch / 256 (timm's --lr-base) without one.
 
 OUTPUT receives metrics.csv (one row per epoch), steps.csv (one row per update) and \
-checkpoints: last and best (by validation top-1) are links into checkpoints/, each a folder \
+checkpoints: last and best (by --eval-metric, the EMA's with --model-ema) are links into checkpoints/, each a folder \
 with model.safetensors (timm's names: loads into timm strictly and into every dpn \
 subcommand; its metadata records the class names and the validation's preprocessing, which \
 predict, evaluate and profile then use), config.json (timm's hub config: \
@@ -446,7 +446,7 @@ pub struct ScheduleArgs {
     #[arg(long, value_name = "N")]
     pub cooldown_epochs: Option<u64>,
 
-    /// Plateau schedule: epochs without a better validation top-1 before a decay
+    /// Plateau schedule: epochs without a better --eval-metric before a decay
     /// [default: 10]
     #[arg(long, value_name = "N")]
     pub patience_epochs: Option<u64>,
@@ -1113,7 +1113,7 @@ fn check_schedule(cfg: &TrainConfig) -> Result<()> {
     if cfg.sched == SchedKind::Plateau {
         if cfg.sched_on_updates {
             return bad(
-                "--sched plateau steps at epoch ends on the validation top-1; drop \
+                "--sched plateau steps at epoch ends on the validation's --eval-metric; drop \
                  --sched-on-updates"
                     .into(),
             );
@@ -1126,7 +1126,7 @@ fn check_schedule(cfg: &TrainConfig) -> Result<()> {
         }
         if cfg.val_data.is_none() && cfg.val_split.is_none_or(|f| f == 0.0) {
             return bad(
-                "--sched plateau decays on the validation top-1: add --val-data or --val-split"
+                "--sched plateau decays on the validation's --eval-metric: add --val-data or --val-split"
                     .into(),
             );
         }

@@ -201,6 +201,28 @@ impl ImageFolder {
     /// folder without images, or one that is not among the named classes is
     /// a bad-input error (exit code 3) naming it.
     pub fn scan(root: &Path, index: ClassIndex) -> Result<ImageFolder> {
+        let (folder, empty) = Self::scan_keeping_empty(root, index)?;
+        if !empty.is_empty() {
+            return Err(error::bad_input(format!(
+                "data folder {}: class folder{} {} ha{} no images (extensions: {})",
+                root.display(),
+                if empty.len() == 1 { "" } else { "s" },
+                empty.join(", "),
+                if empty.len() == 1 { "s" } else { "ve" },
+                IMAGE_EXTENSIONS.join(", ")
+            )));
+        }
+        Ok(folder)
+    }
+
+    /// [`ImageFolder::scan`], but a class folder without images is kept as
+    /// a class with none (its label index unchanged) and named in the
+    /// second value, for the caller to warn about. An evaluation can count
+    /// such a class (none right, none wrong); training cannot learn it.
+    pub fn scan_keeping_empty(
+        root: &Path,
+        index: ClassIndex,
+    ) -> Result<(ImageFolder, Vec<String>)> {
         let meta = std::fs::metadata(root)
             .map_err(|e| error::bad_input(format!("data folder {}: {e}", root.display())))?;
         if !meta.is_dir() {
@@ -272,21 +294,20 @@ impl ImageFolder {
             }
             items.extend(files.into_iter().map(|p| Item::labeled(p, label as i64)));
         }
-        if !empty.is_empty() {
+        if items.is_empty() {
             return Err(error::bad_input(format!(
-                "data folder {}: class folder{} {} ha{} no images (extensions: {})",
+                "data folder {}: none of its {} class folders holds an image (extensions: {})",
                 root.display(),
-                if empty.len() == 1 { "" } else { "s" },
-                empty.join(", "),
-                if empty.len() == 1 { "s" } else { "ve" },
+                folders.len(),
                 IMAGE_EXTENSIONS.join(", ")
             )));
         }
-        Ok(ImageFolder {
+        let folder = ImageFolder {
             root: root.to_path_buf(),
             classes,
             items,
-        })
+        };
+        Ok((folder, empty))
     }
 
     /// Splits off a validation part: `fraction` of each class (rounded, at
@@ -453,6 +474,38 @@ pub fn labels_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Training refuses an empty class folder; an evaluation keeps it as a
+    /// class with no images, at its place in the folders' order.
+    #[test]
+    fn empty_class_folders_are_refused_or_kept_at_their_index() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for f in ["a/x.jpg", "c/y.png"] {
+            let p = root.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"").unwrap();
+        }
+        std::fs::create_dir_all(root.join("b")).unwrap();
+        let e = ImageFolder::scan(root, ClassIndex::Folders).unwrap_err();
+        assert!(
+            e.to_string().contains("class folder b has no images"),
+            "{e}"
+        );
+        let (f, empty) = ImageFolder::scan_keeping_empty(root, ClassIndex::Folders).unwrap();
+        assert_eq!(empty, ["b"]);
+        assert_eq!(f.classes.len(), 3);
+        let labels: Vec<Option<i64>> = f.items.iter().map(|i| i.label).collect();
+        assert_eq!(labels, [Some(0), Some(2)]);
+        std::fs::remove_file(root.join("a/x.jpg")).unwrap();
+        std::fs::remove_file(root.join("c/y.png")).unwrap();
+        let e = ImageFolder::scan_keeping_empty(root, ClassIndex::Folders).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("none of its 3 class folders holds an image"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn walks_skip_hidden_entries_and_other_files() {

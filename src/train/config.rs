@@ -176,7 +176,7 @@ pub struct TrainConfig {
     /// (cosine, poly, tanh; `create_scheduler_v2` adds them to the run).
     #[serde(default)]
     pub cooldown_epochs: u64,
-    /// Plateau: epochs without a better validation top-1 before a decay
+    /// Plateau: epochs without a better eval metric before a decay
     /// (timm's `--patience-epochs`).
     #[serde(default = "ten")]
     pub patience_epochs: u64,

@@ -144,6 +144,9 @@ pub struct Schedule {
     pub k_decay: f64,
     /// Plateau: epochs without improvement before a decay.
     pub patience: u64,
+    /// Plateau: whether the metric improves downwards (`--eval-metric
+    /// loss`: train.py's `decreasing_metric`, torch's `mode='min'`).
+    pub decreasing: bool,
     pub noise: Option<Noise>,
     /// The epochs the run trains: timm's `num_epochs` from
     /// `create_scheduler_v2` (the cycles and the cooldown).
@@ -201,6 +204,7 @@ impl Schedule {
             cycle_limit: cfg.lr_cycle_limit,
             k_decay: cfg.lr_k_decay,
             patience: cfg.patience_epochs,
+            decreasing: cfg.eval_metric == "loss",
             noise,
             num_epochs: cfg.epochs,
         };
@@ -374,11 +378,16 @@ impl Schedule {
     /// `PlateauLRScheduler.step(e, metric)` for e = 1..=epoch, metric the
     /// validation metric of epoch `e - 1` (train.py's
     /// `lr_scheduler.step(epoch + 1, latest_metric)`), over torch's
-    /// `ReduceLROnPlateau(mode='max', threshold=1e-4, cooldown=0)`.
+    /// `ReduceLROnPlateau(mode='max' or 'min', threshold=1e-4, cooldown=0)`
+    /// in its relative threshold mode.
     fn plateau(&self, epoch: u64, metrics: &[Option<f64>]) -> f64 {
         let mut lr = self.initial();
         let mut restore: Option<f64> = None;
-        let mut best = f64::NEG_INFINITY;
+        let mut best = if self.decreasing {
+            f64::INFINITY
+        } else {
+            f64::NEG_INFINITY
+        };
         let mut bad = 0u64;
         let step = if self.warmup_t > 0 {
             (self.lr - self.warmup_lr) / self.warmup_t as f64
@@ -394,7 +403,12 @@ impl Schedule {
                 lr = r;
             }
             if let Some(m) = metrics.get(e as usize - 1).copied().flatten() {
-                if m > best * (1.0 + PLATEAU_THRESHOLD) {
+                let improved = if self.decreasing {
+                    m < best * (1.0 - PLATEAU_THRESHOLD)
+                } else {
+                    m > best * (1.0 + PLATEAU_THRESHOLD)
+                };
+                if improved {
                     best = m;
                     bad = 0;
                 } else {

@@ -379,15 +379,22 @@ impl<'a> Run<'a> {
     }
 
     /// The learning rate of update `u`: the schedule's, plateau's after the
-    /// validation top-1 of each finished epoch (train.py's
-    /// `lr_scheduler.step(epoch + 1, latest_metric)` at each epoch's end,
-    /// replayed from the history so a resumed run goes on as one that was
-    /// never stopped).
+    /// eval metric of each finished epoch (train.py's
+    /// `lr_scheduler.step(epoch + 1, latest_metric)` at each epoch's end:
+    /// `--eval-metric` of the validation, the EMA's when the EMA is
+    /// validated), replayed from the history so a resumed run goes on as
+    /// one that was never stopped.
     fn lr_of(&self, u: u64) -> f64 {
         if self.sched.kind != super::sched::SchedKind::Plateau {
             return self.sched.lr(u);
         }
-        let metrics: Vec<Option<f64>> = self.state.history.iter().map(|r| r.top1).collect();
+        let metric = self.cfg.eval_metric.as_str();
+        let metrics: Vec<Option<f64>> = self
+            .state
+            .history
+            .iter()
+            .map(|r| history::row_metric(r, metric))
+            .collect();
         self.sched.lr_with(u, &metrics)
     }
 
@@ -575,30 +582,35 @@ impl<'a> Run<'a> {
     /// timm's `distribute_bn` at the end of a distributed epoch: BatchNorm's
     /// running means and variances averaged over the ranks ("reduce", the
     /// default) or taken from rank 0 ("broadcast"), so that validation and
-    /// the checkpoint use one set of statistics.
+    /// the checkpoint use one set of statistics. The EMA's too when it is
+    /// validated (a validation set, no `--model-ema-force-cpu`), as
+    /// train.py distributes `ema_model` just before validating it: each
+    /// rank's EMA averaged its own rank's statistics.
     fn distribute_bn(&mut self) -> Result<()> {
         let (Some(g), Some(ddp)) = (&self.group, &self.ddp) else {
             return Ok(());
         };
-        let stats: Vec<&tch::Tensor> = ddp
+        let is_stat = |n: &str| n.ends_with("running_mean") || n.ends_with("running_var");
+        let model: Vec<&tch::Tensor> = ddp
             .buffer_names()
             .iter()
             .zip(ddp.buffers())
-            .filter(|(n, _)| n.ends_with("running_mean") || n.ends_with("running_var"))
+            .filter(|(n, _)| is_stat(n))
             .map(|(_, t)| t)
             .collect();
-        match self.cfg.dist_bn.as_str() {
-            "reduce" => tch::no_grad(|| -> Result<()> {
-                g.all_reduce(&stats, crate::dist::Op::Sum)?;
-                for t in &stats {
-                    let mut t = (*t).shallow_clone();
-                    let _ = t.f_div_scalar_(g.world() as f64)?;
-                }
-                Ok(())
-            }),
-            "broadcast" => tch::no_grad(|| g.broadcast(&stats, 0)),
-            _ => Ok(()),
+        distribute_stats(g, &model, &self.cfg.dist_bn)?;
+        if let Some(e) = self.ema.as_ref().filter(|e| !e.settings.force_cpu) {
+            if self.data.val.is_some() {
+                let ema: Vec<&tch::Tensor> = e
+                    .entries()
+                    .iter()
+                    .filter(|(n, _)| is_stat(n))
+                    .map(|(_, t)| t)
+                    .collect();
+                distribute_stats(g, &ema, &self.cfg.dist_bn)?;
+            }
         }
+        Ok(())
     }
 
     /// The validation pass of the model (or of its EMA: none without one,
@@ -1181,4 +1193,21 @@ fn preprocess(base: &Preprocess, cfg: &TrainConfig) -> Preprocess {
 /// `create_scheduler_v2` from the run's settings (see `train::sched`).
 pub fn schedule(cfg: &TrainConfig, upe: u64) -> Schedule {
     Schedule::new(cfg, upe)
+}
+
+/// `timm.utils.distribute_bn` on `stats`: "reduce" averages them over the
+/// ranks, "broadcast" takes rank 0's, "none" leaves them.
+fn distribute_stats(g: &Group, stats: &[&tch::Tensor], mode: &str) -> Result<()> {
+    match mode {
+        "reduce" => tch::no_grad(|| -> Result<()> {
+            g.all_reduce(stats, crate::dist::Op::Sum)?;
+            for t in stats {
+                let mut t = (*t).shallow_clone();
+                let _ = t.f_div_scalar_(g.world() as f64)?;
+            }
+            Ok(())
+        }),
+        "broadcast" => tch::no_grad(|| g.broadcast(stats, 0)),
+        _ => Ok(()),
+    }
 }

@@ -69,6 +69,16 @@ pub fn validate(
         let ys = batch
             .label_tensor()
             .ok_or_else(|| anyhow::anyhow!("validation image without a label"))?;
+        // Test hook: a run in f64 (DPN_TEST_TRAIN_F64) validates in f64.
+        #[cfg(feature = "test-hooks")]
+        let logits = if std::env::var_os("DPN_TEST_TRAIN_F64").is_some_and(|v| v == "1") {
+            use crate::model::infer::Forward;
+            let xs = batch.images.to_kind(tch::Kind::Double);
+            tch::no_grad(|| model.logits(&xs).to_kind(tch::Kind::Float))
+        } else {
+            infer::infer(model, &batch.images, opts)
+        };
+        #[cfg(not(feature = "test-hooks"))]
         let logits = infer::infer(model, &batch.images, opts);
         score(&logits, &ys, &mut tally)?;
     }

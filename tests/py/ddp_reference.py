@@ -5,6 +5,7 @@ usage:
   ddp_reference.py init OUT.safetensors
       timm's dpn48b (10 classes, seeded) as the starting weights of both runs.
   torchrun --nproc-per-node 2 ddp_reference.py train INIT DUMP_DIR STEPS_CSV OUT [--dist-bn reduce]
+          [--model-ema DECAY]
       Every rank trains timm's model wrapped in torch.nn.parallel.DistributedDataParallel
       (Gloo, default buckets, broadcast_buffers=True) on the batches dpn dumped for it
       (DUMP_DIR/rank{R}-update{U}.safetensors, written under DPN_TEST_DUMP_BATCHES), with
@@ -14,6 +15,10 @@ usage:
       averaged over the ranks). In f64 when dpn's batches are (DPN_TEST_TRAIN_F64=1).
       Rank 0 writes OUT: the state dict (timm's names), and
       `loss` (f64 [updates]): each update's loss averaged over the ranks.
+      With --model-ema, every rank also keeps timm's ModelEmaV3 (that decay, no warmup) of its
+      own model, updated after each optimizer step with train.py's 1-based update count, and
+      at the end distributes the EMA's BatchNorm statistics as train.py does before validating
+      it; OUT then also holds the EMA's state dict as `ema.<name>`.
 
 The recipe (momentum 0.9, weight decay 1e-4, label smoothing 0.1) is tests/dist.rs's.
 """
@@ -33,6 +38,7 @@ from safetensors.torch import load_file, save_file
 import timm
 from timm.loss import LabelSmoothingCrossEntropy
 from timm.optim import create_optimizer_v2
+from timm.utils.model_ema import ModelEmaV3
 
 MOMENTUM = 0.9
 WEIGHT_DECAY = 1e-4
@@ -57,7 +63,7 @@ def steps(path):
     return [(int(r["update"]), float(r["lr"])) for r in rows if r["loss"] not in ("", "NaN", "nan")]
 
 
-def train(init, dump, steps_csv, out, dist_bn):
+def train(init, dump, steps_csv, out, dist_bn, ema_decay=None):
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     torch.set_num_threads(1)
@@ -68,6 +74,8 @@ def train(init, dump, steps_csv, out, dist_bn):
     first = load_file(os.path.join(dump, f"rank{rank}-update{plan[0][0]}.safetensors"))
     if first["images"].dtype == torch.float64:
         model.double()  # dpn ran under DPN_TEST_TRAIN_F64=1
+    # train.py makes the EMA before wrapping the model in DDP.
+    ema = ModelEmaV3(model, decay=ema_decay) if ema_decay is not None else None
     ddp = torch.nn.parallel.DistributedDataParallel(model)
     opt = create_optimizer_v2(
         model, opt="momentum", lr=0.1, weight_decay=WEIGHT_DECAY, momentum=MOMENTUM
@@ -82,17 +90,24 @@ def train(init, dump, steps_csv, out, dist_bn):
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if ema is not None:
+            ema.update(model, step=len(losses) + 1)
         mean = loss.detach().clone()
         dist.all_reduce(mean)
         losses.append(mean.item() / world)
     if dist_bn == "reduce":
-        # timm.utils.distribute_bn(model, world, reduce=True)
-        for name, buf in model.named_buffers():
-            if "running_mean" in name or "running_var" in name:
-                dist.all_reduce(buf, op=dist.ReduceOp.SUM)
-                buf /= float(world)
+        # timm.utils.distribute_bn(model, world, reduce=True), and the EMA's
+        # (train.py, before validating it).
+        for m in [model] + ([ema.module] if ema is not None else []):
+            for name, buf in m.named_buffers():
+                if "running_mean" in name or "running_var" in name:
+                    dist.all_reduce(buf, op=dist.ReduceOp.SUM)
+                    buf /= float(world)
     if rank == 0:
         tensors = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+        if ema is not None:
+            for k, v in ema.module.state_dict().items():
+                tensors["ema." + k] = v.detach().clone().contiguous()
         tensors["loss"] = torch.tensor(losses, dtype=torch.float64)
         save(tensors, out)
     # No closing barrier or destroy_process_group: torchrun waits for both
@@ -107,7 +122,10 @@ def main():
         dist_bn = "reduce"
         if "--dist-bn" in sys.argv:
             dist_bn = sys.argv[sys.argv.index("--dist-bn") + 1]
-        train(*sys.argv[2:6], dist_bn)
+        ema_decay = None
+        if "--model-ema" in sys.argv:
+            ema_decay = float(sys.argv[sys.argv.index("--model-ema") + 1])
+        train(*sys.argv[2:6], dist_bn, ema_decay)
     else:
         sys.exit(__doc__)
 

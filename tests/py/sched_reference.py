@@ -3,7 +3,7 @@
 Usage: sched_reference.py > out.json
 
 For each case (train.py's flags in `args`, `upe` updates per epoch and, for
-plateau, the validation top-1 of each epoch) this builds the scheduler as
+plateau, the eval metric of each epoch: top-1, or the loss with eval_metric='loss') this builds the scheduler as
 train.py does, `create_scheduler_v2(optimizer, **scheduler_kwargs(args),
 updates_per_epoch=upe)` (timm/scheduler/scheduler_factory.py), and runs
 train.py's loop over the returned `num_epochs` plus one epoch: before each
@@ -97,6 +97,11 @@ def cases():
         metrics=PLATEAU_TOP1 + [41.0, 41.0])
     add("plateau-missing", sched="plateau", epochs=6, patience_epochs=0, decay_rate=0.5,
         metrics=[50.0, None, 40.0, None, 40.0, 39.0])
+    # --eval-metric loss: train.py's decreasing_metric, ReduceLROnPlateau(mode='min').
+    add("plateau-loss", sched="plateau", epochs=n, patience_epochs=1, decay_rate=0.5,
+        eval_metric="loss", warmup_epochs=1,
+        metrics=[2.0, 1.5, 1.2, 1.19995, 1.3, 1.1, 1.1, 1.2, 1.0, 0.99995, 0.9, 0.9, 0.95,
+                 1.0, 0.8, 0.7])
     return c
 
 
