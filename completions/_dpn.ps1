@@ -296,7 +296,7 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--decay-milestones', '--decay-milestones', [CompletionResultType]::ParameterName, 'Multistep schedule: epochs of the decays (ascending; commas or spaces) [default: 90 180 270]')
             [CompletionResult]::new('--decay-rate', '--decay-rate', [CompletionResultType]::ParameterName, 'Factor of each decay (step, multistep, plateau); poly''s power [default: 0.1]')
             [CompletionResult]::new('--cooldown-epochs', '--cooldown-epochs', [CompletionResultType]::ParameterName, 'Epochs at --min-lr after the cosine, poly or tanh cycles, added to --epochs [default: 0]')
-            [CompletionResult]::new('--patience-epochs', '--patience-epochs', [CompletionResultType]::ParameterName, 'Plateau schedule: epochs without a better validation top-1 before a decay [default: 10]')
+            [CompletionResult]::new('--patience-epochs', '--patience-epochs', [CompletionResultType]::ParameterName, 'Plateau schedule: epochs without a better --eval-metric before a decay [default: 10]')
             [CompletionResult]::new('--lr-cycle-mul', '--lr-cycle-mul', [CompletionResultType]::ParameterName, 'Cosine/poly/tanh: each cycle''s length over the one before [default: 1]')
             [CompletionResult]::new('--lr-cycle-decay', '--lr-cycle-decay', [CompletionResultType]::ParameterName, 'Cosine/poly/tanh: each cycle''s peak over the one before [default: 0.5]')
             [CompletionResult]::new('--lr-cycle-limit', '--lr-cycle-limit', [CompletionResultType]::ParameterName, 'Cosine/poly/tanh: cycles (their epochs are added to the run) [default: 1]')

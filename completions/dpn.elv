@@ -285,7 +285,7 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand --decay-milestones 'Multistep schedule: epochs of the decays (ascending; commas or spaces) [default: 90 180 270]'
             cand --decay-rate 'Factor of each decay (step, multistep, plateau); poly''s power [default: 0.1]'
             cand --cooldown-epochs 'Epochs at --min-lr after the cosine, poly or tanh cycles, added to --epochs [default: 0]'
-            cand --patience-epochs 'Plateau schedule: epochs without a better validation top-1 before a decay [default: 10]'
+            cand --patience-epochs 'Plateau schedule: epochs without a better --eval-metric before a decay [default: 10]'
             cand --lr-cycle-mul 'Cosine/poly/tanh: each cycle''s length over the one before [default: 1]'
             cand --lr-cycle-decay 'Cosine/poly/tanh: each cycle''s peak over the one before [default: 0.5]'
             cand --lr-cycle-limit 'Cosine/poly/tanh: cycles (their epochs are added to the run) [default: 1]'

@@ -287,7 +287,7 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l decay-epochs -d 'Step 
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l decay-milestones -d 'Multistep schedule: epochs of the decays (ascending; commas or spaces) [default: 90 180 270]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l decay-rate -d 'Factor of each decay (step, multistep, plateau); poly\'s power [default: 0.1]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l cooldown-epochs -d 'Epochs at --min-lr after the cosine, poly or tanh cycles, added to --epochs [default: 0]' -r
-complete -c dpn -n "__fish_dpn_using_subcommand train" -l patience-epochs -d 'Plateau schedule: epochs without a better validation top-1 before a decay [default: 10]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l patience-epochs -d 'Plateau schedule: epochs without a better --eval-metric before a decay [default: 10]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr-cycle-mul -d 'Cosine/poly/tanh: each cycle\'s length over the one before [default: 1]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr-cycle-decay -d 'Cosine/poly/tanh: each cycle\'s peak over the one before [default: 0.5]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr-cycle-limit -d 'Cosine/poly/tanh: cycles (their epochs are added to the run) [default: 1]' -r
