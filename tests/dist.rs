@@ -231,22 +231,57 @@ struct HandRun {
 fn hand_run() -> &'static HandRun {
     static R: OnceLock<HandRun> = OnceLock::new();
     R.get_or_init(|| {
-        let dir = common::shared_tempdir("dist-hand-").keep();
-        let (out, dump) = (dir.join("run"), dir.join("dump"));
-        std::fs::create_dir_all(&dump).unwrap();
-        let args = train_args(&out, init_weights(), 1);
-        let env: [(&str, &Path); 2] = [
-            ("DPN_TEST_DUMP_BATCHES", &dump),
-            ("DPN_TEST_TRAIN_F64", Path::new("1")),
-        ];
-        let outs: Vec<Output> = spawn_ranks(2, &args, &env).into_iter().map(wait).collect();
-        all_succeed(&outs);
+        let (out, dump, outs) = dumped_f64_run("dist-hand-", &[]);
         HandRun {
             out,
             dump,
             stderr: outs.iter().map(stderr).collect(),
         }
     })
+}
+
+/// One epoch of [`train_args`] plus `extra` over 2 ranks launched by hand,
+/// in f64 (a test hook), every rank's batches dumped; all ranks must
+/// succeed. Returns the run folder, the dump folder and the ranks' outputs.
+fn dumped_f64_run(prefix: &str, extra: &[String]) -> (PathBuf, PathBuf, Vec<Output>) {
+    let dir = common::shared_tempdir(prefix).keep();
+    let (out, dump) = (dir.join("run"), dir.join("dump"));
+    std::fs::create_dir_all(&dump).unwrap();
+    let mut args = train_args(&out, init_weights(), 1);
+    args.extend_from_slice(extra);
+    let env: [(&str, &Path); 2] = [
+        ("DPN_TEST_DUMP_BATCHES", &dump),
+        ("DPN_TEST_TRAIN_F64", Path::new("1")),
+    ];
+    let outs: Vec<Output> = spawn_ranks(2, &args, &env).into_iter().map(wait).collect();
+    all_succeed(&outs);
+    (out, dump, outs)
+}
+
+/// tests/py/ddp_reference.py under torchrun (2 ranks) on the batches of the
+/// run `out` dumped into `dump`, with `extra` options; its state dict
+/// (written beside `out`).
+fn torch_ddp_reference(out: &Path, dump: &Path, extra: &[&str]) -> BTreeMap<String, tch::Tensor> {
+    let reference = out.with_file_name("ddp.safetensors");
+    let o = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/torchrun"))
+        .env_remove("RUST_BACKTRACE")
+        .args(["--nproc-per-node", "2", "--master-port"])
+        .arg(free_port().to_string())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/ddp_reference.py"))
+        .arg("train")
+        .arg(init_weights())
+        .arg(dump)
+        .arg(out.join("steps.csv"))
+        .arg(&reference)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "torchrun ddp_reference.py: {}",
+        stderr(&o)
+    );
+    tensors(&reference)
 }
 
 fn tensors(path: &Path) -> BTreeMap<String, tch::Tensor> {
@@ -328,26 +363,7 @@ fn two_ranks_train_as_torch_ddp_does() {
             );
         }
     }
-    let reference = run.out.with_file_name("ddp.safetensors");
-    let o = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/torchrun"))
-        .env_remove("RUST_BACKTRACE")
-        .args(["--nproc-per-node", "2", "--master-port"])
-        .arg(free_port().to_string())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/ddp_reference.py"))
-        .arg("train")
-        .arg(init_weights())
-        .arg(&run.dump)
-        .arg(run.out.join("steps.csv"))
-        .arg(&reference)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "torchrun ddp_reference.py: {}",
-        stderr(&o)
-    );
-
-    let want = tensors(&reference);
+    let want = torch_ddp_reference(&run.out, &run.dump, &[]);
     let got_losses = losses(&run.out);
     let want_losses: Vec<f64> = Vec::<f64>::try_from(&want["loss"]).unwrap();
     assert_eq!(got_losses.len(), want_losses.len());
@@ -394,40 +410,12 @@ fn two_ranks_train_as_torch_ddp_does() {
 /// differ from it by 4e-2 (measured).
 #[test]
 fn ema_statistics_are_distributed_as_train_py_does() {
-    let dir = common::shared_tempdir("dist-ema-").keep();
-    let (out, dump) = (dir.join("run"), dir.join("dump"));
-    std::fs::create_dir_all(&dump).unwrap();
-    let mut args = train_args(&out, init_weights(), 1);
-    for a in ["--model-ema", "--model-ema-decay", "0.5", "--val-data"] {
-        args.push(a.into());
-    }
-    args.push(digits().join("val").display().to_string());
-    let env: [(&str, &Path); 2] = [
-        ("DPN_TEST_DUMP_BATCHES", &dump),
-        ("DPN_TEST_TRAIN_F64", Path::new("1")),
-    ];
-    let outs: Vec<Output> = spawn_ranks(2, &args, &env).into_iter().map(wait).collect();
-    all_succeed(&outs);
-    let reference = dir.join("ddp.safetensors");
-    let o = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/torchrun"))
-        .env_remove("RUST_BACKTRACE")
-        .args(["--nproc-per-node", "2", "--master-port"])
-        .arg(free_port().to_string())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/ddp_reference.py"))
-        .arg("train")
-        .arg(init_weights())
-        .arg(&dump)
-        .arg(out.join("steps.csv"))
-        .arg(&reference)
-        .args(["--model-ema", "0.5"])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "torchrun ddp_reference.py: {}",
-        stderr(&o)
-    );
-    let want = tensors(&reference);
+    let mut extra: Vec<String> = ["--model-ema", "--model-ema-decay", "0.5", "--val-data"]
+        .map(String::from)
+        .into();
+    extra.push(digits().join("val").display().to_string());
+    let (out, dump, _) = dumped_f64_run("dist-ema-", &extra);
+    let want = torch_ddp_reference(&out, &dump, &["--model-ema", "0.5"]);
     let got = tensors(&out.join("last/ema/model.safetensors"));
     let mut stats = 0;
     for (k, g) in &got {

@@ -387,7 +387,7 @@ fn load<'a>(
                     data.display(),
                     empty.len(),
                     if empty.len() == 1 { "" } else { "s" },
-                    sample(&empty, 5),
+                    crate::data::classes::sample(&empty, 5),
                 ));
             }
             folder
@@ -624,13 +624,4 @@ fn finish(
         return Ok(());
     }
     t.print(args.format)
-}
-
-/// The first `n` of `names`, and how many more.
-fn sample(names: &[String], n: usize) -> String {
-    let shown: Vec<&str> = names.iter().take(n).map(String::as_str).collect();
-    match names.len().saturating_sub(n) {
-        0 => shown.join(", "),
-        more => format!("{}, and {more} more", shown.join(", ")),
-    }
 }

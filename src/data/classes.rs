@@ -125,17 +125,7 @@ impl Classes {
 
     /// Up to `n` of the classes' keys, for messages: `a, b, c, ... (1000 in all)`.
     pub fn sample(&self, n: usize) -> String {
-        let keys = self.keys();
-        let mut s = keys
-            .iter()
-            .take(n)
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(", ");
-        if keys.len() > n {
-            s.push_str(&format!(", ... ({} in all)", keys.len()));
-        }
-        s
+        sample(&self.keys(), n)
     }
 
     pub fn len(&self) -> usize {
@@ -174,6 +164,20 @@ pub(crate) fn utf8_text(mut bytes: Vec<u8>, what: &str, path: &Path) -> Result<S
             path.display()
         ))
     })
+}
+
+/// Up to `n` of `names`, for messages: `a, b, c, ... (1000 in all)`.
+pub fn sample(names: &[String], n: usize) -> String {
+    let mut s = names
+        .iter()
+        .take(n)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > n {
+        s.push_str(&format!(", ... ({} in all)", names.len()));
+    }
+    s
 }
 
 #[cfg(test)]

@@ -529,6 +529,18 @@ pub struct Window {
     pub height: usize,
 }
 
+impl Window {
+    /// The whole of a `width x height` image.
+    pub fn whole(width: usize, height: usize) -> Window {
+        Window {
+            x: 0,
+            y: 0,
+            width,
+            height,
+        }
+    }
+}
+
 /// `Image.resize((width, height), filter)`.
 pub fn resize(src: &RgbImage, width: usize, height: usize, filter: Filter) -> RgbImage {
     let full = [0.0, 0.0, src.width as f32, src.height as f32];
@@ -538,12 +550,7 @@ pub fn resize(src: &RgbImage, width: usize, height: usize, filter: Filter) -> Rg
         width,
         height,
         filter,
-        Window {
-            x: 0,
-            y: 0,
-            width,
-            height,
-        },
+        Window::whole(width, height),
     )
 }
 
@@ -576,12 +583,7 @@ pub fn resize_mirrored(
     mirror: bool,
 ) -> RgbImage {
     let full = [0.0, 0.0, src.width as f32, src.height as f32];
-    let win = Window {
-        x: 0,
-        y: 0,
-        width,
-        height,
-    };
+    let win = Window::whole(width, height);
     resize_window_mirrored(src, full, width, height, filter, win, mirror)
 }
 
@@ -613,12 +615,7 @@ fn resize_window_mirrored(
     win: Window,
     mirror: bool,
 ) -> RgbImage {
-    let whole = Window {
-        x: 0,
-        y: 0,
-        width: src.width,
-        height: src.height,
-    };
+    let whole = Window::whole(src.width, src.height);
     resize_part(src, whole, bx, width, height, filter, win, mirror)
 }
 
@@ -644,12 +641,7 @@ pub fn resize_crop_mirrored(
         return resize_mirrored(&copy, width, height, filter, mirror);
     }
     let full = [0.0, 0.0, part.width as f32, part.height as f32];
-    let win = Window {
-        x: 0,
-        y: 0,
-        width,
-        height,
-    };
+    let win = Window::whole(width, height);
     resize_part(src, part, full, width, height, filter, win, mirror)
 }
 

@@ -280,24 +280,22 @@ pub fn resized_crop_mirrored(
         };
         return resize::resize_crop_mirrored(img, part, out_w, out_h, filter, mirror);
     }
-    let cropped = {
-        let mut out = RgbImage::new(c.width, c.height);
-        for y in 0..c.height {
-            let sy = c.top + y as i64;
-            if sy < 0 || sy >= img.height as i64 {
-                continue;
-            }
-            for x in 0..c.width {
-                let sx = c.left + x as i64;
-                if sx >= 0 && sx < img.width as i64 {
-                    let s = (sy as usize * img.width + sx as usize) * 3;
-                    let d = (y * c.width + x) * 3;
-                    out.data[d..d + 3].copy_from_slice(&img.data[s..s + 3]);
-                }
+    // The crop reaches outside the image: a copy, zeros outside.
+    let mut cropped = RgbImage::new(c.width, c.height);
+    for y in 0..c.height {
+        let sy = c.top + y as i64;
+        if sy < 0 || sy >= img.height as i64 {
+            continue;
+        }
+        for x in 0..c.width {
+            let sx = c.left + x as i64;
+            if sx >= 0 && sx < img.width as i64 {
+                let s = (sy as usize * img.width + sx as usize) * 3;
+                let d = (y * c.width + x) * 3;
+                cropped.data[d..d + 3].copy_from_slice(&img.data[s..s + 3]);
             }
         }
-        out
-    };
+    }
     resize::resize_mirrored(&cropped, out_w, out_h, filter, mirror)
 }
 

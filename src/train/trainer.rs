@@ -30,6 +30,8 @@ use super::loss::{Loss, LossChoice};
 use super::optim::{self, Optimizer};
 use super::sched::Schedule;
 use super::step::{train_micro_step, How, LossScaler, Micro};
+#[cfg(feature = "test-hooks")]
+use super::validate::test_f64;
 use super::validate::{validate, Validation};
 use crate::augment::mixup;
 use crate::augment::splits::{split_major, SplitTransform};
@@ -599,18 +601,24 @@ impl<'a> Run<'a> {
             .map(|(_, t)| t)
             .collect();
         distribute_stats(g, &model, &self.cfg.dist_bn)?;
-        if let Some(e) = self.ema.as_ref().filter(|e| !e.settings.force_cpu) {
-            if self.data.val.is_some() {
-                let ema: Vec<&tch::Tensor> = e
-                    .entries()
-                    .iter()
-                    .filter(|(n, _)| is_stat(n))
-                    .map(|(_, t)| t)
-                    .collect();
-                distribute_stats(g, &ema, &self.cfg.dist_bn)?;
-            }
+        if let Some(e) = self.validated_ema() {
+            let ema: Vec<&tch::Tensor> = e
+                .entries()
+                .iter()
+                .filter(|(n, _)| is_stat(n))
+                .map(|(_, t)| t)
+                .collect();
+            distribute_stats(g, &ema, &self.cfg.dist_bn)?;
         }
         Ok(())
+    }
+
+    /// The EMA when each epoch validates it: a validation set and no
+    /// `--model-ema-force-cpu` (train.py's condition).
+    fn validated_ema(&self) -> Option<&Ema> {
+        self.ema
+            .as_ref()
+            .filter(|e| !e.settings.force_cpu && self.data.val.is_some())
     }
 
     /// The validation pass of the model (or of its EMA: none without one,
@@ -620,10 +628,10 @@ impl<'a> Run<'a> {
         let Some(v) = &self.data.val else {
             return Ok(None);
         };
-        let model = match &self.ema {
+        let model = match self.validated_ema() {
             _ if !ema => &self.model,
-            Some(e) if !e.settings.force_cpu => &e.model,
-            _ => return Ok(None),
+            Some(e) => &e.model,
+            None => return Ok(None),
         };
         let Some(val) = crate::sys::panic::catch(|| {
             validate(
@@ -1121,15 +1129,6 @@ fn epoch_row(
         ema_top1: None,
         ema_top5: None,
     }
-}
-
-/// Test hook: with `DPN_TEST_TRAIN_F64=1` the model and its batches are f64,
-/// so that a comparison with a reference over many updates is not swamped
-/// by f32 rounding, which training on small batches amplifies step by step
-/// (see tests/dist.rs).
-#[cfg(feature = "test-hooks")]
-fn test_f64() -> bool {
-    std::env::var_os("DPN_TEST_TRAIN_F64").is_some_and(|v| v == "1")
 }
 
 /// Test hook: with `DPN_TEST_DUMP_BATCHES=DIR`, each update's batch goes to

@@ -50,6 +50,9 @@ pub fn validate(
     let loader = BatchLoader::new(share, transform, loader_opts)?;
     let mut tally = Tally::new(model.num_classes());
     let mut failures = Vec::new();
+    // Test hook: a run in f64 validates in f64.
+    #[cfg(feature = "test-hooks")]
+    let f64_hook = test_f64();
     for batch in loader {
         let batch = batch?;
         // A distributed pass runs to its end: the ranks meet once, after it,
@@ -69,9 +72,8 @@ pub fn validate(
         let ys = batch
             .label_tensor()
             .ok_or_else(|| anyhow::anyhow!("validation image without a label"))?;
-        // Test hook: a run in f64 (DPN_TEST_TRAIN_F64) validates in f64.
         #[cfg(feature = "test-hooks")]
-        let logits = if std::env::var_os("DPN_TEST_TRAIN_F64").is_some_and(|v| v == "1") {
+        let logits = if f64_hook {
             use crate::model::infer::Forward;
             let xs = batch.images.to_kind(tch::Kind::Double);
             tch::no_grad(|| model.logits(&xs).to_kind(tch::Kind::Float))
@@ -103,4 +105,13 @@ pub fn validate(
         images: tally.images,
         failures,
     }))
+}
+
+/// Test hook: with `DPN_TEST_TRAIN_F64=1` the model and its batches are f64,
+/// so that a comparison with a reference over many updates is not swamped
+/// by f32 rounding, which training on small batches amplifies step by step
+/// (see tests/dist.rs).
+#[cfg(feature = "test-hooks")]
+pub(super) fn test_f64() -> bool {
+    std::env::var_os("DPN_TEST_TRAIN_F64").is_some_and(|v| v == "1")
 }
