@@ -26,6 +26,7 @@ use tch::{nn, Device, Kind, Tensor};
 use crate::arch::ArchSpec;
 use crate::model::{load_state_dict, state_dict, Dpn};
 use crate::sys::error;
+use crate::train::optim::fused::{Kernel, Lerp, Real, Views};
 
 /// The folder of a checkpoint that holds the EMA's weights.
 pub const EMA_DIR: &str = "ema";
@@ -139,17 +140,22 @@ impl Ema {
         #[cfg(feature = "test-hooks")]
         dump_inputs(&src, step)?;
         tch::no_grad(|| {
-            for ((_, e), (_, m)) in self.entries.iter_mut().zip(&src) {
+            // On the CPU one pass over the whole state (optim::fused says why).
+            let mut views = self.entries.first().map(|(_, e)| Views::new(e));
+            for (i, ((_, e), (_, m))) in self.entries.iter_mut().zip(&src).enumerate() {
                 let m = if m.device() == e.device() {
                     m.shallow_clone()
                 } else {
                     m.to_device(e.device())
                 };
-                if e.is_floating_point() {
-                    let _ = e.lerp_(&m, 1.0 - decay);
-                } else {
+                if !e.is_floating_point() {
                     e.copy_(&m);
+                } else if !views.as_mut().is_some_and(|v| v.push(i, &[e, &m])) {
+                    let _ = e.lerp_(&m, 1.0 - decay);
                 }
+            }
+            if let Some(v) = views {
+                v.run(&LerpKernel(1.0 - decay));
             }
         });
         Ok(())
@@ -209,6 +215,22 @@ fn dump_inputs(src: &[(String, Tensor)], step: u64) -> Result<()> {
         .collect();
     Tensor::write_safetensors(&cpu, &path).context("dumping the EMA's inputs")?;
     Ok(())
+}
+
+/// `ema.lerp_(model, weight)` on one pass over CPU memory.
+struct LerpKernel(f64);
+
+impl Kernel for LerpKernel {
+    #[inline(always)]
+    fn apply<T: Real>(&self, _: usize, t: &mut [&mut [T]]) {
+        let [e, m] = t else {
+            unreachable!("two tensors per set")
+        };
+        let lerp = Lerp::<T>::new(self.0);
+        for (e, m) in e.iter_mut().zip(m.iter()) {
+            *e = lerp.at(*e, *m);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ use crate::sys::error;
 
 pub mod adafactor;
 pub mod adam;
+pub(crate) mod fused;
 pub mod lamb;
 pub mod lars;
 pub mod layer_decay;
@@ -458,11 +459,20 @@ impl<R: Rule + 'static> Optimizer for Stateful<R> {
         for (p, f) in self.params.list.iter_mut().zip(found) {
             p.state.clear();
             for (k, t) in f {
-                // Same dtype and device as the parameter.
+                // Same dtype and device as the parameter, and its memory
+                // layout where the shapes agree (Adafactor's factored state
+                // differs), so that the fused kernels take a resumed run's
+                // state too.
                 let s = tch::no_grad(|| {
-                    t.to_kind(p.tensor.kind())
-                        .to_device(p.tensor.device())
-                        .copy()
+                    if t.size() == p.tensor.size() {
+                        let mut s = p.tensor.empty_like();
+                        s.copy_(t);
+                        s
+                    } else {
+                        t.to_kind(p.tensor.kind())
+                            .to_device(p.tensor.device())
+                            .copy()
+                    }
                 });
                 p.state.insert(k, s);
             }

@@ -14,6 +14,9 @@
 // the parameter's `.grad`, which torch's optimizers read but leave alone.
 #![allow(clippy::assign_op_pattern)]
 
+use tch::Tensor;
+
+use super::fused::{Kernel, Real, Views};
 use super::{add_scaled, grad, zeros, Param, Rule};
 
 #[derive(Debug)]
@@ -43,29 +46,116 @@ impl Rule for RmsPropTf {
     }
 
     fn step(&mut self, params: &mut [Param], lr: f64, _: &mut [f64]) {
-        for p in params {
-            let Some(mut g) = grad(p) else { continue };
-            let (wd, lr) = (p.weight_decay, lr * p.lr_scale);
-            if wd != 0.0 {
-                g = g + p.tensor.detach() * wd;
-            }
+        let Some(first) = params.first() else { return };
+        let mut views = Views::new(&first.tensor);
+        let mut rest = Vec::new();
+        for (i, p) in params.iter_mut().enumerate() {
+            let Some(g) = grad(p) else { continue };
             let s = p
                 .state
                 .entry("square_avg")
                 .or_insert_with(|| p.tensor.ones_like());
-            let _ = s.g_add_(&((&g * &g - &*s) * (1.0 - self.alpha)));
-            let avg = (&*s + self.eps).sqrt();
-            if self.momentum > 0.0 {
-                let buf = p
-                    .state
+            let s = s.shallow_clone();
+            let buf = (self.momentum > 0.0).then(|| {
+                p.state
                     .entry("momentum_buffer")
-                    .or_insert_with(|| zeros(&p.tensor));
-                let _ = buf.g_mul_scalar_(self.momentum).g_add_(&(g / avg * lr));
-                let buf = buf.shallow_clone();
-                add_scaled(&mut p.tensor, &buf, -1.0);
-            } else {
-                add_scaled(&mut p.tensor, &(g / avg), -lr);
+                    .or_insert_with(|| zeros(&p.tensor))
+                    .shallow_clone()
+            });
+            let pushed = match &buf {
+                Some(b) => views.push(i, &[&p.tensor, &s, b, &g]),
+                None => views.push(i, &[&p.tensor, &s, &g]),
+            };
+            if !pushed {
+                rest.push((i, g, s, buf));
             }
+        }
+        let kernel = RmsPropTfKernel {
+            rule: self,
+            lr,
+            groups: params
+                .iter()
+                .map(|p| (p.weight_decay, p.lr_scale))
+                .collect(),
+        };
+        views.run(&kernel);
+        for (i, g, s, buf) in rest {
+            self.update_with_ops(&mut params[i], g, s, buf, lr);
+        }
+    }
+}
+
+impl RmsPropTf {
+    /// The update as tensor ops, for tensors the fused kernel does not take.
+    fn update_with_ops(
+        &self,
+        p: &mut Param,
+        mut g: Tensor,
+        mut s: Tensor,
+        buf: Option<Tensor>,
+        lr: f64,
+    ) {
+        let (wd, lr) = (p.weight_decay, lr * p.lr_scale);
+        if wd != 0.0 {
+            g = g + p.tensor.detach() * wd;
+        }
+        let _ = s.g_add_(&((&g * &g - &s) * (1.0 - self.alpha)));
+        let avg = (&s + self.eps).sqrt();
+        match buf {
+            Some(mut buf) => {
+                let _ = buf.g_mul_scalar_(self.momentum).g_add_(&(g / avg * lr));
+                add_scaled(&mut p.tensor, &buf, -1.0);
+            }
+            None => add_scaled(&mut p.tensor, &(g / avg), -lr),
+        }
+    }
+}
+
+/// One element of [`RmsPropTf`]'s update, as timm's `RMSpropTF.step`
+/// computes it: `add(p, alpha=wd)`, `add_(g.pow(2) - s, alpha=1 - alpha)`,
+/// `add(eps).sqrt_()`, then `mul_` + `addcdiv_(g, avg, value=lr)` and
+/// `add_(-buf)`, or `addcdiv_(g, avg, value=-lr)` without momentum.
+struct RmsPropTfKernel<'a> {
+    rule: &'a RmsPropTf,
+    lr: f64,
+    /// Weight decay and LR scale by parameter index.
+    groups: Vec<(f64, f64)>,
+}
+
+impl Kernel for RmsPropTfKernel<'_> {
+    #[inline(always)]
+    fn apply<T: Real>(&self, index: usize, t: &mut [&mut [T]]) {
+        let (wd, scale) = self.groups[index];
+        let lr = self.lr * scale;
+        let (decay, wd) = (wd != 0.0, T::of(wd));
+        let (one_minus_alpha, eps) = (T::of(1.0 - self.rule.alpha), T::of(self.rule.eps));
+        let decayed = |g: T, p: T| if decay { wd.mul_add(p, g) } else { g };
+        match t {
+            [p, s, buf, g] => {
+                let (momentum, lr) = (T::of(self.rule.momentum), T::of(lr));
+                for (((p, s), b), g) in p
+                    .iter_mut()
+                    .zip(s.iter_mut())
+                    .zip(buf.iter_mut())
+                    .zip(g.iter())
+                {
+                    let g = decayed(*g, *p);
+                    *s = one_minus_alpha.mul_add(g * g - *s, *s);
+                    let avg = (*s + eps).sqrt();
+                    *b = *b * momentum + lr * g / avg;
+                    *p = *p - *b; // p.add_(-buf): the same sum
+                }
+            }
+            [p, s, g] => {
+                let step = T::of(-lr);
+                for ((p, s), g) in p.iter_mut().zip(s.iter_mut()).zip(g.iter()) {
+                    let g = decayed(*g, *p);
+                    *s = one_minus_alpha.mul_add(g * g - *s, *s);
+                    let avg = (*s + eps).sqrt();
+                    *p = *p + step * g / avg;
+                }
+            }
+            _ => unreachable!("three or four tensors per set"),
         }
     }
 }

@@ -12,6 +12,9 @@
 // the parameter's `.grad`, which torch's optimizers read but leave alone.
 #![allow(clippy::assign_op_pattern)]
 
+use tch::Tensor;
+
+use super::fused::{Kernel, Real, Views};
 use super::{add_scaled, grad, Param, Rule};
 
 /// Prefix of the momentum buffers in the state (the name checkpoints of
@@ -40,34 +43,120 @@ impl Rule for Sgd {
     }
 
     fn step(&mut self, params: &mut [Param], lr: f64, _: &mut [f64]) {
-        let momentum = self.momentum;
-        for p in params {
+        let Some(first) = params.first() else { return };
+        let mut views = Views::new(&first.tensor);
+        let mut fresh = vec![false; params.len()];
+        let mut rest = Vec::new();
+        for (i, p) in params.iter_mut().enumerate() {
             let Some(g) = grad(p) else { continue };
-            let (wd, lr) = (p.weight_decay, lr * p.lr_scale);
-            let mut d = if wd != 0.0 {
-                g + p.tensor.detach() * wd
+            let pushed = if self.momentum != 0.0 {
+                let buf = match p.state.get("momentum_buffer") {
+                    Some(b) => b.shallow_clone(),
+                    None => p.tensor.zeros_like(),
+                };
+                views.push(i, &[&p.tensor, &buf, &g]) && {
+                    if !p.state.contains_key("momentum_buffer") {
+                        fresh[i] = true;
+                        p.state.insert("momentum_buffer", buf);
+                    }
+                    true
+                }
             } else {
-                g
+                views.push(i, &[&p.tensor, &g])
             };
-            if momentum != 0.0 {
-                let buf = match p.state.get_mut("momentum_buffer") {
-                    Some(buf) => {
-                        let _ = buf.g_mul_scalar_(momentum).g_add_(&d);
-                        buf.shallow_clone()
-                    }
-                    None => {
-                        let buf = d.detach().copy();
-                        p.state.insert("momentum_buffer", buf.shallow_clone());
-                        buf
-                    }
-                };
-                d = if self.nesterov {
-                    d + buf * momentum
-                } else {
-                    buf
-                };
+            if !pushed {
+                rest.push((i, g));
             }
-            add_scaled(&mut p.tensor, &d, -lr);
+        }
+        let kernel = SgdKernel {
+            momentum: self.momentum,
+            nesterov: self.nesterov,
+            lr,
+            groups: params
+                .iter()
+                .map(|p| (p.weight_decay, p.lr_scale))
+                .collect(),
+            fresh,
+        };
+        views.run(&kernel);
+        for (i, g) in rest {
+            self.update_with_ops(&mut params[i], g, lr);
+        }
+    }
+}
+
+impl Sgd {
+    /// The update as tensor ops, for tensors the fused kernel does not take.
+    fn update_with_ops(&self, p: &mut Param, g: Tensor, lr: f64) {
+        let momentum = self.momentum;
+        let (wd, lr) = (p.weight_decay, lr * p.lr_scale);
+        let mut d = if wd != 0.0 {
+            g + p.tensor.detach() * wd
+        } else {
+            g
+        };
+        if momentum != 0.0 {
+            let buf = match p.state.get_mut("momentum_buffer") {
+                Some(buf) => {
+                    let _ = buf.g_mul_scalar_(momentum).g_add_(&d);
+                    buf.shallow_clone()
+                }
+                None => {
+                    let buf = d.detach().copy();
+                    p.state.insert("momentum_buffer", buf.shallow_clone());
+                    buf
+                }
+            };
+            d = if self.nesterov {
+                d + buf * momentum
+            } else {
+                buf
+            };
+        }
+        add_scaled(&mut p.tensor, &d, -lr);
+    }
+}
+
+/// One element of [`Sgd`]'s update, as torch's single-tensor `sgd` computes
+/// it: `add(p, alpha=wd)`, `mul_` + `add_` (the buffer a copy at first),
+/// `add(buf, alpha=momentum)` with Nesterov, `add_(d, alpha=-lr)`; each
+/// `add` with an alpha one fused multiply-add, as torch's `fmadd`.
+struct SgdKernel {
+    momentum: f64,
+    nesterov: bool,
+    lr: f64,
+    /// Weight decay and LR scale by parameter index.
+    groups: Vec<(f64, f64)>,
+    /// By parameter index: the momentum buffer was made for this step.
+    fresh: Vec<bool>,
+}
+
+impl Kernel for SgdKernel {
+    #[inline(always)]
+    fn apply<T: Real>(&self, index: usize, t: &mut [&mut [T]]) {
+        let (wd, scale) = self.groups[index];
+        let (step, decay, wd) = (T::of(-(self.lr * scale)), wd != 0.0, T::of(wd));
+        let decayed = |g: T, p: T| if decay { wd.mul_add(p, g) } else { g };
+        match t {
+            [p, g] => {
+                for (p, g) in p.iter_mut().zip(g.iter()) {
+                    *p = step.mul_add(decayed(*g, *p), *p);
+                }
+            }
+            [p, buf, g] => {
+                let (momentum, fresh) = (T::of(self.momentum), self.fresh[index]);
+                for ((p, b), g) in p.iter_mut().zip(buf.iter_mut()).zip(g.iter()) {
+                    let d = decayed(*g, *p);
+                    *b = if fresh { d } else { *b * momentum + d };
+                    let d = if self.nesterov {
+                        momentum.mul_add(*b, d)
+                    } else {
+                        *b
+                    };
+                    *p = step.mul_add(d, *p);
+                }
+            }
+            _ => unreachable!("two or three tensors per set"),
         }
     }
 }
