@@ -3,7 +3,8 @@
 //! times with them: shows what `--opt` and `--model-ema` add to an update.
 //!
 //! usage: optim_bench [--model NAME] [--rounds N] OPT...
-//! Prints one JSON line per optimizer: milliseconds per step and per EMA update.
+//! Prints one JSON line per optimizer: milliseconds per step, per EMA update
+//! and per `zero_grad`.
 
 use std::time::Instant;
 
@@ -70,6 +71,11 @@ fn main() -> anyhow::Result<()> {
             tch::no_grad(|| opt.step(1e-4));
         }
         let step_ms = t.elapsed().as_secs_f64() * 1e3 / cli.rounds as f64;
+        let t = Instant::now();
+        for _ in 0..cli.rounds {
+            opt.zero_grad();
+        }
+        let zero_ms = t.elapsed().as_secs_f64() * 1e3 / cli.rounds as f64;
         ema.update(&vs, &model, 1)?;
         let t = Instant::now();
         for i in 0..cli.rounds {
@@ -77,7 +83,7 @@ fn main() -> anyhow::Result<()> {
         }
         let ema_ms = t.elapsed().as_secs_f64() * 1e3 / cli.rounds as f64;
         println!(
-            "{{\"opt\":\"{name}\",\"params\":{numel},\"tensors\":{},\"step_ms\":{step_ms:.2},\"ema_ms\":{ema_ms:.2}}}",
+            "{{\"opt\":\"{name}\",\"params\":{numel},\"tensors\":{},\"step_ms\":{step_ms:.2},\"ema_ms\":{ema_ms:.2},\"zero_grad_ms\":{zero_ms:.2}}}",
             opt.len()
         );
     }

@@ -62,7 +62,8 @@ fn bar_svg(chart: &BarChart) -> Result<String, String> {
     let hi = vals().fold(0.0f64, f64::max);
     let lo = vals().fold(0.0f64, f64::min);
     let (lo, hi) = if hi > lo { (lo, hi) } else { (lo, lo + 1.0) };
-    let y1 = hi + (hi - lo) * 0.08;
+    let legend = if k > 1 { k } else { 0 };
+    let y1 = hi + (hi - lo) * headroom(legend, 44, 0.08);
     let y0 = if lo < 0.0 { lo - (hi - lo) * 0.08 } else { 0.0 };
     let mut out = String::new();
     {
@@ -124,6 +125,22 @@ fn bar_svg(chart: &BarChart) -> Result<String, String> {
         root.present().map_err(|x| err(&x))?;
     }
     Ok(out)
+}
+
+/// How far above the data the y axis goes, as a fraction of the data's
+/// range: at least `min`, and enough that a legend of `entries` lines in
+/// the upper corner sits above the tallest bar instead of over it.
+/// plotters draws the legend inside the plot and does not move it.
+fn headroom(entries: usize, x_label_area: u32, min: f64) -> f64 {
+    if entries == 0 {
+        return min;
+    }
+    // Caption (18 px text and its gap), margins, the x label area; a legend
+    // line is about 15 px plus the box's padding, and a gap under it.
+    let plot = f64::from(SIZE.1) - 32.0 - 20.0 - f64::from(x_label_area);
+    let legend = 15.0 * entries as f64 + 24.0;
+    let f = (legend / plot).min(0.6);
+    (f / (1.0 - f)).max(min)
 }
 
 /// An axis label: 1.2G, 350M, 4.5k, 0.25.
@@ -205,7 +222,8 @@ fn hist_svg(h: &Histogram, bins: &[(f64, f64, usize)]) -> Result<String, String>
     let (x0, x1) = (first.0, last.1);
     let pad = (x1 - x0) * 0.05;
     let (x0, x1) = (x0 - pad, x1 + pad);
-    let top = bins.iter().map(|b| b.2).max().unwrap_or(1) as f64 * 1.15;
+    let top = bins.iter().map(|b| b.2).max().unwrap_or(1) as f64
+        * (1.0 + headroom(h.markers.len(), 40, 0.15));
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
@@ -244,6 +262,7 @@ fn hist_svg(h: &Histogram, bins: &[(f64, f64, usize)]) -> Result<String, String>
         }
         if !h.markers.is_empty() {
             c.configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
                 .background_style(WHITE.mix(0.8))
                 .border_style(BLACK)
                 .draw()

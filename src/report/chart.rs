@@ -108,7 +108,12 @@ fn svg(chart: &LineChart, extra: &[(f64, String)]) -> Result<String, String> {
                 .label(label.as_str())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
         }
+        let mut labels: Vec<&str> = chart.series.iter().map(|s| s.name.as_str()).collect();
+        labels.extend(chart.marker.iter().map(|(_, l)| l.as_str()));
+        labels.extend(extra.iter().map(|(_, l)| l.as_str()));
+        let corner = legend_corner(&chart.series, (x0, x1, y0, y1), &labels);
         c.configure_series_labels()
+            .position(corner)
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
             .draw()
@@ -116,6 +121,59 @@ fn svg(chart: &LineChart, extra: &[(f64, String)]) -> Result<String, String> {
         root.present().map_err(|x| e(&x))?;
     }
     Ok(out)
+}
+
+/// The corner of the plot where the legend covers the least of the lines.
+/// plotters draws a legend where it is told, over whatever is there; the
+/// plot is about 560x270 px, a legend line about 15 px high and 7 px a
+/// character wide plus the key.
+fn legend_corner(
+    series: &[Series],
+    (x0, x1, y0, y1): (f64, f64, f64, f64),
+    labels: &[&str],
+) -> SeriesLabelPosition {
+    let chars = labels.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    let w = ((chars as f64 * 7.0 + 50.0) / 560.0).min(1.0);
+    let h = ((labels.len() as f64 * 15.0 + 24.0) / 270.0).min(1.0);
+    // Each line as points along it, in the plot's unit square (y up), so
+    // that a segment crossing a corner without a point in it still counts.
+    let mut pts = Vec::new();
+    for s in series {
+        let p: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .map(|(x, y)| ((x - x0) / (x1 - x0), (y - y0) / (y1 - y0)))
+            .collect();
+        for pair in p.windows(2) {
+            let ((ax, ay), (bx, by)) = (pair[0], pair[1]);
+            for k in 0..8 {
+                let t = k as f64 / 8.0;
+                pts.push((ax + (bx - ax) * t, ay + (by - ay) * t));
+            }
+        }
+        pts.extend(p.last());
+    }
+    // In order of preference on a tie.
+    let corners = [
+        (SeriesLabelPosition::UpperRight, (1.0 - w, 1.0 - h)),
+        (SeriesLabelPosition::LowerRight, (1.0 - w, 0.0)),
+        (SeriesLabelPosition::UpperLeft, (0.0, 1.0 - h)),
+        (SeriesLabelPosition::LowerLeft, (0.0, 0.0)),
+    ];
+    let covered = |(cx, cy): (f64, f64)| {
+        pts.iter()
+            .filter(|(x, y)| (cx..=cx + w).contains(x) && (cy..=cy + h).contains(y))
+            .count()
+    };
+    let mut best = (usize::MAX, SeriesLabelPosition::UpperRight);
+    for (pos, at) in corners {
+        let n = covered(at);
+        if n < best.0 {
+            best = (n, pos);
+        }
+    }
+    best.1
 }
 
 /// Formats a number for the tables: integers as such, others to 6 significant digits.
