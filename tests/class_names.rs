@@ -133,7 +133,7 @@ fn trained() -> &'static Path {
             .arg(d.join("train"))
             .arg("--val-data")
             .arg(d.join("val"))
-            .args(["-m", "dpn48b", "--epochs", "3"])
+            .args(["-m", "dpn48b", "--epochs", "5"])
             .args(["--lr", "0.05", "--warmup-epochs", "1"])
             .args(RECIPE)
             .arg("--output")
