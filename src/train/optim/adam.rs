@@ -12,7 +12,7 @@
 
 use tch::Tensor;
 
-use super::fused::{Kernel, Lerp, Real, Views};
+use super::fused::{self, Kernel, Lerp, Real, Views};
 use super::{add_scaled, grad, zeros, Param, Rule};
 
 #[derive(Debug)]
@@ -67,10 +67,7 @@ impl Rule for Adam {
             lr,
             bc1,
             bc2_sqrt,
-            groups: params
-                .iter()
-                .map(|p| (p.weight_decay, p.lr_scale))
-                .collect(),
+            groups: fused::groups(params),
         };
         views.run(&kernel);
         for (i, g, m, v) in rest {

@@ -114,27 +114,23 @@ pub(crate) trait Kernel: Sync {
     fn apply<T: Real>(&self, index: usize, tensors: &mut [&mut [T]]);
 }
 
-#[derive(Clone, Copy)]
-struct Span {
-    ptr: *mut u8,
-    len: usize,
-}
-
+/// One set's tensors: the first element of each, and their common length.
 struct Set {
     index: usize,
-    spans: Vec<Span>,
+    ptrs: Vec<*mut u8>,
+    len: usize,
 }
 
 /// Sets of tensors to update in one pass; see the module documentation.
 pub(crate) struct Views {
     kind: Kind,
     sets: Vec<Set>,
-    /// Handles of the tensors whose memory the spans point into, so that
+    /// Handles of the tensors whose memory the pointers are into, so that
     /// none is freed while the views exist (a gradient handle is a new one).
     held: Vec<Tensor>,
 }
 
-// SAFETY: the spans point into tensors `held` keeps alive; `run` hands each
+// SAFETY: the pointers are into tensors `held` keeps alive; `run` hands each
 // element range of a set to exactly one thread.
 unsafe impl Send for Views {}
 unsafe impl Sync for Views {}
@@ -181,23 +177,16 @@ impl Views {
             return false;
         }
         let len = first.numel();
-        let mut spans: Vec<Span> = tensors
-            .iter()
-            .map(|t| Span {
-                ptr: t.data_ptr() as *mut u8,
-                len,
-            })
-            .collect();
+        let ptrs: Vec<*mut u8> = tensors.iter().map(|t| t.data_ptr() as *mut u8).collect();
         // Two handles on one memory would be written from two places.
-        let mut ptrs: Vec<usize> = spans.iter().map(|s| s.ptr as usize).collect();
-        ptrs.sort_unstable();
-        ptrs.dedup();
-        if ptrs.len() != spans.len() || len == 0 {
+        let mut distinct = ptrs.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() != ptrs.len() || len == 0 {
             return false;
         }
         self.held.extend(tensors.iter().map(|t| t.shallow_clone()));
-        spans.shrink_to_fit();
-        self.sets.push(Set { index, spans });
+        self.sets.push(Set { index, ptrs, len });
         true
     }
 
@@ -217,7 +206,7 @@ impl Views {
             .iter()
             .enumerate()
             .flat_map(|(s, set)| {
-                let len = set.spans[0].len;
+                let len = set.len;
                 (0..len)
                     .step_by(CHUNK)
                     .map(move |start| (s, start, (start + CHUNK).min(len)))
@@ -233,12 +222,12 @@ impl Views {
                 };
                 let set = &self.sets[s];
                 slices.clear();
-                for span in &set.spans {
-                    // SAFETY: `push` checked that each span is a dense tensor of
+                for &ptr in &set.ptrs {
+                    // SAFETY: `push` checked that each pointer starts a dense tensor of
                     // `len` elements of this kind, all distinct; chunk `j` is
                     // handed to this thread alone, and `held` keeps the memory.
                     slices.push(unsafe {
-                        std::slice::from_raw_parts_mut((span.ptr as *mut T).add(start), end - start)
+                        std::slice::from_raw_parts_mut((ptr as *mut T).add(start), end - start)
                     });
                 }
                 apply(kernel, set.index, &mut slices);
@@ -273,6 +262,14 @@ fn apply<T: Real, K: Kernel>(kernel: &K, index: usize, t: &mut [&mut [T]]) {
 #[target_feature(enable = "avx,fma")]
 unsafe fn apply_fma<T: Real, K: Kernel>(kernel: &K, index: usize, t: &mut [&mut [T]]) {
     kernel.apply(index, t)
+}
+
+/// Weight decay and LR scale by parameter index, as the kernels look them up.
+pub(crate) fn groups(params: &[super::Param]) -> Vec<(f64, f64)> {
+    params
+        .iter()
+        .map(|p| (p.weight_decay, p.lr_scale))
+        .collect()
 }
 
 /// Whether sizes and strides describe elements without gaps or overlaps, in

@@ -16,7 +16,7 @@
 
 use tch::Tensor;
 
-use super::fused::{Kernel, Real, Views};
+use super::fused::{self, Kernel, Real, Views};
 use super::{add_scaled, grad, zeros, Param, Rule};
 
 #[derive(Debug)]
@@ -73,10 +73,7 @@ impl Rule for RmsPropTf {
         let kernel = RmsPropTfKernel {
             rule: self,
             lr,
-            groups: params
-                .iter()
-                .map(|p| (p.weight_decay, p.lr_scale))
-                .collect(),
+            groups: fused::groups(params),
         };
         views.run(&kernel);
         for (i, g, s, buf) in rest {

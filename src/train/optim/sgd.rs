@@ -14,7 +14,7 @@
 
 use tch::Tensor;
 
-use super::fused::{Kernel, Real, Views};
+use super::fused::{self, Kernel, Real, Views};
 use super::{add_scaled, grad, Param, Rule};
 
 /// Prefix of the momentum buffers in the state (the name checkpoints of
@@ -50,17 +50,16 @@ impl Rule for Sgd {
         for (i, p) in params.iter_mut().enumerate() {
             let Some(g) = grad(p) else { continue };
             let pushed = if self.momentum != 0.0 {
-                let buf = match p.state.get("momentum_buffer") {
-                    Some(b) => b.shallow_clone(),
-                    None => p.tensor.zeros_like(),
-                };
-                views.push(i, &[&p.tensor, &buf, &g]) && {
-                    if !p.state.contains_key("momentum_buffer") {
-                        fresh[i] = true;
-                        p.state.insert("momentum_buffer", buf);
-                    }
-                    true
+                let known = p.state.get("momentum_buffer").map(Tensor::shallow_clone);
+                let buf = known.unwrap_or_else(|| p.tensor.zeros_like());
+                let pushed = views.push(i, &[&p.tensor, &buf, &g]);
+                // A buffer made here is kept only when the kernel fills it;
+                // otherwise the tensor-op path makes its own at the first step.
+                if pushed && !p.state.contains_key("momentum_buffer") {
+                    fresh[i] = true;
+                    p.state.insert("momentum_buffer", buf);
                 }
+                pushed
             } else {
                 views.push(i, &[&p.tensor, &g])
             };
@@ -72,10 +71,7 @@ impl Rule for Sgd {
             momentum: self.momentum,
             nesterov: self.nesterov,
             lr,
-            groups: params
-                .iter()
-                .map(|p| (p.weight_decay, p.lr_scale))
-                .collect(),
+            groups: fused::groups(params),
             fresh,
         };
         views.run(&kernel);
