@@ -192,11 +192,13 @@ fn build_cuda_shims(lib_dir: &Path, include: &Path) {
 /// `csrc/cuda_memory.cpp` (the CUDA allocator's peak statistics for `dpn
 /// profile`, through c10's device-generic interface, so no CUDA headers) and
 /// `csrc/cpu_caps.cpp` (libtorch's own answer to whether its CPU
-/// convolutions have bf16 kernels here, through the operator registry).
+/// convolutions have bf16 kernels here, through the operator registry) and
+/// `csrc/grad.cpp` (dropping a gradient, which tch cannot).
 fn build_libtorch_shims(lib_dir: &Path) {
     let files = [
         "csrc/cuda_memory.cpp",
         "csrc/cpu_caps.cpp",
+        "csrc/grad.cpp",
         "csrc/guarded.h",
     ];
     for f in files {
@@ -210,7 +212,7 @@ fn build_libtorch_shims(lib_dir: &Path) {
         .include(&include)
         .flag("-std=c++17")
         .define("_GLIBCXX_USE_CXX11_ABI", "1")
-        .files(&files[..2])
+        .files(&files[..3])
         .compile("dpn_libtorch_shims");
     println!("cargo:rustc-link-lib=dylib=torch_cpu");
     println!("cargo:rustc-link-lib=dylib=c10");

@@ -37,6 +37,7 @@ time_one() { # mode file -> seconds
   echo "$e - $s" | bc
 }
 echo "page: $page ($(stat -c %s "$page") bytes)"
+printf '%s\n' "$out" | grep '^1000-class results file:' || true
 for mode in dom screenshot; do
   p=$(for _ in $(seq "$runs"); do time_one "$mode" "$page"; done | median)
   b=$(for _ in $(seq "$runs"); do time_one "$mode" "$tmp/blank.html"; done | median)

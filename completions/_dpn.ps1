@@ -283,6 +283,8 @@ Register-ArgumentCompleter -Native -CommandName 'dpn' -ScriptBlock {
             [CompletionResult]::new('--opt-eps', '--opt-eps', [CompletionResultType]::ParameterName, 'Optimizer epsilon [default: the optimizer''s own, as timm]')
             [CompletionResult]::new('--opt-betas', '--opt-betas', [CompletionResultType]::ParameterName, 'Optimizer betas [default: the optimizer''s own, as timm]')
             [CompletionResult]::new('--layer-decay', '--layer-decay', [CompletionResultType]::ParameterName, 'Layer-wise LR decay (timm''s param_groups_layer_decay over the DPN''s blocks)')
+            [CompletionResult]::new('--layer-decay-min-scale', '--layer-decay-min-scale', [CompletionResultType]::ParameterName, 'With --layer-decay: the smallest LR scale a layer gets [default: 0]')
+            [CompletionResult]::new('--layer-decay-no-opt-scale', '--layer-decay-no-opt-scale', [CompletionResultType]::ParameterName, 'With --layer-decay: freeze the layers whose LR scale is below F (timm''s requires_grad=False)')
             [CompletionResult]::new('--lr-base', '--lr-base', [CompletionResultType]::ParameterName, 'Without --lr: LR = LR_BASE * global batch / --lr-base-size (timm''s rule) [default: 0.1]')
             [CompletionResult]::new('--lr-base-size', '--lr-base-size', [CompletionResultType]::ParameterName, 'Without --lr: the batch size --lr-base is for [default: 256]')
             [CompletionResult]::new('--lr-base-scale', '--lr-base-scale', [CompletionResultType]::ParameterName, 'Without --lr: linear or sqrt scaling of --lr-base by the batch ratio [default: sqrt for optimizers whose name has "ada" or "lamb", else linear, as timm]')

@@ -1030,7 +1030,7 @@ _dpn() {
             return 0
             ;;
         dpn__subcmd__train)
-            opts="-c -b -m -d -o -f -q -v -h --config --data --val-data --val-split --batch-size --img-size --crop-pct --workers --strict --seed --model --pretrained --weights --num-classes --device --amp --channels-last --lr --momentum --nesterov --opt --opt-eps --opt-betas --layer-decay --lr-base --lr-base-size --lr-base-scale --weight-decay --epochs --sched --sched-on-updates --warmup-epochs --warmup-lr --warmup-prefix --min-lr --decay-epochs --decay-milestones --decay-rate --cooldown-epochs --patience-epochs --lr-cycle-mul --lr-cycle-decay --lr-cycle-limit --lr-k-decay --lr-noise --lr-noise-pct --lr-noise-std --scale --ratio --hflip --reprob --remode --recount --resplit --aa --train-interpolation --vflip --grayscale-prob --color-jitter --color-jitter-prob --gaussian-blur-prob --aug-splits --mixup --cutmix --cutmix-minmax --mixup-prob --mixup-switch-prob --mixup-mode --mixup-off-epoch --jsd-loss --aug-repeats --label-smoothing --bce-loss --bce-target-thresh --bce-sum --bce-pos-weight --drop --clip-grad --clip-mode --grad-accum-steps --model-ema --model-ema-decay --model-ema-warmup --model-ema-force-cpu --checkpoint-hist --eval-metric --resume --dist-timeout --dist-bn --sync-bn --dist-backend --output --format --quiet --verbose --color --model-index --cache-dir --help"
+            opts="-c -b -m -d -o -f -q -v -h --config --data --val-data --val-split --batch-size --img-size --crop-pct --workers --strict --seed --model --pretrained --weights --num-classes --device --amp --channels-last --lr --momentum --nesterov --opt --opt-eps --opt-betas --layer-decay --layer-decay-min-scale --layer-decay-no-opt-scale --lr-base --lr-base-size --lr-base-scale --weight-decay --epochs --sched --sched-on-updates --warmup-epochs --warmup-lr --warmup-prefix --min-lr --decay-epochs --decay-milestones --decay-rate --cooldown-epochs --patience-epochs --lr-cycle-mul --lr-cycle-decay --lr-cycle-limit --lr-k-decay --lr-noise --lr-noise-pct --lr-noise-std --scale --ratio --hflip --reprob --remode --recount --resplit --aa --train-interpolation --vflip --grayscale-prob --color-jitter --color-jitter-prob --gaussian-blur-prob --aug-splits --mixup --cutmix --cutmix-minmax --mixup-prob --mixup-switch-prob --mixup-mode --mixup-off-epoch --jsd-loss --aug-repeats --label-smoothing --bce-loss --bce-target-thresh --bce-sum --bce-pos-weight --drop --clip-grad --clip-mode --grad-accum-steps --model-ema --model-ema-decay --model-ema-warmup --model-ema-force-cpu --checkpoint-hist --eval-metric --resume --dist-timeout --dist-bn --sync-bn --dist-backend --output --format --quiet --verbose --color --model-index --cache-dir --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1129,6 +1129,14 @@ _dpn() {
                     return 0
                     ;;
                 --layer-decay)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --layer-decay-min-scale)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --layer-decay-no-opt-scale)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -272,6 +272,8 @@ set edit:completion:arg-completer[dpn] = {|@words|
             cand --opt-eps 'Optimizer epsilon [default: the optimizer''s own, as timm]'
             cand --opt-betas 'Optimizer betas [default: the optimizer''s own, as timm]'
             cand --layer-decay 'Layer-wise LR decay (timm''s param_groups_layer_decay over the DPN''s blocks)'
+            cand --layer-decay-min-scale 'With --layer-decay: the smallest LR scale a layer gets [default: 0]'
+            cand --layer-decay-no-opt-scale 'With --layer-decay: freeze the layers whose LR scale is below F (timm''s requires_grad=False)'
             cand --lr-base 'Without --lr: LR = LR_BASE * global batch / --lr-base-size (timm''s rule) [default: 0.1]'
             cand --lr-base-size 'Without --lr: the batch size --lr-base is for [default: 256]'
             cand --lr-base-scale 'Without --lr: linear or sqrt scaling of --lr-base by the batch ratio [default: sqrt for optimizers whose name has "ada" or "lamb", else linear, as timm]'

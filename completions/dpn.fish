@@ -268,6 +268,8 @@ complete -c dpn -n "__fish_dpn_using_subcommand train" -l opt -d 'Optimizer, by 
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l opt-eps -d 'Optimizer epsilon [default: the optimizer\'s own, as timm]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l opt-betas -d 'Optimizer betas [default: the optimizer\'s own, as timm]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l layer-decay -d 'Layer-wise LR decay (timm\'s param_groups_layer_decay over the DPN\'s blocks)' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l layer-decay-min-scale -d 'With --layer-decay: the smallest LR scale a layer gets [default: 0]' -r
+complete -c dpn -n "__fish_dpn_using_subcommand train" -l layer-decay-no-opt-scale -d 'With --layer-decay: freeze the layers whose LR scale is below F (timm\'s requires_grad=False)' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr-base -d 'Without --lr: LR = LR_BASE * global batch / --lr-base-size (timm\'s rule) [default: 0.1]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr-base-size -d 'Without --lr: the batch size --lr-base is for [default: 256]' -r
 complete -c dpn -n "__fish_dpn_using_subcommand train" -l lr-base-scale -d 'Without --lr: linear or sqrt scaling of --lr-base by the batch ratio [default: sqrt for optimizers whose name has "ada" or "lamb", else linear, as timm]' -r

@@ -514,7 +514,13 @@ fn a_thousand_class_report_is_bounded() {
         std: [0.229, 0.224, 0.225],
     };
     let mut results = Results::new(setup, t, (Some(80.04), Some(94.84)));
+    // What --results-file gains with --report (so that --merge can redraw
+    // the page): the same pretty JSON `Results::write` writes.
+    let plain = serde_json::to_vec_pretty(&results).unwrap().len();
     results.breakdown = Some(breakdown);
+    let with = serde_json::to_vec_pretty(&results).unwrap().len();
+    eprintln!("1000-class results file: {plain} bytes, with the report's breakdown {with} bytes");
+    assert!(with < 5_000_000, "{with} bytes");
     let t0 = Instant::now();
     let html = dpn::report::eval::render(&dpn::report::eval::EvalPage {
         results: &results,

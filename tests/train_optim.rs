@@ -17,7 +17,7 @@ use std::process::Command;
 
 use dpn::model::Dpn;
 use dpn::registry::Registry;
-use dpn::train::optim::{build, Optimizer, Options};
+use dpn::train::optim::{build, LayerDecay, Optimizer, Options};
 use serde_json::json;
 use tch::{nn, Device, Kind, Tensor};
 
@@ -32,6 +32,9 @@ struct Case {
     eps: Option<f64>,
     betas: Option<[f64; 2]>,
     layer_decay: Option<f64>,
+    /// `--layer-decay-min-scale`, `--layer-decay-no-opt-scale`.
+    min_scale: f64,
+    no_opt_scale: Option<f64>,
 }
 
 fn cases() -> Vec<Case> {
@@ -43,6 +46,8 @@ fn cases() -> Vec<Case> {
         eps: None,
         betas: None,
         layer_decay: None,
+        min_scale: 0.0,
+        no_opt_scale: None,
     };
     vec![
         c("sgd", "sgd", 0.05, 1e-4),
@@ -71,6 +76,18 @@ fn cases() -> Vec<Case> {
             layer_decay: Some(0.8),
             ..c("rmsproptf_layer_decay", "rmsproptf", 1e-3, 1e-5)
         },
+        // The test model's six layers at 0.5: scales 1/32 .. 1. A floor of
+        // 0.1 lifts the first two; a no-opt scale of 0.1 freezes them.
+        Case {
+            layer_decay: Some(0.5),
+            min_scale: 0.1,
+            ..c("adamw_layer_decay_min_scale", "adamw", 1e-3, 0.05)
+        },
+        Case {
+            layer_decay: Some(0.5),
+            no_opt_scale: Some(0.1),
+            ..c("momentum_layer_decay_no_opt_scale", "momentum", 0.05, 1e-4)
+        },
     ]
 }
 
@@ -81,7 +98,11 @@ fn options(c: &Case) -> Options {
         weight_decay: c.weight_decay,
         eps: c.eps,
         betas: c.betas.map(|b| b.to_vec()),
-        layer_decay: c.layer_decay,
+        layer_decay: c.layer_decay.map(|decay| LayerDecay {
+            decay,
+            min_scale: c.min_scale,
+            no_opt_scale: c.no_opt_scale,
+        }),
     }
 }
 
@@ -104,11 +125,20 @@ fn model() -> (nn::VarStore, Dpn, dpn::arch::ArchSpec) {
     (vs, net, arch)
 }
 
+/// The model's parameters, frozen ones included (by name: its buffers
+/// are BatchNorm's).
 fn trainable(vs: &nn::VarStore) -> BTreeMap<String, Tensor> {
     vs.variables()
         .into_iter()
-        .filter(|(_, t)| t.requires_grad())
+        .filter(|(n, _)| !Dpn::is_buffer(n))
         .collect()
+}
+
+/// Undoes a case's freezing: every parameter trains again.
+fn unfreeze(vs: &nn::VarStore) {
+    for (_, t) in trainable(vs) {
+        let _ = t.set_requires_grad(true);
+    }
 }
 
 /// Sets every parameter's gradient to `grads[name]` exactly (the gradient
@@ -196,6 +226,20 @@ fn every_optimizer_matches_timm_and_resumes_exactly() {
         }
         let end_params = trainable(&vs);
         let end_state = snapshot(opt.as_ref());
+        let frozen: Vec<String> = end_params
+            .iter()
+            .filter(|(_, t)| !t.requires_grad())
+            .map(|(n, _)| n.clone())
+            .collect();
+        assert_eq!(
+            !frozen.is_empty(),
+            c.no_opt_scale.is_some(),
+            "{}: frozen {frozen:?}",
+            c.case
+        );
+        for n in &frozen {
+            assert!(end_params[n].equal(&p0[n]), "{}: frozen {n} moved", c.case);
+        }
         assert!(!end_state.is_empty(), "{}", c.case);
 
         // Resume: a fresh model and optimizer from the mid-way state.
@@ -208,6 +252,7 @@ fn every_optimizer_matches_timm_and_resumes_exactly() {
         });
         let mut opt2 = build(&options(&c), &vs2).unwrap();
         opt2.load_state(&state).unwrap();
+        unfreeze(&vs);
         for g in &grads[STEPS / 2..] {
             feed(&vs2, opt2.as_mut(), g);
             opt2.step(c.lr);
@@ -249,6 +294,8 @@ fn every_optimizer_matches_timm_and_resumes_exactly() {
         meta_cases.push(json!({
             "case": c.case, "opt": c.opt, "lr": c.lr, "weight_decay": c.weight_decay,
             "momentum": 0.9, "eps": c.eps, "betas": c.betas, "layer_decay": c.layer_decay,
+            "layer_decay_min_scale": c.min_scale, "layer_decay_no_opt_scale": c.no_opt_scale,
+            "frozen": frozen,
         }));
     }
     let meta = json!({
@@ -298,7 +345,15 @@ fn every_optimizer_matches_timm_and_resumes_exactly() {
             assert!(scales.len() > 3, "{}: {r}", c.case);
             assert_eq!(scales.last().unwrap().as_f64(), Some(1.0));
             assert!(scales.iter().any(|s| s.as_f64() == Some(d)), "{r}");
+            if c.min_scale > 0.0 {
+                assert!(
+                    scales.iter().any(|s| s.as_f64() == Some(c.min_scale)),
+                    "{}: {r}",
+                    c.case
+                );
+            }
         }
+        assert_eq!(r["frozen_equal"], true, "{}: frozen differ: {r}", c.case);
     }
 }
 
@@ -384,5 +439,62 @@ fn adamw_run_resumes_bit_for_bit_and_bad_opt_is_refused() {
     assert_eq!(o.status.code(), Some(2), "{e}");
     assert_eq!(e.trim().lines().count(), 1, "{e}");
     assert!(e.contains("--opt adamx"), "{e}");
+    assert!(!bad.exists());
+}
+
+#[test]
+fn layer_decay_floor_and_freezing_run_are_recorded_and_resume_checked() {
+    let tmp = common::shared_tempdir("train-optim-ld-");
+    let run = tmp.path().join("run");
+    let ld = [
+        "--layer-decay",
+        "0.5",
+        "--layer-decay-min-scale",
+        "0.05",
+        "--layer-decay-no-opt-scale",
+        "0.1",
+    ];
+    let o = dpn_cmd()
+        .args(common::digits_train_args(&run, 1, "32"))
+        .args(ld)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(cfg["layer_decay_min_scale"], 0.05);
+    assert_eq!(cfg["layer_decay_no_opt_scale"], 0.1);
+    let yaml = std::fs::read_to_string(run.join("args.yaml")).unwrap();
+    assert!(yaml.contains("layer_decay_min_scale: 0.05\n"), "{yaml}");
+    assert!(yaml.contains("layer_decay_no_opt_scale: 0.1\n"), "{yaml}");
+    // Frozen layers have no optimizer state; the top ones do.
+    let state = Tensor::read_safetensors(run.join("last/optimizer.safetensors")).unwrap();
+    let has = |p: &str| state.iter().any(|(k, _)| k.contains(p));
+    assert!(!has("features.conv1_1."), "the stem trained");
+    assert!(has("classifier."), "the classifier did not train");
+
+    // A changed threshold on resume: refused by name.
+    let o = dpn_cmd()
+        .arg("train")
+        .arg("--resume")
+        .arg(&run)
+        .args(["--epochs", "2", "--layer-decay-no-opt-scale", "0.2"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("--layer-decay-no-opt-scale 0.2"), "{e}");
+
+    // A threshold above every layer's scale: one line, exit 2, nothing written.
+    let bad = tmp.path().join("bad");
+    let o = dpn_cmd()
+        .args(common::digits_train_args(&bad, 1, "32"))
+        .args(["--layer-decay", "0.5", "--layer-decay-no-opt-scale", "1.5"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert_eq!(e.trim().lines().count(), 1, "{e}");
+    assert!(e.contains("freeze every layer"), "{e}");
     assert!(!bad.exists());
 }

@@ -130,7 +130,8 @@ pub enum Command {
     /// Download, verify and convert pretrained weights into the cache; list, verify or clean it
     Fetch(commands::fetch::FetchArgs),
     /// Train or fine-tune a DPN on an image folder (timm's recipe), with exact resume
-    Train(commands::train::TrainArgs),
+    // Boxed: its flags outweigh every other subcommand's several times.
+    Train(Box<commands::train::TrainArgs>),
     /// Average checkpoints' weights (timm's avg_checkpoints.py): a run's best, or given files
     Average(commands::average::AverageArgs),
     /// Write a model as an ONNX graph (onnxruntime, TensorRT), checked after writing
@@ -151,7 +152,7 @@ impl Command {
             Command::Predict(args) => commands::predict::run(args, ctx),
             Command::Evaluate(args) => commands::evaluate::run(args, ctx),
             Command::Fetch(args) => commands::fetch::run(args, ctx),
-            Command::Train(args) => commands::train::run(args, ctx),
+            Command::Train(args) => commands::train::run(*args, ctx),
             Command::Average(args) => commands::average::run(args, ctx),
             Command::Export(args) => commands::export::run(args, ctx),
             Command::Augment(args) => commands::augment::run(args, ctx),

@@ -199,6 +199,16 @@ pub struct TrainArgs {
     #[arg(long, value_name = "F")]
     pub layer_decay: Option<f64>,
 
+    /// With --layer-decay: the smallest LR scale a layer gets [default: 0]
+    #[arg(help_heading = "Optimizer")]
+    #[arg(long, value_name = "F")]
+    pub layer_decay_min_scale: Option<f64>,
+
+    /// With --layer-decay: freeze the layers whose LR scale is below F (timm's requires_grad=False)
+    #[arg(help_heading = "Optimizer")]
+    #[arg(long, value_name = "F")]
+    pub layer_decay_no_opt_scale: Option<f64>,
+
     /// Without --lr: LR = LR_BASE * global batch / --lr-base-size (timm's rule) [default: 0.1]
     #[arg(help_heading = "Optimizer")]
     #[arg(long, value_name = "LR")]
@@ -614,6 +624,14 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
     } else {
         "scratch".to_string()
     };
+    let layer_scale_set = args.layer_decay_min_scale.is_some_and(|v| v != 0.0)
+        || args.layer_decay_no_opt_scale.is_some_and(|v| v != 0.0);
+    if args.layer_decay.is_none() && layer_scale_set {
+        ctx.ui.warn(
+            "--layer-decay-min-scale and --layer-decay-no-opt-scale act only with \
+             --layer-decay (as in timm): ignored",
+        );
+    }
     let mut cfg = TrainConfig {
         model,
         data: absolute(&data),
@@ -632,6 +650,8 @@ fn new_config(args: &TrainArgs, ctx: &Context, world: usize) -> Result<TrainConf
         opt_eps: args.opt_eps,
         opt_betas: args.opt_betas.clone(),
         layer_decay: args.layer_decay,
+        layer_decay_min_scale: args.layer_decay_min_scale.unwrap_or(0.0),
+        layer_decay_no_opt_scale: args.layer_decay_no_opt_scale,
         sched: args.schedule.sched.unwrap_or(SchedKind::Cosine),
         warmup_epochs: args.schedule.warmup_epochs.unwrap_or(0),
         warmup_lr: args.schedule.warmup_lr.unwrap_or(1e-5),
@@ -1045,6 +1065,18 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
         args.layer_decay.map(Opt::some),
         Opt(saved.layer_decay),
     );
+    differs(
+        &mut fixed,
+        "layer-decay-min-scale",
+        args.layer_decay_min_scale,
+        saved.layer_decay_min_scale,
+    );
+    differs(
+        &mut fixed,
+        "layer-decay-no-opt-scale",
+        args.layer_decay_no_opt_scale.map(Opt::some),
+        Opt(saved.layer_decay_no_opt_scale),
+    );
     if args.sync_bn && !saved.sync_bn {
         fixed.push("--sync-bn (the checkpoint ran without it)".into());
     }
@@ -1160,6 +1192,28 @@ fn check_config(cfg: &TrainConfig) -> Result<()> {
     }
     if cfg.weight_decay.is_nan() || cfg.weight_decay < 0.0 {
         return bad(format!("--weight-decay {} must be >= 0", cfg.weight_decay));
+    }
+    if let Some(d) = cfg.layer_decay {
+        if !(d.is_finite() && d > 0.0) {
+            return bad(format!("--layer-decay {d} must be positive"));
+        }
+    }
+    let s = cfg.layer_decay_min_scale;
+    if !(s.is_finite() && s >= 0.0) {
+        return bad(format!("--layer-decay-min-scale {s} must be >= 0"));
+    }
+    if let Some(s) = cfg.layer_decay_no_opt_scale {
+        if !(s.is_finite() && s >= 0.0) {
+            return bad(format!("--layer-decay-no-opt-scale {s} must be >= 0"));
+        }
+        // The classifier's layer has the largest scale, max(min scale, 1).
+        let top = cfg.layer_decay_min_scale.max(1.0);
+        if cfg.layer_decay.is_some() && s > top {
+            return bad(format!(
+                "--layer-decay-no-opt-scale {s} would freeze every layer (the top one's LR \
+                 scale is {top}): give a value at most {top}"
+            ));
+        }
     }
     if !(0.0..1.0).contains(&cfg.label_smoothing) {
         return bad(format!(

@@ -42,18 +42,23 @@ impl Ddp {
         let mut names = Vec::new();
         let mut buffers = Vec::new();
         let mut buffer_names = Vec::new();
+        // Parameters frozen by --layer-decay-no-opt-scale: like torch's DDP,
+        // copied from rank 0 once, then neither averaged nor re-sent.
+        let mut frozen = Vec::new();
         for k in keys {
             if let Some(t) = vars.remove(k) {
                 if t.requires_grad() {
                     names.push(CString::new(k.as_str()).expect("variable names hold no NUL"));
                     params.push(t);
-                } else {
+                } else if crate::model::Dpn::is_buffer(k) {
                     buffers.push(t);
                     buffer_names.push(k.clone());
+                } else {
+                    frozen.push(t);
                 }
             }
         }
-        let states: Vec<&Tensor> = params.iter().chain(&buffers).collect();
+        let states: Vec<&Tensor> = params.iter().chain(&buffers).chain(&frozen).collect();
         tch::no_grad(|| group.broadcast(&states, 0))?;
         let hs = ffi::handles(&params.iter().collect::<Vec<_>>());
         let name_ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();

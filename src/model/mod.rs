@@ -515,6 +515,15 @@ impl Dpn {
         &self.keys
     }
 
+    /// Whether the state-dict entry `name` is a buffer (BatchNorm's running
+    /// statistics and batch counter, the only buffers a DPN has) rather than
+    /// a parameter, trainable or frozen.
+    pub fn is_buffer(name: &str) -> bool {
+        ["running_mean", "running_var", "num_batches_tracked"]
+            .iter()
+            .any(|b| name.rsplit('.').next() == Some(*b))
+    }
+
     fn make_classifier(vs: &Scope, num_features: usize, num_classes: usize) -> Conv {
         Conv::new(
             vs,

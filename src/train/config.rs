@@ -46,6 +46,12 @@ pub struct TrainConfig {
     /// `--layer-decay`: timm's layer-wise LR decay.
     #[serde(default)]
     pub layer_decay: Option<f64>,
+    /// `--layer-decay-min-scale`: the smallest layer LR scale (timm's 0).
+    #[serde(default)]
+    pub layer_decay_min_scale: f64,
+    /// `--layer-decay-no-opt-scale`: layers scaled below it are frozen.
+    #[serde(default)]
+    pub layer_decay_no_opt_scale: Option<f64>,
     pub sched: SchedKind,
     pub warmup_epochs: u64,
     pub warmup_lr: f64,
@@ -278,7 +284,14 @@ impl TrainConfig {
             weight_decay: self.weight_decay,
             eps: self.opt_eps,
             betas: self.opt_betas.clone(),
-            layer_decay: self.layer_decay,
+            // Without `layer_decay` timm ignores the other two, as here.
+            layer_decay: self
+                .layer_decay
+                .map(|decay| crate::train::optim::LayerDecay {
+                    decay,
+                    min_scale: self.layer_decay_min_scale,
+                    no_opt_scale: self.layer_decay_no_opt_scale,
+                }),
         }
     }
 }

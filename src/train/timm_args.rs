@@ -175,14 +175,8 @@ pub const ACTIONS: &[(&str, Act)] = &[
     ("clip_grad", Flag("clip-grad")),
     ("clip_mode", Flag("clip-mode")),
     ("layer_decay", Flag("layer-decay")),
-    (
-        "layer_decay_min_scale",
-        Off("dpn does not have it yet", &[]),
-    ),
-    (
-        "layer_decay_no_opt_scale",
-        Off("dpn does not have it yet", &[]),
-    ),
+    ("layer_decay_min_scale", Flag("layer-decay-min-scale")),
+    ("layer_decay_no_opt_scale", Flag("layer-decay-no-opt-scale")),
     (
         "opt_kwargs",
         Off("dpn's optimizers take timm's defaults", &[]),
@@ -838,6 +832,11 @@ pub fn to_yaml(cfg: &TrainConfig, output: &Path) -> String {
     set("clip_grad", opt_f(cfg.clip_grad));
     set("clip_mode", s(cfg.clip_mode()));
     set("layer_decay", opt_f(cfg.layer_decay));
+    set("layer_decay_min_scale", f(cfg.layer_decay_min_scale));
+    set(
+        "layer_decay_no_opt_scale",
+        opt_f(cfg.layer_decay_no_opt_scale),
+    );
     // timm has no constant schedule: a step schedule that never decays is one.
     if cfg.sched == super::sched::SchedKind::Constant {
         set("sched", s("step"));

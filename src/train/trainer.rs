@@ -199,11 +199,14 @@ impl<'a> Run<'a> {
         if test_f64() {
             vs.double();
         }
+        // The optimizer first: `--layer-decay-no-opt-scale` freezes
+        // parameters as it groups them, and DDP must not wait for their
+        // gradients.
+        let mut opt = optim::build(&cfg.optim_options(), &vs)?;
         let ddp = match &group {
             Some(g) => Some(Ddp::new(g.clone(), &vs, model.keys(), cfg.sync_bn)?),
             None => None,
         };
-        let mut opt = optim::build(&cfg.optim_options(), &vs)?;
         let clip = match cfg.clip_grad {
             Some(v) => Some(Clip::new(ClipMode::parse(cfg.clip_mode())?, v, &vs)),
             None => None,

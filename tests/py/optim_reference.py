@@ -72,7 +72,12 @@ def main():
             kwargs["betas"] = tuple(case["betas"])
         if case.get("layer_decay") is not None:
             kwargs["layer_decay"] = case["layer_decay"]
+            kwargs["layer_decay_min_scale"] = case["layer_decay_min_scale"]
+            kwargs["layer_decay_no_opt_scale"] = case["layer_decay_no_opt_scale"]
         opt = create_optimizer_v2(model, **kwargs)
+        # --layer-decay-no-opt-scale: timm freezes the layers below it.
+        frozen_equal = sorted(n for n, p in params.items() if not p.requires_grad) == sorted(
+            case["frozen"])
         by_id = {id(p): n for n, p in params.items()}
         # The groups: name -> (lr_scale, weight_decay), as timm made them.
         theirs = {}
@@ -120,6 +125,7 @@ def main():
             "compared": len(compared),
             "ours": sum(1 for k in mine if k.startswith("s.")),
             "groups_equal": groups_equal,
+            "frozen_equal": frozen_equal,
             "scales": sorted({v[0] for v in theirs.values()}),
         }
     print(json.dumps(result))

@@ -6,9 +6,40 @@
 //! (stem `(0)`, block `convA_B` `(1, A, B)`, `conv5_bn_ac` `(1, 99999)`,
 //! anything else, the classifier, `(inf)`), sorts the distinct tuples and
 //! numbers them, a `99999` tuple joining the group before it. Layer `i` of
-//! `n` gets the LR scale `layer_decay^(n - 1 - i)` (timm's `min_scale` 0).
+//! `n` gets the LR scale `max(min_scale, layer_decay^(n - 1 - i))`, and a
+//! parameter whose scale is below `no_opt_scale` (when that is set and not 0,
+//! Python's truthiness) is frozen: timm sets its `requires_grad` to false and
+//! leaves it out of the optimizer (`timm.optim._param_groups`, 1.0.29).
 
 use std::collections::HashMap;
+
+/// `--layer-decay` with `--layer-decay-min-scale` and
+/// `--layer-decay-no-opt-scale` (timm's `create_optimizer_v2` arguments
+/// `layer_decay`, `layer_decay_min_scale`, `layer_decay_no_opt_scale`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LayerDecay {
+    pub decay: f64,
+    /// The smallest LR scale a layer gets (timm's default 0: no floor).
+    pub min_scale: f64,
+    /// Layers scaled below this are frozen; None (or 0) freezes nothing.
+    pub no_opt_scale: Option<f64>,
+}
+
+impl LayerDecay {
+    /// `decay` alone, with timm's defaults for the rest.
+    pub fn new(decay: f64) -> LayerDecay {
+        LayerDecay {
+            decay,
+            min_scale: 0.0,
+            no_opt_scale: None,
+        }
+    }
+
+    /// Whether a parameter at LR scale `scale` is left out of training.
+    pub fn freezes(&self, scale: f64) -> bool {
+        self.no_opt_scale.is_some_and(|s| s != 0.0 && scale < s)
+    }
+}
 
 const MATCH_PREV_GROUP: f64 = 99999.0;
 
@@ -38,7 +69,7 @@ fn ordinal(name: &str) -> Vec<f64> {
 }
 
 /// Layer id and LR scale per parameter name.
-pub fn scales(names: &[&str], layer_decay: f64) -> HashMap<String, (usize, f64)> {
+pub fn scales(names: &[&str], ld: &LayerDecay) -> HashMap<String, (usize, f64)> {
     let mut keys: Vec<Vec<f64>> = names.iter().map(|n| ordinal(n)).collect();
     keys.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     keys.dedup();
@@ -59,8 +90,14 @@ pub fn scales(names: &[&str], layer_decay: f64) -> HashMap<String, (usize, f64)>
                 .iter()
                 .position(|k| *k == o)
                 .map_or(layer_max, |i| ids[i]);
-            // powf as Python's `**` (libm pow), not powi's repeated products.
-            let scale = layer_decay.powf((layer_max - i) as f64);
+            // powf as Python's `**` (libm pow), not powi's repeated products;
+            // `max` as Python's (the first of equals; neither is NaN here).
+            let scale = ld.decay.powf((layer_max - i) as f64);
+            let scale = if ld.min_scale > scale {
+                ld.min_scale
+            } else {
+                scale
+            };
             (n.to_string(), (i, scale))
         })
         .collect()
@@ -80,10 +117,32 @@ mod tests {
             "features.conv5_bn_ac.bn.weight",
             "classifier.weight",
         ];
-        let s = scales(&names, 0.5);
+        let s = scales(&names, &LayerDecay::new(0.5));
         assert_eq!(s["features.conv1_1.conv.weight"], (0, 0.0625));
         assert_eq!(s["features.conv2_2.c1x1_a.conv.weight"].0, 2);
         assert_eq!(s["features.conv5_bn_ac.bn.weight"].0, 3);
         assert_eq!(s["classifier.weight"], (4, 1.0));
+
+        let floored = LayerDecay {
+            min_scale: 0.2,
+            ..LayerDecay::new(0.5)
+        };
+        let s = scales(&names, &floored);
+        assert_eq!(s["features.conv1_1.conv.weight"], (0, 0.2));
+        assert_eq!(s["features.conv2_1.c1x1_a.conv.weight"], (1, 0.2));
+        assert_eq!(s["features.conv2_2.c1x1_a.conv.weight"], (2, 0.25));
+    }
+
+    #[test]
+    fn freezing_follows_pythons_truthiness() {
+        let at = |no_opt_scale| LayerDecay {
+            no_opt_scale,
+            ..LayerDecay::new(0.5)
+        };
+        assert!(!at(None).freezes(0.01));
+        assert!(!at(Some(0.0)).freezes(0.01));
+        assert!(at(Some(0.1)).freezes(0.0625));
+        // Strictly below: a layer at the threshold trains.
+        assert!(!at(Some(0.125)).freezes(0.125));
     }
 }

@@ -48,6 +48,7 @@ pub mod rmsprop;
 pub mod rmsprop_tf;
 pub mod sgd;
 
+pub use layer_decay::LayerDecay;
 pub use sgd::BUFFER_PREFIX;
 
 /// Whether timm's `param_groups_weight_decay` exempts a parameter from weight decay.
@@ -59,8 +60,9 @@ pub fn no_weight_decay(name: &str, dim: usize) -> bool {
 pub trait Optimizer: Send + std::fmt::Debug {
     /// timm's `--opt` name.
     fn name(&self) -> &'static str;
-    /// Zeroes every gradient in place (tch cannot reset one to None as
-    /// `zero_grad(set_to_none=True)` does; the next backward's sums are the same).
+    /// Drops every gradient, as torch's `zero_grad()` (`set_to_none=True`)
+    /// does: parameters the next backward does not reach are then skipped
+    /// by the update, as timm's optimizers skip them.
     fn zero_grad(&mut self);
     /// Multiplies every gradient by `factor` (unscaling after fp16 loss
     /// scaling) and tells whether all of them are finite.
@@ -123,7 +125,7 @@ pub struct Options {
     pub eps: Option<f64>,
     /// `--opt-betas`; None: the class's default.
     pub betas: Option<Vec<f64>>,
-    pub layer_decay: Option<f64>,
+    pub layer_decay: Option<LayerDecay>,
 }
 
 impl Options {
@@ -151,6 +153,14 @@ pub fn build(opts: &Options, vs: &nn::VarStore) -> Result<Box<dyn Optimizer>> {
         }
     }
     let params = Params::new(vs, opts.weight_decay, opts.layer_decay);
+    if params.list.is_empty() {
+        if let Some(s) = opts.layer_decay.and_then(|l| l.no_opt_scale) {
+            return Err(error::usage(format!(
+                "--layer-decay-no-opt-scale {s} freezes every parameter: \
+                 give a threshold below some layer's LR scale"
+            )));
+        }
+    }
     let o = opts;
     Ok(match o.name.to_lowercase().as_str() {
         "sgd" | "nesterov" => Stateful::boxed("sgd", params, sgd::Sgd::new(o.momentum, true)),
@@ -246,7 +256,11 @@ impl Params {
     /// as its `param_groups_layer_decay`; the list in the model's
     /// registration order within each group (timm's `named_parameters` order
     /// is the model's; tch's is by name, which only changes the visiting order).
-    pub fn new(vs: &nn::VarStore, weight_decay: f64, layer_decay: Option<f64>) -> Params {
+    ///
+    /// A parameter that `layer_decay` freezes (`--layer-decay-no-opt-scale`)
+    /// stops requiring a gradient, as timm makes it, so the backward skips it
+    /// and everything built after this (DDP, clipping) leaves it out.
+    pub fn new(vs: &nn::VarStore, weight_decay: f64, layer_decay: Option<LayerDecay>) -> Params {
         // BatchNorm buffers do not require gradients.
         let mut vars: Vec<(String, Tensor)> = vs
             .variables()
@@ -255,22 +269,26 @@ impl Params {
             .collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let names: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
-        let layers = layer_decay.map(|d| layer_decay::scales(&names, d));
+        let layers = layer_decay.map(|d| layer_decay::scales(&names, &d));
         let mut groups: Vec<(String, f64, f64)> = Vec::new();
         let mut list = Vec::new();
         for (name, tensor) in vars {
-            let (key, wd, scale) = match &layers {
-                None => {
+            let (key, wd, scale) = match (&layers, &layer_decay) {
+                (Some(l), Some(ld)) => {
+                    let (id, scale) = l[&name];
+                    if ld.freezes(scale) {
+                        let _ = tensor.set_requires_grad(false);
+                        continue;
+                    }
+                    // timm's layer-decay groups exempt ndim <= 1 only.
+                    let decay = tensor.dim() > 1;
+                    let key = format!("layer_{id}_{}", if decay { "decay" } else { "no_decay" });
+                    (key, if decay { weight_decay } else { 0.0 }, scale)
+                }
+                _ => {
                     let decay = !no_weight_decay(&name, tensor.dim());
                     let key = if decay { "decay" } else { "no_decay" };
                     (key.to_string(), if decay { weight_decay } else { 0.0 }, 1.0)
-                }
-                Some(l) => {
-                    // timm's layer-decay groups exempt ndim <= 1 only.
-                    let decay = tensor.dim() > 1;
-                    let (id, scale) = l[&name];
-                    let key = format!("layer_{id}_{}", if decay { "decay" } else { "no_decay" });
-                    (key, if decay { weight_decay } else { 0.0 }, scale)
                 }
             };
             let group = match groups.iter().position(|g| g.0 == key) {
@@ -342,7 +360,7 @@ impl<R: Rule + 'static> Optimizer for Stateful<R> {
 
     fn zero_grad(&mut self) {
         for p in &mut self.params.list {
-            p.tensor.zero_grad();
+            crate::sys::grad::clear(&mut p.tensor);
         }
     }
 
