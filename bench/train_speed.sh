@@ -18,9 +18,10 @@
 # erasing instead of the jitter, as timm drops it under --aa) + normalize, SGD momentum with
 # weight decay, label smoothing 0.1, cosine LR per update, drop_last, no validation. The
 # figure is the training images/s of the last of EPOCHS epochs, data loading included (dpn:
-# metrics.csv). ROUNDS rounds alternate dpn and timm; each side keeps its best. Prints a
+# metrics.csv). ROUNDS rounds alternate dpn and timm; each side keeps its best, and the last column
+# is the median of each round's dpn/timm (with every round's). Prints a
 # Markdown table (CPU model and flags in its header) and writes it with the raw JSON lines
-# to OUTDIR (default bench/results): <date>-train-<kind>.md, or <date>-train-<kind>-ra.md.
+# to OUTDIR (default bench/results): <date>-<HHMM>-train-<kind>.md, or <date>-<HHMM>-train-<kind>-ra.md.
 #
 # Environment: DPN (the binary; default $CARGO_TARGET_DIR/release/dpn, CARGO_TARGET_DIR
 # defaulting to target), PYTHON, ROUNDS (2), EPOCHS (2), WORKERS (2), DATA (an ImageFolder
@@ -72,7 +73,8 @@ data="${DATA:-$tmp/digits}"
 [ -d "$data/train" ] || "$py" scripts/make_digits.py "$data" --size "$size"
 
 mkdir -p "$outdir"
-stamp="$(date -u +%Y-%m-%d)"
+# To the minute, so that a second run on the same day keeps the first's files.
+stamp="$(date -u +%Y-%m-%d-%H%M)"
 raw="$outdir/$stamp-train-$kind$suffix.jsonl"
 report="$outdir/$stamp-train-$kind$suffix.md"
 : >"$raw"
@@ -107,8 +109,8 @@ flags="$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2 | tr ' ' '\n' |
     [ "$recipe" = plain ] || echo "- augmentation, both sides: ${aug[*]}"
     echo "- optimizer, both sides: ${optflags[*]} --lr $lr"
     echo
-    echo "| model | size | batch | dpn img/s | timm img/s | dpn/timm |"
-    echo "|---|---|---|---|---|---|"
+    echo "| model | size | batch | dpn img/s | timm img/s | dpn/timm | per round (median) |"
+    echo "|---|---|---|---|---|---|---|"
     for c in "${configs[@]}"; do
         read -r model size_ batch <<<"$c"
         d=() t=()
@@ -118,6 +120,9 @@ flags="$(grep -m1 '^flags' /proc/cpuinfo | cut -d: -f2 | tr ' ' '\n' |
         done
         db="$(best "${d[@]}")" tb="$(best "${t[@]}")"
         ratio="$("$py" -c "print(f'{$db/$tb:.2f}')")"
-        printf '| %s | %s | %s | %.1f | %.1f | %s |\n' "$model" "$size_" "$batch" "$db" "$tb" "$ratio"
+        # Each round's dpn/timm, its two runs back to back: the machine's
+        # drift over the rounds cancels out of these, not out of the bests.
+        paired="$("$py" -c 'import sys, statistics as s; h = len(sys.argv[1:]) // 2; d, t = sys.argv[1:h + 1], sys.argv[h + 1:]; r = [float(a) / float(b) for a, b in zip(d, t)]; print(f"{s.median(r):.2f} (" + ", ".join(f"{x:.2f}" for x in r) + ")")' "${d[@]}" "${t[@]}")"
+        printf '| %s | %s | %s | %.1f | %.1f | %s | %s |\n' "$model" "$size_" "$batch" "$db" "$tb" "$ratio" "$paired"
     done
 } | tee "$report"

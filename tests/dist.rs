@@ -373,7 +373,19 @@ fn two_ranks_train_as_torch_ddp_does() {
             "update {u}: loss {g} vs torch DDP's {w}"
         );
     }
-    let got = tensors(&run.out.join("last/model.safetensors"));
+    assert_model_matches(&run.out, &want);
+}
+
+/// dpn's `last` weights of the run `out` equal torch DDP's (`want`) within
+/// WEIGHT_TOL, batch counters exactly.
+fn assert_model_matches(out: &Path, want: &BTreeMap<String, tch::Tensor>) {
+    let got = tensors(&out.join("last/model.safetensors"));
+    // Every parameter and buffer of dpn48b, not a handful.
+    assert!(
+        want.len() > 100,
+        "torch DDP's state dict: {} entries",
+        want.len()
+    );
     let mut worst = (0.0, String::new());
     for (k, w) in want.iter().filter(|(k, _)| *k != "loss") {
         let g = got
@@ -389,6 +401,7 @@ fn two_ranks_train_as_torch_ddp_does() {
             worst = (d, k.clone());
         }
     }
+    // Often 0 (the same kernels in f64, one thread a rank, in the same order).
     eprintln!(
         "largest difference from torch DDP: {:.3e} ({})",
         worst.0, worst.1
@@ -398,6 +411,33 @@ fn two_ranks_train_as_torch_ddp_does() {
         "{} differs by {:.3e}",
         worst.1,
         worst.0
+    );
+}
+
+/// `--layer-decay-no-opt-scale` over two ranks: the frozen layers are left
+/// out of DDP's gradient averaging (as train.py makes the optimizer, which
+/// freezes them, before wrapping the model) and keep their starting
+/// weights; the rest trains as torch DDP with timm's layer-decay groups.
+#[test]
+fn frozen_layers_train_over_two_ranks_as_torch_ddp_does() {
+    let extra: Vec<String> = ["--layer-decay", "0.5", "--layer-decay-no-opt-scale", "0.1"]
+        .map(String::from)
+        .into();
+    let (out, dump, _) = dumped_f64_run("dist-frozen-", &extra);
+    let want = torch_ddp_reference(&out, &dump, &["--layer-decay", "0.5", "0.1"]);
+    assert_model_matches(&out, &want);
+    let init = tensors(init_weights());
+    let got = tensors(&out.join("last/model.safetensors"));
+    let k = "features.conv1_1.conv.weight";
+    assert_eq!(
+        max_abs_diff(&got[k], &init[k].to_kind(got[k].kind())),
+        0.0,
+        "{k} moved"
+    );
+    let k = "classifier.weight";
+    assert!(
+        max_abs_diff(&got[k], &init[k].to_kind(got[k].kind())) > 0.0,
+        "{k} did not move"
     );
 }
 

@@ -5,7 +5,7 @@ usage:
   ddp_reference.py init OUT.safetensors
       timm's dpn48b (10 classes, seeded) as the starting weights of both runs.
   torchrun --nproc-per-node 2 ddp_reference.py train INIT DUMP_DIR STEPS_CSV OUT [--dist-bn reduce]
-          [--model-ema DECAY]
+          [--model-ema DECAY] [--layer-decay DECAY NO_OPT_SCALE]
       Every rank trains timm's model wrapped in torch.nn.parallel.DistributedDataParallel
       (Gloo, default buckets, broadcast_buffers=True) on the batches dpn dumped for it
       (DUMP_DIR/rank{R}-update{U}.safetensors, written under DPN_TEST_DUMP_BATCHES), with
@@ -19,6 +19,8 @@ usage:
       own model, updated after each optimizer step with train.py's 1-based update count, and
       at the end distributes the EMA's BatchNorm statistics as train.py does before validating
       it; OUT then also holds the EMA's state dict as `ema.<name>`.
+      With --layer-decay, the optimizer takes layer_decay and layer_decay_no_opt_scale (which
+      freezes the layers below it); as in train.py the optimizer is made before the DDP wrap.
 
 The recipe (momentum 0.9, weight decay 1e-4, label smoothing 0.1) is tests/dist.rs's.
 """
@@ -63,7 +65,7 @@ def steps(path):
     return [(int(r["update"]), float(r["lr"])) for r in rows if r["loss"] not in ("", "NaN", "nan")]
 
 
-def train(init, dump, steps_csv, out, dist_bn, ema_decay=None):
+def train(init, dump, steps_csv, out, dist_bn, ema_decay=None, layer_decay=None):
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     torch.set_num_threads(1)
@@ -75,17 +77,21 @@ def train(init, dump, steps_csv, out, dist_bn, ema_decay=None):
     if first["images"].dtype == torch.float64:
         model.double()  # dpn ran under DPN_TEST_TRAIN_F64=1
     # train.py makes the EMA before wrapping the model in DDP.
+    # train.py makes the optimizer (which may freeze layers) before the DDP wrap.
+    kwargs = {}
+    if layer_decay is not None:
+        kwargs = dict(layer_decay=layer_decay[0], layer_decay_no_opt_scale=layer_decay[1])
+    opt = create_optimizer_v2(
+        model, opt="momentum", lr=0.1, weight_decay=WEIGHT_DECAY, momentum=MOMENTUM, **kwargs
+    )
     ema = ModelEmaV3(model, decay=ema_decay) if ema_decay is not None else None
     ddp = torch.nn.parallel.DistributedDataParallel(model)
-    opt = create_optimizer_v2(
-        model, opt="momentum", lr=0.1, weight_decay=WEIGHT_DECAY, momentum=MOMENTUM
-    )
     loss_fn = LabelSmoothingCrossEntropy(LABEL_SMOOTHING)
     losses = []
     for update, lr in plan:
         batch = load_file(os.path.join(dump, f"rank{rank}-update{update}.safetensors"))
         for g in opt.param_groups:
-            g["lr"] = lr
+            g["lr"] = lr * g.get("lr_scale", 1.0)  # timm's schedulers apply it
         loss = loss_fn(ddp(batch["images"]), batch["labels"])
         opt.zero_grad()
         loss.backward()
@@ -125,7 +131,11 @@ def main():
         ema_decay = None
         if "--model-ema" in sys.argv:
             ema_decay = float(sys.argv[sys.argv.index("--model-ema") + 1])
-        train(*sys.argv[2:6], dist_bn, ema_decay)
+        layer_decay = None
+        if "--layer-decay" in sys.argv:
+            i = sys.argv.index("--layer-decay")
+            layer_decay = (float(sys.argv[i + 1]), float(sys.argv[i + 2]))
+        train(*sys.argv[2:6], dist_bn, ema_decay, layer_decay)
     else:
         sys.exit(__doc__)
 
