@@ -803,96 +803,108 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
         saved.num_classes,
     );
     differs(&mut fixed, "batch-size", args.batch_size, saved.batch_size);
-    differs(&mut fixed, "lr", args.lr, saved.lr);
-    differs(&mut fixed, "momentum", args.momentum, saved.momentum);
+    fixed_schedule(args, saved, &mut fixed);
+    args.reg.fixed(saved, &mut fixed);
+    fixed_augment(args, saved, &mut fixed);
+    fixed_optimizer(args, saved, &mut fixed)?;
+    if args.augment.scale.is_some() && pair(&args.augment.scale, saved.scale) != saved.scale {
+        fixed.push("--scale".into());
+    }
+    if args.augment.ratio.is_some() && pair(&args.augment.ratio, saved.ratio) != saved.ratio {
+        fixed.push("--ratio".into());
+    }
+    args.ema.resume(&mut cfg, &mut fixed);
+    if !fixed.is_empty() {
+        return Err(error::usage(format!(
+            "--resume keeps the checkpoint's settings; cannot change {}",
+            fixed.join(", ")
+        )));
+    }
+    Ok(cfg)
+}
+
+/// The schedule settings of a `--resume` that differ from the checkpoint's.
+fn fixed_schedule(args: &TrainArgs, saved: &TrainConfig, fixed: &mut Vec<String>) {
+    differs(fixed, "lr", args.lr, saved.lr);
+    differs(fixed, "momentum", args.momentum, saved.momentum);
+    differs(fixed, "weight-decay", args.weight_decay, saved.weight_decay);
+    differs(fixed, "sched", args.schedule.sched, saved.sched);
     differs(
-        &mut fixed,
-        "weight-decay",
-        args.weight_decay,
-        saved.weight_decay,
-    );
-    differs(&mut fixed, "sched", args.schedule.sched, saved.sched);
-    differs(
-        &mut fixed,
+        fixed,
         "warmup-epochs",
         args.schedule.warmup_epochs,
         saved.warmup_epochs,
     );
+    differs(fixed, "warmup-lr", args.schedule.warmup_lr, saved.warmup_lr);
+    differs(fixed, "min-lr", args.schedule.min_lr, saved.min_lr);
     differs(
-        &mut fixed,
-        "warmup-lr",
-        args.schedule.warmup_lr,
-        saved.warmup_lr,
-    );
-    differs(&mut fixed, "min-lr", args.schedule.min_lr, saved.min_lr);
-    differs(
-        &mut fixed,
+        fixed,
         "decay-epochs",
         args.schedule.decay_epochs,
         saved.decay_epochs,
     );
     differs(
-        &mut fixed,
+        fixed,
         "decay-rate",
         args.schedule.decay_rate,
         saved.decay_rate,
     );
     differs(
-        &mut fixed,
+        fixed,
         "decay-milestones",
         args.schedule.decay_milestones.as_deref().map(list),
         list(&saved.decay_milestones),
     );
     differs(
-        &mut fixed,
+        fixed,
         "cooldown-epochs",
         args.schedule.cooldown_epochs,
         saved.cooldown_epochs,
     );
     differs(
-        &mut fixed,
+        fixed,
         "patience-epochs",
         args.schedule.patience_epochs,
         saved.patience_epochs,
     );
     differs(
-        &mut fixed,
+        fixed,
         "lr-cycle-mul",
         args.schedule.lr_cycle_mul,
         saved.lr_cycle_mul,
     );
     differs(
-        &mut fixed,
+        fixed,
         "lr-cycle-decay",
         args.schedule.lr_cycle_decay,
         saved.lr_cycle_decay,
     );
     differs(
-        &mut fixed,
+        fixed,
         "lr-cycle-limit",
         args.schedule.lr_cycle_limit,
         saved.lr_cycle_limit,
     );
     differs(
-        &mut fixed,
+        fixed,
         "lr-k-decay",
         args.schedule.lr_k_decay,
         saved.lr_k_decay,
     );
     differs(
-        &mut fixed,
+        fixed,
         "lr-noise",
         args.schedule.lr_noise.as_deref().map(list),
         saved.lr_noise.as_deref().map_or("none".into(), list),
     );
     differs(
-        &mut fixed,
+        fixed,
         "lr-noise-pct",
         args.schedule.lr_noise_pct,
         saved.lr_noise_pct,
     );
     differs(
-        &mut fixed,
+        fixed,
         "lr-noise-std",
         args.schedule.lr_noise_std,
         saved.lr_noise_std,
@@ -904,40 +916,43 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
         fixed.push("--warmup-prefix (the checkpoint counts the warmup in --epochs)".into());
     }
     differs(
-        &mut fixed,
+        fixed,
         "label-smoothing",
         args.label_smoothing,
         saved.label_smoothing,
     );
-    args.reg.fixed(saved, &mut fixed);
-    differs(&mut fixed, "img-size", args.img_size, saved.img_size);
-    differs(&mut fixed, "hflip", args.augment.hflip, saved.hflip);
-    differs(&mut fixed, "crop-pct", args.crop_pct, saved.crop_pct);
-    differs(&mut fixed, "amp", args.amp.clone(), saved.amp.clone());
-    differs(&mut fixed, "seed", args.seed, saved.seed);
+}
+
+/// The data and augmentation settings of a `--resume` that differ from the checkpoint's.
+fn fixed_augment(args: &TrainArgs, saved: &TrainConfig, fixed: &mut Vec<String>) {
+    differs(fixed, "img-size", args.img_size, saved.img_size);
+    differs(fixed, "hflip", args.augment.hflip, saved.hflip);
+    differs(fixed, "crop-pct", args.crop_pct, saved.crop_pct);
+    differs(fixed, "amp", args.amp.clone(), saved.amp.clone());
+    differs(fixed, "seed", args.seed, saved.seed);
     differs(
-        &mut fixed,
+        fixed,
         "dist-bn",
         args.dist_bn.map(|d| d.name().to_string()),
         saved.dist_bn.clone(),
     );
-    differs(&mut fixed, "reprob", args.augment.reprob, saved.reprob);
+    differs(fixed, "reprob", args.augment.reprob, saved.reprob);
     differs(
-        &mut fixed,
+        fixed,
         "remode",
         args.augment.remode.as_deref().map(str::to_ascii_lowercase),
         saved.remode.clone(),
     );
-    differs(&mut fixed, "recount", args.augment.recount, saved.recount);
-    differs(&mut fixed, "vflip", args.augment.vflip, saved.vflip);
+    differs(fixed, "recount", args.augment.recount, saved.recount);
+    differs(fixed, "vflip", args.augment.vflip, saved.vflip);
     differs(
-        &mut fixed,
+        fixed,
         "grayscale-prob",
         args.augment.grayscale_prob,
         saved.grayscale_prob,
     );
     differs(
-        &mut fixed,
+        fixed,
         "color-jitter",
         args.augment.color_jitter,
         saved.color_jitter,
@@ -984,48 +999,53 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
             ));
         }
     }
+    fixed_mixup(args, saved, fixed);
+}
+
+/// The mixup, cutmix and split settings of a `--resume` that differ from the checkpoint's.
+fn fixed_mixup(args: &TrainArgs, saved: &TrainConfig, fixed: &mut Vec<String>) {
     let mx = &args.mixup;
-    differs(&mut fixed, "mixup", mx.mixup, saved.mixup);
-    differs(&mut fixed, "cutmix", mx.cutmix, saved.cutmix);
+    differs(fixed, "mixup", mx.mixup, saved.mixup);
+    differs(fixed, "cutmix", mx.cutmix, saved.cutmix);
     if let Some((lo, hi)) = mx.minmax().filter(|m| Some(*m) != saved.cutmix_minmax) {
         fixed.push(match saved.cutmix_minmax {
             Some((a, b)) => format!("--cutmix-minmax {lo} {hi} (the checkpoint has {a} {b})"),
             None => format!("--cutmix-minmax {lo} {hi} (the checkpoint has none)"),
         });
     }
-    differs(&mut fixed, "mixup-prob", mx.mixup_prob, saved.mixup_prob);
+    differs(fixed, "mixup-prob", mx.mixup_prob, saved.mixup_prob);
     differs(
-        &mut fixed,
+        fixed,
         "mixup-switch-prob",
         mx.mixup_switch_prob,
         saved.mixup_switch_prob,
     );
     differs(
-        &mut fixed,
+        fixed,
         "mixup-mode",
         mx.mixup_mode.clone(),
         saved.mixup_mode.clone(),
     );
     differs(
-        &mut fixed,
+        fixed,
         "mixup-off-epoch",
         mx.mixup_off_epoch,
         saved.mixup_off_epoch,
     );
     differs(
-        &mut fixed,
+        fixed,
         "gaussian-blur-prob",
         args.augment.gaussian_blur_prob,
         saved.gaussian_blur_prob,
     );
     differs(
-        &mut fixed,
+        fixed,
         "aug-splits",
         args.augment.aug_splits,
         saved.aug_splits,
     );
     differs(
-        &mut fixed,
+        fixed,
         "aug-repeats",
         args.splits.aug_repeats,
         saved.aug_repeats,
@@ -1033,6 +1053,10 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
     if args.splits.jsd_loss && !saved.jsd_loss {
         fixed.push("--jsd-loss (the checkpoint ran without it)".into());
     }
+}
+
+/// The optimizer and layout settings of a `--resume` that differ from the checkpoint's.
+fn fixed_optimizer(args: &TrainArgs, saved: &TrainConfig, fixed: &mut Vec<String>) -> Result<()> {
     if args.opt.is_some() || args.nesterov {
         let given = optimizer_name(args)?;
         if given != saved.optimizer() {
@@ -1043,7 +1067,7 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
         }
     }
     differs(
-        &mut fixed,
+        fixed,
         "opt-eps",
         args.opt_eps.map(Opt::some),
         Opt(saved.opt_eps),
@@ -1060,19 +1084,19 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
         fixed.push(format!("--opt-betas {b:?} (the checkpoint has {kept})"));
     }
     differs(
-        &mut fixed,
+        fixed,
         "layer-decay",
         args.layer_decay.map(Opt::some),
         Opt(saved.layer_decay),
     );
     differs(
-        &mut fixed,
+        fixed,
         "layer-decay-min-scale",
         args.layer_decay_min_scale,
         saved.layer_decay_min_scale,
     );
     differs(
-        &mut fixed,
+        fixed,
         "layer-decay-no-opt-scale",
         args.layer_decay_no_opt_scale.map(Opt::some),
         Opt(saved.layer_decay_no_opt_scale),
@@ -1083,20 +1107,7 @@ fn resumed_config(args: &TrainArgs, saved: &TrainConfig) -> Result<TrainConfig> 
     if args.channels_last && !saved.channels_last {
         fixed.push("--channels-last (the checkpoint ran NCHW)".into());
     }
-    if args.augment.scale.is_some() && pair(&args.augment.scale, saved.scale) != saved.scale {
-        fixed.push("--scale".into());
-    }
-    if args.augment.ratio.is_some() && pair(&args.augment.ratio, saved.ratio) != saved.ratio {
-        fixed.push("--ratio".into());
-    }
-    args.ema.resume(&mut cfg, &mut fixed);
-    if !fixed.is_empty() {
-        return Err(error::usage(format!(
-            "--resume keeps the checkpoint's settings; cannot change {}",
-            fixed.join(", ")
-        )));
-    }
-    Ok(cfg)
+    Ok(())
 }
 
 /// A list flag's values as given on the command line (commas).
