@@ -228,3 +228,110 @@ fn profile_report_into_a_missing_folder_is_refused_at_once() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(o.stdout.is_empty());
 }
+
+/// The charts' legends as a reader sees them: Chromium lays out histograms
+/// (bars reaching as high as they can, under one to three markers) and
+/// grouped bar charts, and a script on the test page (the reports
+/// themselves carry none) measures each drawn box. No bar may come within
+/// 6 px of a legend, each legend's text must stay inside its box, and a count axis
+/// must not repeat a label (0, 1, 1, 2 from rounded half steps).
+#[test]
+fn chart_legends_stay_off_the_bars_and_count_axes_do_not_repeat() {
+    use dpn::report::bars::{bar_chart, histogram, BarChart, BarSeries, Histogram};
+    use dpn::report::chart::num;
+    let mut figures = String::new();
+    let markers = ["median 6.791 ms", "p90 7.057 ms", "p99 7.115 ms"];
+    for tallest in 1..=12usize {
+        for m in 1..=3 {
+            // Everything in the last bin (under the legend), one sample elsewhere.
+            let mut samples = vec![1.0];
+            samples.extend(std::iter::repeat_n(9.0, tallest));
+            let h = histogram(&Histogram {
+                title: "Latency",
+                x_label: "ms",
+                y_label: "batches",
+                samples: &samples,
+                bins: 8,
+                markers: markers[..m]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| (5.0 + i as f64, l.to_string()))
+                    .collect(),
+            });
+            figures.push_str(&h.into_string());
+        }
+    }
+    for k in 2..=3usize {
+        let b = bar_chart(&BarChart {
+            title: "MACs",
+            x_label: "model",
+            y_label: "multiply-adds",
+            categories: vec!["a".into(), "b".into()],
+            series: (0..k)
+                .map(|j| BarSeries {
+                    name: format!("FLOPs (published) {j}"),
+                    values: vec![Some(1e9), Some(3e9 + j as f64 * 1e8)],
+                })
+                .collect(),
+            fmt: num,
+        });
+        figures.push_str(&b.into_string());
+    }
+    let script = r#"
+addEventListener('load', () => {
+  const out = [];
+  document.querySelectorAll('svg').forEach((svg, i) => {
+    const rects = [...svg.querySelectorAll('rect')];
+    const box = rects.find(r => r.getAttribute('stroke') === '#000000' && r.getAttribute('fill') === 'none');
+    if (!box) { out.push(`chart ${i}: no legend box`); return; }
+    const lb = box.getBoundingClientRect();
+    const bars = rects.filter(r => r.getAttribute('opacity') !== '0.8' && r.getAttribute('fill') !== 'none'
+      && r.getAttribute('fill') !== '#FFFFFF' && Number(r.getAttribute('width')) > 20);
+    if (bars.length === 0) out.push(`chart ${i}: no bars found`);
+    for (const r of bars) {
+      const b = r.getBoundingClientRect();
+      // 6 px of air: a bar that touches the box reads as part of it.
+      if (b.left < lb.right && b.right > lb.left && b.top < lb.bottom + 6 && b.bottom > lb.top)
+        out.push(`chart ${i}: a bar (top ${b.top - lb.bottom} px below the legend) touches the legend`);
+    }
+    for (const t of svg.querySelectorAll('text')) {
+      const b = t.getBoundingClientRect();
+      const inside = b.left >= lb.left - 1 && b.top >= lb.top - 1 && b.right <= lb.right + 1 && b.bottom <= lb.bottom + 1;
+      const touches = b.left < lb.right && b.right > lb.left && b.top < lb.bottom && b.bottom > lb.top;
+      if (touches && !inside) out.push(`chart ${i}: legend text '${t.textContent.trim()}' spills out of its box`);
+    }
+    if (svg.closest('figure').querySelector('figcaption').textContent.startsWith('Latency')) {
+      const ys = [...svg.querySelectorAll('text[text-anchor="end"]')].map(t => t.textContent.trim());
+      if (new Set(ys).size !== ys.length) out.push(`chart ${i}: repeated y labels ${ys.join(',')}`);
+    }
+  });
+  const pre = document.createElement('pre');
+  pre.id = 'verdict';
+  pre.textContent = JSON.stringify({charts: document.querySelectorAll('svg').length, problems: out});
+  document.body.appendChild(pre);
+});
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("legends.html");
+    std::fs::write(
+        &page,
+        format!("<!doctype html><html><head><meta charset=\"utf-8\"><script>{script}</script></head><body>{figures}</body></html>"),
+    )
+    .unwrap();
+    let shot = dir.path().join("legends.png");
+    let r = report_browser::render(&page, &shot);
+    let at = r
+        .dom
+        .find("<pre id=\"verdict\">")
+        .expect("the page's script ran");
+    let text = &r.dom[at + 18..];
+    let verdict: Value =
+        serde_json::from_str(&text[..text.find('<').unwrap()].replace("&quot;", "\"")).unwrap();
+    assert_eq!(verdict["charts"], 12 * 3 + 2, "{verdict}");
+    let problems = verdict["problems"].as_array().unwrap();
+    assert!(
+        problems.is_empty(),
+        "{}",
+        serde_json::to_string_pretty(problems).unwrap()
+    );
+}

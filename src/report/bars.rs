@@ -62,9 +62,13 @@ fn bar_svg(chart: &BarChart) -> Result<String, String> {
     let hi = vals().fold(0.0f64, f64::max);
     let lo = vals().fold(0.0f64, f64::min);
     let (lo, hi) = if hi > lo { (lo, hi) } else { (lo, lo + 1.0) };
-    let legend = if k > 1 { k } else { 0 };
-    let y1 = hi + (hi - lo) * headroom(legend, 44, 0.08);
     let y0 = if lo < 0.0 { lo - (hi - lo) * 0.08 } else { 0.0 };
+    let labels: Vec<&str> = if k > 1 {
+        chart.series.iter().map(|s| s.name.as_str()).collect()
+    } else {
+        Vec::new()
+    };
+    let y1 = axis_top(y0, hi, 0.08, &labels, (chart.title, 44, 70))?;
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
@@ -127,20 +131,60 @@ fn bar_svg(chart: &BarChart) -> Result<String, String> {
     Ok(out)
 }
 
-/// How far above the data the y axis goes, as a fraction of the data's
-/// range: at least `min`, and enough that a legend of `entries` lines in
-/// the upper corner sits above the tallest bar instead of over it.
-/// plotters draws the legend inside the plot and does not move it.
-fn headroom(entries: usize, x_label_area: u32, min: f64) -> f64 {
-    if entries == 0 {
-        return min;
+/// The top of a y axis that starts at `y0` so that a legend with these
+/// `labels` in the upper corner sits above the data's highest value `hi`
+/// instead of over it; at least `min` of the data's range as headroom.
+///
+/// plotters draws the legend inside the plot and does not move it, so the
+/// room is measured with plotters' own layout: the plot's height from a
+/// scratch chart built as the real one is (caption and label areas), the
+/// legend's from its text estimate (`MultiLineText`, the font
+/// `configure_series_labels` uses by default) plus that box's 10 px margin
+/// above and below and its 5 px offset from the plot's top.
+fn axis_top(
+    y0: f64,
+    hi: f64,
+    min: f64,
+    labels: &[&str],
+    layout: (&str, u32, u32),
+) -> Result<f64, String> {
+    let range = (hi - y0).max(f64::MIN_POSITIVE);
+    let floor = hi + range * min;
+    if labels.is_empty() {
+        return Ok(floor);
     }
-    // Caption (18 px text and its gap), margins, the x label area; a legend
-    // line is about 15 px plus the box's padding, and a gap under it.
-    let plot = f64::from(SIZE.1) - 32.0 - 20.0 - f64::from(x_label_area);
-    let legend = 15.0 * entries as f64 + 24.0;
+    let (caption, x_area, y_area) = layout;
+    let mut scratch = String::new();
+    let plot = {
+        let root = SVGBackend::with_string(&mut scratch, SIZE).into_drawing_area();
+        let c = ChartBuilder::on(&root)
+            .caption(caption, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(x_area)
+            .y_label_area_size(y_area)
+            .build_cartesian_2d(0.0..1.0, 0.0..1.0)
+            .map_err(|x| err(&x))?;
+        f64::from(c.plotting_area().dim_in_pixel().1)
+    };
+    let font: TextStyle = ("sans-serif", 12).into_font().into();
+    let mut text = MultiLineText::<_, &str>::new((0, 0), &font);
+    for l in labels {
+        text.push_line(*l);
+    }
+    let (_, h) = text.estimate_dimension().map_err(|x| err(&x))?;
+    // 5 px offset, 2 x 10 px margin, and 8 px of air under the box.
+    let legend = f64::from(h) + 5.0 + 20.0 + 8.0;
     let f = (legend / plot).min(0.6);
-    (f / (1.0 - f)).max(min)
+    // The data's top at (1 - f) of the axis: (hi - y0) / (top - y0) = 1 - f.
+    Ok((y0 + range / (1.0 - f)).max(floor))
+}
+
+/// At most 10 y labels, and whole numbers only where the axis counts
+/// things: plotters picks the finest 1-2-5 step that fits the number of
+/// labels it is given, so up to `top + 1` labels keeps the step at 1 or
+/// more (below that, rounded labels repeat: 0, 1, 1, 2, 2).
+fn count_labels(top: f64) -> usize {
+    (top.floor() as usize + 1).clamp(2, 10)
 }
 
 /// An axis label: 1.2G, 350M, 4.5k, 0.25.
@@ -222,8 +266,9 @@ fn hist_svg(h: &Histogram, bins: &[(f64, f64, usize)]) -> Result<String, String>
     let (x0, x1) = (first.0, last.1);
     let pad = (x1 - x0) * 0.05;
     let (x0, x1) = (x0 - pad, x1 + pad);
-    let top = bins.iter().map(|b| b.2).max().unwrap_or(1) as f64
-        * (1.0 + headroom(h.markers.len(), 40, 0.15));
+    let tallest = bins.iter().map(|b| b.2).max().unwrap_or(1) as f64;
+    let labels: Vec<&str> = h.markers.iter().map(|m| m.1.as_str()).collect();
+    let top = axis_top(0.0, tallest, 0.15, &labels, (h.title, 40, 50))?;
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
@@ -239,6 +284,7 @@ fn hist_svg(h: &Histogram, bins: &[(f64, f64, usize)]) -> Result<String, String>
             .light_line_style(WHITE)
             .x_desc(h.x_label)
             .y_desc(h.y_label)
+            .y_labels(count_labels(top))
             .y_label_formatter(&|v| num(v.round()))
             .draw()
             .map_err(|x| err(&x))?;
