@@ -6,7 +6,11 @@
 //! As every chart of the reports, each comes with a title, axis labels and
 //! its numbers as a `<details>` table, so the page reads without colour.
 
+use std::ops::Range;
+
 use maud::{html, Markup, PreEscaped};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -45,6 +49,51 @@ fn err(e: &dyn std::fmt::Display) -> String {
     e.to_string()
 }
 
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A chart's frame (caption, margin, label areas): built for the chart
+/// itself and, by `axis_top`, to measure the plot it leaves.
+#[derive(Clone, Copy)]
+struct Frame<'t> {
+    caption: &'t str,
+    x_area: u32,
+    y_area: u32,
+}
+
+impl Frame<'_> {
+    fn build<'a, 'b>(
+        &self,
+        root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+        x: Range<f64>,
+        y: Range<f64>,
+    ) -> Result<Chart<'a, 'b>, String> {
+        ChartBuilder::on(root)
+            .caption(self.caption, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(self.x_area)
+            .y_label_area_size(self.y_area)
+            .build_cartesian_2d(x, y)
+            .map_err(|x| err(&x))
+    }
+}
+
+/// The legend's font and its box's inner margin, shared by `draw_legend`
+/// and the room `axis_top` leaves for it.
+const LEGEND_FONT: (&str, u32) = ("sans-serif", 12);
+const LEGEND_MARGIN: u32 = 10;
+
+/// The series' legend in the plot's upper right corner.
+fn draw_legend<'a, 'b: 'a>(c: &mut Chart<'a, 'b>) -> Result<(), String> {
+    c.configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(LEGEND_FONT)
+        .margin(LEGEND_MARGIN)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|x| err(&x))
+}
+
 fn bar_svg(chart: &BarChart) -> Result<String, String> {
     let n = chart.categories.len();
     let k = chart.series.len();
@@ -68,18 +117,17 @@ fn bar_svg(chart: &BarChart) -> Result<String, String> {
     } else {
         Vec::new()
     };
-    let y1 = axis_top(y0, hi, 0.08, &labels, (chart.title, 44, 70))?;
+    let frame = Frame {
+        caption: chart.title,
+        x_area: 44,
+        y_area: 70,
+    };
+    let y1 = axis_top(y0, hi, 0.08, &labels, frame)?;
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(|x| err(&x))?;
-        let mut c = ChartBuilder::on(&root)
-            .caption(chart.title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(44)
-            .y_label_area_size(70)
-            .build_cartesian_2d(-0.5..(n as f64 - 0.5), y0..y1)
-            .map_err(|x| err(&x))?;
+        let mut c = frame.build(&root, -0.5..(n as f64 - 0.5), y0..y1)?;
         c.configure_mesh()
             .disable_x_mesh()
             .light_line_style(WHITE)
@@ -119,12 +167,7 @@ fn bar_svg(chart: &BarChart) -> Result<String, String> {
                 .map_err(|x| err(&x))?;
         }
         if k > 1 {
-            c.configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|x| err(&x))?;
+            draw_legend(&mut c)?;
         }
         root.present().map_err(|x| err(&x))?;
     }
@@ -137,43 +180,29 @@ fn bar_svg(chart: &BarChart) -> Result<String, String> {
 ///
 /// plotters draws the legend inside the plot and does not move it, so the
 /// room is measured with plotters' own layout: the plot's height from a
-/// scratch chart built as the real one is (caption and label areas), the
-/// legend's from its text estimate (`MultiLineText`, the font
-/// `configure_series_labels` uses by default) plus that box's 10 px margin
-/// above and below and its 5 px offset from the plot's top.
-fn axis_top(
-    y0: f64,
-    hi: f64,
-    min: f64,
-    labels: &[&str],
-    layout: (&str, u32, u32),
-) -> Result<f64, String> {
+/// scratch chart in the real one's `Frame`, the legend's from its text
+/// estimate (`MultiLineText` in `LEGEND_FONT`) plus `LEGEND_MARGIN` above
+/// and below and the 5 px offset plotters puts between box and plot top.
+fn axis_top(y0: f64, hi: f64, min: f64, labels: &[&str], frame: Frame) -> Result<f64, String> {
     let range = (hi - y0).max(f64::MIN_POSITIVE);
     let floor = hi + range * min;
     if labels.is_empty() {
         return Ok(floor);
     }
-    let (caption, x_area, y_area) = layout;
     let mut scratch = String::new();
     let plot = {
         let root = SVGBackend::with_string(&mut scratch, SIZE).into_drawing_area();
-        let c = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(x_area)
-            .y_label_area_size(y_area)
-            .build_cartesian_2d(0.0..1.0, 0.0..1.0)
-            .map_err(|x| err(&x))?;
+        let c = frame.build(&root, 0.0..1.0, 0.0..1.0)?;
         f64::from(c.plotting_area().dim_in_pixel().1)
     };
-    let font: TextStyle = ("sans-serif", 12).into_font().into();
+    let font: TextStyle = LEGEND_FONT.into_font().into();
     let mut text = MultiLineText::<_, &str>::new((0, 0), &font);
     for l in labels {
         text.push_line(*l);
     }
     let (_, h) = text.estimate_dimension().map_err(|x| err(&x))?;
-    // 5 px offset, 2 x 10 px margin, and 8 px of air under the box.
-    let legend = f64::from(h) + 5.0 + 20.0 + 8.0;
+    // 5 px offset, the margin above and below, and 8 px of air under the box.
+    let legend = f64::from(h) + 5.0 + 2.0 * f64::from(LEGEND_MARGIN) + 8.0;
     let f = (legend / plot).min(0.6);
     // The data's top at (1 - f) of the axis: (hi - y0) / (top - y0) = 1 - f.
     Ok((y0 + range / (1.0 - f)).max(floor))
@@ -268,18 +297,17 @@ fn hist_svg(h: &Histogram, bins: &[(f64, f64, usize)]) -> Result<String, String>
     let (x0, x1) = (x0 - pad, x1 + pad);
     let tallest = bins.iter().map(|b| b.2).max().unwrap_or(1) as f64;
     let labels: Vec<&str> = h.markers.iter().map(|m| m.1.as_str()).collect();
-    let top = axis_top(0.0, tallest, 0.15, &labels, (h.title, 40, 50))?;
+    let frame = Frame {
+        caption: h.title,
+        x_area: 40,
+        y_area: 50,
+    };
+    let top = axis_top(0.0, tallest, 0.15, &labels, frame)?;
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(|x| err(&x))?;
-        let mut c = ChartBuilder::on(&root)
-            .caption(h.title, ("sans-serif", 18))
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(x0..x1, 0.0..top)
-            .map_err(|x| err(&x))?;
+        let mut c = frame.build(&root, x0..x1, 0.0..top)?;
         c.configure_mesh()
             .light_line_style(WHITE)
             .x_desc(h.x_label)
@@ -307,12 +335,7 @@ fn hist_svg(h: &Histogram, bins: &[(f64, f64, usize)]) -> Result<String, String>
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], style));
         }
         if !h.markers.is_empty() {
-            c.configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|x| err(&x))?;
+            draw_legend(&mut c)?;
         }
         root.present().map_err(|x| err(&x))?;
     }
